@@ -1,0 +1,230 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// ui renders what the library reports: a live bar on a terminal, plain lines
+// when stderr is piped, JSON lines with --json. Results go to stdout.
+type ui struct {
+	stdout, stderr io.Writer
+	json, quiet    bool
+	tty            bool
+	mu             sync.Mutex
+}
+
+func newUI(stdout, stderr io.Writer, asJSON, quiet bool) *ui {
+	u := &ui{stdout: stdout, stderr: stderr, json: asJSON, quiet: quiet}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		u.tty = true
+	}
+	return u
+}
+
+// result prints v as JSON with --json, else calls human.
+func (u *ui) result(v any, human func(w io.Writer)) error {
+	if u.json {
+		enc := json.NewEncoder(u.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	human(u.stdout)
+	return nil
+}
+
+// event writes one JSON line on stderr (with --json) or a plain line.
+func (u *ui) event(kind string, fields map[string]any, plain string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.json {
+		m := map[string]any{"event": kind, "time": time.Now().UTC().Format(time.RFC3339Nano)}
+		for k, v := range fields {
+			m[k] = v
+		}
+		b, _ := json.Marshal(m)
+		fmt.Fprintf(u.stderr, "%s\n", b)
+		return
+	}
+	fmt.Fprintln(u.stderr, plain)
+}
+
+// warn reports something the user should read; never suppressed by --quiet.
+func (u *ui) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	u.event("warning", map[string]any{"message": msg}, "lamigrate: warning: "+msg)
+}
+
+// info reports a step; suppressed by --quiet.
+func (u *ui) info(format string, args ...any) {
+	if u.quiet {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	u.event("info", map[string]any{"message": msg}, "lamigrate: "+msg)
+}
+
+// fail prints err as the one line on stderr and returns the exit status.
+func (u *ui) fail(command string, err error) int {
+	code := exitStatus(err)
+	if errors.Is(err, errAlreadyReported) {
+		return code
+	}
+	verb := strings.Fields(command + " ")
+	name := "lamigrate"
+	if len(verb) > 0 {
+		name += " " + verb[0]
+	}
+	msg := oneLine(err.Error())
+	if u.json {
+		u.event("error", map[string]any{"command": command, "message": msg, "exit_status": code}, "")
+	} else {
+		fmt.Fprintf(u.stderr, "%s: %s\n", name, msg)
+	}
+	return code
+}
+
+// task shows progress of one long piece of work.
+type task struct {
+	u       *ui
+	name    string
+	bytes   bool // done/total count bytes
+	total   int64
+	done    int64
+	note    string
+	start   time.Time
+	last    time.Time
+	bar     *progressbar.ProgressBar
+	every   time.Duration
+	stopped bool
+}
+
+// task starts a progress display. unitBytes says whether the counts are
+// bytes (rendered as MiB) or items. total may be 0 when unknown.
+func (u *ui) task(name string, total int64, unitBytes bool) *task {
+	t := &task{u: u, name: name, bytes: unitBytes, total: total, start: time.Now(), every: 2 * time.Second}
+	if u.json {
+		t.every = time.Second
+	}
+	if u.tty && !u.json && !u.quiet {
+		opts := []progressbar.Option{
+			progressbar.OptionSetWriter(u.stderr),
+			progressbar.OptionSetDescription(name),
+			progressbar.OptionShowCount(),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionThrottle(100 * time.Millisecond),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionShowElapsedTimeOnFinish(),
+			progressbar.OptionClearOnFinish(),
+		}
+		if unitBytes {
+			opts = append(opts, progressbar.OptionShowBytes(true))
+		}
+		max := total
+		if max <= 0 {
+			max = -1
+		}
+		t.bar = progressbar.NewOptions64(max, opts...)
+	}
+	return t
+}
+
+// Update sets the amount done (and optionally the total and a note).
+func (t *task) Update(done, total int64, note string) {
+	if t == nil || t.stopped {
+		return
+	}
+	t.done, t.note = done, note
+	if total > 0 && total != t.total {
+		t.total = total
+		if t.bar != nil {
+			t.bar.ChangeMax64(total)
+		}
+	}
+	if t.bar != nil {
+		t.bar.Describe(t.name + " " + note)
+		t.bar.Set64(done)
+		return
+	}
+	if t.u.quiet || time.Since(t.last) < t.every {
+		return
+	}
+	t.last = time.Now()
+	t.emit("progress")
+}
+
+// Finish ends the display with a summary line.
+func (t *task) Finish(note string) {
+	if t == nil || t.stopped {
+		return
+	}
+	t.stopped = true
+	if t.bar != nil {
+		t.bar.Finish()
+	}
+	t.note = note
+	if !t.u.quiet {
+		t.emit("done")
+	}
+}
+
+func (t *task) emit(kind string) {
+	el := time.Since(t.start)
+	rate := float64(t.done) / el.Seconds()
+	var eta time.Duration
+	if t.total > 0 && rate > 0 && t.done < t.total {
+		eta = time.Duration(float64(t.total-t.done)/rate) * time.Second
+	}
+	fields := map[string]any{"task": t.name, "done": t.done, "total": t.total, "elapsed_s": el.Seconds(), "rate_per_s": rate, "note": t.note}
+	if eta > 0 {
+		fields["eta_s"] = eta.Seconds()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s", t.name, t.amount(t.done))
+	if t.total > 0 {
+		fmt.Fprintf(&b, " / %s (%.0f%%)", t.amount(t.total), 100*float64(t.done)/float64(t.total))
+	}
+	if t.bytes {
+		fmt.Fprintf(&b, " %s/s", humanBytes(int64(rate)))
+	} else {
+		fmt.Fprintf(&b, " %.0f/s", rate)
+	}
+	if kind == "done" {
+		fmt.Fprintf(&b, " in %s", el.Round(100*time.Millisecond))
+	} else if eta > 0 {
+		fmt.Fprintf(&b, " ETA %s", eta.Round(time.Second))
+	}
+	if t.note != "" {
+		b.WriteString(" " + t.note)
+	}
+	t.u.event(kind, fields, b.String())
+}
+
+func (t *task) amount(n int64) string {
+	if t.bytes {
+		return humanBytes(n)
+	}
+	return fmt.Sprint(n)
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

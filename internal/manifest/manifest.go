@@ -1,0 +1,199 @@
+// Package manifest defines the files a lamigrate dump consists of: the
+// completion marker that ends every finished SQL stream, and the
+// FILE.manifest.json written beside the archive. dump writes them; verify,
+// transfer and load read them.
+package manifest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// FormatVersion is the manifest's own format number.
+const FormatVersion = 1
+
+// Suffix is appended to an archive's name to name its manifest.
+const Suffix = ".manifest.json"
+
+// PathFor returns the manifest path for an archive path.
+func PathFor(archive string) string { return archive + Suffix }
+
+// Manifest describes one dump.
+type Manifest struct {
+	Format      int       `json:"format"`
+	Tool        string    `json:"tool"`
+	ToolVersion string    `json:"tool_version"`
+	Created     time.Time `json:"created"`
+	Server      Server    `json:"server"`
+	Database    string    `json:"database"`
+	Options     Options   `json:"options"`
+	// EncryptionKeyPresent records whether LiveAgent's ENCRYPTION_KEY was
+	// found in settings.php (nil: not looked at). Never its value.
+	EncryptionKeyPresent *bool    `json:"encryption_key_present,omitempty"`
+	Tables               []Table  `json:"tables"`
+	Views                []string `json:"views,omitempty"`
+	Triggers             []string `json:"triggers,omitempty"`
+	// Ignored lists the tables left out on purpose (present in the source).
+	Ignored []string `json:"ignored"`
+	// SQL describes the uncompressed stream (equal to the completion marker).
+	SQL Stream `json:"sql"`
+	// File describes the archive as written to disk.
+	File File `json:"file"`
+}
+
+// Server identifies the source server.
+type Server struct {
+	Version  string `json:"version"`
+	Flavor   string `json:"flavor"` // "mariadb" or "mysql"
+	Host     string `json:"host,omitempty"`
+	TimeZone string `json:"time_zone,omitempty"`
+}
+
+// Options records how the dump was made.
+type Options struct {
+	Compression string   `json:"compression"`
+	Level       int      `json:"level,omitempty"`
+	Encrypted   bool     `json:"encrypted"`
+	IgnoreList  []string `json:"ignore_list"`
+}
+
+// Table is one dumped base table.
+type Table struct {
+	Name   string `json:"name"`
+	Engine string `json:"engine,omitempty"`
+	Rows   int64  `json:"rows"`
+	// Digest is rowhash's order-insensitive digest of the table's rows.
+	Digest string `json:"digest"`
+	// Consistent is false for a table outside the transactional snapshot
+	// (MyISAM, Aria, MEMORY...).
+	Consistent bool `json:"consistent"`
+}
+
+// Stream describes the uncompressed SQL.
+type Stream struct {
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// File describes the archive file.
+type File struct {
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// Table returns the entry for name, or nil.
+func (m *Manifest) Table(name string) *Table {
+	for i := range m.Tables {
+		if m.Tables[i].Name == name {
+			return &m.Tables[i]
+		}
+	}
+	return nil
+}
+
+// Read loads a manifest file.
+func Read(path string) (*Manifest, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("manifest: %s is not a valid manifest: %w", path, err)
+	}
+	if m.Format != FormatVersion {
+		return nil, fmt.Errorf("manifest: %s has format %d; this lamigrate reads %d", path, m.Format, FormatVersion)
+	}
+	return &m, nil
+}
+
+// Write stores m at path atomically (temp file, fsync, rename).
+func Write(path string, m *Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	return WriteFileAtomic(path, append(b, '\n'), 0o644)
+}
+
+// WriteFileAtomic writes data to a temp file in path's folder, fsyncs it and
+// renames it over path, so a reader sees the old file or the new one, never a
+// part.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// The completion marker is the last line of every finished dump:
+//
+//	-- lamigrate dump completed bytes=<N> sha256=<hex>
+//
+// N and the SHA-256 cover every byte of the SQL stream before the marker
+// line, so a stream cut anywhere and recompressed still fails verification.
+const markerPrefix = "-- lamigrate dump completed "
+
+var markerRE = regexp.MustCompile(`^-- lamigrate dump completed bytes=([0-9]+) sha256=([0-9a-f]{64})\n?$`)
+
+// Marker formats the completion line for a stream of n bytes with the given
+// SHA-256 (hex).
+func Marker(n int64, sha256hex string) string {
+	return fmt.Sprintf("%sbytes=%d sha256=%s\n", markerPrefix, n, sha256hex)
+}
+
+// ErrNoMarker reports a line that is not a completion marker.
+var ErrNoMarker = errors.New("manifest: not a completion marker")
+
+// ParseMarker reads a completion line (with or without its newline).
+func ParseMarker(line string) (n int64, sha256hex string, err error) {
+	m := markerRE.FindStringSubmatch(line)
+	if m == nil {
+		return 0, "", ErrNoMarker
+	}
+	n, err = strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, "", ErrNoMarker
+	}
+	return n, m[2], nil
+}
+
+// MarkerPrefix is the start of the completion line, for scanners.
+const MarkerPrefix = markerPrefix

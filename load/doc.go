@@ -1,0 +1,3 @@
+// Package load imports a lamigrate dump or a plain mysqldump file into a
+// database, in parallel by table and resumably.
+package load
