@@ -1,0 +1,652 @@
+package dump
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/qualityunit/lamigrate/internal/ident"
+	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/internal/rowhash"
+)
+
+// Progress receives reports while a dump runs. A nil Progress is a no-op.
+// Calls never overlap.
+type Progress interface {
+	// Update reports how far the dump is.
+	Update(s Status)
+	// Warn reports something the user should read: a table outside the
+	// snapshot, an ignore-list name that matches nothing.
+	Warn(msg string)
+}
+
+// Status is a progress sample. The totals are information_schema estimates.
+type Status struct {
+	Table          string // table being written
+	TablesDone     int
+	Tables         int
+	Rows           int64 // rows written so far
+	RowsTotal      int64 // estimate
+	DataBytes      int64 // raw row bytes written so far
+	DataBytesTotal int64 // estimate (DATA_LENGTH)
+	SQLBytes       int64 // uncompressed SQL written so far
+}
+
+// Options are the runtime parts of a dump that do not belong in Config.
+type Options struct {
+	Progress Progress
+	// Passphrase encrypts the archive with age (File only; required when
+	// Config.Encrypt or the file name ends in .age).
+	Passphrase string
+	// ToolVersion is recorded in the dump header and the manifest.
+	ToolVersion string
+}
+
+// Result describes a finished dump: what the manifest records.
+type Result struct {
+	Database string
+	Server   manifest.Server
+	Started  time.Time
+	Duration time.Duration
+	Tables   []TableResult
+	Views    []string
+	Triggers []string
+	// Ignored lists tables and views present in the database and left out.
+	Ignored []string
+	// IgnoreList is the effective ignore list.
+	IgnoreList []string
+	// Unmatched lists ignore-list names that match nothing in the database.
+	Unmatched []string
+	// SQL is the uncompressed stream before the completion marker.
+	SQL manifest.Stream
+	// File is set by File: the archive and its manifest.
+	File *FileResult
+}
+
+// TableResult is one dumped base table.
+type TableResult struct {
+	Name       string
+	Engine     string
+	Rows       int64
+	Bytes      int64 // SQL bytes of its INSERT statements
+	Duration   time.Duration
+	Digest     string // rowhash digest of its rows
+	Consistent bool   // read inside the transactional snapshot
+}
+
+// TableError is a failure while dumping one table.
+type TableError struct {
+	Table string
+	Err   error
+}
+
+func (e *TableError) Error() string {
+	msg := e.Err.Error()
+	var me *mysql.MySQLError
+	if errors.As(e.Err, &me) {
+		switch me.Number {
+		case 1412:
+			msg += " (the table was altered or re-created during the dump; run the dump again when nothing changes the schema)"
+		case 1146:
+			msg += " (the table was dropped during the dump)"
+		}
+	}
+	return fmt.Sprintf("dump: table %s: %s", ident.Quote(e.Table), msg)
+}
+
+func (e *TableError) Unwrap() error { return e.Err }
+
+// tableInfo is one row of information_schema.TABLES.
+type tableInfo struct {
+	name, typ, engine string
+	rows, data        int64
+}
+
+// Stream writes a consistent SQL dump of cfg.Database to w, reading over
+// conn, which it uses exclusively: it sets the session (character set, time
+// zone, sql_mode) and opens a REPEATABLE READ transaction WITH CONSISTENT
+// SNAPSHOT that it rolls back at the end. The last line written is the
+// completion marker. Stream never compresses (File does). On error the
+// stream is incomplete (it has no marker) and conn may be unusable.
+func Stream(ctx context.Context, conn *sql.Conn, w io.Writer, cfg Config, opt Options) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	d := &dumper{cfg: cfg, conn: conn, toolVersion: opt.ToolVersion}
+	if opt.Progress != nil {
+		d.prog = &lockedProgress{p: opt.Progress}
+	}
+	return d.run(ctx, w)
+}
+
+type dumper struct {
+	cfg         Config
+	conn        *sql.Conn
+	prog        Progress
+	toolVersion string
+	res         *Result
+	status      Status
+}
+
+func (d *dumper) warn(format string, args ...any) {
+	if d.prog != nil {
+		d.prog.Warn(fmt.Sprintf(format, args...))
+	}
+}
+
+func (d *dumper) exec(ctx context.Context, stmts ...string) error {
+	for _, s := range stmts {
+		if _, err := d.conn.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("dump: %s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
+	start := time.Now()
+	db := d.cfg.Database
+	d.res = &Result{Database: db, Started: start.UTC(), IgnoreList: d.cfg.IgnoreList()}
+	// The session: what the stream is read in must match what its header
+	// declares (utf8mb4, UTC) and what verify uses for the digests.
+	if err := d.exec(ctx,
+		"SET NAMES utf8mb4",
+		"SET SESSION time_zone = '+00:00'",
+		"SET SESSION sql_mode = ''",
+		"SET SESSION net_write_timeout = 3600",
+		"SET SESSION net_read_timeout = 3600",
+		"/*!100100 SET SESSION max_statement_time = 0 */",
+		"USE "+ident.Quote(db),
+		"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+		"START TRANSACTION WITH CONSISTENT SNAPSHOT",
+	); err != nil {
+		return nil, err
+	}
+	defer func() {
+		// Release the snapshot; on a dead connection this fails quietly and
+		// the caller closes it.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		d.conn.ExecContext(rctx, "ROLLBACK")
+	}()
+	if err := d.server(ctx); err != nil {
+		return nil, err
+	}
+	tables, views, err := d.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	triggers, err := d.triggers(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	p := newPipe(ctx, w, &d.cfg, d)
+	perr := d.produce(p.ctx, p, tables, views, triggers)
+	if perr != nil {
+		p.cancel()
+	}
+	werr := p.finish()
+	switch {
+	case ctx.Err() != nil:
+		if perr != nil && !errors.Is(perr, ctx.Err()) {
+			var te *TableError
+			if errors.As(perr, &te) {
+				return nil, &TableError{Table: te.Table, Err: ctx.Err()}
+			}
+		}
+		return nil, fmt.Errorf("dump: %w", ctx.Err())
+	case werr != nil:
+		return nil, werr
+	case perr != nil:
+		return nil, perr
+	}
+	// The completion marker covers every byte before it.
+	d.res.SQL = manifest.Stream{Bytes: p.hw.n, SHA256: hex.EncodeToString(p.hw.h.Sum(nil))}
+	if _, err := io.WriteString(w, manifest.Marker(d.res.SQL.Bytes, d.res.SQL.SHA256)); err != nil {
+		return nil, fmt.Errorf("dump: writing completion marker: %w", err)
+	}
+	d.res.Duration = time.Since(start)
+	return d.res, nil
+}
+
+func (d *dumper) server(ctx context.Context) error {
+	var version, comment, host, gtz, stz sql.NullString
+	err := d.conn.QueryRowContext(ctx, "SELECT VERSION(), @@version_comment, @@hostname, @@global.time_zone, @@system_time_zone").
+		Scan(&version, &comment, &host, &gtz, &stz)
+	if err != nil {
+		return fmt.Errorf("dump: reading server version: %w", err)
+	}
+	s := manifest.Server{Version: version.String, Flavor: "mysql", Host: host.String, TimeZone: gtz.String}
+	if strings.Contains(strings.ToLower(version.String+comment.String), "mariadb") {
+		s.Flavor = "mariadb"
+	}
+	if s.TimeZone == "SYSTEM" && stz.String != "" {
+		s.TimeZone = "SYSTEM (" + stz.String + ")"
+	}
+	d.res.Server = s
+	return nil
+}
+
+// list reads the schema's tables and views and applies the ignore list.
+func (d *dumper) list(ctx context.Context) (tables, views []tableInfo, err error) {
+	db := d.cfg.Database
+	rows, err := d.conn.QueryContext(ctx, `SELECT TABLE_NAME, TABLE_TYPE, COALESCE(ENGINE, ''),
+		COALESCE(TABLE_ROWS, 0), COALESCE(DATA_LENGTH, 0)
+		FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?`, db)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dump: listing tables of %s: %w", ident.Quote(db), err)
+	}
+	defer rows.Close()
+	var all []tableInfo
+	for rows.Next() {
+		var t tableInfo
+		if err := rows.Scan(&t.name, &t.typ, &t.engine, &t.rows, &t.data); err != nil {
+			return nil, nil, fmt.Errorf("dump: listing tables: %w", err)
+		}
+		all = append(all, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("dump: listing tables: %w", err)
+	}
+	rows.Close()
+	sort.Slice(all, func(i, j int) bool { return all[i].name < all[j].name })
+
+	present := map[string]bool{}
+	for _, t := range all {
+		present[t.name] = true
+	}
+	ignored := map[string]bool{}
+	explicit := map[string]bool{}
+	for _, n := range d.cfg.IgnoreTables {
+		explicit[n] = true
+	}
+	for _, n := range d.res.IgnoreList {
+		name := n
+		if !present[name] {
+			name = ignoreName(db, n)
+		}
+		if name != "" && present[name] {
+			ignored[name] = true
+			continue
+		}
+		d.res.Unmatched = append(d.res.Unmatched, n)
+		if explicit[n] {
+			d.warn("ignore-table %s matches no table or view in %s", n, ident.Quote(db))
+		}
+	}
+	for _, t := range all {
+		if ignored[t.name] {
+			d.res.Ignored = append(d.res.Ignored, t.name)
+			continue
+		}
+		switch t.typ {
+		case "VIEW":
+			views = append(views, t)
+		case "SEQUENCE":
+			return nil, nil, fmt.Errorf("dump: %s is a SEQUENCE, which this dumper does not support; ignore it with --ignore-table", ident.Quote(t.name))
+		default: // BASE TABLE, SYSTEM VERSIONED
+			tables = append(tables, t)
+			d.status.RowsTotal += t.rows
+			d.status.DataBytesTotal += t.data
+		}
+	}
+	d.status.Tables = len(tables)
+	return tables, views, nil
+}
+
+type trigger struct {
+	name, table string
+}
+
+// triggers lists the schema's triggers in the order they fire.
+func (d *dumper) triggers(ctx context.Context) (map[string][]string, error) {
+	rows, err := d.conn.QueryContext(ctx, `SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS
+		WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER`, d.cfg.Database)
+	if err != nil {
+		return nil, fmt.Errorf("dump: listing triggers: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var t trigger
+		if err := rows.Scan(&t.name, &t.table); err != nil {
+			return nil, fmt.Errorf("dump: listing triggers: %w", err)
+		}
+		out[t.table] = append(out[t.table], t.name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("dump: listing triggers: %w", err)
+	}
+	return out, nil
+}
+
+// showCreate runs a SHOW CREATE statement and returns its columns by name.
+func (d *dumper) showCreate(ctx context.Context, q string) (map[string]string, error) {
+	rows, err := d.conn.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	names, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s returned nothing", q)
+	}
+	vals := make([]sql.NullString, len(names))
+	ptrs := make([]any, len(names))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for i, n := range names {
+		out[strings.ToLower(n)] = vals[i].String
+	}
+	return out, rows.Err()
+}
+
+// comment writes a mysqldump-style three-line comment block.
+func comment(b []byte, text string) []byte {
+	text = strings.ReplaceAll(text, "\n", "\n-- ")
+	return append(b, "\n--\n-- "+text+"\n--\n\n"...)
+}
+
+func (d *dumper) header() []byte {
+	var b []byte
+	tool := "lamigrate"
+	if d.toolVersion != "" {
+		tool += " " + d.toolVersion
+	}
+	b = append(b, "-- "+tool+" dump (mysqldump-compatible; load with the mariadb/mysql client)\n--\n"...)
+	b = append(b, "-- Host: "+strings.ReplaceAll(d.res.Server.Host, "\n", " ")+"    Database: "+strings.ReplaceAll(d.cfg.Database, "\n", " ")+"\n"...)
+	b = append(b, "-- ------------------------------------------------------\n"...)
+	b = append(b, "-- Server version\t"+d.res.Server.Version+"\n\n"...)
+	b = append(b, `/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;
+/*!40101 SET @OLD_CHARACTER_SET_RESULTS=@@CHARACTER_SET_RESULTS */;
+/*!40101 SET @OLD_COLLATION_CONNECTION=@@COLLATION_CONNECTION */;
+/*!40101 SET NAMES utf8mb4 */;
+/*!40103 SET @OLD_TIME_ZONE=@@TIME_ZONE */;
+/*!40103 SET TIME_ZONE='+00:00' */;
+/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;
+/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;
+/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;
+/*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
+`...)
+	return b
+}
+
+const footer = `/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;
+
+/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;
+/*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;
+/*!40014 SET UNIQUE_CHECKS=@OLD_UNIQUE_CHECKS */;
+/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */;
+/*!40101 SET CHARACTER_SET_RESULTS=@OLD_CHARACTER_SET_RESULTS */;
+/*!40101 SET COLLATION_CONNECTION=@OLD_COLLATION_CONNECTION */;
+/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */;
+
+`
+
+// produce reads the schema and rows and queues the output in order.
+func (d *dumper) produce(ctx context.Context, p *pipe, tables, views []tableInfo, triggers map[string][]string) error {
+	if err := p.text(ctx, d.header()); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if err := d.table(ctx, p, t, triggers[t.name]); err != nil {
+			var te *TableError
+			if errors.As(err, &te) {
+				return err
+			}
+			return &TableError{Table: t.name, Err: err}
+		}
+	}
+	if err := d.views(ctx, p, views); err != nil {
+		return err
+	}
+	tail := append([]byte(footer), "-- Dump completed on "+time.Now().UTC().Format("2006-01-02 15:04:05")+" UTC\n"...)
+	return p.text(ctx, tail)
+}
+
+func consistentEngine(engine string) bool {
+	switch strings.ToLower(engine) {
+	case "innodb", "xtradb", "rocksdb", "tokudb":
+		return true
+	}
+	return false
+}
+
+// table dumps one base table: structure, rows, triggers.
+func (d *dumper) table(ctx context.Context, p *pipe, t tableInfo, triggers []string) error {
+	q := ident.Quote(t.name)
+	// A savepoint lets the metadata lock go after the table is read, as
+	// mysqldump does, so DDL on tables already dumped is not blocked.
+	if err := d.exec(ctx, "SAVEPOINT lamigrate_sp"); err != nil {
+		return err
+	}
+	sc, err := d.showCreate(ctx, "SHOW CREATE TABLE "+q)
+	if err != nil {
+		return err
+	}
+	create := sc["create table"]
+	if create == "" {
+		return fmt.Errorf("SHOW CREATE TABLE returned no statement")
+	}
+	cols, err := rowhash.Columns(ctx, d.conn, d.cfg.Database, t.name)
+	if err != nil {
+		return err
+	}
+	stored := rowhash.Stored(cols)
+	job := &tableJob{name: t.name, start: time.Now(),
+		res: TableResult{Name: t.name, Engine: t.engine, Consistent: consistentEngine(t.engine)}}
+	if !job.res.Consistent {
+		d.warn("table %s uses the %s engine: it is dumped outside the consistent snapshot (convert it to InnoDB, or make sure nothing writes to it during the dump)", q, t.engine)
+	}
+	job.kinds = make([]kind, len(stored))
+	prefix := []byte("INSERT INTO " + q + " (")
+	for i, c := range stored {
+		job.kinds[i] = kindOf(c.DataType)
+		if i > 0 {
+			prefix = append(prefix, ", "...)
+		}
+		prefix = append(prefix, ident.Quote(c.Name)...)
+	}
+	job.prefix = append(prefix, ") VALUES "...)
+
+	var b []byte
+	b = comment(b, "Table structure for table "+q)
+	b = append(b, create...)
+	b = append(b, ";\n"...)
+	b = comment(b, "Dumping data for table "+q)
+	if d.cfg.AddLocks {
+		b = append(b, "LOCK TABLES "+q+" WRITE;\n"...)
+	}
+	b = append(b, "/*!40000 ALTER TABLE "+q+" DISABLE KEYS */;\n"...)
+	if err := p.text(ctx, b); err != nil {
+		return err
+	}
+	if err := p.begin(ctx, job); err != nil {
+		return err
+	}
+	if len(stored) > 0 {
+		if err := d.rows(ctx, p, job, "SELECT "+rowhash.SelectList(cols)+" FROM "+q); err != nil {
+			return err
+		}
+	}
+	if err := p.end(ctx, job); err != nil {
+		return err
+	}
+	b = append(b[:0], "/*!40000 ALTER TABLE "+q+" ENABLE KEYS */;\n"...)
+	if d.cfg.AddLocks {
+		b = append(b, "UNLOCK TABLES;\n"...)
+	}
+	for _, tr := range triggers {
+		sc, err := d.showCreate(ctx, "SHOW CREATE TRIGGER "+ident.Quote(tr))
+		if err != nil {
+			return fmt.Errorf("trigger %s: %w", ident.Quote(tr), err)
+		}
+		stmt := sc["sql original statement"]
+		b = append(b, "/*!50003 SET @saved_col_connection = @@collation_connection */ ;\n"...)
+		if coll := sc["collation_connection"]; coll != "" {
+			b = append(b, "/*!50003 SET collation_connection  = "+coll+" */ ;\n"...)
+		}
+		b = append(b, "/*!50003 SET @saved_sql_mode       = @@sql_mode */ ;\n"...)
+		b = append(b, "/*!50003 SET sql_mode              = "+ident.String(sc["sql_mode"])+" */ ;\n"...)
+		b = append(b, "DELIMITER ;;\n"...)
+		b = append(b, stmt...)
+		b = append(b, " ;;\nDELIMITER ;\n"...)
+		b = append(b, "/*!50003 SET sql_mode              = @saved_sql_mode */ ;\n"...)
+		b = append(b, "/*!50003 SET collation_connection  = @saved_col_connection */ ;\n"...)
+		d.res.Triggers = append(d.res.Triggers, tr)
+	}
+	if err := p.text(ctx, b); err != nil {
+		return err
+	}
+	return d.exec(ctx, "ROLLBACK TO SAVEPOINT lamigrate_sp")
+}
+
+// rows reads the table's rows and queues them in batches.
+func (d *dumper) rows(ctx context.Context, p *pipe, job *tableJob, q string) error {
+	rows, err := d.conn.QueryContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	n := len(job.kinds)
+	vals := make([]sql.RawBytes, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	b := p.newBatch(job, n)
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		b.add(vals)
+		if len(b.data) >= batchBytes || b.nrows >= batchRows {
+			if err := p.send(ctx, b); err != nil {
+				return err
+			}
+			b = p.newBatch(job, n)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if b.nrows > 0 {
+		return p.send(ctx, b)
+	}
+	return nil
+}
+
+// views writes the views after all tables, each after the views it reads.
+func (d *dumper) views(ctx context.Context, p *pipe, views []tableInfo) error {
+	type view struct {
+		name, stmt, coll string
+		deps             []string
+	}
+	vs := make([]*view, 0, len(views))
+	byName := map[string]*view{}
+	for _, v := range views {
+		sc, err := d.showCreate(ctx, "SHOW CREATE VIEW "+ident.Quote(v.name))
+		if err != nil {
+			return fmt.Errorf("dump: view %s: %w", ident.Quote(v.name), err)
+		}
+		x := &view{name: v.name, stmt: sc["create view"], coll: sc["collation_connection"]}
+		vs = append(vs, x)
+		byName[v.name] = x
+	}
+	// A view depends on every other view whose quoted name its definition
+	// mentions. A false match (the name inside a string) only reorders.
+	for _, x := range vs {
+		body := x.stmt
+		if i := strings.Index(body, " AS "); i >= 0 {
+			body = body[i:]
+		}
+		for _, y := range vs {
+			if y != x && strings.Contains(body, ident.Quote(y.name)) {
+				x.deps = append(x.deps, y.name)
+			}
+		}
+	}
+	done := map[string]bool{}
+	visiting := map[string]bool{}
+	var order []*view
+	var visit func(x *view)
+	visit = func(x *view) {
+		if done[x.name] || visiting[x.name] {
+			return
+		}
+		visiting[x.name] = true
+		for _, dep := range x.deps {
+			visit(byName[dep])
+		}
+		visiting[x.name] = false
+		done[x.name] = true
+		order = append(order, x)
+	}
+	for _, x := range vs {
+		visit(x)
+	}
+	for _, x := range order {
+		q := ident.Quote(x.name)
+		var b []byte
+		b = comment(b, "Final view structure for view "+q)
+		b = append(b, "/*!50001 SET @saved_col_connection     = @@collation_connection */;\n"...)
+		if x.coll != "" {
+			b = append(b, "/*!50001 SET collation_connection      = "+x.coll+" */;\n"...)
+		}
+		b = append(b, x.stmt...)
+		b = append(b, ";\n/*!50001 SET collation_connection      = @saved_col_connection */;\n"...)
+		if err := p.text(ctx, b); err != nil {
+			return err
+		}
+		d.res.Views = append(d.res.Views, x.name)
+	}
+	return nil
+}
+
+// hashWriter counts and hashes what passes through to w.
+type hashWriter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func newHashWriter(w io.Writer) *hashWriter { return &hashWriter{w: w, h: sha256.New()} }
+
+func (h *hashWriter) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	h.h.Write(p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+// lockedProgress serialises calls from the reading and writing goroutines.
+type lockedProgress struct {
+	mu sync.Mutex
+	p  Progress
+}
+
+func (l *lockedProgress) Update(s Status) { l.mu.Lock(); defer l.mu.Unlock(); l.p.Update(s) }
+func (l *lockedProgress) Warn(msg string) { l.mu.Lock(); defer l.mu.Unlock(); l.p.Warn(msg) }

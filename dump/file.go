@@ -1,0 +1,186 @@
+package dump
+
+import (
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/qualityunit/lamigrate/internal/codec"
+	"github.com/qualityunit/lamigrate/internal/manifest"
+)
+
+// PartialSuffix is appended to the archive's name while it is written.
+const PartialSuffix = ".partial"
+
+// ErrNeedPassphrase reports encryption asked for without a passphrase.
+var ErrNeedPassphrase = errors.New("dump: encryption needs a passphrase")
+
+// FileResult describes the archive File wrote.
+type FileResult struct {
+	Path        string
+	Size        int64
+	SHA256      string
+	Compression string
+	Level       int
+	Encrypted   bool
+	Manifest    string // path of FILE.manifest.json
+}
+
+// Kind returns the compression File uses for path: Config.Compression, or
+// the one the file's extension names.
+func (c *Config) Kind(path string) codec.Kind {
+	if c.Compression != "" {
+		k, _ := codec.ParseKind(c.Compression)
+		return k
+	}
+	return codec.KindFromPath(path)
+}
+
+func (c *Config) level(k codec.Kind) int {
+	if c.Level != 0 {
+		return c.Level
+	}
+	if k == codec.Gzip {
+		return DefaultGzipLevel
+	}
+	return codec.DefaultLevel[k]
+}
+
+// File dumps cfg.Database into the archive at path: it writes
+// path+".partial" through the codec (compression from Config.Compression or
+// the extension; age encryption with opt.Passphrase when Config.Encrypt or
+// the name ends in .age), fsyncs it, renames it to path and writes
+// manifest.PathFor(path) beside it. On any failure it removes the partial
+// file and returns one error naming what failed; path is then not created.
+// It reserves one connection of db for the snapshot.
+func File(ctx context.Context, db *sql.DB, path string, cfg Config, opt Options) (*Result, error) {
+	return toFile(ctx, db, path, cfg, opt, nil)
+}
+
+// toFile is File with a hook that wraps the file's writer (tests inject
+// failures with it).
+func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Options, wrap func(io.Writer) io.Writer) (res *Result, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	kind := cfg.Kind(path)
+	level := cfg.level(kind)
+	encrypt := cfg.Encrypt || codec.Encrypted(path)
+	if encrypt && opt.Passphrase == "" {
+		return nil, ErrNeedPassphrase
+	}
+	if !encrypt {
+		opt.Passphrase = ""
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dump: connecting: %w", err)
+	}
+	defer conn.Close()
+
+	partial := path + PartialSuffix
+	f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("dump: %w", err)
+	}
+	var cw io.WriteCloser
+	defer func() {
+		if err != nil {
+			if cw != nil {
+				cw.Close()
+			}
+			f.Close()
+			os.Remove(partial)
+		}
+	}()
+	fh := newHashWriter(f)
+	var dst io.Writer = fh
+	if wrap != nil {
+		dst = wrap(fh)
+	}
+	cw, err = codec.NewWriter(dst, kind, codec.WriterOptions{Level: level, Threads: cfg.Threads, Passphrase: opt.Passphrase})
+	if err != nil {
+		return nil, fmt.Errorf("dump: %w", err)
+	}
+	res, err = Stream(ctx, conn, cw, cfg, opt)
+	if err != nil {
+		return nil, err
+	}
+	err = cw.Close()
+	cw = nil
+	if err != nil {
+		return nil, fmt.Errorf("dump: writing %s: %w", partial, err)
+	}
+	if err = f.Sync(); err != nil {
+		return nil, fmt.Errorf("dump: writing %s: %w", partial, err)
+	}
+	if err = f.Close(); err != nil {
+		return nil, fmt.Errorf("dump: writing %s: %w", partial, err)
+	}
+	mpath := manifest.PathFor(path)
+	// A manifest of an older archive at path must not describe the new one.
+	if err = os.Remove(mpath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("dump: removing the old %s: %w", mpath, err)
+	}
+	if err = os.Rename(partial, path); err != nil {
+		return nil, fmt.Errorf("dump: %w", err)
+	}
+	syncDir(filepath.Dir(path))
+	res.File = &FileResult{Path: path, Size: fh.n, SHA256: hex.EncodeToString(fh.h.Sum(nil)),
+		Compression: string(kind), Level: level, Encrypted: encrypt, Manifest: mpath}
+	if err = manifest.Write(mpath, res.Manifest(opt.ToolVersion)); err != nil {
+		// The archive is complete; without its manifest verify and push
+		// cannot check it, so this is still a failure. Leave the archive:
+		// it is whole and its marker proves it.
+		return nil, fmt.Errorf("dump: %s written but its manifest failed: %w", path, err)
+	}
+	return res, nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// Manifest returns the manifest describing the dump.
+func (r *Result) Manifest(toolVersion string) *manifest.Manifest {
+	m := &manifest.Manifest{
+		Format:      manifest.FormatVersion,
+		Tool:        "lamigrate",
+		ToolVersion: toolVersion,
+		Created:     r.Started,
+		Server:      r.Server,
+		Database:    r.Database,
+		Views:       r.Views,
+		Triggers:    r.Triggers,
+		Ignored:     r.Ignored,
+		SQL:         r.SQL,
+		Options:     manifest.Options{IgnoreList: r.IgnoreList, Compression: string(codec.None)},
+	}
+	if m.Ignored == nil {
+		m.Ignored = []string{}
+	}
+	if m.Options.IgnoreList == nil {
+		m.Options.IgnoreList = []string{}
+	}
+	for _, t := range r.Tables {
+		m.Tables = append(m.Tables, manifest.Table{Name: t.Name, Engine: t.Engine, Rows: t.Rows, Digest: t.Digest, Consistent: t.Consistent})
+	}
+	if m.Tables == nil {
+		m.Tables = []manifest.Table{}
+	}
+	if r.File != nil {
+		m.Options.Compression = r.File.Compression
+		m.Options.Level = r.File.Level
+		m.Options.Encrypted = r.File.Encrypted
+		m.File = manifest.File{Name: filepath.Base(r.File.Path), Size: r.File.Size, SHA256: r.File.SHA256}
+	}
+	return m
+}

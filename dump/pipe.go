@@ -1,0 +1,337 @@
+package dump
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/qualityunit/lamigrate/internal/rowhash"
+)
+
+// The reading goroutine copies rows into batches of about batchBytes; worker
+// goroutines format them into SQL and digest them; one writer goroutine
+// stitches them, in order, into INSERT statements. At most inflightBytes of
+// row data (or one larger batch) is queued at a time, which bounds memory by
+// a small multiple of the largest row.
+const (
+	batchBytes    = 256 << 10
+	batchRows     = 4096
+	inflightBytes = 8 << 20
+)
+
+// tableJob is one table on its way through the pipe.
+type tableJob struct {
+	name   string
+	kinds  []kind
+	prefix []byte // INSERT INTO `t` (`a`, `b`) VALUES
+	start  time.Time
+	digest rowhash.Digest
+	res    TableResult
+}
+
+// batch is a run of rows of one table.
+type batch struct {
+	job   *tableJob
+	ncols int
+	data  []byte  // the values, back to back
+	lens  []int32 // per value; -1 is NULL
+	nrows int
+	// Filled by a worker:
+	out    []byte // "(...),(...)"
+	ends   []int  // end of each row in out; row i starts after ends[i-1]+1
+	digest rowhash.Digest
+	weight int64
+	done   chan struct{}
+}
+
+func (b *batch) add(vals []sql.RawBytes) {
+	for _, v := range vals {
+		if v == nil {
+			b.lens = append(b.lens, -1)
+			continue
+		}
+		b.lens = append(b.lens, int32(len(v)))
+		b.data = append(b.data, v...)
+	}
+	b.nrows++
+}
+
+// format renders the batch's rows and digests them.
+func (b *batch) format(hexBlob bool, row [][]byte) [][]byte {
+	out := b.out[:0]
+	ends := b.ends[:0]
+	kinds := b.job.kinds
+	data := b.data
+	p, i := 0, 0
+	for r := 0; r < b.nrows; r++ {
+		if r > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, '(')
+		row = row[:0]
+		for c := 0; c < b.ncols; c++ {
+			if c > 0 {
+				out = append(out, ',')
+			}
+			l := b.lens[i]
+			i++
+			if l < 0 {
+				out = append(out, "NULL"...)
+				row = append(row, nil)
+				continue
+			}
+			v := data[p : p+int(l) : p+int(l)]
+			p += int(l)
+			row = append(row, v)
+			out = appendValue(out, v, kinds[c], hexBlob)
+		}
+		out = append(out, ')')
+		ends = append(ends, len(out))
+		b.digest.Add(row)
+	}
+	b.out, b.ends = out, ends
+	return row
+}
+
+// item is one piece of output, in order.
+type item struct {
+	text  []byte
+	b     *batch
+	begin *tableJob
+	end   *tableJob
+}
+
+type pipe struct {
+	ctx    context.Context // cancelled on any failure
+	cancel context.CancelFunc
+	g      *errgroup.Group
+	order  chan item
+	work   chan *batch
+	sem    *semaphore.Weighted
+	pool   sync.Pool
+	hw     *hashWriter
+	bw     *bufio.Writer
+	cfg    *Config
+	d      *dumper
+}
+
+func newPipe(ctx context.Context, w io.Writer, cfg *Config, d *dumper) *pipe {
+	cctx, cancel := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(cctx)
+	threads := cfg.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
+	}
+	p := &pipe{ctx: gctx, cancel: cancel, g: g, cfg: cfg, d: d,
+		order: make(chan item, 64), work: make(chan *batch, threads),
+		sem: semaphore.NewWeighted(inflightBytes)}
+	p.hw = newHashWriter(w)
+	p.bw = bufio.NewWriterSize(p.hw, 256<<10)
+	for range threads {
+		g.Go(p.worker)
+	}
+	g.Go(p.writer)
+	return p
+}
+
+// finish waits for the queued output to be written and flushed.
+func (p *pipe) finish() error {
+	close(p.work)
+	close(p.order)
+	err := p.g.Wait()
+	p.cancel()
+	if err != nil {
+		return err
+	}
+	if err := p.bw.Flush(); err != nil {
+		return fmt.Errorf("dump: writing: %w", err)
+	}
+	return nil
+}
+
+func (p *pipe) put(ctx context.Context, it item) error {
+	select {
+	case p.order <- it:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *pipe) text(ctx context.Context, b []byte) error { return p.put(ctx, item{text: b}) }
+func (p *pipe) begin(ctx context.Context, j *tableJob) error {
+	return p.put(ctx, item{begin: j})
+}
+func (p *pipe) end(ctx context.Context, j *tableJob) error { return p.put(ctx, item{end: j}) }
+
+func (p *pipe) newBatch(j *tableJob, ncols int) *batch {
+	b, _ := p.pool.Get().(*batch)
+	if b == nil {
+		b = &batch{data: make([]byte, 0, batchBytes+batchBytes/4)}
+	}
+	b.job, b.ncols, b.nrows = j, ncols, 0
+	b.data, b.lens = b.data[:0], b.lens[:0]
+	b.digest = rowhash.Digest{}
+	b.done = make(chan struct{})
+	return b
+}
+
+func (p *pipe) release(b *batch) {
+	p.sem.Release(b.weight)
+	b.job = nil
+	if cap(b.data) <= 4*batchBytes && cap(b.out) <= 12*batchBytes {
+		p.pool.Put(b)
+	}
+}
+
+// send queues a full batch for formatting and writing.
+func (p *pipe) send(ctx context.Context, b *batch) error {
+	b.weight = min(int64(len(b.data))+1, inflightBytes)
+	if err := p.sem.Acquire(ctx, b.weight); err != nil {
+		return err
+	}
+	if err := p.put(ctx, item{b: b}); err != nil {
+		return err
+	}
+	select {
+	case p.work <- b:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (p *pipe) worker() error {
+	var row [][]byte
+	for {
+		select {
+		case b, ok := <-p.work:
+			if !ok {
+				return nil
+			}
+			row = b.format(p.cfg.HexBlob, row)
+			close(b.done)
+		case <-p.ctx.Done():
+			return nil
+		}
+	}
+}
+
+// writer writes the items in order, cutting rows into INSERT statements of
+// at most NetBufferLength bytes (a longer row is a statement of its own).
+func (p *pipe) writer() error {
+	netBuf := p.cfg.netBuffer()
+	var (
+		cur        *tableJob
+		open       bool
+		total      int
+		lastUpdate time.Time
+	)
+	w := p.bw
+	st := &p.d.status
+	report := func(force bool) {
+		if p.d.prog == nil {
+			return
+		}
+		if now := time.Now(); force || now.Sub(lastUpdate) >= 100*time.Millisecond {
+			lastUpdate = now
+			st.SQLBytes = p.hw.n + int64(w.Buffered())
+			p.d.prog.Update(*st)
+		}
+	}
+	for {
+		var it item
+		var ok bool
+		select {
+		case it, ok = <-p.order:
+			if !ok {
+				return nil
+			}
+		case <-p.ctx.Done():
+			return p.ctx.Err()
+		}
+		var err error
+		switch {
+		case it.text != nil:
+			_, err = w.Write(it.text)
+		case it.begin != nil:
+			cur, open, total = it.begin, false, 0
+			st.Table = cur.name
+			report(true)
+		case it.b != nil:
+			b := it.b
+			select {
+			case <-b.done:
+			case <-p.ctx.Done():
+				return p.ctx.Err()
+			}
+			before := p.hw.n + int64(w.Buffered())
+			run := -1
+			prevEnd := 0
+			for i := 0; i < b.nrows && err == nil; i++ {
+				s := 0
+				if i > 0 {
+					s = b.ends[i-1] + 1
+				}
+				e := b.ends[i]
+				rl := e - s
+				switch {
+				case !open:
+					_, err = w.Write(cur.prefix)
+					open, total, run = true, len(cur.prefix)+rl+2, s
+				case total+rl+1 <= netBuf:
+					total += rl + 1
+					if run < 0 {
+						err = w.WriteByte(',')
+						run = s
+					}
+				default:
+					if run >= 0 {
+						_, err = w.Write(b.out[run:prevEnd])
+					}
+					if err == nil {
+						_, err = w.WriteString(";\n")
+					}
+					if err == nil {
+						_, err = w.Write(cur.prefix)
+					}
+					total, run = len(cur.prefix)+rl+2, s
+				}
+				prevEnd = e
+			}
+			if err == nil && run >= 0 {
+				_, err = w.Write(b.out[run:prevEnd])
+			}
+			cur.res.Bytes += p.hw.n + int64(w.Buffered()) - before
+			cur.res.Rows += int64(b.nrows)
+			cur.digest.Merge(&b.digest)
+			st.Rows += int64(b.nrows)
+			st.DataBytes += int64(len(b.data))
+			p.release(b)
+			report(false)
+		case it.end != nil:
+			if open {
+				_, err = w.WriteString(";\n")
+				cur.res.Bytes += 2
+			}
+			j := it.end
+			j.res.Digest = j.digest.String()
+			j.res.Duration = time.Since(j.start)
+			p.d.res.Tables = append(p.d.res.Tables, j.res)
+			st.TablesDone++
+			open = false
+			report(true)
+		}
+		if err != nil {
+			return fmt.Errorf("dump: writing: %w", err)
+		}
+	}
+}
