@@ -1,0 +1,216 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// Severity ranks a finding. Its JSON form is the lower-case word.
+type Severity string
+
+const (
+	// Info is a fact worth knowing; nothing to do.
+	Info Severity = "info"
+	// Warning needs a person's decision before migrating, but does not stop it.
+	Warning Severity = "warning"
+	// Blocker must be fixed before the migration can succeed.
+	Blocker Severity = "blocker"
+)
+
+func (s Severity) rank() int {
+	switch s {
+	case Blocker:
+		return 2
+	case Warning:
+		return 1
+	}
+	return 0
+}
+
+// Finding is one observation of check.
+type Finding struct {
+	Severity Severity `json:"severity"`
+	// Code names the kind of finding, stable across versions (for example
+	// "engine_not_innodb", "jobs_pending"); see the list in doc.go.
+	Code string `json:"code"`
+	// Subject is the table, file, source or setting the finding is about,
+	// when there is one.
+	Subject string `json:"subject,omitempty"`
+	Message string `json:"message"`
+	// Action says what to do; empty for plain information.
+	Action string `json:"action,omitempty"`
+}
+
+// CheckReport is check's result: what it found and the facts it measured.
+type CheckReport struct {
+	Time     time.Time `json:"time"`
+	Worst    Severity  `json:"worst"`
+	Blockers int       `json:"blockers"`
+	Warnings int       `json:"warnings"`
+	Infos    int       `json:"infos"`
+	Findings []Finding `json:"findings"`
+	Facts    Facts     `json:"facts"`
+}
+
+// Facts are the measured values behind the findings.
+type Facts struct {
+	Database         string `json:"database"`
+	LiveAgentVersion string `json:"liveagent_version,omitempty"`
+	DiskVersion      string `json:"disk_version,omitempty"`
+	ServerFlavour    string `json:"server_flavour"`
+	ServerVersion    string `json:"server_version"`
+	VersionComment   string `json:"version_comment,omitempty"`
+	TimeZone         string `json:"time_zone"`
+	SystemTimeZone   string `json:"system_time_zone"`
+	Charset          string `json:"charset"`
+	Collation        string `json:"collation"`
+	// TableCollations counts base tables per collation.
+	TableCollations  map[string]int `json:"table_collations"`
+	MaxAllowedPacket int64          `json:"max_allowed_packet"`
+	// LargestRow is the largest row in bytes that check measured or
+	// estimated (0 = unknown).
+	LargestRow      int64        `json:"largest_row"`
+	LargestRowTable string       `json:"largest_row_table,omitempty"`
+	Tables          []TableFact  `json:"tables"`
+	Views           []string     `json:"views"`
+	Triggers        int          `json:"triggers"`
+	Size            SizeEstimate `json:"size"`
+	// FreeBytes is the free space in OutDir (-1 when not checked).
+	FreeBytes   int64              `json:"free_bytes"`
+	Downtime    DowntimeEstimate   `json:"downtime"`
+	Sources     []SourceFact       `json:"sources"`
+	PendingJobs int64              `json:"pending_jobs"`
+	CronLines   []CronLine         `json:"cron_lines"`
+	MailPipe    *bool              `json:"mail_pipe,omitempty"`
+	EncKeySet   *bool              `json:"encryption_key_set,omitempty"`
+	Plugins     []string           `json:"custom_plugins,omitempty"`
+	Themes      []string           `json:"custom_themes,omitempty"`
+	Privileges  map[string]bool    `json:"privileges"`
+	Window      MigrationWindowFac `json:"window"`
+}
+
+// TableFact describes one table as information_schema reports it.
+type TableFact struct {
+	Name      string `json:"name"`
+	Type      string `json:"type"` // BASE TABLE, VIEW, SEQUENCE
+	Engine    string `json:"engine,omitempty"`
+	Collation string `json:"collation,omitempty"`
+	// Rows is the server's estimate (exact for MyISAM/Aria).
+	Rows       int64 `json:"rows"`
+	DataBytes  int64 `json:"data_bytes"`
+	IndexBytes int64 `json:"index_bytes"`
+	AvgRow     int64 `json:"avg_row_length"`
+	Ignored    bool  `json:"ignored"`
+	HasLOB     bool  `json:"has_lob"`
+	// SQLBytes and ArchiveBytes are this table's share of the estimated
+	// dump (0 for ignored tables).
+	SQLBytes     int64   `json:"sql_bytes"`
+	ArchiveBytes int64   `json:"archive_bytes"`
+	Sampled      bool    `json:"sampled"`
+	Ratio        float64 `json:"ratio"` // archive bytes / data bytes used for the estimate
+}
+
+// MigrationWindowFac is the migration window check's outcome.
+type MigrationWindowFac struct {
+	Zone   string    `json:"zone"`
+	Now    time.Time `json:"now"`
+	Inside bool      `json:"inside"`
+}
+
+// Check analyses a LiveAgent installation before a migration: the database
+// behind db and, with cfg.InstallDir, the files. Problems it finds are
+// findings in the report; the error is only for a failure to analyse at all
+// (an invalid configuration, a lost connection, a cancelled ctx).
+func Check(ctx context.Context, db *sql.DB, cfg CheckConfig) (*CheckReport, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &checker{db: db, cfg: cfg, rep: &CheckReport{}}
+	c.rep.Time = cfg.now()
+	c.rep.Facts.FreeBytes = -1
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"server", c.server},
+		{"version", c.version},
+		{"tables", c.tables},
+		{"views", c.views},
+		{"size", c.size},
+		{"packet", c.packet},
+		{"disk", c.disk},
+		{"downtime", c.downtime},
+		{"sources", c.sources},
+		{"jobs", c.jobs},
+		{"cron", c.cron},
+		{"install", c.install},
+		{"privileges", c.privileges},
+		{"window", c.window},
+	}
+	for _, s := range steps {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := s.fn(ctx); err != nil {
+			if ctx.Err() != nil || errors.Is(err, context.Canceled) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("migrate: check %s: %w", s.name, err)
+		}
+	}
+	c.rep.finish()
+	return c.rep, nil
+}
+
+type checker struct {
+	db  *sql.DB
+	cfg CheckConfig
+	rep *CheckReport
+	// filled by tables()
+	dbName  string
+	ignored map[string]bool
+}
+
+func (c *checker) add(sev Severity, code, subject, action, format string, args ...any) {
+	c.rep.Findings = append(c.rep.Findings, Finding{Severity: sev, Code: code, Subject: subject,
+		Message: fmt.Sprintf(format, args...), Action: action})
+}
+
+// finish sorts the findings (worst first, stable otherwise) and counts them.
+func (r *CheckReport) finish() {
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		return r.Findings[i].Severity.rank() > r.Findings[j].Severity.rank()
+	})
+	r.Worst = Info
+	r.Blockers, r.Warnings, r.Infos = 0, 0, 0
+	for _, f := range r.Findings {
+		switch f.Severity {
+		case Blocker:
+			r.Blockers++
+		case Warning:
+			r.Warnings++
+		default:
+			r.Infos++
+		}
+		if f.Severity.rank() > r.Worst.rank() {
+			r.Worst = f.Severity
+		}
+	}
+}
+
+// Find returns the findings with code (and, when subject is not empty, that
+// subject).
+func (r *CheckReport) Find(code, subject string) []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Code == code && (subject == "" || f.Subject == subject) {
+			out = append(out, f)
+		}
+	}
+	return out
+}

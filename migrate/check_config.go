@@ -1,0 +1,173 @@
+package migrate
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/qualityunit/lamigrate/dump"
+)
+
+// Throughput assumptions of the downtime estimate, measured on the
+// development machine (2 cores, Debian 12, MariaDB 10.11, local socket) with
+// the ~1 GB LiveAgent-like benchmark database; see bench/check.sh. They are
+// stated in every report's downtime assumptions, and a CheckConfig can
+// replace them with figures measured on the real server.
+const (
+	// DefaultDumpMBps is how fast the dump produces the uncompressed SQL
+	// stream (MB/s, gzip level 6 included).
+	DefaultDumpMBps = 60.0
+	// DefaultImportMBps is how fast an import consumes the uncompressed SQL
+	// stream (MB/s, InnoDB, secondary indexes built during the load).
+	DefaultImportMBps = 12.0
+	// DefaultLinkMbps is the assumed upload speed to the cloud (Mbit/s).
+	DefaultLinkMbps = 100.0
+)
+
+// Compression factors used for tables check does not sample: archive bytes
+// per byte of table data. Text and index-free rows compress to about a third
+// with gzip; BLOB-heavy tables (attachments, mostly already compressed
+// files) are written as hex, which gzip brings back to about their size.
+const (
+	TextArchiveRatio = 0.35
+	BlobArchiveRatio = 1.0
+)
+
+// StandardPlugins and StandardThemes are the folder names under plugins/
+// and themes/ that a standard LiveAgent installation ships. LiveAgent's
+// sources are not public, so these lists are a best guess: anything else is
+// reported as custom, and a CheckConfig can replace them.
+var (
+	StandardPlugins = []string{"Bootstrap", "Core", "Gpf", "La", "Default", "index.php", ".htaccess"}
+	StandardThemes  = []string{"Default", "default", "LiveAgent", "liveagent", "_common_templates", "index.php", ".htaccess"}
+)
+
+// DefaultCronPaths are the system crontabs check reads for the jobs.php and
+// queue.php lines: files, or folders whose every file is read.
+var DefaultCronPaths = []string{"/etc/crontab", "/etc/cron.d", "/var/spool/cron/crontabs"}
+
+// DefaultVersionFiles are the places, relative to the installation folder,
+// where check looks for the installed LiveAgent version. The real location
+// is unknown; the first file that holds something like 5.55.1.2 next to the
+// word "version" wins.
+var DefaultVersionFiles = []string{
+	"VERSION", "version.txt", "version.php",
+	"include/La/Version.php", "include/Gpf/Version.php", "include/version.php",
+	"scripts/version.php", "install/version.txt", "accounts/version.php",
+}
+
+// MigrationZone is the time zone of the migration window (CET/CEST).
+const MigrationZone = "Europe/Bratislava"
+
+// CheckConfig configures Check. It is plain data; zero values mean the
+// defaults.
+type CheckConfig struct {
+	// InstallDir is the LiveAgent installation folder (optional): enables
+	// the settings.php, mail pipe, plugins, themes and disk version checks.
+	InstallDir string `json:"install_dir,omitempty"`
+	// OutDir is where the dump will be written: its free space is compared
+	// with the estimated archive size. Empty skips that check.
+	OutDir string `json:"out_dir,omitempty"`
+	// LinkMbps is the upload speed for the transfer estimate (Mbit/s).
+	LinkMbps float64 `json:"link_mbps,omitempty"`
+	// DumpMBps and ImportMBps replace the measured throughput assumptions.
+	DumpMBps   float64 `json:"dump_mbps,omitempty"`
+	ImportMBps float64 `json:"import_mbps,omitempty"`
+	// ProfilePath is an isolate profile file; empty = the default profile.
+	ProfilePath string `json:"profile,omitempty"`
+	// Ignore is the dump's ignore list; nil = dump.DefaultIgnores.
+	Ignore []string `json:"ignore,omitempty"`
+	// SampleBytes is how much of each large table is read and compressed
+	// to measure its compression ratio (0 = 4 MiB; -1 = never sample, use
+	// TextArchiveRatio/BlobArchiveRatio). SampleTables bounds how many of
+	// the largest tables are sampled (0 = 8).
+	SampleBytes  int64 `json:"sample_bytes,omitempty"`
+	SampleTables int   `json:"sample_tables,omitempty"`
+	// ScanBytes: tables with BLOB/TEXT columns up to this data size get an
+	// exact MAX(row length) query for the max_allowed_packet check
+	// (0 = 256 MiB; -1 = never).
+	ScanBytes int64 `json:"scan_bytes,omitempty"`
+	// CrontabCommand lists the current user's crontab (nil = crontab -l;
+	// empty non-nil = do not run it). CronPaths are read as crontabs (nil =
+	// DefaultCronPaths).
+	CrontabCommand []string `json:"crontab_command,omitempty"`
+	CronPaths      []string `json:"cron_paths,omitempty"`
+	// StandardPlugins, StandardThemes, VersionFiles replace the defaults.
+	StandardPlugins []string `json:"standard_plugins,omitempty"`
+	StandardThemes  []string `json:"standard_themes,omitempty"`
+	VersionFiles    []string `json:"version_files,omitempty"`
+	// Zone is the migration window's time zone (default MigrationZone).
+	Zone string `json:"zone,omitempty"`
+	// Now is the clock (nil = time.Now); for tests.
+	Now func() time.Time `json:"-"`
+}
+
+func (c CheckConfig) withDefaults() CheckConfig {
+	if c.LinkMbps == 0 {
+		c.LinkMbps = DefaultLinkMbps
+	}
+	if c.DumpMBps == 0 {
+		c.DumpMBps = DefaultDumpMBps
+	}
+	if c.ImportMBps == 0 {
+		c.ImportMBps = DefaultImportMBps
+	}
+	if c.Ignore == nil {
+		c.Ignore = dump.DefaultIgnores()
+	}
+	if c.SampleBytes == 0 {
+		c.SampleBytes = 4 << 20
+	}
+	if c.SampleTables == 0 {
+		c.SampleTables = 8
+	}
+	if c.ScanBytes == 0 {
+		c.ScanBytes = 256 << 20
+	}
+	if c.CrontabCommand == nil {
+		c.CrontabCommand = []string{"crontab", "-l"}
+	}
+	if c.CronPaths == nil {
+		c.CronPaths = DefaultCronPaths
+	}
+	if c.StandardPlugins == nil {
+		c.StandardPlugins = StandardPlugins
+	}
+	if c.StandardThemes == nil {
+		c.StandardThemes = StandardThemes
+	}
+	if c.VersionFiles == nil {
+		c.VersionFiles = DefaultVersionFiles
+	}
+	if c.Zone == "" {
+		c.Zone = MigrationZone
+	}
+	return c
+}
+
+// Validate reports a configuration check cannot work with.
+func (c CheckConfig) Validate() error {
+	var errs []error
+	if c.LinkMbps < 0 {
+		errs = append(errs, fmt.Errorf("link speed %g Mbit/s is negative", c.LinkMbps))
+	}
+	if c.DumpMBps < 0 || c.ImportMBps < 0 {
+		errs = append(errs, fmt.Errorf("throughput must not be negative"))
+	}
+	if c.Zone != "" {
+		if _, err := time.LoadLocation(c.Zone); err != nil {
+			errs = append(errs, fmt.Errorf("time zone %q: %v", c.Zone, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("migrate: check configuration: %w", err)
+	}
+	return nil
+}
+
+func (c CheckConfig) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}

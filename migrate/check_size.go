@@ -1,0 +1,286 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/qualityunit/lamigrate/internal/codec"
+	"github.com/qualityunit/lamigrate/internal/ident"
+	"github.com/qualityunit/lamigrate/internal/rowhash"
+)
+
+// SizeEstimate is the database's size and the dump's estimated size.
+type SizeEstimate struct {
+	// DataBytes and IndexBytes sum information_schema over every base
+	// table; DumpedDataBytes only over the tables the dump includes.
+	DataBytes       int64 `json:"data_bytes"`
+	IndexBytes      int64 `json:"index_bytes"`
+	DumpedDataBytes int64 `json:"dumped_data_bytes"`
+	Rows            int64 `json:"rows"`
+	// SQLBytes is the estimated uncompressed SQL stream; ArchiveBytes the
+	// estimated gzip archive.
+	SQLBytes     int64 `json:"sql_bytes"`
+	ArchiveBytes int64 `json:"archive_bytes"`
+	// SampledTables were measured by compressing a sample of their rows;
+	// the others used the TextArchiveRatio/BlobArchiveRatio constants.
+	SampledTables int    `json:"sampled_tables"`
+	Method        string `json:"method"`
+}
+
+// DowntimeEstimate is how long the installation stays isolated: dump,
+// transfer and import, one after the other.
+type DowntimeEstimate struct {
+	DumpSeconds     float64  `json:"dump_seconds"`
+	TransferSeconds float64  `json:"transfer_seconds"`
+	ImportSeconds   float64  `json:"import_seconds"`
+	TotalSeconds    float64  `json:"total_seconds"`
+	Assumptions     []string `json:"assumptions"`
+}
+
+// size adds the tables up and estimates the dump.
+func (c *checker) size(ctx context.Context) error {
+	f := &c.rep.Facts
+	s := &f.Size
+	blob, err := c.blobTables(ctx)
+	if err != nil {
+		return err
+	}
+	var cand []*TableFact
+	for i := range f.Tables {
+		t := &f.Tables[i]
+		if t.Type != "BASE TABLE" {
+			continue
+		}
+		s.DataBytes += t.DataBytes
+		s.IndexBytes += t.IndexBytes
+		if t.Ignored {
+			continue
+		}
+		s.DumpedDataBytes += t.DataBytes
+		s.Rows += t.Rows
+		if blob[t.Name] {
+			t.SQLBytes, t.Ratio = 2*t.DataBytes, BlobArchiveRatio
+		} else {
+			t.SQLBytes, t.Ratio = t.DataBytes, TextArchiveRatio
+		}
+		t.ArchiveBytes = int64(float64(t.DataBytes) * t.Ratio)
+		if t.Rows > 0 && t.DataBytes > 0 {
+			cand = append(cand, t)
+		}
+	}
+	sort.SliceStable(cand, func(i, j int) bool { return cand[i].DataBytes > cand[j].DataBytes })
+	if c.cfg.SampleBytes > 0 {
+		for i, t := range cand {
+			if i >= c.cfg.SampleTables {
+				break
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := c.sample(ctx, t); err != nil {
+				return err
+			}
+			if t.Sampled {
+				s.SampledTables++
+			}
+		}
+	}
+	for _, t := range f.Tables {
+		s.SQLBytes += t.SQLBytes
+		s.ArchiveBytes += t.ArchiveBytes
+	}
+	s.Method = fmt.Sprintf("%d largest table(s) measured by gzip-compressing up to %s of rows; the rest at %.2f× (text) / %.2f× (BLOB) of their data size",
+		s.SampledTables, byteSize(c.cfg.SampleBytes), TextArchiveRatio, BlobArchiveRatio)
+	if c.cfg.SampleBytes <= 0 {
+		s.Method = fmt.Sprintf("%.2f× (text) / %.2f× (BLOB) of the data size", TextArchiveRatio, BlobArchiveRatio)
+	}
+	c.add(Info, "size", c.dbName, "",
+		"%d tables, %s data + %s indexes, ~%d rows in the dump; estimated dump %s SQL, %s gzip archive",
+		len(f.Tables), byteSize(s.DataBytes), byteSize(s.IndexBytes), s.Rows, byteSize(s.SQLBytes), byteSize(s.ArchiveBytes))
+	return nil
+}
+
+// blobTables names the tables with binary large-object columns.
+func (c *checker) blobTables(ctx context.Context) (map[string]bool, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT DISTINCT TABLE_NAME FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = ? AND DATA_TYPE IN ('tinyblob','blob','mediumblob','longblob')`, c.dbName)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		out[n] = true
+	}
+	return out, rows.Err()
+}
+
+// sample reads the first rows of t up to SampleBytes of SQL text, written
+// the way a dump writes them (strings quoted, binary data as hex), gzips
+// them and scales both sizes to the whole table.
+func (c *checker) sample(ctx context.Context, t *TableFact) error {
+	cols, err := rowhash.Columns(ctx, c.db, c.dbName, t.Name)
+	if err != nil {
+		return err
+	}
+	cols = rowhash.Stored(cols)
+	limit := int64(1000)
+	if t.AvgRow > 0 {
+		limit = c.cfg.SampleBytes/t.AvgRow + 1
+	}
+	limit = min(max(limit, 10), 200000)
+	rows, err := c.db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s LIMIT %d", rowhash.SelectList(cols), ident.Quote(t.Name), limit))
+	if err != nil {
+		return fmt.Errorf("sample %s: %w", t.Name, err)
+	}
+	defer rows.Close()
+	var sqlText bytes.Buffer
+	var n int64
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() && int64(sqlText.Len()) < c.cfg.SampleBytes {
+		if err := rows.Scan(ptrs...); err != nil {
+			return fmt.Errorf("sample %s: %w", t.Name, err)
+		}
+		sqlText.WriteByte('(')
+		for i, v := range vals {
+			if i > 0 {
+				sqlText.WriteByte(',')
+			}
+			sqlText.WriteString(sqlValue(cols[i].DataType, v))
+		}
+		sqlText.WriteString("),")
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sample %s: %w", t.Name, err)
+	}
+	rows.Close()
+	if n == 0 {
+		return nil
+	}
+	var out countWriter
+	w, err := codec.NewWriter(&out, codec.Gzip, codec.WriterOptions{Threads: 1})
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(sqlText.Bytes()); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	perRow := float64(sqlText.Len()) / float64(n)
+	ratio := float64(out) / float64(sqlText.Len())
+	rowsEst := t.Rows
+	if n < limit && int64(sqlText.Len()) < c.cfg.SampleBytes {
+		rowsEst = n // the whole table was read
+	}
+	t.SQLBytes = int64(perRow * float64(rowsEst))
+	t.ArchiveBytes = int64(float64(t.SQLBytes) * ratio)
+	t.Ratio = math.Round(1000*float64(t.ArchiveBytes)/float64(max(t.DataBytes, 1))) / 1000
+	t.Sampled = true
+	return nil
+}
+
+// sqlValue renders v roughly as a dump writes it.
+func sqlValue(dataType string, v sql.RawBytes) string {
+	switch {
+	case v == nil:
+		return "NULL"
+	case strings.Contains(dataType, "blob") || strings.Contains(dataType, "binary") || dataType == "bit":
+		if len(v) == 0 {
+			return "''"
+		}
+		return "0x" + hex.EncodeToString(v)
+	case strings.Contains(dataType, "int") || dataType == "decimal" || dataType == "double" || dataType == "float":
+		return string(v)
+	}
+	return ident.String(string(v))
+}
+
+type countWriter int64
+
+func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
+
+// disk compares the free space in OutDir with the estimated archive.
+func (c *checker) disk(ctx context.Context) error {
+	dir := c.cfg.OutDir
+	if dir == "" {
+		c.add(Info, "disk_space", "", "run check with --out-dir DIR to compare", "free space for the dump was not checked (no output folder given)")
+		return nil
+	}
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		c.add(Blocker, "disk_space", dir, "create the folder or choose another --out-dir", "output folder %s does not exist or is not a folder", dir)
+		return nil
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(dir, &fs); err != nil {
+		c.add(Warning, "disk_space", dir, "check the free space yourself", "cannot read the free space of %s: %v", dir, err)
+		return nil
+	}
+	free := int64(fs.Bavail) * int64(fs.Bsize)
+	c.rep.Facts.FreeBytes = free
+	need := c.rep.Facts.Size.ArchiveBytes
+	switch {
+	case free < need:
+		c.add(Blocker, "disk_space", dir, "free space there or choose another --out-dir",
+			"%s has %s free but the dump needs about %s", dir, byteSize(free), byteSize(need))
+	case float64(free) < 1.5*float64(need):
+		c.add(Warning, "disk_space", dir, "free more space: the estimate can be off by tens of percent",
+			"%s has %s free for a dump of about %s: little margin", dir, byteSize(free), byteSize(need))
+	default:
+		c.add(Info, "disk_space", dir, "", "%s has %s free for a dump of about %s", dir, byteSize(free), byteSize(need))
+	}
+	return nil
+}
+
+// downtime estimates dump + transfer + import.
+func (c *checker) downtime(ctx context.Context) error {
+	s := c.rep.Facts.Size
+	d := &c.rep.Facts.Downtime
+	d.DumpSeconds = round1(float64(s.SQLBytes) / (c.cfg.DumpMBps * 1e6))
+	if c.cfg.LinkMbps > 0 {
+		d.TransferSeconds = round1(float64(s.ArchiveBytes) * 8 / (c.cfg.LinkMbps * 1e6))
+	}
+	d.ImportSeconds = round1(float64(s.SQLBytes) / (c.cfg.ImportMBps * 1e6))
+	d.TotalSeconds = round1(d.DumpSeconds + d.TransferSeconds + d.ImportSeconds)
+	d.Assumptions = []string{
+		fmt.Sprintf("dump writes %.0f MB/s of SQL (gzip level 6 included)", c.cfg.DumpMBps),
+		fmt.Sprintf("upload at %g Mbit/s (--link-mbps)", c.cfg.LinkMbps),
+		fmt.Sprintf("import loads %.0f MB/s of SQL", c.cfg.ImportMBps),
+		"throughputs measured on a 2-core test machine with a 1 GB LiveAgent-like database; a faster server is quicker",
+		"isolate, drain, verify and adjust add a few minutes",
+	}
+	msg := fmt.Sprintf("estimated downtime %s = dump %s + transfer %s + import %s (assumes %s)",
+		dur(d.TotalSeconds), dur(d.DumpSeconds), dur(d.TransferSeconds), dur(d.ImportSeconds), strings.Join(d.Assumptions[:3], ", "))
+	if d.TotalSeconds > 12*3600 {
+		c.add(Warning, "downtime", "", "plan the migration with QU: it does not fit one migration window (12 h)", "%s", msg)
+	} else {
+		c.add(Info, "downtime", "", "", "%s", msg)
+	}
+	return nil
+}
+
+func round1(x float64) float64 { return math.Round(x*10) / 10 }
+
+func dur(sec float64) string {
+	return (time.Duration(math.Round(sec)) * time.Second).String()
+}
