@@ -1,0 +1,157 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/qualityunit/lamigrate/internal/ident"
+)
+
+// Conditions an archive check ends with. They arrive wrapped in a
+// *StreamError that says where; test them with errors.Is.
+var (
+	// ErrIncomplete: the archive stops before the end of the dump (a
+	// truncated file, a stream without its completion marker).
+	ErrIncomplete = errors.New("verify: archive is incomplete")
+	// ErrCorrupt: the archive's bytes are damaged (a checksum or
+	// decompression error, content that does not match the completion
+	// marker).
+	ErrCorrupt = errors.New("verify: archive is corrupt")
+	// ErrMismatch: something differs from the manifest. Every
+	// *MismatchError matches it.
+	ErrMismatch = errors.New("verify: differs from the manifest")
+)
+
+// StreamError locates a failure inside an archive.
+type StreamError struct {
+	// Err is ErrIncomplete or ErrCorrupt.
+	Err error
+	// Offset is the position in the uncompressed SQL stream where the
+	// problem was found; -1 when unknown.
+	Offset int64
+	// FileOffset is how many bytes of the archive file had been read when
+	// the problem was found (decompressors read ahead: the damage is at or
+	// before it); -1 when unknown.
+	FileOffset int64
+	// Table is the table whose data the stream was in ("" before the first).
+	Table string
+	// Detail says what was wrong.
+	Detail string
+	// Cause is the underlying decoder error, if any.
+	Cause error
+}
+
+func (e *StreamError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Err.Error())
+	b.WriteString(": ")
+	b.WriteString(e.Detail)
+	var where []string
+	if e.Offset >= 0 {
+		where = append(where, fmt.Sprintf("at uncompressed byte %d", e.Offset))
+	}
+	if e.Table != "" {
+		where = append(where, "in the data of table "+ident.Quote(e.Table))
+	}
+	if e.FileOffset >= 0 {
+		where = append(where, fmt.Sprintf("after reading %d bytes of the file", e.FileOffset))
+	}
+	if len(where) > 0 {
+		b.WriteString(" (" + strings.Join(where, ", ") + ")")
+	}
+	return b.String()
+}
+
+// Unwrap gives errors.Is access to the condition and the cause.
+func (e *StreamError) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Err, e.Cause}
+	}
+	return []error{e.Err}
+}
+
+// What a MismatchError is about.
+const (
+	FileSize     = "file size"
+	FileSHA256   = "file sha256"
+	SQLBytes     = "sql bytes"
+	SQLSHA256    = "sql sha256"
+	TableMissing = "missing"      // in the manifest, not where Got says ("archive" or "database")
+	TableExtra   = "extra"        // where Got says, not in the manifest
+	RowCount     = "row count"    // the number of rows differs
+	RowDigest    = "changed rows" // same number of rows, different content
+	ViewMissing  = "missing view" // a manifest view absent from the database
+)
+
+// MismatchError is one fact that differs from the manifest.
+type MismatchError struct {
+	Table string `json:"table,omitempty"` // "" for the archive as a whole
+	What  string `json:"what"`            // one of the constants above
+	Want  string `json:"want,omitempty"`  // what the manifest says
+	Got   string `json:"got,omitempty"`   // what was found
+}
+
+func (e *MismatchError) Error() string {
+	t := ident.Quote(e.Table)
+	switch e.What {
+	case TableMissing:
+		return fmt.Sprintf("verify: table %s is in the manifest but not in the %s", t, place(e.Got))
+	case TableExtra:
+		return fmt.Sprintf("verify: table %s is in the %s but not in the manifest", t, place(e.Got))
+	case ViewMissing:
+		return fmt.Sprintf("verify: view %s is in the manifest but not in the database", t)
+	case RowCount:
+		return fmt.Sprintf("verify: table %s has %s rows; the manifest says %s", t, e.Got, e.Want)
+	case RowDigest:
+		return fmt.Sprintf("verify: table %s has changed rows (same row count, content digest %s; the manifest says %s)",
+			t, e.Got, e.Want)
+	}
+	if e.Table != "" {
+		return fmt.Sprintf("verify: table %s: %s is %s; the manifest says %s", t, e.What, e.Got, e.Want)
+	}
+	return fmt.Sprintf("verify: archive %s is %s; the manifest says %s", e.What, e.Got, e.Want)
+}
+
+func place(s string) string {
+	if s == "" {
+		return "database"
+	}
+	return s
+}
+
+// Is makes every MismatchError match ErrMismatch.
+func (e *MismatchError) Is(target error) bool { return target == ErrMismatch }
+
+// DiffError lists every difference a database check found.
+type DiffError struct {
+	Database    string
+	Differences []*MismatchError
+}
+
+func (e *DiffError) Error() string {
+	var b strings.Builder
+	n := len(e.Differences)
+	fmt.Fprintf(&b, "verify: database %s differs from the manifest in %d place", ident.Quote(e.Database), n)
+	if n != 1 {
+		b.WriteString("s")
+	}
+	for i, d := range e.Differences {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(strings.TrimPrefix(d.Error(), "verify: "))
+	}
+	return b.String()
+}
+
+// Unwrap gives errors.As access to each *MismatchError.
+func (e *DiffError) Unwrap() []error {
+	out := make([]error, len(e.Differences))
+	for i, d := range e.Differences {
+		out[i] = d
+	}
+	return out
+}

@@ -1,0 +1,368 @@
+package verify
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"sync/atomic"
+
+	"github.com/qualityunit/lamigrate/internal/manifest"
+)
+
+const (
+	// maxTail is the longest last line kept back from the hash in case it
+	// is the completion marker (which is about 130 bytes).
+	maxTail = 4096
+	// headMax is how much of each line's start is looked at.
+	headMax = 200
+)
+
+// scanner consumes the uncompressed stream in order. It hashes everything
+// before the last line (the completion marker covers exactly that), keeps
+// the last line back, and follows the table sections by their comment lines.
+type scanner struct {
+	h        hash.Hash
+	hashed   int64  // bytes written to h
+	tail     []byte // the current last line, not hashed yet
+	tailLong bool   // the current last line outgrew maxTail and went to h
+	endsNL   bool   // the last byte so far is '\n'
+	total    int64
+
+	head, prevHead           []byte // start of the current and the previous line
+	headDone                 bool
+	lineStart, prevLineStart int64
+	inInsert                 bool
+	carry                    int // how much of "),(" the INSERT piece so far ends with
+
+	cur      *TableStat
+	curStart int64
+	curName  atomic.Pointer[string]
+	tables   []*TableStat
+	byName   map[string]*TableStat
+	sections bool
+}
+
+func newScanner() *scanner {
+	return &scanner{h: sha256.New(), tail: make([]byte, 0, maxTail),
+		head: make([]byte, 0, headMax), prevHead: make([]byte, 0, headMax), byName: map[string]*TableStat{}}
+}
+
+// current names the table whose section the stream is in.
+func (s *scanner) current() string {
+	if p := s.curName.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+func (s *scanner) sawSections() bool { return s.sections }
+
+func (s *scanner) write(c []byte) {
+	if len(c) == 0 {
+		return
+	}
+	s.writeTail(c)
+	s.scanLines(c)
+	s.total += int64(len(c))
+}
+
+func (s *scanner) hash(b []byte) {
+	s.h.Write(b)
+	s.hashed += int64(len(b))
+}
+
+func (s *scanner) flushTail() {
+	if len(s.tail) > 0 {
+		s.hash(s.tail)
+		s.tail = s.tail[:0]
+	}
+}
+
+// startTail begins a new last line with b.
+func (s *scanner) startTail(b []byte) {
+	s.tailLong = false
+	if len(b) > maxTail {
+		s.hash(b)
+		s.tailLong = true
+		return
+	}
+	s.tail = append(s.tail, b...)
+}
+
+func (s *scanner) writeTail(c []byte) {
+	// A new line starts after every '\n' that is not the stream's last byte.
+	if i := bytes.LastIndexByte(c[:len(c)-1], '\n'); i >= 0 {
+		s.flushTail()
+		s.hash(c[:i+1])
+		s.startTail(c[i+1:])
+	} else if s.endsNL {
+		s.flushTail()
+		s.startTail(c)
+	} else if s.tailLong {
+		s.hash(c)
+	} else {
+		s.tail = append(s.tail, c...)
+		if len(s.tail) > maxTail {
+			s.flushTail()
+			s.tailLong = true
+		}
+	}
+	s.endsNL = c[len(c)-1] == '\n'
+}
+
+func (s *scanner) scanLines(c []byte) {
+	off := s.total
+	i := 0
+	for i < len(c) {
+		if !s.headDone {
+			take := min(headMax-len(s.head), len(c)-i)
+			if j := bytes.IndexByte(c[i:i+take], '\n'); j >= 0 {
+				s.head = append(s.head, c[i:i+j]...)
+				s.classify()
+				i += j + 1
+				s.newLine(off + int64(i))
+				continue
+			}
+			s.head = append(s.head, c[i:i+take]...)
+			i += take
+			if len(s.head) == headMax {
+				s.classify()
+				s.headDone = true
+			}
+			continue
+		}
+		j := bytes.IndexByte(c[i:], '\n')
+		end := len(c)
+		if j >= 0 {
+			end = i + j
+		}
+		if s.inInsert && s.cur != nil {
+			s.countTuples(c[i:end])
+		}
+		if j < 0 {
+			return
+		}
+		i = end + 1
+		s.newLine(off + int64(i))
+	}
+}
+
+var tupleSep = []byte("),(")
+
+// countTuples counts the tuple separators in the next piece of an INSERT
+// line, including one split across pieces.
+func (s *scanner) countTuples(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	switch {
+	case s.carry == 2 && b[0] == '(':
+		s.cur.RowsApprox++
+	case s.carry == 1 && len(b) >= 2 && b[0] == ',' && b[1] == '(':
+		s.cur.RowsApprox++
+	}
+	s.cur.RowsApprox += int64(bytes.Count(b, tupleSep))
+	switch {
+	case bytes.HasSuffix(b, []byte("),")):
+		s.carry = 2
+	case b[len(b)-1] == ')':
+		s.carry = 1
+	case len(b) == 1 && s.carry == 1 && b[0] == ',':
+		s.carry = 2
+	default:
+		s.carry = 0
+	}
+}
+
+func (s *scanner) newLine(at int64) {
+	s.head, s.prevHead = s.prevHead[:0], s.head
+	s.prevLineStart, s.lineStart = s.lineStart, at
+	s.headDone = false
+	s.inInsert = false
+}
+
+var (
+	structurePrefix = []byte("-- Table structure for table ")
+	dataPrefix      = []byte("-- Dumping data for table ")
+	sectionEnds     = [][]byte{
+		[]byte("-- Temporary table structure for view "),
+		[]byte("-- Temporary view structure for view "),
+		[]byte("-- Final view structure for view "),
+		[]byte("-- Dumping routines"),
+		[]byte("-- Dumping events"),
+		[]byte("-- Dump completed"),
+		[]byte(manifest.MarkerPrefix),
+	}
+	insertPrefixes = [][]byte{[]byte("INSERT "), []byte("REPLACE ")}
+	into           = []byte("INTO ")
+)
+
+// classify looks at the start of the line that begins at s.lineStart.
+func (s *scanner) classify() {
+	h := s.head
+	if len(h) == 0 {
+		return
+	}
+	switch h[0] {
+	case '-':
+		for _, p := range [][]byte{structurePrefix, dataPrefix} {
+			if bytes.HasPrefix(h, p) {
+				s.sections = true
+				if name, ok := parseIdent(h[len(p):]); ok {
+					s.switchTo(name)
+				}
+				return
+			}
+		}
+		for _, p := range sectionEnds {
+			if bytes.HasPrefix(h, p) {
+				s.switchTo("")
+				return
+			}
+		}
+	case 'I', 'R':
+		for _, p := range insertPrefixes {
+			if !bytes.HasPrefix(h, p) {
+				continue
+			}
+			k := bytes.Index(h, into)
+			if k < 0 {
+				return
+			}
+			if name, ok := parseIdent(h[k+len(into):]); ok && (s.cur == nil || s.cur.Name != name) {
+				s.switchTo(name)
+			}
+			if s.cur != nil {
+				s.cur.Inserts++
+				s.cur.RowsApprox++
+				s.carry = 0
+				s.countTuples(h)
+				s.inInsert = true
+			}
+			return
+		}
+	}
+}
+
+// parseIdent reads a back-quoted identifier (doubled backticks inside).
+func parseIdent(b []byte) (string, bool) {
+	if len(b) == 0 || b[0] != '`' {
+		return "", false
+	}
+	var out []byte
+	for i := 1; i < len(b); i++ {
+		if b[i] != '`' {
+			out = append(out, b[i])
+			continue
+		}
+		if i+1 < len(b) && b[i+1] == '`' {
+			out = append(out, '`')
+			i++
+			continue
+		}
+		return string(out), true
+	}
+	return "", false
+}
+
+func (s *scanner) switchTo(name string) {
+	if s.cur != nil {
+		s.cur.Bytes += s.lineStart - s.curStart
+	}
+	if name == "" {
+		s.cur = nil
+		s.curName.Store(nil)
+		return
+	}
+	t := s.byName[name]
+	if t == nil {
+		t = &TableStat{Name: name, Offset: s.lineStart, ManifestRows: -1}
+		s.byName[name] = t
+		s.tables = append(s.tables, t)
+	}
+	s.cur, s.curStart = t, s.lineStart
+	s.curName.Store(&t.Name)
+}
+
+// stats returns the tables seen, with the manifest's row counts.
+func (s *scanner) stats(m *Manifest) []TableStat {
+	out := make([]TableStat, 0, len(s.tables))
+	for _, t := range s.tables {
+		ts := *t
+		if t == s.cur {
+			ts.Bytes += s.total - s.curStart
+		}
+		if m != nil {
+			if mt := m.Table(t.Name); mt != nil {
+				ts.ManifestRows = mt.Rows
+			}
+		}
+		out = append(out, ts)
+	}
+	return out
+}
+
+type scanResult struct {
+	sql          Sum    // before the marker (the whole stream without one)
+	marker       *Sum   // what the marker records
+	badMarker    string // a last line that starts like a marker but is not one
+	mysqldump    string // mysqldump's trailer line
+	lastLine     int64  // offset of the last line
+	lastLineText string // a description of the last line
+	lastTable    string
+}
+
+// finish evaluates the end of the stream.
+func (s *scanner) finish() scanResult {
+	var r scanResult
+	r.lastTable = s.current()
+	if r.lastTable == "" && len(s.tables) > 0 {
+		r.lastTable = s.tables[len(s.tables)-1].Name
+	}
+	head, start := s.head, s.lineStart
+	if s.endsNL || (len(head) == 0 && s.total > 0) {
+		head, start = s.prevHead, s.prevLineStart
+	}
+	r.lastLine = start
+	r.lastLineText = describeLine(head, s.total-start)
+
+	before := hex.EncodeToString(s.h.Sum(nil))
+	if !s.tailLong && len(s.tail) > 0 {
+		line := string(s.tail)
+		if n, sum, err := manifest.ParseMarker(line); err == nil {
+			r.marker = &Sum{Bytes: n, SHA256: sum}
+			r.sql = Sum{Bytes: s.hashed, SHA256: before}
+			return r
+		}
+		if bytes.HasPrefix(s.tail, []byte(manifest.MarkerPrefix[:len(manifest.MarkerPrefix)-1])) {
+			r.badMarker = trimNL(line)
+		} else if bytes.HasPrefix(s.tail, []byte("-- Dump completed")) {
+			r.mysqldump = trimNL(line)
+		}
+	}
+	s.flushTail()
+	r.sql = Sum{Bytes: s.hashed, SHA256: hex.EncodeToString(s.h.Sum(nil))}
+	return r
+}
+
+func trimNL(s string) string {
+	for len(s) > 0 && (s[len(s)-1] == '\n' || s[len(s)-1] == '\r') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func describeLine(head []byte, n int64) string {
+	const show = 60
+	h := head
+	if len(h) > show {
+		h = h[:show]
+	}
+	h = bytes.TrimRight(h, "\r\n")
+	if int64(len(h)) < n-1 {
+		return fmt.Sprintf("%q… (%d bytes)", h, n)
+	}
+	return fmt.Sprintf("%q", h)
+}
