@@ -1,0 +1,296 @@
+package isolate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/qualityunit/lamigrate/internal/ident"
+)
+
+// RestoreResult is what Restore did.
+type RestoreResult struct {
+	Sources  []SourceRestore  `json:"sources"`
+	Files    []FileRestore    `json:"files,omitempty"`
+	Cron     []CronRestore    `json:"cron,omitempty"`
+	Services []ServiceRestore `json:"services,omitempty"`
+	Warnings []string         `json:"warnings,omitempty"`
+}
+
+// SourceRestore is one source's outcome.
+type SourceRestore struct {
+	Name  string `json:"name"`
+	Table string `json:"table"`
+	// Restored rows got their original value back now; Already rows had
+	// it before (a second restore, or an isolation that never committed).
+	Restored int64 `json:"restored"`
+	Already  int64 `json:"already"`
+	// Missing rows no longer exist.
+	Missing   []Value    `json:"missing,omitempty"`
+	Conflicts []Conflict `json:"conflicts,omitempty"`
+	// Skipped says why the whole source was not touched (table or column
+	// missing here, or never isolated).
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Conflict is a row whose value changed after isolation: left alone.
+type Conflict struct {
+	Key      Value `json:"key"`
+	Original Value `json:"original"`
+	Written  Value `json:"written"`
+	Current  Value `json:"current"`
+}
+
+// FileRestore is a file moved back (or not).
+type FileRestore struct {
+	Path   string `json:"path"`
+	Status string `json:"status"` // restored, already, conflict, missing
+	Reason string `json:"reason,omitempty"`
+}
+
+// CronRestore is one crontab put back.
+type CronRestore struct {
+	Kind   string `json:"kind"`
+	Path   string `json:"path"`
+	Status string `json:"status"` // restored, already, partial, missing
+	Lines  int    `json:"lines"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// ServiceRestore is one service started again.
+type ServiceRestore struct {
+	Name   string `json:"name"`
+	Status string `json:"status"` // started, failed
+	Reason string `json:"reason,omitempty"`
+}
+
+// Conflicts counts everything Restore had to leave alone.
+func (r *RestoreResult) Conflicts() int {
+	if r == nil {
+		return 0
+	}
+	n := 0
+	for _, s := range r.Sources {
+		n += len(s.Conflicts)
+	}
+	for _, f := range r.Files {
+		if f.Status == "conflict" {
+			n++
+		}
+	}
+	for _, c := range r.Cron {
+		if c.Status == "partial" || c.Status == "conflict" {
+			n++
+		}
+	}
+	for _, s := range r.Services {
+		if s.Status == "failed" {
+			n++
+		}
+	}
+	return n
+}
+
+// Restored counts rows given back their original value by this run.
+func (r *RestoreResult) Restored() int64 {
+	var n int64
+	for _, s := range r.Sources {
+		n += s.Restored
+	}
+	return n
+}
+
+// ErrConflicts means Restore finished but left some things alone.
+var ErrConflicts = errors.New("isolate: restore left conflicts alone")
+
+// Restore writes back each recorded original value where the current value
+// is still what isolation wrote, in reverse order of isolation (web server,
+// cron, files, sources). Rows changed since are conflicts: reported, left
+// alone. It works on any database with the same tables and keys (the
+// imported copy too) and can run any number of times.
+//
+// Only Runner and Progress of o are used.
+func Restore(ctx context.Context, db *sql.DB, statePath string, o Options) (*RestoreResult, error) {
+	sf, err := openState(statePath, false)
+	if err != nil {
+		return nil, err
+	}
+	defer sf.close()
+	res := &RestoreResult{}
+	s := sf.s
+
+	for i := len(s.Services) - 1; i >= 0; i-- {
+		svc := s.Services[i]
+		sr := ServiceRestore{Name: svc.Name, Status: "started"}
+		if err := runCommand(ctx, o.runner(), svc.Start); err != nil {
+			sr.Status, sr.Reason = "failed", err.Error()
+			res.Warnings = append(res.Warnings, warn(o.Progress, "starting %s: %v", svc.Name, err))
+		} else {
+			report(o.Progress, Event{Step: "service", Name: svc.Name, State: "started"})
+		}
+		res.Services = append(res.Services, sr)
+	}
+	for i := len(s.Cron) - 1; i >= 0; i-- {
+		cr, err := restoreCron(ctx, o.runner(), s.Cron[i])
+		if err != nil {
+			return res, err
+		}
+		if cr.Reason != "" {
+			res.Warnings = append(res.Warnings, warn(o.Progress, "%s: %s", cr.Path, cr.Reason))
+		}
+		report(o.Progress, Event{Step: "cron", Name: cr.Path, State: cr.Status, Count: int64(cr.Lines)})
+		res.Cron = append(res.Cron, cr)
+	}
+	for i := len(s.Files) - 1; i >= 0; i-- {
+		fr := restoreFile(s.Files[i])
+		if fr.Reason != "" {
+			res.Warnings = append(res.Warnings, warn(o.Progress, "%s: %s", fr.Path, fr.Reason))
+		}
+		report(o.Progress, Event{Step: "file", Name: fr.Path, State: fr.Status})
+		res.Files = append(res.Files, fr)
+	}
+	for i := len(s.Sources) - 1; i >= 0; i-- {
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("isolate: restore: %w", err)
+		}
+		sr, err := restoreSource(ctx, db, s.Sources[i])
+		if err != nil {
+			return res, err
+		}
+		if sr.Skipped != "" && len(s.Sources[i].Rows) > 0 {
+			res.Warnings = append(res.Warnings, warn(o.Progress, "source %q not restored: %s", sr.Name, sr.Skipped))
+		}
+		for _, c := range sr.Conflicts {
+			warn(o.Progress, "source %q: row %s is now %s (isolation wrote %s, original %s): left alone", sr.Name, c.Key, c.Current, c.Written, c.Original)
+		}
+		report(o.Progress, Event{Step: "source", Name: sr.Name, State: "restored", Count: sr.Restored})
+		res.Sources = append(res.Sources, sr)
+	}
+
+	now := time.Now().UTC()
+	s.Restored, s.RestoreConflicts = &now, res.Conflicts()
+	if err := sf.save(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// restoreSource puts back one source's rows in one transaction.
+func restoreSource(ctx context.Context, db *sql.DB, ss SourceState) (SourceRestore, error) {
+	sr := SourceRestore{Name: ss.Name, Table: ss.Table}
+	if len(ss.Rows) == 0 {
+		if ss.Status == Skipped {
+			sr.Skipped = "skipped by isolate: " + ss.Reason
+		}
+		return sr, nil
+	}
+	cols, found, err := tableColumns(ctx, db, ss.Table)
+	if err != nil {
+		return sr, err
+	}
+	if !found {
+		sr.Skipped = fmt.Sprintf("table %s does not exist here", ss.Table)
+		return sr, nil
+	}
+	for _, c := range []string{ss.Key, ss.Column} {
+		if !cols[strings.ToLower(c)] {
+			sr.Skipped = fmt.Sprintf("table %s has no column %s here", ss.Table, c)
+			return sr, nil
+		}
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return sr, fmt.Errorf("isolate: restore %q: %w", ss.Name, err)
+	}
+	defer tx.Rollback()
+	write := String(ss.Write)
+	table, key, col := ident.Quote(ss.Table), ident.Quote(ss.Key), ident.Quote(ss.Column)
+	for start := 0; start < len(ss.Rows); start += batchSize {
+		batch := ss.Rows[start:min(start+batchSize, len(ss.Rows))]
+		args := make([]any, len(batch))
+		for i, r := range batch {
+			args[i] = r.Key.arg()
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT "+key+", "+col+" FROM "+table+" WHERE "+key+" IN ("+placeholders(len(batch))+") FOR UPDATE", args...)
+		if err != nil {
+			return sr, fmt.Errorf("isolate: restore %q: reading %s: %w", ss.Name, ss.Table, err)
+		}
+		current := map[string]Value{}
+		for rows.Next() {
+			var k, v []byte
+			if err := rows.Scan(&k, &v); err != nil {
+				rows.Close()
+				return sr, fmt.Errorf("isolate: restore %q: reading %s: %w", ss.Name, ss.Table, err)
+			}
+			current[keyOf(Value{Valid: true, Bytes: k})] = Value{Valid: v != nil, Bytes: v}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return sr, fmt.Errorf("isolate: restore %q: reading %s: %w", ss.Name, ss.Table, err)
+		}
+		// Group the rows to write back by original value.
+		groups := map[string][]Row{}
+		var order []string
+		for _, r := range batch {
+			cur, ok := current[keyOf(r.Key)]
+			switch {
+			case !ok:
+				sr.Missing = append(sr.Missing, r.Key)
+			case cur.Equal(r.Original):
+				sr.Already++
+			case cur.Equal(write):
+				g := keyOf(r.Original)
+				if _, ok := groups[g]; !ok {
+					order = append(order, g)
+				}
+				groups[g] = append(groups[g], r)
+			default:
+				sr.Conflicts = append(sr.Conflicts, Conflict{Key: r.Key, Original: r.Original, Written: write, Current: cur})
+			}
+		}
+		for _, g := range order {
+			grp := groups[g]
+			args := []any{grp[0].Original.arg(), write.arg()}
+			for _, r := range grp {
+				args = append(args, r.Key.arg())
+			}
+			q := "UPDATE " + table + " SET " + col + " = ? WHERE " + col + " <=> ? AND " + key + " IN (" + placeholders(len(grp)) + ")"
+			res, err := tx.ExecContext(ctx, q, args...)
+			if err != nil {
+				return sr, fmt.Errorf("isolate: restore %q: writing %s: %w", ss.Name, ss.Table, err)
+			}
+			n, _ := res.RowsAffected()
+			sr.Restored += n
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return sr, fmt.Errorf("isolate: restore %q: commit: %w", ss.Name, err)
+	}
+	return sr, nil
+}
+
+// restoreFile moves a file back from aside.
+func restoreFile(fs FileState) FileRestore {
+	fr := FileRestore{Path: fs.Path}
+	_, errPath := os.Lstat(fs.Path)
+	_, errAside := os.Lstat(fs.Aside)
+	switch {
+	case errAside == nil && errPath == nil:
+		fr.Status, fr.Reason = "conflict", fmt.Sprintf("both %s and %s exist; left both alone", fs.Path, fs.Aside)
+	case errAside == nil:
+		if err := os.Rename(fs.Aside, fs.Path); err != nil {
+			fr.Status, fr.Reason = "conflict", err.Error()
+		} else {
+			fr.Status = "restored"
+		}
+	case errPath == nil:
+		fr.Status = "already"
+	default:
+		fr.Status, fr.Reason = "missing", fmt.Sprintf("neither %s nor %s exists", fs.Path, fs.Aside)
+	}
+	return fr
+}
