@@ -1,4 +1,63 @@
 // Package transfer moves a dump and its manifest to where it belongs, over
 // SFTP or to a local folder: resumable, renamed into place only when whole,
 // and checked against the manifest's SHA-256.
+//
+// Push sends a local file into a Backend, Pull fetches one from a Backend.
+// Two backends exist: Local (a folder of this machine) and SFTP (a folder on
+// an SSH server, via golang.org/x/crypto/ssh and github.com/pkg/sftp). One
+// conformance test suite runs against both, and against OpenSSH's sshd.
+//
+// # Order of events
+//
+// Push of FILE into a folder:
+//
+//  1. If FILE.manifest.json lies beside FILE, FILE's size must equal the
+//     manifest's file entry; its SHA-256 is checked as the bytes go out.
+//     Without a manifest the SHA-256 is computed while sending.
+//  2. The bytes go to .FILE.lamigrate-partial, hashed as they are read.
+//  3. The partial file's size and SHA-256 are checked on the destination:
+//     by running sha256sum (or openssl) there when the server allows a
+//     command, otherwise by reading it back over SFTP.
+//  4. A stale FILE.manifest.json at the destination is removed, the
+//     partial file is renamed to FILE (posix-rename@openssh.com: atomic,
+//     replacing), then the manifest is uploaded the same way, last. A
+//     manifest present at the destination therefore means a complete FILE.
+//
+// Any mismatch stops before the rename: FILE never appears at the
+// destination unless it is complete and verified. Pull is the mirror image,
+// with the partial file beside the local FILE.
+//
+// # Resuming
+//
+// A transfer that was cut off leaves its partial file. The next Push or
+// Pull of the same file hashes the partial file's prefix on both sides
+// (the remote side with `head -c N | sha256sum` or a read-back) and, if they
+// agree, sends only the rest; otherwise it starts over. Because a server
+// that writes concurrently can leave a gap where requests were in flight,
+// a prefix shortened by Options.ResumeWindow is tried before giving up.
+// Cancelling the context is graceful: requests in flight are allowed to
+// finish, so the partial file has no holes.
+//
+// # Retries
+//
+// A transient error (IsTransient: a dropped connection, a timeout) makes
+// Push and Pull reconnect after an exponentially growing wait and redo the
+// attempt, at most Options.Retries times. An attempt starts by looking at
+// what the destination holds, so redoing it is safe even after a step
+// whose outcome is unknown (a rename whose answer was lost is found done).
+// Nothing else is retried.
+//
+// # Safety
+//
+// Host keys are checked against a known_hosts file. An unknown host is
+// refused (ErrHostKeyUnknown, with the fingerprint and how to add it) unless
+// SFTPConfig.AcceptNewHostKey is set, which appends the key; a host whose
+// key CHANGED is always refused (ErrHostKeyChanged). Secrets (key
+// passphrases, passwords) come through Secrets callbacks, asked for only
+// when the server needs them, and are never part of SFTPConfig.
+//
+// # URLs
+//
+// ParseURL reads sftp://USER@HOST[:PORT]/PATH. PATH is absolute; /~/PATH is
+// relative to the login folder.
 package transfer

@@ -1,0 +1,222 @@
+package transfer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// Local is a Backend storing files in a folder of this machine (a mounted
+// share, a USB disk). Renames are atomic (rename(2)) and followed by an
+// fsync of the folder.
+type Local struct {
+	dir string
+}
+
+var _ Backend = (*Local)(nil)
+
+// NewLocal returns a Backend for the folder dir. The folder is created on
+// the first Write if it does not exist.
+func NewLocal(dir string) *Local { return &Local{dir: dir} }
+
+func (l *Local) String() string { return l.dir }
+
+// path maps a backend name onto the folder, refusing names that leave it.
+func (l *Local) path(name string) (string, error) {
+	clean := path.Clean("/" + name)
+	if clean == "/" || strings.Contains(name, "\x00") {
+		return "", fmt.Errorf("transfer: invalid file name %q", name)
+	}
+	return filepath.Join(l.dir, filepath.FromSlash(clean[1:])), nil
+}
+
+// Stat implements Backend.
+func (l *Local) Stat(ctx context.Context, name string) (int64, error) {
+	p, err := l.path(name)
+	if err != nil {
+		return 0, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return 0, fmt.Errorf("transfer: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("transfer: %s is not a regular file", p)
+	}
+	return fi.Size(), nil
+}
+
+// Open implements Backend.
+func (l *Local) Open(ctx context.Context, name string, off int64) (io.ReadCloser, error) {
+	p, err := l.path(name)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	return f, nil
+}
+
+// Write implements Backend.
+func (l *Local) Write(ctx context.Context, name string, off int64, r io.Reader) (int64, error) {
+	p, err := l.path(name)
+	if err != nil {
+		return 0, err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return 0, fmt.Errorf("transfer: %w", err)
+	}
+	return writeLocalFile(ctx, p, off, r)
+}
+
+// writeLocalFile is Write's body, shared with Pull's local side.
+func writeLocalFile(ctx context.Context, p string, off int64, r io.Reader) (n int64, err error) {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("transfer: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("transfer: %w", cerr)
+		}
+	}()
+	if off > 0 {
+		fi, err := f.Stat()
+		if err != nil {
+			return 0, fmt.Errorf("transfer: %w", err)
+		}
+		if fi.Size() < off {
+			return 0, fmt.Errorf("transfer: cannot continue %s at byte %d: it holds only %d", p, off, fi.Size())
+		}
+	}
+	if err := f.Truncate(off); err != nil {
+		return 0, fmt.Errorf("transfer: %w", err)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("transfer: %w", err)
+	}
+	buf := make([]byte, 1<<20)
+	n, err = io.CopyBuffer(onlyWriter{f}, ctxReader{ctx, r}, buf)
+	if err != nil {
+		return n, fmt.Errorf("transfer: writing %s: %w", p, err)
+	}
+	if err := f.Sync(); err != nil {
+		return n, fmt.Errorf("transfer: %w", err)
+	}
+	return n, nil
+}
+
+// Rename implements Backend.
+func (l *Local) Rename(ctx context.Context, oldname, newname string) error {
+	op, err := l.path(oldname)
+	if err != nil {
+		return err
+	}
+	np, err := l.path(newname)
+	if err != nil {
+		return err
+	}
+	return renameLocal(op, np)
+}
+
+func renameLocal(op, np string) error {
+	if err := os.Rename(op, np); err != nil {
+		return fmt.Errorf("transfer: %w", err)
+	}
+	syncDir(filepath.Dir(np))
+	return nil
+}
+
+// syncDir makes a rename durable; failures (some file systems refuse to
+// fsync a folder) change nothing the caller could act on.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// Remove implements Backend.
+func (l *Local) Remove(ctx context.Context, name string) error {
+	p, err := l.path(name)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil {
+		return fmt.Errorf("transfer: %w", err)
+	}
+	return nil
+}
+
+// Hash implements Backend.
+func (l *Local) Hash(ctx context.Context, name string, n int64) (string, HashMethod, error) {
+	p, err := l.path(name)
+	if err != nil {
+		return "", "", err
+	}
+	sum, err := hashLocalFile(ctx, p, n)
+	return sum, HashLocal, err
+}
+
+// hashLocalFile returns the hex SHA-256 of p's first n bytes (n < 0: all).
+func hashLocalFile(ctx context.Context, p string, n int64) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", fmt.Errorf("transfer: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if err := hashPrefix(ctx, h, f, n, p); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashPrefix feeds r's first n bytes (n < 0: all) into w.
+func hashPrefix(ctx context.Context, w io.Writer, r io.Reader, n int64, name string) error {
+	var src io.Reader = ctxReader{ctx, r}
+	if n >= 0 {
+		src = io.LimitReader(src, n)
+	}
+	got, err := io.CopyBuffer(w, src, make([]byte, 1<<20))
+	if err != nil {
+		return fmt.Errorf("transfer: hashing %s: %w", name, err)
+	}
+	if n >= 0 && got < n {
+		return fmt.Errorf("transfer: hashing %s: it holds %d bytes, fewer than %d", name, got, n)
+	}
+	return nil
+}
+
+// Close implements Backend.
+func (l *Local) Close() error { return nil }
+
+// ctxReader ends a copy when ctx is cancelled.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// onlyWriter hides ReadFrom so io.CopyBuffer uses our buffer and reader.
+type onlyWriter struct{ w io.Writer }
+
+func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
