@@ -27,8 +27,8 @@ type plan struct {
 	maxBlob                  int
 
 	user, conv, group, msg, dept, file, mail, auth, rule, widget, misc ids
-	convShape                                                        *stream
-	fileShape                                                        *stream
+	convShape                                                          *stream
+	fileShape                                                          *stream
 }
 
 // family is a set of tables whose row counts follow one unit (a

@@ -44,9 +44,9 @@ var (
 		"Smith", "O'Brien", "García", "Weiß", "Kowalski", "山田", "佐藤", "Černý"}
 	companies = []string{"Quality Unit s.r.o.", "Müller & Söhne GmbH", "株式会社サンプル",
 		"Acme Corp.", "Pekárna U Kováře", "", "O'Reilly \"Books\" Ltd."}
-	cities = []string{"Praha", "Brno", "München", "Köln", "東京", "大阪", "New York", "Bratislava", "Zürich", ""}
-	countries = []string{"CZ", "DE", "JP", "US", "SK", "AT", "CH", "GB"}
-	domains   = []string{"example.com", "example.cz", "example.de", "example.jp", "mail.example.org"}
+	cities     = []string{"Praha", "Brno", "München", "Köln", "東京", "大阪", "New York", "Bratislava", "Zürich", ""}
+	countries  = []string{"CZ", "DE", "JP", "US", "SK", "AT", "CH", "GB"}
+	domains    = []string{"example.com", "example.cz", "example.de", "example.jp", "mail.example.org"}
 	userAgents = []string{
 		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
 		"Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15",
