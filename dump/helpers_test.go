@@ -1,0 +1,169 @@
+package dump
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/internal/mysqltest"
+	"github.com/qualityunit/lamigrate/internal/rowhash"
+)
+
+// setup runs statements on one connection (session settings carry over).
+func setup(t *testing.T, db *mysqltest.DB, stmts ...string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, s := range stmts {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			t.Fatalf("exec %.300s: %v", s, err)
+		}
+	}
+}
+
+// clientArgs are the stock client's connection options for cfg.
+func clientArgs(cfg *mysql.Config) []string {
+	args := []string{"--user=" + cfg.User}
+	switch cfg.Net {
+	case "unix":
+		args = append(args, "--socket="+cfg.Addr)
+	default:
+		host, port, _ := strings.Cut(cfg.Addr, ":")
+		args = append(args, "--protocol=tcp", "--host="+host)
+		if port != "" {
+			args = append(args, "--port="+port)
+		}
+	}
+	return args
+}
+
+// loadWithClient pipes shell decompression of file into the stock client,
+// as a person following the procedure would.
+func loadWithClient(t *testing.T, decompress, file string, dst *mysqltest.DB) {
+	t.Helper()
+	client := mysqltest.Tool(t, "mariadb", "mysql")
+	cfg := dst.Config()
+	args := append(clientArgs(cfg), "--max-allowed-packet=1G", cfg.DBName)
+	cmd := exec.Command("sh", append([]string{"-c", decompress + ` < "$0" | "$@"`, file, client}, args...)...)
+	cmd.Env = append(os.Environ(), "MYSQL_PWD="+cfg.Passwd)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("loading %s with %s: %v\n%s", filepath.Base(file), client, err, out)
+	}
+}
+
+// utcDB opens db's configuration with a UTC session, as verify reads.
+func utcConn(t *testing.T, db *mysqltest.DB) *sql.Conn {
+	t.Helper()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.ExecContext(context.Background(), "SET time_zone = '+00:00'"); err != nil {
+		t.Fatal(err)
+	}
+	return conn
+}
+
+// compareTables checks that every table of the manifest has the same rows
+// (by digest) in src, in dst and in the manifest, and the same structure.
+func compareTables(t *testing.T, m *manifest.Manifest, src, dst *mysqltest.DB) {
+	t.Helper()
+	ctx := context.Background()
+	sc, dc := utcConn(t, src), utcConn(t, dst)
+	for _, tb := range m.Tables {
+		sd, err := rowhash.Table(ctx, sc, src.Name, tb.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dd, err := rowhash.Table(ctx, dc, dst.Name, tb.Name)
+		if err != nil {
+			t.Fatalf("table %s in the loaded copy: %v", tb.Name, err)
+		}
+		if sd.String() != tb.Digest || sd.Rows != tb.Rows {
+			t.Errorf("manifest table %s = %s (%d rows); source has %s (%d rows)", tb.Name, tb.Digest, tb.Rows, sd.String(), sd.Rows)
+		}
+		if dd.String() != sd.String() || dd.Rows != sd.Rows {
+			t.Errorf("loaded table %s = %s (%d rows); want %s (%d rows)", tb.Name, dd.String(), dd.Rows, sd.String(), sd.Rows)
+		}
+		if a, b := showCreate(t, sc, tb.Name), showCreate(t, dc, tb.Name); a != b {
+			t.Errorf("SHOW CREATE TABLE %s differs:\nsource: %s\nloaded: %s", tb.Name, a, b)
+		}
+	}
+}
+
+func showCreate(t *testing.T, c *sql.Conn, table string) string {
+	t.Helper()
+	var n, s string
+	if err := c.QueryRowContext(context.Background(), "SHOW CREATE TABLE `"+strings.ReplaceAll(table, "`", "``")+"`").Scan(&n, &s); err != nil {
+		t.Fatalf("SHOW CREATE TABLE %s: %v", table, err)
+	}
+	return s
+}
+
+func queryStrings(t *testing.T, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string) []string {
+	t.Helper()
+	rows, err := q.QueryContext(context.Background(), query)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out []string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		for _, v := range vals {
+			if !v.Valid {
+				parts = append(parts, "NULL")
+			} else {
+				parts = append(parts, v.String)
+			}
+		}
+		out = append(out, strings.Join(parts, "|"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// dumpFile runs File into a temp folder and returns the archive's path and manifest.
+func dumpFile(t *testing.T, db *mysqltest.DB, name string, cfg Config, opt Options) (string, *manifest.Manifest, *Result) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	cfg.Database = db.Name
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := File(ctx, db.DB, path, cfg, opt)
+	if err != nil {
+		t.Fatalf("File(%s) = %v", name, err)
+	}
+	m, err := manifest.Read(manifest.PathFor(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, m, res
+}
