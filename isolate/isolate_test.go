@@ -452,3 +452,10 @@ func TestIsolateOtherDatabase(t *testing.T) {
 		t.Errorf("Isolate of another database with the same state = %v; want a refusal", err)
 	}
 }
+
+func newSchemaDB(t *testing.T) *mysqltest.DB {
+	t.Helper()
+	db := mysqltest.New(t)
+	liveAgentSchema(t, db)
+	return db
+}
