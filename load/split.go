@@ -100,7 +100,9 @@ func (s *Splitter) fill(n, keep int) int {
 	return keep
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
 
 // lineComment reports whether a -- or # comment starts at buf[i] (two
 // bytes of lookahead must be available or the stream ended).
