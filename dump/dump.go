@@ -495,7 +495,7 @@ func (d *dumper) table(ctx context.Context, p *pipe, t tableInfo, triggers []str
 	if err := p.end(ctx, job); err != nil {
 		return err
 	}
-	b = append(b[:0], "/*!40000 ALTER TABLE "+q+" ENABLE KEYS */;\n"...)
+	b = []byte("/*!40000 ALTER TABLE " + q + " ENABLE KEYS */;\n")
 	if d.cfg.AddLocks {
 		b = append(b, "UNLOCK TABLES;\n"...)
 	}
