@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"strings"
 
 	"github.com/qualityunit/lamigrate/internal/ident"
@@ -109,6 +110,7 @@ type Digest struct {
 	a, b uint64
 	buf  []byte
 	sum  [sha256.Size]byte
+	h    hash.Hash // for rows with big values
 }
 
 // Add adds one row; a nil element is SQL NULL (sql.RawBytes from a NULL
@@ -118,8 +120,13 @@ func (d *Digest) Add(vals [][]byte) { addRow(d, vals) }
 // AddRaw is Add for sql.RawBytes scanned from *sql.Rows.
 func (d *Digest) AddRaw(vals []sql.RawBytes) { addRow(d, vals) }
 
+// bigValue is the size above which a value is hashed in place rather than
+// copied into the row buffer first; the bytes hashed are the same.
+const bigValue = 64 << 10
+
 func addRow[T ~[]byte](d *Digest, vals []T) {
 	d.buf = d.buf[:0]
+	streaming := false
 	for _, v := range vals {
 		if v == nil {
 			d.buf = append(d.buf, 0xff)
@@ -127,9 +134,27 @@ func addRow[T ~[]byte](d *Digest, vals []T) {
 		}
 		d.buf = append(d.buf, 0)
 		d.buf = binary.AppendUvarint(d.buf, uint64(len(v)))
-		d.buf = append(d.buf, v...)
+		if len(v) < bigValue {
+			d.buf = append(d.buf, v...)
+			continue
+		}
+		if !streaming {
+			if d.h == nil {
+				d.h = sha256.New()
+			}
+			d.h.Reset()
+			streaming = true
+		}
+		d.h.Write(d.buf)
+		d.h.Write(v)
+		d.buf = d.buf[:0]
 	}
-	d.sum = sha256.Sum256(d.buf)
+	if streaming {
+		d.h.Write(d.buf)
+		d.h.Sum(d.sum[:0])
+	} else {
+		d.sum = sha256.Sum256(d.buf)
+	}
 	d.a += binary.LittleEndian.Uint64(d.sum[0:8])
 	d.b += binary.LittleEndian.Uint64(d.sum[8:16])
 	d.Rows++
