@@ -135,7 +135,6 @@ func Generate(ctx context.Context, db *sql.DB, cfg Config) (*Stats, error) {
 	// Jobs: each table cut into chunks of units, interleaved across tables
 	// so the connections work on different tables at once.
 	var queues [][]job
-	var total int64
 	for i, t := range schema {
 		n := t.units(p)
 		chunk := t.chunk
@@ -147,14 +146,8 @@ func Generate(ctx context.Context, db *sql.DB, cfg Config) (*Stats, error) {
 			q = append(q, job{t: t, index: i, lo: lo, hi: min(lo+chunk, n)})
 		}
 		queues = append(queues, q)
-		if t.family != "" {
-			for _, f := range families {
-				if f.name == t.family {
-					total += int64(float64(cfg.Size) * f.share / float64(countFamily(t.family)))
-				}
-			}
-		}
 	}
+	total := p.target
 	jobs := make(chan job)
 	stats := &Stats{Tables: make([]TableStats, len(schema))}
 	for i, t := range schema {
@@ -242,16 +235,6 @@ func Generate(ctx context.Context, db *sql.DB, cfg Config) (*Stats, error) {
 }
 
 func contentStream(seed uint64, table string) *stream { return newStream(seed, "table/"+table) }
-
-func countFamily(name string) int {
-	n := 0
-	for _, t := range schema {
-		if t.family == name {
-			n++
-		}
-	}
-	return n
-}
 
 func checkEmpty(ctx context.Context, c *sql.Conn, db string) error {
 	rows, err := c.QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", db)

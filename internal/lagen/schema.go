@@ -526,9 +526,9 @@ var schema = []*table{
 			if ci.channel == 'C' && chance(r, 50) {
 				w.str("")
 			} else {
-				w.str(text(r, 20+r.IntN(60)))
+				w.str(clip(text(r, 20+r.IntN(60)), 255))
 			}
-			w.strN(text(r, 40+r.IntN(100)), chance(r, 5))
+			w.strN(clip(text(r, 40+r.IntN(100)), 255), chance(r, 5))
 			w.str(pick(r, []string{"", "", "vip", "billing,urgent", "bug", "dotaz"}))
 			w.datetime(ci.created)
 			end := ci.created + ci.duration
@@ -803,7 +803,7 @@ var schema = []*table{
 			body := html(r, 300+r.IntN(3000), false)
 			w.begin()
 			w.str(p.mail.id(u))
-			w.str(text(r, 20+r.IntN(50)))
+			w.str(clip(text(r, 20+r.IntN(50)), 255))
 			w.str(email(r, r.Int64N(p.contacts)))
 			w.str(email(r, r.Int64N(p.contacts)))
 			switch r.IntN(3) {
@@ -962,7 +962,7 @@ var schema = []*table{
   dateinserted DATETIME NOT NULL,
   PRIMARY KEY (newsid)`, 10, func(p *plan, r *rand.Rand, w *rows, u int64) {
 		w.str(p.misc.id(6000 + u))
-		w.str(text(r, 30))
+		w.str(clip(text(r, 30), 255))
 		w.strN(html(r, 300, false), chance(r, 10))
 		w.str(string("NI"[r.IntN(2)]))
 		w.datetime(when(r))

@@ -157,3 +157,15 @@ func base64ish(r *rand.Rand, n int) string {
 
 // chance reports true with probability p percent.
 func chance(r *rand.Rand, p int) bool { return r.IntN(100) < p }
+
+// clip cuts s to at most n characters (VARCHAR(n) counts characters).
+func clip(s string, n int) string {
+	i := 0
+	for k := range s {
+		if i == n {
+			return s[:k]
+		}
+		i++
+	}
+	return s
+}
