@@ -34,7 +34,8 @@ type scanner struct {
 	headDone                 bool
 	lineStart, prevLineStart int64
 	inInsert                 bool
-	carry                    int // how much of "),(" the INSERT piece so far ends with
+	carry                    int  // how much of "),(" the INSERT piece so far ends with
+	inStmt                   bool // an INSERT statement continues on the next line
 
 	cur      *TableStat
 	curStart int64
@@ -197,6 +198,7 @@ var (
 	}
 	insertPrefixes = [][]byte{[]byte("INSERT "), []byte("REPLACE ")}
 	into           = []byte("INTO ")
+	values         = []byte("VALUES")
 )
 
 // classify looks at the start of the line that begins at s.lineStart.
@@ -222,6 +224,15 @@ func (s *scanner) classify() {
 				return
 			}
 		}
+	case '(':
+		// MariaDB's mysqldump puts each tuple of an INSERT on its own line.
+		if s.inStmt && s.cur != nil {
+			s.cur.RowsApprox++
+			s.carry = 0
+			s.countTuples(h)
+			s.inInsert = true
+			return
+		}
 	case 'I', 'R':
 		for _, p := range insertPrefixes {
 			if !bytes.HasPrefix(h, p) {
@@ -229,21 +240,25 @@ func (s *scanner) classify() {
 			}
 			k := bytes.Index(h, into)
 			if k < 0 {
-				return
+				break
 			}
 			if name, ok := parseIdent(h[k+len(into):]); ok && (s.cur == nil || s.cur.Name != name) {
 				s.switchTo(name)
 			}
 			if s.cur != nil {
 				s.cur.Inserts++
-				s.cur.RowsApprox++
+				if v := bytes.Index(h, values); v >= 0 && bytes.IndexByte(h[v:], '(') >= 0 {
+					s.cur.RowsApprox++
+				}
 				s.carry = 0
 				s.countTuples(h)
 				s.inInsert = true
+				s.inStmt = true
 			}
 			return
 		}
 	}
+	s.inStmt = false
 }
 
 // parseIdent reads a back-quoted identifier (doubled backticks inside).

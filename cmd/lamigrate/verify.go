@@ -1,8 +1,259 @@
 package main
 
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/qualityunit/lamigrate/internal/ident"
+	"github.com/qualityunit/lamigrate/verify"
+)
+
 type verifyCmd struct {
-	File string `arg:"" help:"Archive to check." type:"path"`
-	DSN  string `name:"dsn" help:"Also check that this database matches the archive's manifest row for row."`
+	File string `arg:"" help:"Archive to check (.sql.gz, .sql.zst, .sql.lz4, .sql, optionally .age; passphrase from LAMIGRATE_PASSPHRASE or a prompt)." type:"path"`
+	connFlags
+	Manifest   string `name:"manifest" help:"Check against this manifest (default: FILE.manifest.json when it exists)." type:"path" placeholder:"FILE"`
+	NoManifest bool   `name:"no-manifest" help:"Do not read FILE.manifest.json."`
 }
 
-func (c *verifyCmd) Run(e *env) error { return notBuilt("verify") }
+// verifyResult is what verify prints: the archive check and, with a
+// database, the database check.
+type verifyResult struct {
+	Archive  *verify.ArchiveReport  `json:"archive"`
+	Database *verify.DatabaseReport `json:"database,omitempty"`
+	OK       bool                   `json:"ok"`
+	Failure  string                 `json:"failure,omitempty"`
+}
+
+func (c *verifyCmd) Run(e *env) error {
+	checkDB := c.DSN != "" || c.DefaultsFile != "" || c.InstallDir != ""
+	if c.Manifest != "" && c.NoManifest {
+		return usageErr("--manifest and --no-manifest exclude each other")
+	}
+	if checkDB && c.NoManifest {
+		return usageErr("a database check needs the manifest: drop --no-manifest")
+	}
+	opt := verify.Options{Passphrase: e.secret("LAMIGRATE_PASSPHRASE", "Archive passphrase"), NoManifest: c.NoManifest}
+	if c.Manifest != "" {
+		m, err := verify.ReadManifest(c.Manifest)
+		if err != nil {
+			return withStatus(exitUsage, err)
+		}
+		opt.Manifest = m
+	}
+	if opt.Manifest == nil && !c.NoManifest {
+		m, err := readManifestBeside(c.File)
+		if err != nil {
+			return err
+		}
+		opt.Manifest = m
+	}
+	if checkDB && opt.Manifest == nil {
+		return usageErr("a database check needs the dump's manifest: put %s beside the archive or name it with --manifest", verify.ManifestPath(c.File))
+	}
+	// The database is reached before the long archive read, so a wrong DSN
+	// fails at once.
+	var res verifyResult
+	var dbErr error
+	var runDB func() error
+	if checkDB {
+		db, _, err := c.open(e)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		runDB = func() error {
+			t := e.ui.task("verify database", 0, false)
+			rep, err := verify.Database(e.ctx, db, opt.Manifest, verify.Options{Progress: t})
+			res.Database = rep
+			if rep != nil {
+				t.Finish(fmt.Sprintf("%d tables, %d rows", len(rep.Tables), rep.Rows))
+			} else {
+				t.Finish("failed")
+			}
+			return err
+		}
+	}
+
+	var size int64
+	if st, err := os.Stat(c.File); err == nil {
+		size = st.Size()
+	}
+	t := e.ui.task("verify archive", size, true)
+	opt.Progress = t
+	opt.NoManifest = true // already read above
+	rep, archErr := verify.File(e.ctx, c.File, opt)
+	if rep == nil {
+		t.Finish("failed")
+		return trimOrigin(archErr)
+	}
+	if c.Manifest != "" {
+		rep.Manifest = c.Manifest
+	} else if opt.Manifest != nil {
+		rep.Manifest = verify.ManifestPath(c.File)
+	}
+	t.Finish(rep.Codec)
+	res.Archive = rep
+	if runDB != nil && e.ctx.Err() == nil {
+		dbErr = runDB()
+		if dbErr != nil && res.Database == nil {
+			// No verdict (connection lost, no privileges): still print
+			// what the archive check found.
+			dbErr = fmt.Errorf("database check failed: %w", dbErr)
+		}
+	}
+	first := archErr
+	if first == nil {
+		first = dbErr
+	}
+	res.OK = first == nil
+	if first != nil {
+		res.Failure = trimOrigin(first).Error()
+	}
+	if err := e.ui.result(res, func(w io.Writer) { printVerify(w, &res) }); err != nil {
+		return err
+	}
+	if first != nil {
+		return trimOrigin(first)
+	}
+	return nil
+}
+
+// readManifestBeside reads FILE.manifest.json when it exists.
+func readManifestBeside(file string) (*verify.Manifest, error) {
+	p := verify.ManifestPath(file)
+	if _, err := os.Stat(p); err != nil {
+		return nil, nil
+	}
+	m, err := verify.ReadManifest(p)
+	if err != nil {
+		return nil, withStatus(exitFailure, fmt.Errorf("%w (move it away or use --no-manifest to check the archive alone)", err))
+	}
+	return m, nil
+}
+
+// originTrimmed drops the library's "verify: " prefix: the CLI already
+// prints "lamigrate verify: ".
+type originTrimmed struct{ err error }
+
+func (o originTrimmed) Error() string { return strings.TrimPrefix(o.err.Error(), "verify: ") }
+func (o originTrimmed) Unwrap() error { return o.err }
+
+func trimOrigin(err error) error {
+	if err == nil {
+		return nil
+	}
+	return originTrimmed{err}
+}
+
+func printVerify(w io.Writer, r *verifyResult) {
+	a := r.Archive
+	fmt.Fprintf(w, "Archive   %s\n", a.Path)
+	codec := a.Codec
+	if a.Codec == "none" {
+		codec = "none (plain SQL)"
+	}
+	if a.Checksummed {
+		codec += ", checksummed"
+	} else {
+		codec += ", no container checksum"
+	}
+	if a.Encrypted {
+		codec += ", encrypted (age)"
+	}
+	fmt.Fprintf(w, "  codec     %s\n", codec)
+	fmt.Fprintf(w, "  file      %s (%d bytes)  sha256 %s\n", humanBytes(a.File.Bytes), a.File.Bytes, a.File.SHA256)
+	fmt.Fprintf(w, "  sql       %s (%d bytes)  sha256 %s\n", humanBytes(a.SQL.Bytes), a.SQL.Bytes, a.SQL.SHA256)
+	switch a.Format {
+	case verify.FormatLamigrate:
+		fmt.Fprintf(w, "  format    lamigrate dump with completion marker\n")
+	case verify.FormatMysqldump:
+		fmt.Fprintf(w, "  format    plain mysqldump file (weaker evidence: no recorded length or checksum)\n")
+	default:
+		fmt.Fprintf(w, "  format    unknown (no completion marker, no mysqldump trailer)\n")
+	}
+	if a.Manifest != "" {
+		fmt.Fprintf(w, "  manifest  %s\n", a.Manifest)
+	} else {
+		fmt.Fprintf(w, "  manifest  none\n")
+	}
+	var rows int64
+	approx := false
+	for _, t := range a.Tables {
+		if t.ManifestRows >= 0 {
+			rows += t.ManifestRows
+		} else {
+			rows += t.RowsApprox
+			approx = true
+		}
+	}
+	tilde := ""
+	if approx {
+		tilde = "~"
+	}
+	fmt.Fprintf(w, "  tables    %d, %s%d rows  (%.1f s)\n", len(a.Tables), tilde, rows, a.Seconds)
+	if len(a.Tables) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "  TABLE\tROWS\tINSERTS\tSQL BYTES\t\n")
+		for _, t := range a.Tables {
+			n := fmt.Sprintf("~%d", t.RowsApprox)
+			if t.ManifestRows >= 0 {
+				n = fmt.Sprint(t.ManifestRows)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t\n", t.Name, n, t.Inserts, humanBytes(t.Bytes))
+		}
+		tw.Flush()
+	}
+	fmt.Fprintln(w)
+	for _, c := range a.Checks {
+		mark := "ok  "
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s  %-20s %s\n", mark, c.Name, c.Detail)
+	}
+	for _, n := range a.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	if a.OK {
+		fmt.Fprintf(w, "Archive verdict: OK, whole and complete (%s evidence)\n", a.Evidence)
+	} else {
+		fmt.Fprintf(w, "Archive verdict: FAILED: %s\n", strings.TrimPrefix(a.Failure, "verify: "))
+	}
+
+	if d := r.Database; d != nil {
+		fmt.Fprintf(w, "\nDatabase  %s  (%d tables, %d rows, %.1f s)\n", ident.Quote(d.Database), len(d.Tables), d.Rows, d.Seconds)
+		if len(d.Ignored) > 0 {
+			fmt.Fprintf(w, "  ignored   %s\n", strings.Join(d.Ignored, ", "))
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "  TABLE\tSTATUS\tROWS\tMANIFEST ROWS\tDIGEST\n")
+		for _, t := range d.Tables {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", t.Name, t.Status, count(t.Rows), count(t.ManifestRows), t.Digest)
+		}
+		tw.Flush()
+		if d.OK {
+			fmt.Fprintf(w, "Database verdict: OK, every table matches the manifest row for row\n")
+		} else {
+			fmt.Fprintf(w, "Database verdict: FAILED, %d difference(s):\n", len(d.Differences))
+			for _, m := range d.Differences {
+				fmt.Fprintf(w, "  - %s\n", strings.TrimPrefix(m.Error(), "verify: "))
+			}
+		}
+	}
+	if r.OK {
+		fmt.Fprintln(w, "\nVerdict: OK")
+	} else {
+		fmt.Fprintf(w, "\nVerdict: FAILED: %s\n", r.Failure)
+	}
+}
+
+func count(n int64) string {
+	if n < 0 {
+		return "-"
+	}
+	return fmt.Sprint(n)
+}
