@@ -1,0 +1,209 @@
+package migrate
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/qualityunit/lamigrate/internal/manifest"
+)
+
+// Status is where a step stands in the journal.
+type Status string
+
+const (
+	// Pending: not run yet (or to be run again after a rollback).
+	Pending Status = "pending"
+	// Started: the step began and has not ended. Found at the start of a
+	// run, it means the last run crashed or was killed inside the step.
+	Started Status = "started"
+	// Done: the step finished; a resumed run does not repeat it.
+	Done Status = "done"
+	// Failed: the step ended with an error; a resumed run repeats it.
+	Failed Status = "failed"
+	// Skipped: the configuration or the step itself chose not to run it.
+	Skipped Status = "skipped"
+	// Undone: the step's effect was rolled back after a later failure; a
+	// resumed run repeats it.
+	Undone Status = "undone"
+)
+
+// JournalFormat is the journal's format version.
+const JournalFormat = 1
+
+// Journal is the record of a run: the configuration and each step's
+// status, times and output. It lives in the output folder as JSON, written
+// atomically (temp file, fsync, rename) after every change, and is locked
+// while a run uses it.
+type Journal struct {
+	Format  int       `json:"format"`
+	Side    Side      `json:"side"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+	// Config is the configuration of the latest run.
+	Config Config       `json:"config"`
+	Steps  []StepRecord `json:"steps"`
+	// Runs lists each invocation: when, and how it ended.
+	Runs []RunRecord `json:"runs"`
+
+	path string
+}
+
+// StepRecord is one step in the journal and in the report.
+type StepRecord struct {
+	Name   string `json:"name"`
+	Title  string `json:"title,omitempty"`
+	Status Status `json:"status"`
+	// Attempts counts how often the step was started.
+	Attempts int       `json:"attempts,omitempty"`
+	Started  time.Time `json:"started,omitzero"`
+	Ended    time.Time `json:"ended,omitzero"`
+	// Seconds is the duration of the latest attempt.
+	Seconds float64 `json:"seconds,omitempty"`
+	Output  *Output `json:"output,omitempty"`
+	Error   string  `json:"error,omitempty"`
+	// Undo records the rollback of this step, if one ran.
+	Undo *UndoRecord `json:"undo,omitempty"`
+	// Note explains a skip or a redo.
+	Note string `json:"note,omitempty"`
+}
+
+// Duration is the latest attempt's duration.
+func (r StepRecord) Duration() time.Duration {
+	return time.Duration(r.Seconds * float64(time.Second))
+}
+
+// UndoRecord is the rollback of one step.
+type UndoRecord struct {
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitzero"`
+	Error   string    `json:"error,omitempty"`
+}
+
+// RunRecord is one invocation of a plan.
+type RunRecord struct {
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended,omitzero"`
+	Resumed bool      `json:"resumed,omitempty"`
+	Result  string    `json:"result,omitempty"`
+	Error   string    `json:"error,omitempty"`
+}
+
+// Output is what a step produced: files, counts and values, kept in the
+// journal so later steps (and a resumed run) can find them.
+type Output struct {
+	Files  []File            `json:"files,omitempty"`
+	Counts map[string]int64  `json:"counts,omitempty"`
+	Values map[string]string `json:"values,omitempty"`
+	// Warnings the step reported (also sent to the progress sink).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// File is a file a step wrote or checked.
+type File struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// AddFile records path with its size (and SHA-256 when known).
+func (o *Output) AddFile(path string, size int64, sha string) {
+	o.Files = append(o.Files, File{Path: path, Size: size, SHA256: sha})
+}
+
+// Count sets a count.
+func (o *Output) Count(name string, n int64) {
+	if o.Counts == nil {
+		o.Counts = map[string]int64{}
+	}
+	o.Counts[name] = n
+}
+
+// Value sets a value.
+func (o *Output) Value(name, v string) {
+	if o.Values == nil {
+		o.Values = map[string]string{}
+	}
+	o.Values[name] = v
+}
+
+// JournalPath is where the journal of cfg's side lives.
+func JournalPath(cfg Config) string {
+	return filepath.Join(cfg.OutputDir, "lamigrate-"+string(cfg.Side)+".journal.json")
+}
+
+// ReadJournal loads a journal file.
+func ReadJournal(path string) (*Journal, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: journal: %w", err)
+	}
+	var j Journal
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("migrate: journal %s is damaged (%v): move it aside to start over", path, err)
+	}
+	if j.Format != JournalFormat {
+		return nil, fmt.Errorf("migrate: journal %s has format %d; this lamigrate reads %d", path, j.Format, JournalFormat)
+	}
+	j.path = path
+	return &j, nil
+}
+
+// Path is the journal's file.
+func (j *Journal) Path() string { return j.path }
+
+// Step returns the record of the named step, or nil.
+func (j *Journal) Step(name string) *StepRecord {
+	for i := range j.Steps {
+		if j.Steps[i].Name == name {
+			return &j.Steps[i]
+		}
+	}
+	return nil
+}
+
+// save writes the journal atomically.
+func (j *Journal) save(now time.Time) error {
+	j.Updated = now
+	b, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return fmt.Errorf("migrate: journal: %w", err)
+	}
+	if err := manifest.WriteFileAtomic(j.path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("migrate: writing the journal %s: %w", j.path, err)
+	}
+	return nil
+}
+
+// ErrLocked: another run holds the journal's lock.
+var ErrLocked = errors.New("another lamigrate run is using this output folder")
+
+// ErrJournalExists: a journal exists and the run was not asked to resume.
+var ErrJournalExists = errors.New("a journal of an earlier run exists")
+
+// ErrNoJournal: resume was asked but there is no journal.
+var ErrNoJournal = errors.New("no journal to resume")
+
+// lockPath is the lock file beside the journal. The journal itself is
+// replaced on every write, so the lock lives in a file of its own.
+func lockPath(journal string) string { return journal + ".lock" }
+
+// lockFile takes an exclusive, non-blocking lock on path (created when
+// missing). The lock goes away with the process, also after a crash.
+func lockFile(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: journal lock: %w", err)
+	}
+	if err := flock(f); err != nil {
+		f.Close()
+		if errors.Is(err, errWouldBlock) {
+			return nil, fmt.Errorf("migrate: %w (%s is locked): wait for it to end, or stop it first", ErrLocked, path)
+		}
+		return nil, fmt.Errorf("migrate: journal lock %s: %w", path, err)
+	}
+	return f, nil
+}

@@ -1,0 +1,576 @@
+package migrate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/qualityunit/lamigrate/dump"
+	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/isolate"
+	"github.com/qualityunit/lamigrate/verify"
+)
+
+// ErrNotAvailable: a step's package is not part of this build yet.
+var ErrNotAvailable = errors.New("not available yet in this version of lamigrate")
+
+// StandardSteps returns the standard steps of a side, in order.
+func StandardSteps(side Side) []Step {
+	switch side {
+	case SourceSide:
+		return []Step{CheckStep(), IsolateStep(), DrainStep(), DumpStep(), VerifyStep(), PushStep()}
+	case CloudSide:
+		return []Step{PullStep(), VerifyStep(), ImportStep(), VerifyDBStep(), AdjustStep(), RestoreStep()}
+	}
+	return nil
+}
+
+// CheckStep analyses the installation (Check), writes the report to
+// check-report.json in the output folder and fails on blockers unless
+// Config.Check.AllowBlockers.
+func CheckStep() Step {
+	return Step{
+		Name:  StepCheck,
+		Title: "analyse the installation",
+		Redo:  true, // read-only
+		Do: func(ctx context.Context, s *Session) (Output, error) {
+			var out Output
+			db, err := s.DB(ctx)
+			if err != nil {
+				return out, err
+			}
+			rep, err := Check(ctx, db, s.checkConfig())
+			if err != nil {
+				return out, err
+			}
+			path := s.Path("check-report.json")
+			b, _ := json.MarshalIndent(rep, "", "  ")
+			if err := manifest.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+				return out, fmt.Errorf("check: writing %s: %w", path, err)
+			}
+			out.AddFile(path, int64(len(b)+1), "")
+			out.Count("blockers", int64(rep.Blockers))
+			out.Count("warnings", int64(rep.Warnings))
+			out.Count("sql_bytes_estimate", rep.Facts.Size.SQLBytes)
+			out.Value("downtime_estimate", (time.Duration(rep.Facts.Downtime.TotalSeconds) * time.Second).String())
+			var blockers []string
+			for _, f := range rep.Findings {
+				switch f.Severity {
+				case Blocker:
+					blockers = append(blockers, f.Message)
+					s.Warn("check: blocker: %s", findingLine(f))
+				case Warning:
+					s.Warn("check: %s", findingLine(f))
+				}
+			}
+			if len(blockers) > 0 && !s.Config.Check.AllowBlockers {
+				return out, fmt.Errorf("check: %d blocker(s): %s (full report in %s; fix them, or set check.allow_blockers)",
+					len(blockers), strings.Join(blockers, "; "), path)
+			}
+			return out, nil
+		},
+		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
+			return 30 * time.Second, "a few information_schema queries and samples"
+		},
+	}
+}
+
+func findingLine(f Finding) string {
+	msg := f.Message
+	if f.Action != "" {
+		msg += " (" + f.Action + ")"
+	}
+	return msg
+}
+
+func (s *Session) checkConfig() CheckConfig {
+	c := s.Config
+	dc := s.dumpConfig("")
+	return CheckConfig{
+		InstallDir:  c.Connection.InstallDir,
+		OutDir:      c.OutputDir,
+		LinkMbps:    c.Check.LinkMbps,
+		ProfilePath: c.Profile,
+		Ignore:      dc.IgnoreList(),
+	}
+}
+
+func (s *Session) profile() (*isolate.Profile, error) {
+	if s.Config.Profile == "" {
+		return isolate.DefaultProfile(), nil
+	}
+	return isolate.LoadProfile(s.Config.Profile)
+}
+
+// isolateProgress turns isolate's events into the run's.
+func (s *Session) isolateProgress() isolate.Progress {
+	return isolate.ProgressFunc(func(e isolate.Event) {
+		switch {
+		case e.Step == "warning":
+			s.Warn("%s", e.Message)
+		case e.Step == "drain":
+			s.Progress(e.Count, 0, false, fmt.Sprintf("%d background jobs pending", e.Count))
+		case e.Message != "":
+			s.Info("%s", e.Message)
+		case e.Name != "":
+			s.Info("%s %s: %s (%d)", e.Step, e.Name, e.State, e.Count)
+		}
+	})
+}
+
+// IsolateStep deactivates the external sources (isolate.Isolate) with the
+// state file Config.StatePath(). Its Undo restores them. An interrupted
+// isolate is safe to redo: it continues from its state file.
+func IsolateStep() Step {
+	return Step{
+		Name:  StepIsolate,
+		Title: "deactivate the external sources",
+		Redo:  true,
+		Do: func(ctx context.Context, s *Session) (Output, error) {
+			var out Output
+			db, err := s.DB(ctx)
+			if err != nil {
+				return out, err
+			}
+			p, err := s.profile()
+			if err != nil {
+				return out, err
+			}
+			c := s.Config
+			opt := isolate.Options{
+				InstallDir: c.Connection.InstallDir,
+				Cron:       c.Isolate.Cron,
+				WebServer:  c.Isolate.WebServer,
+				Keep:       c.Isolate.StayIsolatedOnFailure,
+				Progress:   s.isolateProgress(),
+			}
+			state := c.StatePath()
+			res, err := isolate.Isolate(ctx, db, p, state, opt)
+			if err != nil {
+				return out, err
+			}
+			var changed, recorded int64
+			for _, src := range res.Sources {
+				changed += src.Changed
+				recorded += int64(src.Recorded)
+				if src.Status == "skipped" {
+					s.Warn("isolate: source %s skipped: %s", src.Name, src.Reason)
+				}
+			}
+			for _, w := range res.Warnings {
+				s.Warn("isolate: %s", w)
+			}
+			if fi, err := os.Stat(state); err == nil {
+				out.AddFile(state, fi.Size(), "")
+			}
+			out.Count("rows_changed", changed)
+			out.Count("rows_recorded", recorded)
+			out.Count("cron_files", int64(len(res.Cron)))
+			out.Count("services", int64(len(res.Services)))
+			return out, nil
+		},
+		Undo: func(ctx context.Context, s *Session) error {
+			state := s.Config.StatePath()
+			if _, err := os.Stat(state); errors.Is(err, os.ErrNotExist) {
+				s.Info("nothing to restore: no state file %s", state)
+				return nil
+			}
+			db, err := s.DB(ctx)
+			if err != nil {
+				return err
+			}
+			res, err := isolate.Restore(ctx, db, state, isolate.Options{Progress: s.isolateProgress()})
+			if res != nil {
+				s.Info("restored %d rows", res.Restored())
+			}
+			if err != nil {
+				return fmt.Errorf("%w; check with lamigrate restore --state %s", err, state)
+			}
+			return nil
+		},
+		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
+			return 5 * time.Second, "a few updates"
+		},
+	}
+}
+
+// DrainStep waits until no background job is pending (isolate.Drain).
+func DrainStep() Step {
+	return Step{
+		Name:  StepDrain,
+		Title: "wait for background jobs",
+		Redo:  true, // read-only
+		Do: func(ctx context.Context, s *Session) (Output, error) {
+			var out Output
+			db, err := s.DB(ctx)
+			if err != nil {
+				return out, err
+			}
+			p, err := s.profile()
+			if err != nil {
+				return out, err
+			}
+			res, err := isolate.Drain(ctx, db, isolate.DrainOptions{
+				Query:    p.Drain(),
+				Interval: s.Config.Drain.Interval.D(),
+				Timeout:  s.Config.Drain.Timeout.D(),
+				Progress: s.isolateProgress(),
+			})
+			if err != nil {
+				return out, err
+			}
+			out.Count("polls", int64(res.Polls))
+			out.Count("remaining", res.Remaining)
+			return out, nil
+		},
+		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
+			return 0, fmt.Sprintf("depends on pending jobs (at most %s)", s.Config.Drain.Timeout.D())
+		},
+	}
+}
+
+func (s *Session) dumpConfig(db string) dump.Config {
+	c := s.Config.Dump
+	return dump.Config{
+		Database:         db,
+		IgnoreTables:     c.Ignore,
+		NoDefaultIgnores: c.NoDefaultIgnores,
+		Compression:      c.Compress,
+		Level:            c.Level,
+	}
+}
+
+// passphrase returns the archive's passphrase function, nil when the
+// archive is not encrypted by name and no variable is configured.
+func (s *Session) passphrase() func() (string, error) {
+	env := s.Config.Dump.PassphraseEnv
+	if env == "" {
+		env = "LAMIGRATE_PASSPHRASE"
+	}
+	return s.Secret(env, "Archive passphrase")
+}
+
+type dumpProgress struct{ s *Session }
+
+func (p dumpProgress) Update(st dump.Status) {
+	p.s.Progress(st.DataBytes, st.DataBytesTotal, true,
+		fmt.Sprintf("table %d/%d %s, %d rows", st.TablesDone, st.Tables, st.Table, st.Rows))
+}
+func (p dumpProgress) Warn(msg string) { p.s.Warn("dump: %s", msg) }
+
+// DumpStep writes the archive and its manifest (dump.File). An interrupted
+// dump is safe to redo: only a finished dump is renamed into place.
+func DumpStep() Step {
+	return Step{
+		Name:  StepDump,
+		Title: "dump the database",
+		Redo:  true,
+		Do: func(ctx context.Context, s *Session) (Output, error) {
+			var out Output
+			db, err := s.DB(ctx)
+			if err != nil {
+				return out, err
+			}
+			r, _ := s.Resolve()
+			cfg := s.dumpConfig(r.Config.DBName)
+			path := s.Config.ArchivePath()
+			opt := dump.Options{Progress: dumpProgress{s}, ToolVersion: s.opt.ToolVersion}
+			if cfg.Encrypt || strings.HasSuffix(path, ".age") {
+				pw, err := s.passphrase()()
+				if err != nil {
+					return out, err
+				}
+				opt.Passphrase = pw
+			}
+			res, err := dump.File(ctx, db, path, cfg, opt)
+			if err != nil {
+				return out, err
+			}
+			out.AddFile(res.File.Path, res.File.Size, res.File.SHA256)
+			if fi, err := os.Stat(res.File.Manifest); err == nil {
+				out.AddFile(res.File.Manifest, fi.Size(), "")
+			}
+			var rows int64
+			for _, t := range res.Tables {
+				rows += t.Rows
+			}
+			out.Count("tables", int64(len(res.Tables)))
+			out.Count("rows", rows)
+			out.Count("sql_bytes", res.SQL.Bytes)
+			out.Count("ignored", int64(len(res.Ignored)))
+			return out, nil
+		},
+		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
+			b := s.basis(ctx)
+			if b.sqlBytes <= 0 {
+				return 0, b.note
+			}
+			return mbps(b.sqlBytes, DefaultDumpMBps), fmt.Sprintf("%s of SQL at %.0f MB/s (%s)", human(b.sqlBytes), DefaultDumpMBps, b.note)
+		},
+	}
+}
+
+type verifyProgress struct{ s *Session }
+
+func (p verifyProgress) Update(done, total int64, note string) { p.s.Progress(done, total, true, note) }
+
+// VerifyStep proves the archive whole and checks it against its manifest
+// (verify.File). Read-only: safe to redo.
+func VerifyStep() Step {
+	return Step{
+		Name:  StepVerify,
+		Title: "verify the archive",
+		Redo:  true,
+		Do: func(ctx context.Context, s *Session) (Output, error) {
+			var out Output
+			path := s.Config.ArchivePath()
+			mpath := manifest.PathFor(path)
+			if _, err := os.Stat(mpath); err != nil {
+				return out, fmt.Errorf("verify: no manifest beside the archive (%s): the run needs lamigrate's manifest to prove the archive complete", mpath)
+			}
+			rep, err := verify.File(ctx, path, verify.Options{Passphrase: s.passphrase(), Progress: verifyProgress{s}})
+			if err != nil {
+				return out, err
+			}
+			if !rep.OK {
+				return out, fmt.Errorf("verify: %s: %s", path, rep.Failure)
+			}
+			if rep.Evidence != verify.EvidenceStrong {
+				s.Warn("verify: %s passed with %s evidence only", path, rep.Evidence)
+			}
+			out.AddFile(path, rep.File.Bytes, rep.File.SHA256)
+			out.Count("sql_bytes", rep.SQL.Bytes)
+			out.Count("tables", int64(len(rep.Tables)))
+			out.Value("evidence", rep.Evidence)
+			return out, nil
+		},
+		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
+			b := s.basis(ctx)
+			if b.sqlBytes <= 0 {
+				return 0, b.note
+			}
+			return mbps(b.sqlBytes, VerifyMBps), fmt.Sprintf("%s of SQL at %.0f MB/s", human(b.sqlBytes), VerifyMBps)
+		},
+	}
+}
+
+// VerifyDBStep proves the imported database matches the manifest row for
+// row (verify.Database). Read-only: safe to redo.
+func VerifyDBStep() Step {
+	return Step{
+		Name:  StepVerifyDB,
+		Title: "verify the imported database against the manifest",
+		Redo:  true,
+		Do: func(ctx context.Context, s *Session) (Output, error) {
+			var out Output
+			m, err := manifest.Read(manifest.PathFor(s.Config.ArchivePath()))
+			if err != nil {
+				return out, fmt.Errorf("verify: %w", err)
+			}
+			db, err := s.DB(ctx)
+			if err != nil {
+				return out, err
+			}
+			r, _ := s.Resolve()
+			rep, err := verify.Database(ctx, db, m, verify.Options{Schema: r.Config.DBName, Progress: verifyProgress{s}})
+			if err != nil {
+				return out, err
+			}
+			if !rep.OK {
+				return out, fmt.Errorf("verify: database %s: %s", rep.Database, rep.Failure)
+			}
+			out.Count("tables", int64(len(rep.Tables)))
+			out.Count("rows", rep.Rows)
+			return out, nil
+		},
+		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
+			b := s.basis(ctx)
+			if b.sqlBytes <= 0 {
+				return 0, b.note
+			}
+			return mbps(b.sqlBytes, VerifyDBMBps), fmt.Sprintf("one scan of %s at %.0f MB/s", human(b.sqlBytes), VerifyDBMBps)
+		},
+	}
+}
+
+// RestoreStep re-activates the external sources in the imported database
+// with the source side's state file. Only the database rows are restored:
+// the files, cron lines and services the state file also records belong to
+// the source server. Restore is idempotent: safe to redo.
+func RestoreStep() Step {
+	return Step{
+		Name:  StepRestore,
+		Title: "re-activate the external sources in the imported database",
+		Redo:  true,
+		Do: func(ctx context.Context, s *Session) (Output, error) {
+			var out Output
+			state := s.Config.StatePath()
+			if _, err := os.Stat(state); err != nil {
+				return out, fmt.Errorf("restore: the source side's state file: %w (pull it with the archive, or name it in restore.state_file)", err)
+			}
+			local := s.Path("isolate-state.cloud.json")
+			if err := sourcesOnly(state, local); err != nil {
+				return out, err
+			}
+			db, err := s.DB(ctx)
+			if err != nil {
+				return out, err
+			}
+			res, err := isolate.Restore(ctx, db, local, isolate.Options{Progress: s.isolateProgress()})
+			if res != nil {
+				out.Count("rows_restored", res.Restored())
+				out.Count("conflicts", int64(res.Conflicts()))
+				for _, w := range res.Warnings {
+					s.Warn("restore: %s", w)
+				}
+			}
+			if err != nil {
+				return out, err
+			}
+			return out, nil
+		},
+		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
+			return 5 * time.Second, "a few updates"
+		},
+	}
+}
+
+// sourcesOnly copies the state file at src to dst without the entries that
+// belong to the source server (files, cron lines, services), keeping every
+// other field as isolate wrote it. An existing dst is kept: isolate may
+// have recorded restore progress in it.
+func sourcesOnly(src, dst string) error {
+	if _, err := os.Stat(dst); err == nil {
+		return nil
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("restore: %s is not an isolation state file: %v", src, err)
+	}
+	for _, k := range []string{"files", "cron", "services"} {
+		delete(m, k)
+	}
+	out, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := manifest.WriteFileAtomic(dst, append(out, '\n'), 0o600); err != nil {
+		return fmt.Errorf("restore: writing %s: %w", dst, err)
+	}
+	return nil
+}
+
+// PushStep sends the archive, its manifest and the isolation state file to
+// Config.Transfer.URL. Resumable: safe to redo.
+func PushStep() Step {
+	return Step{
+		Name:  StepPush,
+		Title: "send the archive",
+		Redo:  true,
+		Do: func(ctx context.Context, s *Session) (Output, error) {
+			if s.Config.Transfer.URL == "" {
+				return Output{}, Skip("no transfer.url: carry " + s.Config.ArchivePath() + ", its manifest and " + filepath.Base(s.Config.StatePath()) + " to the cloud some other way")
+			}
+			return s.push(ctx)
+		},
+		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
+			return s.transferEstimate(ctx)
+		},
+	}
+}
+
+// PullStep fetches the archive, its manifest and (unless
+// Config.Restore.StateFile names one) the isolation state file from
+// Config.Transfer.URL. Resumable: safe to redo.
+func PullStep() Step {
+	return Step{
+		Name:  StepPull,
+		Title: "fetch the archive",
+		Redo:  true,
+		Do: func(ctx context.Context, s *Session) (Output, error) {
+			if s.Config.Transfer.URL == "" {
+				if _, err := os.Stat(s.Config.ArchivePath()); err != nil {
+					return Output{}, fmt.Errorf("pull: no transfer.url and no archive at %s", s.Config.ArchivePath())
+				}
+				return Output{}, Skip("no transfer.url: using " + s.Config.ArchivePath())
+			}
+			return s.pull(ctx)
+		},
+		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
+			return s.transferEstimate(ctx)
+		},
+	}
+}
+
+// ImportStep loads the archive into the database. The importer resumes by
+// itself: safe to redo.
+func ImportStep() Step {
+	return Step{
+		Name:  StepImport,
+		Title: "import the archive",
+		Redo:  true,
+		Do: func(ctx context.Context, s *Session) (Output, error) {
+			return s.load(ctx)
+		},
+		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
+			b := s.basis(ctx)
+			if b.sqlBytes <= 0 {
+				return 0, b.note
+			}
+			return mbps(b.sqlBytes, DefaultImportMBps), fmt.Sprintf("%s of SQL at %.0f MB/s", human(b.sqlBytes), DefaultImportMBps)
+		},
+	}
+}
+
+// AdjustStep applies the reviewed rules file (Config.Adjust.Rules) to the
+// imported database. Adjust is idempotent: safe to redo. Without a rules
+// file the step is skipped.
+func AdjustStep() Step {
+	return Step{
+		Name:  StepAdjust,
+		Title: "apply the cloud adjustments",
+		Redo:  true,
+		Do: func(ctx context.Context, s *Session) (Output, error) {
+			if s.Config.Adjust.Rules == "" {
+				return Output{}, Skip("no adjust.rules file")
+			}
+			return s.adjust(ctx)
+		},
+		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
+			return 5 * time.Second, "one transaction"
+		},
+	}
+}
+
+// Throughputs the dry run assumes where check has no figure (MB/s of the
+// uncompressed SQL stream), measured on the development machine like
+// check's DefaultDumpMBps and DefaultImportMBps.
+const (
+	VerifyMBps   = 150.0
+	VerifyDBMBps = 80.0
+)
+
+func mbps(bytes int64, rate float64) time.Duration {
+	return time.Duration(float64(bytes) / (rate * 1e6) * float64(time.Second)).Round(time.Second)
+}
+
+func human(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
