@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -102,10 +103,17 @@ func (e *TableError) Error() string {
 			msg += " (the table was dropped during the dump)"
 		}
 	}
+	if errors.Is(e.Err, driver.ErrBadConn) || errors.Is(e.Err, mysql.ErrInvalidConn) {
+		msg = "lost the connection to the server (" + msg + ")"
+	}
 	return fmt.Sprintf("dump: table %s: %s", ident.Quote(e.Table), msg)
 }
 
 func (e *TableError) Unwrap() error { return e.Err }
+
+// testHookBeforeRows, when set by a test, runs before each table's rows
+// are read, on the dumping connection's goroutine.
+var testHookBeforeRows func(ctx context.Context, conn *sql.Conn, table string)
 
 // tableInfo is one row of information_schema.TABLES.
 type tableInfo struct {
@@ -200,17 +208,16 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	werr := p.finish()
 	switch {
 	case ctx.Err() != nil:
-		if perr != nil && !errors.Is(perr, ctx.Err()) {
-			var te *TableError
-			if errors.As(perr, &te) {
-				return nil, &TableError{Table: te.Table, Err: ctx.Err()}
-			}
+		var te *TableError
+		if errors.As(perr, &te) || errors.As(werr, &te) {
+			return nil, &TableError{Table: te.Table, Err: fmt.Errorf("interrupted: %w", ctx.Err())}
 		}
-		return nil, fmt.Errorf("dump: %w", ctx.Err())
+		return nil, fmt.Errorf("dump: interrupted: %w", ctx.Err())
+	case perr != nil && (werr == nil || errors.Is(werr, context.Canceled)):
+		// The writer stopped because reading failed.
+		return nil, perr
 	case werr != nil:
 		return nil, werr
-	case perr != nil:
-		return nil, perr
 	}
 	// The completion marker covers every byte before it.
 	d.res.SQL = manifest.Stream{Bytes: p.hw.n, SHA256: hex.EncodeToString(p.hw.h.Sum(nil))}
@@ -486,6 +493,9 @@ func (d *dumper) table(ctx context.Context, p *pipe, t tableInfo, triggers []str
 	}
 	if err := p.begin(ctx, job); err != nil {
 		return err
+	}
+	if testHookBeforeRows != nil {
+		testHookBeforeRows(ctx, d.conn, t.name)
 	}
 	if len(stored) > 0 {
 		if err := d.rows(ctx, p, job, "SELECT "+rowhash.SelectList(cols)+" FROM "+q); err != nil {

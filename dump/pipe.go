@@ -331,6 +331,9 @@ func (p *pipe) writer() error {
 			report(true)
 		}
 		if err != nil {
+			if cur != nil {
+				return &TableError{Table: cur.name, Err: fmt.Errorf("writing: %w", err)}
+			}
 			return fmt.Errorf("dump: writing: %w", err)
 		}
 	}
