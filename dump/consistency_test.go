@@ -34,7 +34,8 @@ func TestSnapshotWithConcurrentWriters(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var commits atomic.Int64
+	var commits, target atomic.Int64
+	target.Store(1 << 62)
 	progressed := make(chan struct{})
 	var once sync.Once
 	var wg sync.WaitGroup
@@ -52,15 +53,18 @@ func TestSnapshotWithConcurrentWriters(t *testing.T) {
 					}
 					return
 				}
-				if commits.Add(1) >= 200 {
+				if commits.Add(1) >= target.Load() {
 					once.Do(func() { close(progressed) })
 				}
 			}
 		}()
 	}
 	// The dump reads acct_a, then waits (before acct_b and log_c) until the
-	// writers committed 200 transfers after the snapshot began.
+	// writers committed 200 more transfers, all after the snapshot began.
 	withHook(t, func(ctx context.Context, _ *sql.Conn, table string) {
+		if table == "acct_a" {
+			target.Store(commits.Load() + 200)
+		}
 		if table == "acct_b" {
 			select {
 			case <-progressed:
