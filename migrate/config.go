@@ -116,6 +116,10 @@ type TransferOptions struct {
 	PasswordEnv string `json:"password_env,omitempty"`
 	// KnownHosts is the known_hosts file (default ~/.ssh/known_hosts).
 	KnownHosts string `json:"known_hosts,omitempty"`
+	// AcceptNewHostKey trusts a server KnownHosts does not list yet and
+	// records its key there (trust on first use). A changed key is always
+	// refused.
+	AcceptNewHostKey bool `json:"accept_new_host_key,omitempty"`
 }
 
 // CheckOptions configure the source side's check step.
@@ -172,6 +176,8 @@ type ImportOptions struct {
 type AdjustOptions struct {
 	// Rules is the reviewed rules file; empty skips the step.
 	Rules string `json:"rules,omitempty"`
+	// Params are the values of the rules' ${name} parameters.
+	Params map[string]string `json:"params,omitempty"`
 }
 
 // RestoreOptions configure the cloud side's final restore of the sources.

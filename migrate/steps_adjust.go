@@ -1,0 +1,45 @@
+//go:build adjustready
+
+package migrate
+
+import (
+	"context"
+	"errors"
+	"os"
+)
+
+// adjust applies the rules file and appends what it changed to
+// adjust-record.json in the output folder (for lamigrate's undo). A second
+// run changes nothing, so the step is safe to redo.
+func (s *Session) adjust(ctx context.Context) (Output, error) {
+	var out Output
+	rules, err := LoadRules(s.Config.Adjust.Rules)
+	if err != nil {
+		return out, err
+	}
+	db, err := s.DB(ctx)
+	if err != nil {
+		return out, err
+	}
+	rep, err := Adjust(ctx, db, rules, AdjustConfig{Params: s.Config.Adjust.Params})
+	if err != nil {
+		return out, err
+	}
+	path := s.Path("adjust-record.json")
+	rec := rep.Record()
+	if old, err := ReadAdjustRecord(path); err == nil {
+		old.Append(rec)
+		rec = old
+	} else if _, serr := os.Stat(path); !errors.Is(serr, os.ErrNotExist) {
+		return out, err
+	}
+	if err := rec.Write(path); err != nil {
+		return out, err
+	}
+	if fi, err := os.Stat(path); err == nil {
+		out.AddFile(path, fi.Size(), "")
+	}
+	out.Count("rules", int64(len(rep.Rules)))
+	out.Count("rows_changed", rep.Changed)
+	return out, nil
+}

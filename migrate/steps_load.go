@@ -1,0 +1,62 @@
+//go:build loadready
+
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/load"
+)
+
+type loadProgress struct{ s *Session }
+
+func (p loadProgress) Update(st load.Status) {
+	p.s.Progress(st.ArchiveRead, st.ArchiveSize, true,
+		fmt.Sprintf("%d/%d tables, %d rows", st.TablesDone, st.Tables, st.Rows))
+}
+
+// load imports the archive. The importer records finished tables in the
+// target and continues an unfinished import of the same archive (its
+// fingerprint is the manifest's SHA-256), so a redo never duplicates rows.
+func (s *Session) load(ctx context.Context) (Output, error) {
+	var out Output
+	path := s.Config.ArchivePath()
+	m, err := manifest.Read(manifest.PathFor(path))
+	if err != nil {
+		return out, fmt.Errorf("import: %w", err)
+	}
+	r, err := s.Resolve()
+	if err != nil {
+		return out, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return out, fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	cfg := load.Config{
+		Threads:       s.Config.Import.Threads,
+		Fingerprint:   m.File.SHA256,
+		RequireMarker: true,
+		ArchiveSize:   size,
+	}
+	res, err := load.Load(ctx, r.Config.Clone(), f, cfg, load.WithProgress(loadProgress{s}), load.WithPassphrase(s.passphrase()))
+	if err != nil {
+		return out, err
+	}
+	out.Count("tables", int64(res.Tables))
+	out.Count("tables_skipped", int64(res.Skipped))
+	out.Count("rows", res.Rows)
+	out.Count("sql_bytes", res.SQLBytes)
+	if res.Resumed {
+		out.Value("resumed", "true")
+	}
+	return out, nil
+}
