@@ -92,6 +92,8 @@ type inProcOptions struct {
 	// that many bytes from the client (0: never), to test reconnects.
 	dropAfter int64
 	dropConns int32
+	// hostKeys replace the generated host key (the first is reported).
+	hostKeys []ssh.Signer
 }
 
 // startInProcSFTP runs an SSH server with only the sftp subsystem (exec is
@@ -117,7 +119,15 @@ func startInProcSFTP(t testing.TB, o inProcOptions) *sshServer {
 			return nil, fmt.Errorf("wrong password")
 		}
 	}
-	conf.AddHostKey(hk.signer)
+	hostPub := hk.pub
+	if len(o.hostKeys) > 0 {
+		hostPub = o.hostKeys[0].PublicKey()
+		for _, k := range o.hostKeys {
+			conf.AddHostKey(k)
+		}
+	} else {
+		conf.AddHostKey(hk.signer)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +159,7 @@ func startInProcSFTP(t testing.TB, o inProcOptions) *sshServer {
 			}()
 		}
 	}()
-	return &sshServer{host: "127.0.0.1", port: ln.Addr().(*net.TCPAddr).Port, hostKey: hk.pub, user: "tester"}
+	return &sshServer{host: "127.0.0.1", port: ln.Addr().(*net.TCPAddr).Port, hostKey: hostPub, user: "tester"}
 }
 
 // droppingConn closes itself after reading left bytes.

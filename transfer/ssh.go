@@ -178,8 +178,10 @@ func (h *hostKeys) algorithms(address string) ([]string, error) {
 	}
 	err = cb(address, &net.TCPAddr{IP: net.IPv4zero}, probeKey{})
 	var ke *knownhosts.KeyError
-	if !errors.As(err, &ke) {
-		return nil, nil
+	if !errors.As(err, &ke) || len(ke.Want) == 0 {
+		// Unknown host: ask for the key OpenSSH would record first.
+		return []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+			ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}, nil
 	}
 	var algos []string
 	seen := map[string]bool{}
@@ -207,8 +209,8 @@ func algorithmsFor(keyType string) []string {
 // probeKey is a key no known_hosts line holds, used to list the known keys.
 type probeKey struct{}
 
-func (probeKey) Type() string                         { return "lamigrate-probe" }
-func (probeKey) Marshal() []byte                      { return []byte("lamigrate-probe") }
+func (probeKey) Type() string                        { return "lamigrate-probe" }
+func (probeKey) Marshal() []byte                     { return []byte("lamigrate-probe") }
 func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe") }
 
 // callback is the ssh.HostKeyCallback.
