@@ -1,5 +1,3 @@
-//go:build adjustready
-
 package migrate
 
 import (
