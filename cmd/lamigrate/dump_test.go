@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/internal/mysqltest"
+)
+
+func dumpFixture(t *testing.T) *mysqltest.DB {
+	db := mysqltest.New(t)
+	db.MustExec(t,
+		"CREATE TABLE qu_la_users (id CHAR(8) PRIMARY KEY, name VARCHAR(50))",
+		"INSERT INTO qu_la_users VALUES ('a1b2c3d4', 'Ann'), ('e5f6a7b8', 'Bob')",
+		"CREATE TABLE qu_g_logs (id INT PRIMARY KEY, msg TEXT)",
+		"INSERT INTO qu_g_logs VALUES (1, 'transient')",
+		"CREATE TABLE extra (id INT PRIMARY KEY)",
+		"INSERT INTO extra VALUES (1)")
+	return db
+}
+
+func TestDumpCLI(t *testing.T) {
+	db := dumpFixture(t)
+	dsn := db.Config().FormatDSN()
+	tests := []struct {
+		name       string
+		file       string
+		args       []string
+		env        map[string]string
+		tester     []string // a stock tool that must accept the file
+		wantTables []string
+		wantWarn   string
+	}{
+		{name: "gzip default ignores", file: "d.sql.gz", tester: []string{"gzip", "-t"},
+			wantTables: []string{"extra", "qu_la_users"}},
+		{name: "zstd by flag, extra ignore, unmatched", file: "d.out", args: []string{"--compress", "zstd", "--ignore-table", "extra", "--ignore-table", "nope"},
+			tester: []string{"zstd", "-t"}, wantTables: []string{"qu_la_users"}, wantWarn: "nope"},
+		{name: "lz4 no default ignores", file: "d.sql.lz4", args: []string{"--no-default-ignores", "--level", "3"}, tester: []string{"lz4", "-t"},
+			wantTables: []string{"extra", "qu_g_logs", "qu_la_users"}},
+		{name: "encrypted", file: "d.sql.gz.age", env: map[string]string{"LAMIGRATE_PASSPHRASE": "pw"},
+			wantTables: []string{"extra", "qu_la_users"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), tt.file)
+			args := append([]string{"--json", "dump", "--dsn", dsn, "-o", path}, tt.args...)
+			code, stdout, stderr := runCLI(t, tt.env, args...)
+			if code != 0 {
+				t.Fatalf("lamigrate %s = exit %d; want 0\n%s", strings.Join(args, " "), code, stderr)
+			}
+			var res dumpResult
+			if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+				t.Fatalf("--json output %q: %v", stdout, err)
+			}
+			var names []string
+			for _, tb := range res.Tables {
+				names = append(names, tb.Name)
+			}
+			if strings.Join(names, ",") != strings.Join(tt.wantTables, ",") {
+				t.Errorf("dumped tables = %v; want %v", names, tt.wantTables)
+			}
+			if tt.wantWarn != "" && !strings.Contains(stderr, tt.wantWarn) {
+				t.Errorf("stderr lacks a warning about %s:\n%s", tt.wantWarn, stderr)
+			}
+			m, err := manifest.Read(manifest.PathFor(path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.File.SHA256 != res.SHA256 || m.Database != db.Name {
+				t.Errorf("manifest file = %+v, database %s; want sha256 %s, %s", m.File, m.Database, res.SHA256, db.Name)
+			}
+			if tt.tester != nil {
+				tool := mysqltest.Tool(t, tt.tester[0])
+				if out, err := exec.Command(tool, append(tt.tester[1:], path)...).CombinedOutput(); err != nil {
+					t.Errorf("%s %s: %v\n%s", tt.tester[0], path, err, out)
+				}
+			}
+		})
+	}
+}
+
+func TestDumpCLIFailures(t *testing.T) {
+	db := dumpFixture(t)
+	cfg := db.Config()
+	cfg.DBName = "lamigrate_no_such_db"
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"missing database", []string{"dump", "--dsn", cfg.FormatDSN(), "-o", filepath.Join(dir, "a.sql.gz")}, nil, "lamigrate dump: "},
+		{"no passphrase", []string{"dump", "--dsn", db.Config().FormatDSN(), "-o", filepath.Join(dir, "b.sql.gz.age")}, nil, "LAMIGRATE_PASSPHRASE"},
+		{"unwritable folder", []string{"dump", "--dsn", db.Config().FormatDSN(), "-o", filepath.Join(dir, "no", "c.sql.gz")}, nil, "lamigrate dump: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLICtx(t, context.Background(), tt.env, tt.args...)
+			if code == 0 {
+				t.Fatalf("exit = 0; want a failure")
+			}
+			if !strings.Contains(stderr, tt.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+				t.Errorf("stderr = %q; want one line containing %q", stderr, tt.want)
+			}
+		})
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 0 {
+		t.Errorf("failed dumps left files: %v", entries)
+	}
+}
