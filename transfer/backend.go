@@ -107,15 +107,14 @@ type MismatchError struct {
 }
 
 func (e *MismatchError) Error() string {
-	src := "the source"
-	if e.Manifest {
-		src = "its manifest"
-	}
-	s := fmt.Sprintf("%s: %s is %s, %s says %s", e.Name, e.What, e.Got, src, e.Want)
+	how := ""
 	if e.Method != "" {
-		s += " (" + string(e.Method) + ")"
+		how = " (" + string(e.Method) + ")"
 	}
-	return s
+	if e.Manifest {
+		return fmt.Sprintf("transfer: %s does not match its manifest: its %s is %s%s, the manifest says %s", e.Name, e.What, e.Got, how, e.Want)
+	}
+	return fmt.Sprintf("transfer: %s failed verification: its %s is %s%s, the source's is %s", e.Name, e.What, e.Got, how, e.Want)
 }
 
 // Is makes errors.Is(err, ErrManifestMismatch / ErrVerify) work.
