@@ -228,4 +228,3 @@ func TestCLIPushPull(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
-
