@@ -129,10 +129,12 @@ func (c *checker) lookAlikes(ctx context.Context, inProfile map[string]map[strin
 		if inProfile[strings.ToLower(t)] != nil || c.ignored[strings.ToLower(t)] {
 			continue
 		}
-		what := "no status-like column"
-		if len(cols[t]) > 0 {
-			what = "status-like column(s) " + strings.Join(cols[t], ", ")
+		if len(cols[t]) == 0 {
+			c.add(Info, "source_lookalike", t, "",
+				"table %s has a source-like name but no status-like column: probably not a switchable source", t)
+			continue
 		}
+		what := "status-like column(s) " + strings.Join(cols[t], ", ")
 		c.add(Warning, "source_lookalike", t,
 			"check whether it brings data in; if so, add it to a profile (--profile FILE) so isolate deactivates it",
 			"table %s looks like an external source but is not in the profile (%s)", t, what)

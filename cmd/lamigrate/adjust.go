@@ -1,9 +1,166 @@
 package main
 
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sort"
+	"strings"
+
+	"github.com/qualityunit/lamigrate/migrate"
+)
+
 type adjustCmd struct {
 	connFlags
-	Rules  string `name:"rules" required:"" help:"Reviewed rules file of cloud-specific changes." placeholder:"FILE"`
-	DryRun bool   `name:"dry-run" help:"Show what would change, change nothing."`
+	Rules  string            `name:"rules" help:"Reviewed rules file of cloud-specific changes (JSON)." placeholder:"FILE"`
+	DryRun bool              `name:"dry-run" help:"Show what would change, change nothing."`
+	Param  map[string]string `name:"param" help:"Value of the rules parameter NAME (repeatable)." placeholder:"NAME=VALUE"`
+	Record string            `name:"record" help:"Record what changed in FILE (appended when it exists), for --undo." placeholder:"FILE"`
+	Undo   string            `name:"undo" help:"Put back what a --record FILE says adjust changed, where the values are still what adjust wrote." placeholder:"FILE"`
 }
 
-func (c *adjustCmd) Run(e *env) error { return notBuilt("adjust") }
+func (c *adjustCmd) Run(e *env) error {
+	switch {
+	case c.Rules == "" && c.Undo == "":
+		return usageErr("give --rules FILE (or --undo RECORD to take changes back)")
+	case c.Rules != "" && c.Undo != "":
+		return usageErr("--rules and --undo do not go together: run one, then the other")
+	case c.Undo != "" && (c.Record != "" || len(c.Param) > 0):
+		return usageErr("--undo takes no --record or --param")
+	}
+	if c.Undo != "" {
+		return c.undo(e)
+	}
+	rules, err := migrate.LoadRules(c.Rules)
+	if err != nil {
+		return withStatus(exitUsage, err)
+	}
+	var prior *migrate.AdjustRecord
+	if c.Record != "" && !c.DryRun {
+		switch r, err := migrate.ReadAdjustRecord(c.Record); {
+		case err == nil:
+			prior = r
+		case errors.Is(err, fs.ErrNotExist):
+		default:
+			return fmt.Errorf("%v: give another --record FILE", err)
+		}
+	}
+	db, _, err := c.open(e)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rep, err := migrate.Adjust(e.ctx, db, rules, migrate.AdjustConfig{DryRun: c.DryRun, Params: c.Param})
+	if err != nil {
+		return err
+	}
+	if c.Record != "" && !c.DryRun {
+		rec := rep.Record()
+		if prior != nil {
+			if prior.Database != rec.Database {
+				return fmt.Errorf("changes committed, but not recorded: %s records database %s, not %s; the changes are listed in this run's --json output", c.Record, prior.Database, rec.Database)
+			}
+			prior.Append(rec)
+			rec = prior
+		}
+		if err := rec.Write(c.Record); err != nil {
+			return fmt.Errorf("changes committed, but writing the record failed: %v", err)
+		}
+	}
+	return e.ui.result(rep, func(w io.Writer) { c.printAdjust(w, rep) })
+}
+
+func (c *adjustCmd) undo(e *env) error {
+	rec, err := migrate.ReadAdjustRecord(c.Undo)
+	if err != nil {
+		return withStatus(exitUsage, err)
+	}
+	db, _, err := c.open(e)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rep, err := migrate.Undo(e.ctx, db, rec, c.DryRun)
+	if err != nil {
+		return err
+	}
+	if err := e.ui.result(rep, func(w io.Writer) { printUndo(w, rep) }); err != nil {
+		return err
+	}
+	if n := len(rep.Conflicts); n > 0 {
+		return fmt.Errorf("%d row(s) changed since adjust wrote them and were left as they are: check them by hand", n)
+	}
+	return nil
+}
+
+const maxRowsShown = 20
+
+func (c *adjustCmd) printAdjust(w io.Writer, r *migrate.AdjustReport) {
+	mode := "changed"
+	if r.DryRun {
+		mode = "would change (dry run, rolled back)"
+	}
+	fmt.Fprintf(w, "adjust of database %s: %s %d row(s) with %d rule(s)\n", r.Database, mode, r.Changed, len(r.Rules))
+	for _, rr := range r.Rules {
+		if rr.Kind == "sql" {
+			fmt.Fprintf(w, "  %-24s sql: %d row(s) affected\n", rr.Name, rr.Changed)
+			continue
+		}
+		fmt.Fprintf(w, "  %-24s %s: %d matched, %d changed, %d already set\n", rr.Name, rr.Table, rr.Matched, rr.Changed, rr.Unchanged)
+		for i, ch := range rr.Changes {
+			if i == maxRowsShown {
+				fmt.Fprintf(w, "      … and %d more (see --json)\n", len(rr.Changes)-i)
+				break
+			}
+			fmt.Fprintf(w, "      %s: %s\n", cells(ch.Key, nil), cells(ch.Before, ch.After))
+		}
+	}
+	if c.Record != "" && !r.DryRun {
+		fmt.Fprintf(w, "recorded in %s (undo with: lamigrate adjust --undo %s)\n", c.Record, c.Record)
+	}
+}
+
+func printUndo(w io.Writer, r *migrate.UndoReport) {
+	mode := "restored"
+	if r.DryRun {
+		mode = "would restore (dry run, rolled back)"
+	}
+	fmt.Fprintf(w, "undo of adjust on database %s: %s %d row(s), %d already as before, %d conflict(s)\n",
+		r.Database, mode, r.Restored, r.AlreadyUndone, len(r.Conflicts))
+	for _, cf := range r.Conflicts {
+		fmt.Fprintf(w, "  ! %s %s: %s", cf.Table, cells(cf.Key, nil), cf.Reason)
+		if cf.Found != nil {
+			fmt.Fprintf(w, " (adjust wrote %s, now %s)", cells(cf.Wrote, nil), cells(cf.Found, nil))
+		}
+		fmt.Fprintln(w)
+	}
+	for _, s := range r.NotUndoable {
+		fmt.Fprintf(w, "  ! rule %q ran SQL that cannot be undone automatically (%d row(s)): %s\n", s.Rule, s.Affected, s.SQL)
+	}
+}
+
+// cells renders col=value pairs, or col: before → after when after is set.
+func cells(m, after map[string]migrate.Cell) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		if after != nil {
+			parts = append(parts, fmt.Sprintf("%s %s → %s", k, short(m[k].String()), short(after[k].String())))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s=%s", k, short(m[k].String())))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func short(s string) string {
+	if len(s) > 60 {
+		return s[:57] + "…"
+	}
+	return s
+}

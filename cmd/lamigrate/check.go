@@ -1,8 +1,126 @@
 package main
 
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/qualityunit/lamigrate/migrate"
+)
+
+// check's exit statuses: the worst finding decides. 0 = only information,
+// exitCheckWarnings = warnings a person should read, exitCheckBlockers =
+// something must be fixed before migrating. (1, 2 and 130 keep their usual
+// meaning: check itself failed, bad command line, interrupted.)
+const (
+	exitCheckWarnings = 4
+	exitCheckBlockers = 5
+)
+
 type checkCmd struct {
 	connFlags
-	OutDir string `name:"out-dir" help:"Folder the dump will be written to (free space is checked against the estimate)." placeholder:"DIR"`
+	OutDir   string  `name:"out-dir" default:"." help:"Folder the dump will be written to (free space is checked against the estimate)." placeholder:"DIR"`
+	Profile  string  `name:"profile" help:"Profile of external sources (JSON; default: the built-in LiveAgent profile)." placeholder:"FILE"`
+	LinkMbps float64 `name:"link-mbps" default:"100" help:"Upload speed to the cloud in Mbit/s, for the downtime estimate."`
 }
 
-func (c *checkCmd) Run(e *env) error { return notBuilt("check") }
+func (c *checkCmd) Run(e *env) error {
+	if c.LinkMbps <= 0 {
+		return usageErr("--link-mbps must be a positive speed in Mbit/s, not %g", c.LinkMbps)
+	}
+	db, _, err := c.open(e)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	e.ui.info("analysing the database and installation")
+	rep, err := migrate.Check(e.ctx, db, migrate.CheckConfig{
+		InstallDir:  c.InstallDir,
+		OutDir:      c.OutDir,
+		LinkMbps:    c.LinkMbps,
+		ProfilePath: c.Profile,
+	})
+	if err != nil {
+		return err
+	}
+	if err := e.ui.result(rep, func(w io.Writer) { printCheck(w, rep) }); err != nil {
+		return err
+	}
+	switch rep.Worst {
+	case migrate.Blocker:
+		return withStatus(exitCheckBlockers, fmt.Errorf("%d blocker(s) and %d warning(s): fix the blockers before migrating", rep.Blockers, rep.Warnings))
+	case migrate.Warning:
+		return withStatus(exitCheckWarnings, fmt.Errorf("%d warning(s): read them before migrating", rep.Warnings))
+	}
+	return nil
+}
+
+// printCheck writes the report for a person: a summary header, then one
+// line per finding, worst first.
+func printCheck(w io.Writer, r *migrate.CheckReport) {
+	f := r.Facts
+	la := f.LiveAgentVersion
+	if la == "" {
+		la = "unknown"
+	}
+	fmt.Fprintf(w, "lamigrate check of database %s: LiveAgent %s on %s %s\n", f.Database, la, f.ServerFlavour, f.ServerVersion)
+	s := f.Size
+	fmt.Fprintf(w, "  size:     %s data + %s indexes; dump ≈ %s SQL, %s gzip",
+		humanBytes(s.DataBytes), humanBytes(s.IndexBytes), humanBytes(s.SQLBytes), humanBytes(s.ArchiveBytes))
+	if f.FreeBytes >= 0 {
+		fmt.Fprintf(w, "; %s free for it", humanBytes(f.FreeBytes))
+	}
+	fmt.Fprintln(w)
+	d := f.Downtime
+	fmt.Fprintf(w, "  downtime: ≈ %s (dump %s + transfer %s + import %s)\n", secs(d.TotalSeconds), secs(d.DumpSeconds), secs(d.TransferSeconds), secs(d.ImportSeconds))
+	var active int64
+	found := 0
+	for _, src := range f.Sources {
+		if src.Found {
+			found++
+		}
+		if src.Active > 0 {
+			active += src.Active
+		}
+	}
+	fmt.Fprintf(w, "  sources:  %d of %d profile sources found, %d active row(s); %d background job(s) pending\n", found, len(f.Sources), active, f.PendingJobs)
+	fmt.Fprintf(w, "  verdict:  %s (%d blocker(s), %d warning(s), %d info)\n", verdict(r.Worst), r.Blockers, r.Warnings, r.Infos)
+	groups := []struct {
+		sev   migrate.Severity
+		title string
+		mark  string
+	}{{migrate.Blocker, "BLOCKERS", "✗"}, {migrate.Warning, "WARNINGS", "!"}, {migrate.Info, "INFO", "·"}}
+	for _, g := range groups {
+		var lines []string
+		for _, fd := range r.Findings {
+			if fd.Severity != g.sev {
+				continue
+			}
+			line := fmt.Sprintf("  %s %s", g.mark, fd.Message)
+			if fd.Action != "" && g.sev != migrate.Info {
+				line += " → " + fd.Action
+			}
+			lines = append(lines, line)
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s\n%s\n", g.title, strings.Join(lines, "\n"))
+	}
+	fmt.Fprintf(w, "\nEstimates assume: %s.\n", strings.Join(d.Assumptions, "; "))
+}
+
+func verdict(s migrate.Severity) string {
+	switch s {
+	case migrate.Blocker:
+		return "NOT READY"
+	case migrate.Warning:
+		return "ready after review"
+	}
+	return "ready"
+}
+
+func secs(s float64) string {
+	return (time.Duration(s+0.5) * time.Second).String()
+}
