@@ -185,7 +185,7 @@ func printDryRun(w io.Writer, d *migrate.DryRun) {
 		est := "-"
 		if s.Status != migrate.Done && s.Status != migrate.Skipped {
 			est = "?"
-			if s.EstimateSeconds > 0 || s.Basis != "" {
+			if s.EstimateSeconds > 0 {
 				est = "~" + s.Estimate().String()
 			}
 		}
