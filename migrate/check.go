@@ -34,8 +34,7 @@ func (s Severity) rank() int {
 // Finding is one observation of check.
 type Finding struct {
 	Severity Severity `json:"severity"`
-	// Code names the kind of finding, stable across versions (for example
-	// "engine_not_innodb", "jobs_pending"); see the list in doc.go.
+	// Code names the kind of finding, stable across versions; see Codes.
 	Code string `json:"code"`
 	// Subject is the table, file, source or setting the finding is about,
 	// when there is one.
@@ -43,6 +42,43 @@ type Finding struct {
 	Message string `json:"message"`
 	// Action says what to do; empty for plain information.
 	Action string `json:"action,omitempty"`
+}
+
+// Codes lists every finding code Check emits and what it is about. A code
+// may appear with different severities (engine_not_innodb is a blocker for a
+// LiveAgent table, a warning for a foreign one, info for an ignored one).
+var Codes = map[string]string{
+	"server":              "server flavour and version",
+	"server_old":          "server older than MariaDB 10.3 / MySQL 5.7",
+	"time_zone":           "server and system time zone",
+	"version":             "LiveAgent version from qu_g_versions",
+	"version_unknown":     "qu_g_versions has no finished row",
+	"not_liveagent":       "no usable qu_g_versions: wrong database",
+	"charset":             "database and table charsets/collations",
+	"engine_not_innodb":   "table outside the consistent snapshot",
+	"table_not_liveagent": "table without the qu_ prefix",
+	"table_backup":        "qu_ table named like a leftover copy",
+	"view_reads_ignored":  "view over a table the dump leaves out",
+	"size":                "database size and estimated dump size",
+	"disk_space":          "free space in the output folder vs the estimate",
+	"downtime":            "estimated downtime (dump + transfer + import)",
+	"max_allowed_packet":  "packet limit vs the largest row",
+	"source":              "profile source found, with its active rows",
+	"source_missing":      "profile source whose table or column is missing",
+	"source_condition":    "profile source whose condition the server rejects",
+	"source_lookalike":    "table that looks like a source but is not in the profile",
+	"jobs_pending":        "background jobs not finished",
+	"jobs_unknown":        "no qu_g_queued_jobs table",
+	"cron":                "jobs.php/queue.php cron lines (or none found)",
+	"install_dir":         "installation folder missing or not given",
+	"encryption_key":      "whether settings.php sets ENCRYPTION_KEY (never its value)",
+	"mail_pipe":           "whether accounts/mail_pipe.php exists",
+	"plugin_custom":       "plugin not in the standard list",
+	"theme_custom":        "theme not in the standard list",
+	"version_disk":        "LiveAgent version on disk vs the database",
+	"privileges":          "the user has every privilege needed",
+	"privilege_missing":   "a privilege the dump or isolate needs is missing",
+	"window":              "now inside or outside the migration window",
 }
 
 // CheckReport is check's result: what it found and the facts it measured.

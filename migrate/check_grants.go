@@ -237,6 +237,10 @@ func (c *checker) privileges(ctx context.Context) error {
 		case need.n > 0:
 			missing(Blocker, need.priv, fmt.Sprintf("no %s privilege, and the database has %d %s the dump must read", need.priv, need.n, need.what),
 				fmt.Sprintf("GRANT %s ON %s.* TO the migration user", need.priv, c.dbName))
+		case need.priv == "TRIGGER":
+			// information_schema hides triggers from users without it.
+			c.add(Warning, "privilege_missing", need.priv, fmt.Sprintf("GRANT TRIGGER ON %s.* TO the migration user", c.dbName),
+				"no TRIGGER privilege: triggers are invisible to this user, so the dump could leave them out")
 		default:
 			c.add(Info, "privilege_missing", need.priv, "", "no %s privilege; not needed (no %s)", need.priv, need.what)
 		}

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
 
@@ -366,4 +368,62 @@ func codes(r *CheckReport) string {
 		s = append(s, string(f.Severity)+":"+f.Code+"("+f.Subject+")")
 	}
 	return strings.Join(s, " ")
+}
+
+func TestCheckPrivilegesOfLimitedUser(t *testing.T) {
+	db := newCheckDB(t)
+	admin, err := sql.Open("mysql", mysqltest.Server(t).FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	user := "lc_" + db.Name[len(db.Name)-8:]
+	for _, s := range []string{
+		"CREATE USER '" + user + "'@'localhost' IDENTIFIED BY 'pw-" + user + "'",
+		"GRANT SELECT ON `" + db.Name + "`.* TO '" + user + "'@'localhost'",
+	} {
+		if _, err := admin.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	t.Cleanup(func() { admin.Exec("DROP USER '" + user + "'@'localhost'") })
+	cfg := db.Config()
+	cfg.User, cfg.Passwd = user, "pw-"+user
+	c, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := sql.OpenDB(c)
+	defer limited.Close()
+	rep, err := Check(context.Background(), limited, CheckConfig{CrontabCommand: []string{}, CronPaths: []string{}, SampleBytes: -1})
+	if err != nil {
+		t.Fatalf("Check(limited user): %v", err)
+	}
+	want := map[string]Severity{"SHOW VIEW": Blocker, "TRIGGER": Warning, "UPDATE": Warning}
+	for subject, sev := range want {
+		fs := rep.Find("privilege_missing", subject)
+		if len(fs) != 1 || fs[0].Severity != sev {
+			t.Errorf("Check(limited user): privilege_missing %s = %+v; want one %s", subject, fs, sev)
+		}
+	}
+	if fs := rep.Find("privilege_missing", "SELECT"); len(fs) != 0 {
+		t.Errorf("Check(limited user): SELECT reported missing: %+v", fs)
+	}
+	if rep.Facts.Privileges["SELECT"] != true || rep.Facts.Privileges["UPDATE sources"] != false {
+		t.Errorf("Check(limited user) privileges = %v", rep.Facts.Privileges)
+	}
+}
+
+func TestCheckCodesDocumented(t *testing.T) {
+	db := newCheckDB(t)
+	rep, err := Check(context.Background(), db.DB, CheckConfig{InstallDir: laInstall(t, false), OutDir: t.TempDir(),
+		CrontabCommand: []string{}, CronPaths: []string{}, SampleBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rep.Findings {
+		if _, ok := Codes[f.Code]; !ok {
+			t.Errorf("finding code %q is not in Codes", f.Code)
+		}
+	}
 }

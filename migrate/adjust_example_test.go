@@ -1,0 +1,57 @@
+package migrate_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/qualityunit/lamigrate/migrate"
+)
+
+func ExampleParseRules() {
+	rules, err := migrate.ParseRules([]byte(`{
+	  "params": ["domain"],
+	  "rules": [
+	    {"name": "server name", "table": "qu_g_settings",
+	     "set": {"value": "help.${domain}"}, "where": {"name": "server_name"}},
+	    {"name": "old sessions", "sql": "DELETE FROM qu_g_sessions WHERE domain = ${domain}"}
+	  ]
+	}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range rules.Rules {
+		b, _ := r.Bind(map[string]string{"domain": "it's.example"})
+		if b.SQL != "" {
+			fmt.Println(b.SQL)
+		} else {
+			fmt.Println(b.Table, b.Set["value"])
+		}
+	}
+	// Output:
+	// qu_g_settings "help.it's.example"
+	// DELETE FROM qu_g_sessions WHERE domain = 'it\'s.example'
+}
+
+// Adjust a database, keep the record, and take the changes back.
+func ExampleAdjust() {
+	var db *sql.DB // connected to the imported database
+	ctx := context.Background()
+	rules, err := migrate.LoadRules("cloud-rules.json")
+	if err != nil {
+		return
+	}
+	rep, err := migrate.Adjust(ctx, db, rules, migrate.AdjustConfig{Params: map[string]string{"domain": "example.com"}})
+	if err != nil {
+		return
+	}
+	if err := rep.Record().Write("adjust-record.json"); err != nil {
+		return
+	}
+	rec, _ := migrate.ReadAdjustRecord("adjust-record.json")
+	undo, err := migrate.Undo(ctx, db, rec, false)
+	if err == nil {
+		fmt.Println(undo.Restored, len(undo.Conflicts))
+	}
+}

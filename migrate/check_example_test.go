@@ -1,0 +1,28 @@
+package migrate_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/qualityunit/lamigrate/migrate"
+)
+
+// Check an installation and list what must be fixed first.
+func ExampleCheck() {
+	var db *sql.DB // connected to the LiveAgent database
+	rep, err := migrate.Check(context.Background(), db, migrate.CheckConfig{
+		InstallDir: "/var/www/liveagent",
+		OutDir:     "/var/backups",
+		LinkMbps:   50,
+	})
+	if err != nil {
+		return
+	}
+	for _, f := range rep.Findings {
+		if f.Severity == migrate.Blocker {
+			fmt.Printf("%s: %s (%s)\n", f.Code, f.Message, f.Action)
+		}
+	}
+	fmt.Printf("downtime ≈ %.0f s\n", rep.Facts.Downtime.TotalSeconds)
+}
