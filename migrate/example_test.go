@@ -3,7 +3,6 @@ package migrate_test
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/qualityunit/lamigrate/migrate"
 )
@@ -40,10 +39,8 @@ func ExamplePlan_Insert() {
 		fmt.Print(s.Name, " ")
 	}
 	fmt.Println()
-	if len(os.Args) > 1 && os.Args[1] == "run" { // not when run as an example
-		rep, err := plan.Run(context.Background(), migrate.RunOptions{Getenv: os.Getenv})
-		fmt.Println(rep.Result, err)
-	}
+	// plan.Run(ctx, migrate.RunOptions{Getenv: os.Getenv}) runs it and
+	// returns a report of every step.
 	// Output:
 	// check isolate drain dump copy-offsite verify push
 }
