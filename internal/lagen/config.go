@@ -18,6 +18,13 @@ const (
 	MaxSize = 256 << 30
 )
 
+// Loading methods for Config.Method.
+const (
+	MethodAuto     = ""
+	MethodLoadData = "load-data"
+	MethodInsert   = "insert"
+)
+
 // Config says what to generate. It is plain data: the same Config always
 // gives the same database contents, whatever Parallel and BatchBytes are.
 type Config struct {
@@ -32,6 +39,11 @@ type Config struct {
 	// BatchBytes is the target size of one multi-row INSERT statement.
 	// It is lowered to fit the server's max_allowed_packet. Default 4 MiB.
 	BatchBytes int `json:"batch_bytes"`
+
+	// Method is how rows are sent: MethodLoadData (LOAD DATA LOCAL INFILE
+	// from memory, about twice as fast), MethodInsert (multi-row INSERT), or
+	// "" to use LOAD DATA when the server allows local_infile.
+	Method string `json:"method,omitempty"`
 
 	// Progress, when not nil, hears about loaded data bytes.
 	Progress Progress `json:"-"`
@@ -71,6 +83,11 @@ func (c Config) Validate() error {
 	}
 	if c.BatchBytes < 64<<10 || c.BatchBytes > 256<<20 {
 		errs = append(errs, fmt.Errorf("batch bytes %d is outside 64 KiB..256 MiB", c.BatchBytes))
+	}
+	switch c.Method {
+	case MethodAuto, MethodLoadData, MethodInsert:
+	default:
+		errs = append(errs, fmt.Errorf("method %q is not %q, %q or empty", c.Method, MethodLoadData, MethodInsert))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("lagen: config: %w", err)

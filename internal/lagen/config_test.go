@@ -65,6 +65,9 @@ func TestConfigValidate(t *testing.T) {
 		{"too big", Config{Size: 1 << 50}, "size"},
 		{"parallel", Config{Parallel: -1}, "parallel"},
 		{"batch", Config{BatchBytes: 10}, "batch"},
+		{"method", Config{Method: "copy"}, "method"},
+		{"load data", Config{Method: MethodLoadData}, ""},
+		{"insert", Config{Method: MethodInsert}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,14 +1,18 @@
 package lagen
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/qualityunit/lamigrate/internal/ident"
@@ -113,8 +117,13 @@ func Generate(ctx context.Context, db *sql.DB, cfg Config) (*Stats, error) {
 	c0 := conns[0]
 	var dbName sql.NullString
 	var maxPacket int64
-	if err := c0.QueryRowContext(ctx, "SELECT DATABASE(), @@max_allowed_packet").Scan(&dbName, &maxPacket); err != nil {
+	var localInfile bool
+	if err := c0.QueryRowContext(ctx, "SELECT DATABASE(), @@max_allowed_packet, @@local_infile").Scan(&dbName, &maxPacket, &localInfile); err != nil {
 		return nil, fmt.Errorf("lagen: %w", err)
+	}
+	tsv := cfg.Method == MethodLoadData || cfg.Method == MethodAuto && localInfile
+	if cfg.Method == MethodLoadData && !localInfile {
+		return nil, errors.New("lagen: the server has local_infile off; use the insert method or SET GLOBAL local_infile = 1")
 	}
 	if !dbName.Valid {
 		return nil, errors.New("lagen: no database selected (name one in the DSN)")
@@ -177,7 +186,7 @@ func Generate(ctx context.Context, db *sql.DB, cfg Config) (*Stats, error) {
 	})
 	for _, c := range conns {
 		g.Go(func() error {
-			var w rows
+			w := rows{tsv: tsv}
 			streams := map[string]*stream{}
 			for j := range jobs {
 				s := streams[j.t.name]
@@ -185,12 +194,11 @@ func Generate(ctx context.Context, db *sql.DB, cfg Config) (*Stats, error) {
 					s = contentStream(p.seed, j.t.name)
 					streams[j.t.name] = s
 				}
-				prefix := "INSERT INTO " + ident.Quote(j.t.name) + " VALUES "
 				flush := func() error {
 					if w.n == 0 {
 						return nil
 					}
-					if _, err := c.ExecContext(gctx, prefix+string(w.buf)); err != nil {
+					if err := send(gctx, c, j.t.name, &w); err != nil {
 						return fmt.Errorf("lagen: loading %s: %w", j.t.name, err)
 					}
 					mu.Lock()
@@ -232,6 +240,32 @@ func Generate(ctx context.Context, db *sql.DB, cfg Config) (*Stats, error) {
 	}
 	stats.Duration = time.Since(start)
 	return stats, nil
+}
+
+var readerSeq atomic.Int64
+
+// send loads the rows in w into table.
+func send(ctx context.Context, c *sql.Conn, table string, w *rows) error {
+	if !w.tsv {
+		_, err := c.ExecContext(ctx, "INSERT INTO "+ident.Quote(table)+" VALUES "+string(w.buf))
+		return err
+	}
+	name := fmt.Sprintf("lamigrate-lagen-%d", readerSeq.Add(1))
+	buf := w.buf
+	mysql.RegisterReaderHandler(name, func() io.Reader { return bytes.NewReader(buf) })
+	defer mysql.DeregisterReaderHandler(name)
+	// CHARACTER SET binary: the bytes go to each column as they are (utf8
+	// text, utf8mb4 text, blobs alike). With LOCAL the server skips
+	// duplicate keys instead of failing, so count the rows.
+	res, err := c.ExecContext(ctx, "LOAD DATA LOCAL INFILE "+ident.String("Reader::"+name)+
+		" INTO TABLE "+ident.Quote(table)+" CHARACTER SET binary")
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n != int64(w.n) {
+		return fmt.Errorf("LOAD DATA stored %d of %d rows", n, w.n)
+	}
+	return nil
 }
 
 func contentStream(seed uint64, table string) *stream { return newStream(seed, "table/"+table) }

@@ -132,14 +132,14 @@ func TestIgnoredTablesMatchDefaultIgnoreList(t *testing.T) {
 }
 
 func TestGenerateIsDeterministic(t *testing.T) {
-	// Different parallelism and batch sizes must not change the data.
-	a, sa := generate(t, Config{Size: testSize, Seed: 7, Parallel: 1, BatchBytes: 64 << 10})
-	b, sb := generate(t, Config{Size: testSize, Seed: 7, Parallel: 3})
+	// Different methods, parallelism and batch sizes must not change the data.
+	a, sa := generate(t, Config{Size: testSize, Seed: 7, Parallel: 1, BatchBytes: 64 << 10, Method: MethodInsert})
+	b, sb := generate(t, Config{Size: testSize, Seed: 7, Parallel: 3, Method: MethodLoadData})
 	c, _ := generate(t, Config{Size: testSize, Seed: 8})
 	da, db, dc := digests(t, a), digests(t, b), digests(t, c)
 	for _, tb := range Tables() {
 		if da[tb.Name] != db[tb.Name] {
-			t.Errorf("%s: digest %s with Parallel 1; %s with Parallel 3 (same seed): want equal", tb.Name, da[tb.Name], db[tb.Name])
+			t.Errorf("%s: digest %s with INSERT on 1 connection; %s with LOAD DATA on 3 (same seed): want equal", tb.Name, da[tb.Name], db[tb.Name])
 		}
 	}
 	for _, name := range []string{"qu_la_messages", "qu_g_filecontents", "qu_la_contacts", "qu_g_logs"} {
@@ -269,8 +269,8 @@ func TestGenerateRefusesFilledDatabase(t *testing.T) {
 	}
 }
 
-// Every byte value must survive the generator's quoting.
-func TestQuotingRoundTrip(t *testing.T) {
+// Every byte value must survive both loading formats.
+func TestValuesRoundTrip(t *testing.T) {
 	db := mysqltest.New(t)
 	ctx := context.Background()
 	c, err := db.Conn(ctx)
@@ -283,43 +283,78 @@ func TestQuotingRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := c.ExecContext(ctx, "CREATE TABLE q (id INT PRIMARY KEY, b LONGBLOB, s TEXT CHARACTER SET utf8mb4)"); err != nil {
-		t.Fatal(err)
-	}
 	all := make([]byte, 512)
 	for i := range all {
 		all[i] = byte(i)
 	}
-	str := "it's \\ \"quoted\"\x00\n\r\x1a\t 😀 ž 日本"
-	var w rows
-	w.begin()
-	w.int(1)
-	w.bytes(all)
-	w.str(str)
-	w.end()
-	w.begin()
-	w.int(2)
-	w.bytes([]byte{})
-	w.strN("", true)
-	w.end()
-	if _, err := c.ExecContext(ctx, "INSERT INTO q VALUES "+string(w.buf)); err != nil {
+	str := "it's \\ \"quoted\"\x00\n\r\x1a\t \\N ž 日本"
+	emoji := str + " 😀"
+	for _, tsv := range []bool{false, true} {
+		table := map[bool]string{false: "q_insert", true: "q_load"}[tsv]
+		t.Run(table, func(t *testing.T) {
+			if _, err := c.ExecContext(ctx, "CREATE TABLE "+table+` (id INT PRIMARY KEY, b LONGBLOB,
+				s TEXT, m TEXT CHARACTER SET utf8mb4, d DATETIME, x DECIMAL(10,2)) DEFAULT CHARSET=utf8`); err != nil {
+				t.Fatal(err)
+			}
+			w := rows{tsv: tsv}
+			w.begin()
+			w.int(1)
+			w.bytes(all)
+			w.str(str)
+			w.str(emoji)
+			w.datetime(0)
+			w.decimal(-1, 2)
+			w.end()
+			w.begin()
+			w.int(2)
+			w.bytes([]byte{})
+			w.strN("", true)
+			w.str("")
+			w.datetimeN(0, true)
+			w.decimal(0, 2)
+			w.end()
+			if err := send(ctx, c, table, &w); err != nil {
+				t.Fatal(err)
+			}
+			var b []byte
+			var s, m, d, x sql.NullString
+			if err := c.QueryRowContext(ctx, "SELECT b, s, m, d, x FROM "+table+" WHERE id = 1").Scan(&b, &s, &m, &d, &x); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(b, all) {
+				t.Errorf("blob round trip = %x; want %x", b, all)
+			}
+			if s.String != str || m.String != emoji || d.String != "0000-00-00 00:00:00" || x.String != "-0.01" {
+				t.Errorf("row 1 = %q, %q, %q, %q; want %q, %q, zero date, -0.01", s.String, m.String, d.String, x.String, str, emoji)
+			}
+			if err := c.QueryRowContext(ctx, "SELECT b, s, m, d FROM "+table+" WHERE id = 2").Scan(&b, &s, &m, &d); err != nil {
+				t.Fatal(err)
+			}
+			if b == nil || len(b) != 0 || s.Valid || !m.Valid || m.String != "" || d.Valid {
+				t.Errorf("row 2 = (%q, %v, %v, %v); want (empty, NULL, '', NULL)", b, s, m, d)
+			}
+		})
+	}
+}
+
+func TestSendReportsSkippedRows(t *testing.T) {
+	db := mysqltest.New(t)
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var b []byte
-	var s sql.NullString
-	if err := c.QueryRowContext(ctx, "SELECT b, s FROM q WHERE id = 1").Scan(&b, &s); err != nil {
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, "CREATE TABLE d (id INT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(b, all) {
-		t.Errorf("blob round trip = %x; want %x", b, all)
+	w := rows{tsv: true}
+	for range 2 {
+		w.begin()
+		w.int(1)
+		w.end()
 	}
-	if s.String != str {
-		t.Errorf("string round trip = %q; want %q", s.String, str)
-	}
-	if err := c.QueryRowContext(ctx, "SELECT b, s FROM q WHERE id = 2").Scan(&b, &s); err != nil {
-		t.Fatal(err)
-	}
-	if b == nil || len(b) != 0 || s.Valid {
-		t.Errorf("row 2 = (%q, %v); want (empty, NULL)", b, s)
+	if err := send(ctx, c, "d", &w); err == nil || !strings.Contains(err.Error(), "1 of 2") {
+		t.Errorf("send with a duplicate key = %v; want an error saying 1 of 2 rows were stored", err)
 	}
 }

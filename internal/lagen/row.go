@@ -7,9 +7,12 @@ import (
 	"time"
 )
 
-// rows appends the VALUES tuples of one INSERT statement and counts the data
-// bytes (the raw value lengths, before SQL escaping) it carried.
+// rows appends rows in one of two formats and counts the data bytes (the
+// raw value lengths, before escaping) it carried: the VALUES tuples of a
+// multi-row INSERT, or (tsv) the lines of LOAD DATA's default format (tab
+// between fields, backslash escapes, \N for NULL).
 type rows struct {
+	tsv   bool
 	buf   []byte
 	n     int   // rows in buf
 	data  int64 // data bytes in buf
@@ -17,34 +20,52 @@ type rows struct {
 }
 
 func (w *rows) begin() {
-	if w.n > 0 {
+	switch {
+	case w.tsv:
+	case w.n > 0:
 		w.buf = append(w.buf, ",("...)
-	} else {
+	default:
 		w.buf = append(w.buf, '(')
 	}
 	w.first = true
 }
 
 func (w *rows) end() {
-	w.buf = append(w.buf, ')')
+	if w.tsv {
+		w.buf = append(w.buf, '\n')
+	} else {
+		w.buf = append(w.buf, ')')
+	}
 	w.n++
 }
 
 func (w *rows) sep() {
 	if !w.first {
-		w.buf = append(w.buf, ',')
+		if w.tsv {
+			w.buf = append(w.buf, '\t')
+		} else {
+			w.buf = append(w.buf, ',')
+		}
 	}
 	w.first = false
 }
 
 func (w *rows) null() {
 	w.sep()
-	w.buf = append(w.buf, "NULL"...)
+	if w.tsv {
+		w.buf = append(w.buf, `\N`...)
+	} else {
+		w.buf = append(w.buf, "NULL"...)
+	}
 }
 
 func (w *rows) str(s string) {
 	w.sep()
-	w.buf = appendQuoted(w.buf, s)
+	if w.tsv {
+		w.buf = appendEscaped(w.buf, s)
+	} else {
+		w.buf = appendQuoted(w.buf, s)
+	}
 	w.data += int64(len(s))
 }
 
@@ -58,13 +79,17 @@ func (w *rows) strN(s string, null bool) {
 }
 
 func (w *rows) bytes(b []byte) {
-	w.sep()
 	if b == nil {
-		w.buf = append(w.buf, "NULL"...)
+		w.null()
 		return
 	}
-	w.buf = append(w.buf, "_binary"...)
-	w.buf = appendQuoted(w.buf, b)
+	w.sep()
+	if w.tsv {
+		w.buf = appendEscaped(w.buf, b)
+	} else {
+		w.buf = append(w.buf, "_binary"...)
+		w.buf = appendQuoted(w.buf, b)
+	}
 	w.data += int64(len(b))
 }
 
@@ -111,13 +136,17 @@ func (w *rows) decimal(units int64, scale int) {
 func (w *rows) datetime(unix int64) {
 	w.sep()
 	w.data += 8
-	if unix == 0 {
-		w.buf = append(w.buf, "'0000-00-00 00:00:00'"...)
-		return
+	if !w.tsv {
+		w.buf = append(w.buf, '\'')
 	}
-	w.buf = append(w.buf, '\'')
-	w.buf = time.Unix(unix, 0).UTC().AppendFormat(w.buf, time.DateTime)
-	w.buf = append(w.buf, '\'')
+	if unix == 0 {
+		w.buf = append(w.buf, "0000-00-00 00:00:00"...)
+	} else {
+		w.buf = time.Unix(unix, 0).UTC().AppendFormat(w.buf, time.DateTime)
+	}
+	if !w.tsv {
+		w.buf = append(w.buf, '\'')
+	}
 }
 
 // datetimeN writes a datetime, or NULL when null is true.
@@ -158,6 +187,34 @@ func appendQuoted[T string | []byte](buf []byte, s T) []byte {
 	}
 	buf = append(buf, s[start:]...)
 	return append(buf, '\'')
+}
+
+// appendEscaped appends s as one field of LOAD DATA's default format.
+func appendEscaped[T string | []byte](buf []byte, s T) []byte {
+	start := 0
+	for i := 0; i < len(s); i++ {
+		var esc byte
+		switch s[i] {
+		case 0:
+			esc = '0'
+		case '\n':
+			esc = 'n'
+		case '\r':
+			esc = 'r'
+		case '\t':
+			esc = 't'
+		case '\\':
+			esc = '\\'
+		case 0x1a:
+			esc = 'Z'
+		default:
+			continue
+		}
+		buf = append(buf, s[start:i]...)
+		buf = append(buf, '\\', esc)
+		start = i + 1
+	}
+	return append(buf, s[start:]...)
 }
 
 // ids turns a row index into the 8 lower-case hex digits LiveAgent uses as

@@ -39,6 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Uint64("seed", lagen.DefaultSeed, "seed: the same seed and size give the same data")
 	create := fs.Bool("create", false, "create the database when it does not exist")
 	parallel := fs.Int("parallel", lagen.DefaultParallel, "connections loading at once")
+	method := fs.String("method", "", "load with load-data or insert (default: load-data when the server allows it)")
 	verbose := fs.Bool("v", false, "print progress to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -57,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if mcfg.DBName == "" {
 		return fmt.Errorf("--dsn names no database")
 	}
-	cfg := lagen.Config{Size: n, Seed: *seed, Parallel: *parallel}.WithDefaults()
+	cfg := lagen.Config{Size: n, Seed: *seed, Parallel: *parallel, Method: *method}.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
