@@ -34,7 +34,7 @@
 //     and inactive rows; widgets' status (online presence) is always 'N';
 //   - qu_g_settings has allowed_ips with a non-empty value;
 //   - qu_g_queued_jobs has a few rows whose status is not 'F';
-//   - zero dates ('0000-00-00 00:00:00'), NULL next to '', DECIMAL, FLOAT,
+//   - zero dates ('0000-00-00 00:00:00'), NULL next to ”, DECIMAL, FLOAT,
 //     INT and BIGINT UNSIGNED (up to 2^64-1), a TIMESTAMP column, and emoji
 //     only in the utf8mb4 column qu_la_messages.message;
 //   - qu_la_conversations_search is MyISAM; everything else InnoDB.
