@@ -41,7 +41,7 @@ type Config struct {
 	BatchBytes int `json:"batch_bytes"`
 
 	// Method is how rows are sent: MethodLoadData (LOAD DATA LOCAL INFILE
-	// from memory, about twice as fast), MethodInsert (multi-row INSERT), or
+	// from memory, the faster), MethodInsert (multi-row INSERT), or
 	// "" to use LOAD DATA when the server allows local_infile.
 	Method string `json:"method,omitempty"`
 
