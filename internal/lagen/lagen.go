@@ -18,6 +18,11 @@ import (
 	"github.com/qualityunit/lamigrate/internal/ident"
 )
 
+// DataVersion changes whenever the generated data changes for a given Size
+// and Seed (a new table, another column, other values). bench/setup-db.sh
+// records it to know when the benchmark database is out of date.
+const DataVersion = 1
+
 // ErrNotEmpty is returned when the target database already holds a table
 // that Generate would create.
 var ErrNotEmpty = errors.New("lagen: database is not empty")

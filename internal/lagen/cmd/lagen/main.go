@@ -40,9 +40,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	create := fs.Bool("create", false, "create the database when it does not exist")
 	parallel := fs.Int("parallel", lagen.DefaultParallel, "connections loading at once")
 	method := fs.String("method", "", "load with load-data or insert (default: load-data when the server allows it)")
+	dataVersion := fs.Bool("data-version", false, "print the generator's data version and exit")
 	verbose := fs.Bool("v", false, "print progress to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *dataVersion {
+		fmt.Fprintln(stdout, lagen.DataVersion)
+		return nil
 	}
 	if *dsn == "" || fs.NArg() > 0 {
 		return fmt.Errorf("usage: lagen --dsn DSN [--size 1GiB] [--seed N] [--create]")

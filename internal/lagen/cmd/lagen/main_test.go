@@ -56,6 +56,16 @@ func TestRunCreatesDatabase(t *testing.T) {
 	}
 }
 
+func TestRunPrintsDataVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if err := run(context.Background(), []string{"--data-version"}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("%d\n", lagen.DataVersion); out.String() != want {
+		t.Errorf("--data-version printed %q; want %q", out.String(), want)
+	}
+}
+
 func TestRunRejectsBadArguments(t *testing.T) {
 	tests := []struct {
 		name string
