@@ -167,7 +167,11 @@ func Restore(ctx context.Context, db *sql.DB, statePath string, o Options) (*Res
 		for _, c := range sr.Conflicts {
 			warn(o.Progress, "source %q: row %s is now %s (isolation wrote %s, original %s): left alone", sr.Name, c.Key, c.Current, c.Written, c.Original)
 		}
-		report(o.Progress, Event{Step: "source", Name: sr.Name, State: "restored", Count: sr.Restored})
+		if sr.Skipped != "" {
+			report(o.Progress, Event{Step: "source", Name: sr.Name, State: "skipped", Message: sr.Skipped})
+		} else {
+			report(o.Progress, Event{Step: "source", Name: sr.Name, State: "restored", Count: sr.Restored})
+		}
 		res.Sources = append(res.Sources, sr)
 	}
 

@@ -1,11 +1,58 @@
 package main
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/qualityunit/lamigrate/isolate"
+)
 
 type drainCmd struct {
 	connFlags
 	Timeout  time.Duration `name:"timeout" default:"30m" help:"Give up after this long."`
 	Interval time.Duration `name:"interval" default:"5s" help:"Poll this often."`
+	Query    string        `name:"query" help:"SQL returning the number of pending jobs (default: the profile's, else SELECT COUNT(*) FROM qu_g_queued_jobs WHERE status != 'F')." placeholder:"SQL"`
+	Profile  string        `name:"profile" help:"Profile whose drain_query to use." placeholder:"FILE"`
 }
 
-func (c *drainCmd) Run(e *env) error { return notBuilt("drain") }
+func (c *drainCmd) Run(e *env) error {
+	if c.Timeout <= 0 || c.Interval <= 0 {
+		return usageErr("--timeout and --interval must be positive")
+	}
+	q := c.Query
+	if q == "" && c.Profile != "" {
+		p, err := isolate.LoadProfile(c.Profile)
+		if err != nil {
+			return withStatus(exitUsage, err)
+		}
+		q = p.Drain()
+	}
+	o := isolate.DrainOptions{Query: q, Interval: c.Interval, Timeout: c.Timeout}
+	if err := o.Validate(); err != nil {
+		return withStatus(exitUsage, err)
+	}
+	db, _, err := c.open(e)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	last := int64(-1)
+	o.Progress = isolate.ProgressFunc(func(ev isolate.Event) {
+		if ev.Count != last { // say it when it changes, not every poll
+			e.ui.info("drain: %d background jobs pending", ev.Count)
+			last = ev.Count
+		}
+	})
+	res, err := isolate.Drain(e.ctx, db, o)
+	if errors.Is(err, isolate.ErrTimeout) {
+		return fmt.Errorf("%w; is the jobs.php cron still running? Wait longer with --timeout", err)
+	}
+	if err != nil {
+		return err
+	}
+	return e.ui.result(res, func(w io.Writer) {
+		fmt.Fprintf(w, "No background jobs pending (%d polls, %s).\n", res.Polls, res.Elapsed.Round(time.Millisecond))
+	})
+}
