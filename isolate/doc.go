@@ -1,6 +1,64 @@
 // Package isolate stops everything that brings new data into a LiveAgent
-// installation (mail accounts, social accounts, widgets, chat invitations,
-// the IP allow-list, cron, the web server), records each original value
-// before changing it, and restores exactly those values afterwards. It also
-// waits for background jobs to drain.
+// installation (mail accounts, the mail pipe, social accounts, contact
+// widgets, chat invitations, the IP allow-list, cron, the web server),
+// records each original value before changing it, and restores exactly
+// those values afterwards. It also waits for background jobs to drain.
+//
+// # Profile
+//
+// A [Profile] lists the external sources: per source a table, its key
+// column, the switch column, an SQL condition selecting the active rows and
+// the value deactivation writes. [DefaultProfile] is the LiveAgent profile
+// of LIVEAGENT.md; every entry carries how sure it is (confirmed, inferred,
+// guess), and [LoadProfile] reads a user's override. Identifiers are quoted;
+// conditions are trusted configuration but checked: [Profile.Validate]
+// rejects unbalanced quotes or parentheses, statement separators and
+// comments, and [Profile.Inspect] asks the server (inside a rolled-back
+// read-only transaction) whether tables, columns and conditions exist and
+// how many rows are active now.
+//
+// # Safety
+//
+// [Isolate] handles one source per transaction: it locks the active rows
+// (SELECT ... FOR UPDATE), appends their keys and original values to the
+// state file (JSON, mode 0600, temp file + fsync + rename) and only then
+// updates them, each row only while it still holds the value just read.
+// Files, crontabs and services are recorded the same way before they are
+// touched. A lock file (FILE.lock, flock) keeps two runs from interleaving.
+//
+// [Restore] writes back each original value only where the current value is
+// still the one isolation wrote; anything else is a [Conflict], reported and
+// left alone. It needs only the state file, so it also works on the
+// imported copy of the database in the cloud. Running it twice is harmless.
+//
+// When Isolate fails or its context is cancelled (Ctrl-C), it restores what
+// it had done on a context that ignores the cancellation, with its own
+// timeout, unless [Options].Keep is set.
+//
+// # Resuming
+//
+// Running Isolate again with the same state file continues an interrupted
+// run: sources marked done are skipped, rows already recorded keep their
+// first original value, new active rows are added. A state file that was
+// fully restored is archived (FILE.restored-TIME) and a new round starts; one
+// restored with conflicts is refused, because it still holds their
+// originals.
+//
+// # Cron and the web server
+//
+// With [Options].Cron, active crontab lines running jobs.php or queue.php
+// (the profile's CronPatterns) in the user's crontab and in system crontabs
+// get the [CronMarker] prefix; restore removes exactly that prefix, so the
+// files come back byte for byte (CRLF and odd whitespace included). Note that
+// background jobs stop with the cron: [Drain] first, then isolate with cron
+// using the same state file. With [Options].WebServer the running web
+// servers (apache2, httpd, nginx, lighttpd, php-fpm) are stopped through
+// systemctl, or service(8) without systemd, or explicit commands; all
+// commands go through a [Runner].
+//
+// # Drain
+//
+// [Drain] polls DefaultDrainQuery (or another query) until it returns 0 and
+// returns an error wrapping [ErrTimeout] that says how many jobs remain when
+// the time is up.
 package isolate
