@@ -113,7 +113,11 @@ func Isolate(ctx context.Context, db *sql.DB, p *Profile, statePath string, o Op
 	}
 	for _, st := range statuses {
 		if st.ConditionError != "" {
-			return nil, &ProfileError{Source: st.Name, Field: "active_where", Reason: "the server rejects it: " + strings.TrimPrefix(st.ConditionError, "active_where ")}
+			field := "active_where"
+			if strings.HasPrefix(st.ConditionError, "key ") {
+				field = "key"
+			}
+			return nil, &ProfileError{Source: st.Name, Field: field, Reason: strings.TrimPrefix(st.ConditionError, "active_where ")}
 		}
 	}
 	if o.DryRun {

@@ -323,8 +323,9 @@ type SourceStatus struct {
 	// missing table or column, or the server's complaint about
 	// active_where); "" when it can.
 	Problem string `json:"problem,omitempty"`
-	// ConditionError is set when the server rejected active_where for
-	// another reason than an unknown column (a typo in the SQL): isolate
+	// ConditionError is set for a mistake in the profile that the server
+	// revealed: active_where rejected for another reason than an unknown
+	// column (a typo in the SQL), or a key that is not unique. Isolate
 	// refuses to run rather than skip such a source.
 	ConditionError string `json:"condition_error,omitempty"`
 }
@@ -372,6 +373,15 @@ func inspectSource(ctx context.Context, db *sql.DB, s Source) (SourceStatus, err
 		st.Problem = fmt.Sprintf("table %s has no column %s", s.Table, strings.Join(st.MissingColumns, ", "))
 		return st, nil
 	}
+	unique, err := uniqueKey(ctx, db, s.Table, s.Key)
+	if err != nil {
+		return st, err
+	}
+	if !unique {
+		st.Problem = fmt.Sprintf("key %s is not a unique single-column key (primary key or unique index) of %s", s.Key, s.Table)
+		st.ConditionError = st.Problem
+		return st, nil
+	}
 	n, err := countActive(ctx, db, s)
 	if err != nil {
 		var me *mysql.MySQLError
@@ -414,6 +424,30 @@ func tableColumns(ctx context.Context, q querier, table string) (map[string]bool
 		return nil, false, fmt.Errorf("isolate: reading columns of %s: %w", table, err)
 	}
 	return cols, len(cols) > 0, nil
+}
+
+// uniqueKey reports whether column alone is the primary key or a unique
+// index of table.
+func uniqueKey(ctx context.Context, q querier, table, column string) (bool, error) {
+	rows, err := q.QueryContext(ctx, `SELECT INDEX_NAME, GROUP_CONCAT(COLUMN_NAME) FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND NON_UNIQUE = 0
+		GROUP BY INDEX_NAME HAVING COUNT(*) = 1`, table)
+	if err != nil {
+		return false, fmt.Errorf("isolate: reading indexes of %s: %w", table, err)
+	}
+	defer rows.Close()
+	found := false
+	for rows.Next() {
+		var idx, col string
+		if err := rows.Scan(&idx, &col); err != nil {
+			return false, fmt.Errorf("isolate: reading indexes of %s: %w", table, err)
+		}
+		found = found || strings.EqualFold(col, column)
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("isolate: reading indexes of %s: %w", table, err)
+	}
+	return found, nil
 }
 
 // countActive counts the active rows inside a read-only transaction that is

@@ -185,6 +185,7 @@ func TestInspect(t *testing.T) {
 		Source{Name: "no column", Table: "qu_g_rules", Key: "ruleid", Column: "enabled", ActiveWhere: "1", Write: "N"},
 		Source{Name: "typo column", Table: "qu_g_rules", Key: "ruleid", Column: "rstatus", ActiveWhere: "rstauts = 'E'", Write: "D"},
 		Source{Name: "typo sql", Table: "qu_g_rules", Key: "ruleid", Column: "rstatus", ActiveWhere: "rstatus = = 'E'", Write: "D"},
+		Source{Name: "key not unique", Table: "qu_g_rules", Key: "rtype", Column: "rstatus", ActiveWhere: "rstatus = 'E'", Write: "D"},
 	)
 	got, err := p.Inspect(context.Background(), db.DB)
 	if err != nil {
@@ -206,6 +207,7 @@ func TestInspect(t *testing.T) {
 		"no column":        {true, -1, "no column enabled", false},
 		"typo column":      {true, -1, "rstauts", false},
 		"typo sql":         {true, -1, "active_where", true},
+		"key not unique":   {true, -1, "not a unique", true},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("Inspect returned %d statuses; want %d", len(got), len(want))

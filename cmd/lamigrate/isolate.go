@@ -13,7 +13,7 @@ type isolateCmd struct {
 	State   string `name:"state" required:"" help:"State file recording every original value (JSON, mode 0600)." placeholder:"FILE"`
 	Profile string `name:"profile" help:"Profile of external sources (JSON) instead of the built-in LiveAgent one." placeholder:"FILE"`
 	DryRun  bool   `name:"dry-run" help:"Print the plan, change nothing."`
-	Keep    bool   `name:"keep" help:"On Ctrl-C or failure keep what was already isolated (default: restore it)."`
+	Keep    bool   `name:"keep" help:"On Ctrl-C or failure keep what is isolated (default: restore everything the state file holds, earlier runs included)."`
 
 	Cron           bool     `name:"cron" help:"Also comment out the jobs.php/queue.php cron lines (user crontab and system crontabs). Background jobs stop too: run drain first, then isolate --cron with the same state file."`
 	CrontabCommand string   `name:"crontab-command" default:"crontab" help:"Program (and leading arguments) that reads (-l) and writes (-) the user crontab, e.g. 'crontab -u www-data'." placeholder:"CMD"`
@@ -73,6 +73,8 @@ func progressTo(e *env) isolate.Progress {
 			e.ui.info("drain: %d background jobs pending", ev.Count)
 		case ev.Step == "source" && ev.State == "start":
 			e.ui.info("isolate: %s: %d active rows", ev.Name, ev.Count)
+		case ev.Step == "source" && ev.Message != "":
+			e.ui.info("%s: %s: %s", ev.Name, ev.State, ev.Message)
 		case ev.Step == "source":
 			e.ui.info("%s: %s (%d rows)", ev.Name, ev.State, ev.Count)
 		default:
