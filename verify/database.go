@@ -3,9 +3,11 @@ package verify
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,16 +126,50 @@ func Database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 		jobs = append(jobs, i)
 		total += t.Rows
 	}
-	sort.SliceStable(jobs, func(a, b int) bool {
-		return present[m.Tables[jobs[a]].Name].size > present[m.Tables[jobs[b]].Name].size
-	})
-
-	// Read the tables, biggest first, over n connections.
+	// Read the tables, biggest first, over n connections. A table bigger
+	// than its share is read in primary-key ranges, so that no single
+	// table keeps one connection busy while the others idle.
 	n := opt.Connections
 	if n <= 0 {
 		n = 2
 	}
-	n = min(n, len(jobs))
+	var size int64
+	for _, j := range jobs {
+		size += present[m.Tables[j].Name].size
+	}
+	type part struct {
+		table int
+		where string
+		size  int64
+	}
+	var parts []part
+	for _, j := range jobs {
+		name := m.Tables[j].Name
+		ts := present[name].size
+		k := 1
+		if share := size / int64(2*n); n > 1 && share > 0 && ts > share && ts >= minSplit {
+			k = int(min((ts+share-1)/share, 8))
+		}
+		var wheres []string
+		if k > 1 {
+			w, err := splitRanges(ctx, db, schema, name, k)
+			if err != nil {
+				return nil, err
+			}
+			wheres = w
+		}
+		if len(wheres) == 0 {
+			wheres = []string{""}
+		}
+		for _, w := range wheres {
+			parts = append(parts, part{table: j, where: w, size: ts / int64(len(wheres))})
+		}
+	}
+	sort.SliceStable(parts, func(a, b int) bool { return parts[a].size > parts[b].size })
+
+	digests := make([]rowhash.Digest, len(m.Tables))
+	var mu sync.Mutex
+	n = min(n, len(parts))
 	var done atomic.Int64
 	var progMu sync.Mutex
 	report := func(note string) {
@@ -144,13 +180,13 @@ func Database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 		opt.Progress.Update(done.Load(), total, note)
 		progMu.Unlock()
 	}
-	next := make(chan int)
+	next := make(chan part)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(next)
-		for _, j := range jobs {
+		for _, p := range parts {
 			select {
-			case next <- j:
+			case next <- p:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
@@ -167,24 +203,29 @@ func Database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 			if _, err := conn.ExecContext(gctx, "SET time_zone = '+00:00'"); err != nil {
 				return fmt.Errorf("verify: setting the session time zone: %w", err)
 			}
-			for j := range next {
+			for p := range next {
 				t0 := time.Now()
-				name := m.Tables[j].Name
-				d, err := tableDigest(gctx, conn, schema, name, func(rows int64) {
+				name := m.Tables[p.table].Name
+				d, err := tableDigest(gctx, conn, schema, name, p.where, func(rows int64) {
 					done.Add(rows)
 					report(name)
 				})
 				if err != nil {
 					return err
 				}
-				r := &results[j]
-				r.Rows, r.Digest, r.Seconds = d.Rows, d.String(), time.Since(t0).Seconds()
+				mu.Lock()
+				digests[p.table].Merge(d)
+				results[p.table].Seconds += time.Since(t0).Seconds()
+				mu.Unlock()
 			}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	for _, j := range jobs {
+		results[j].Rows, results[j].Digest = digests[j].Rows, digests[j].String()
 	}
 	report("")
 
@@ -236,17 +277,150 @@ func Database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 	return rep, nil
 }
 
+// minSplit is the smallest table read in ranges.
+var minSplit int64 = 32 << 20
+
+// splitRanges returns WHERE clauses that partition table's rows into about
+// parts ranges of its first primary-key column, or nil when the table has no
+// primary key or its key is not safe to split. The clauses partition the
+// rows exactly whatever the boundaries are, provided the boundaries are in
+// the column's collation order: so only integer keys and keys made of
+// ASCII digits and letters of one case (LiveAgent's hex ids), whose byte
+// order every collation keeps, are split.
+func splitRanges(ctx context.Context, db *sql.DB, schema, table string, parts int) ([]string, error) {
+	var col, typ string
+	err := db.QueryRowContext(ctx, `SELECT s.COLUMN_NAME, LOWER(c.DATA_TYPE)
+		FROM information_schema.STATISTICS s JOIN information_schema.COLUMNS c
+		  ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME
+		WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.INDEX_NAME = 'PRIMARY' AND s.SEQ_IN_INDEX = 1`,
+		schema, table).Scan(&col, &typ)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify: primary key of %s: %w", ident.Quote(table), err)
+	}
+	integer := false
+	switch typ {
+	case "tinyint", "smallint", "mediumint", "int", "bigint":
+		integer = true
+	case "char", "varchar":
+	default:
+		return nil, nil
+	}
+	// Interpolate between the key's lowest and highest value (two B-tree
+	// probes): LiveAgent's keys are random hex ids or auto-increment
+	// numbers, spread evenly enough.
+	var lo, hi sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT MIN("+ident.Quote(col)+"), MAX("+ident.Quote(col)+") FROM "+ident.Qualified(schema, table)).Scan(&lo, &hi); err != nil {
+		return nil, fmt.Errorf("verify: primary key of %s: %w", ident.Quote(table), err)
+	}
+	if !lo.Valid || !hi.Valid {
+		return nil, nil
+	}
+	var bounds []string
+	if integer {
+		a, err1 := strconv.ParseInt(lo.String, 10, 64)
+		b, err2 := strconv.ParseInt(hi.String, 10, 64)
+		if err1 != nil || err2 != nil || b-a < int64(parts) || b-a < 0 {
+			return nil, nil
+		}
+		for i := 1; i < parts; i++ {
+			bounds = append(bounds, strconv.FormatInt(a+(b-a)/int64(parts)*int64(i), 10))
+		}
+	} else {
+		bs := alnumBounds(lo.String, hi.String, parts)
+		for _, b := range bs {
+			bounds = append(bounds, ident.String(b))
+		}
+	}
+	if len(bounds) == 0 {
+		return nil, nil
+	}
+	c := ident.Quote(col)
+	out := []string{c + " < " + bounds[0]}
+	for i := 1; i < len(bounds); i++ {
+		out = append(out, c+" >= "+bounds[i-1]+" AND "+c+" < "+bounds[i])
+	}
+	return append(out, c+" >= "+bounds[len(bounds)-1]), nil
+}
+
+const alnumWidth = 4 // characters interpolated after the common prefix
+
+// alnumBounds returns parts-1 increasing strings between lo and hi, or nil
+// when the keys are not made of ASCII digits and letters of one case (the
+// only strings whose byte order every collation keeps).
+func alnumBounds(lo, hi string, parts int) []string {
+	upper, lower := false, false
+	for _, s := range []string{lo, hi} {
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			switch {
+			case '0' <= c && c <= '9':
+			case 'a' <= c && c <= 'z':
+				lower = true
+			case 'A' <= c && c <= 'Z':
+				upper = true
+			default:
+				return nil
+			}
+		}
+	}
+	if upper && lower {
+		return nil
+	}
+	letters := "abcdefghijklmnopqrstuvwxyz"
+	if upper {
+		letters = strings.ToUpper(letters)
+	}
+	alphabet := "0123456789" + letters
+	p := 0
+	for p < len(lo) && p < len(hi) && lo[p] == hi[p] {
+		p++
+	}
+	num := func(s string) int64 {
+		var v int64
+		for i := range alnumWidth {
+			d := 0
+			if p+i < len(s) {
+				d = strings.IndexByte(alphabet, s[p+i])
+			}
+			v = v*36 + int64(d)
+		}
+		return v
+	}
+	a, b := num(lo), num(hi)
+	if b-a < int64(parts) {
+		return nil
+	}
+	var out []string
+	for i := 1; i < parts; i++ {
+		v := a + (b-a)*int64(i)/int64(parts)
+		buf := make([]byte, alnumWidth)
+		for j := alnumWidth - 1; j >= 0; j-- {
+			buf[j] = alphabet[v%36]
+			v /= 36
+		}
+		out = append(out, lo[:p]+string(buf))
+	}
+	return out
+}
+
 // progressRows is how many rows pass between progress reports.
 const progressRows = 1 << 16
 
 // tableDigest reads every row of schema.table the way rowhash.Table does,
 // telling progress about the rows read as it goes.
-func tableDigest(ctx context.Context, conn *sql.Conn, schema, table string, progress func(rows int64)) (*rowhash.Digest, error) {
+func tableDigest(ctx context.Context, conn *sql.Conn, schema, table, where string, progress func(rows int64)) (*rowhash.Digest, error) {
 	cols, err := rowhash.Columns(ctx, conn, schema, table)
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}
-	rows, err := conn.QueryContext(ctx, "SELECT "+rowhash.SelectList(cols)+" FROM "+ident.Qualified(schema, table))
+	q := "SELECT " + rowhash.SelectList(cols) + " FROM " + ident.Qualified(schema, table)
+	if where != "" {
+		q += " WHERE " + where
+	}
+	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("verify: reading %s: %w", ident.Quote(table), err)
 	}

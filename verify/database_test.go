@@ -192,3 +192,78 @@ func openConfig(t *testing.T, cfg *mysql.Config) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+func splitDB(t *testing.T) *mysqltest.DB {
+	db := mysqltest.New(t)
+	db.MustExec(t,
+		"CREATE TABLE hex (id CHAR(8) PRIMARY KEY, v TEXT) CHARSET utf8mb3 COLLATE utf8mb3_general_ci",
+		"INSERT INTO hex SELECT LOWER(LPAD(HEX(seq * 2654435761 % 4294967291), 8, '0')), REPEAT('x', seq % 300) FROM seq_1_to_3000",
+		"CREATE TABLE num (id BIGINT PRIMARY KEY, v INT)",
+		"INSERT INTO num SELECT CAST(seq AS SIGNED) * 7 - 5000, seq FROM seq_1_to_2000",
+		"CREATE TABLE comp (fileid CHAR(8), n INT, content BLOB, PRIMARY KEY (fileid, n))",
+		"INSERT INTO comp SELECT LOWER(LPAD(HEX(seq % 97), 8, '0')), seq, REPEAT(CHAR(seq % 256), seq % 100) FROM seq_1_to_2000",
+		"CREATE TABLE mixed (id VARCHAR(10) PRIMARY KEY) COLLATE utf8mb4_general_ci",
+		"INSERT INTO mixed SELECT CONCAT(IF(seq % 2, 'a', 'B'), seq) FROM seq_1_to_500",
+		"CREATE TABLE nopk (v INT)",
+		"INSERT INTO nopk SELECT seq FROM seq_1_to_100",
+		"ANALYZE TABLE hex, num, comp, mixed, nopk",
+	)
+	return db
+}
+
+func TestSplitRanges(t *testing.T) {
+	db := splitDB(t)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		table string
+		split bool
+	}{{"hex", true}, {"num", true}, {"comp", true}, {"mixed", false}, {"nopk", false}} {
+		t.Run(tt.table, func(t *testing.T) {
+			wheres, err := splitRanges(ctx, db.DB, db.Name, tt.table, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (len(wheres) > 1) != tt.split {
+				t.Fatalf("splitRanges(%s) = %q; want split %v", tt.table, wheres, tt.split)
+			}
+			var total, sum int64
+			db.QueryRow("SELECT COUNT(*) FROM " + tt.table).Scan(&total)
+			for _, w := range wheres {
+				var n int64
+				if err := db.QueryRow("SELECT COUNT(*) FROM " + tt.table + " WHERE " + w).Scan(&n); err != nil {
+					t.Fatalf("range %q: %v", w, err)
+				}
+				if n == 0 || n > total*3/4 {
+					t.Errorf("splitRanges(%s) range %q holds %d of %d rows; want a fair share", tt.table, w, n, total)
+				}
+				sum += n
+			}
+			if len(wheres) > 0 && sum != total {
+				t.Errorf("splitRanges(%s) ranges hold %d rows; want exactly %d", tt.table, sum, total)
+			}
+		})
+	}
+}
+
+func TestDatabaseSplitsBigTables(t *testing.T) {
+	defer func(v int64) { minSplit = v }(minSplit)
+	minSplit = 0
+	db := splitDB(t)
+	ctx := context.Background()
+	m := &Manifest{Format: manifest.FormatVersion}
+	for _, name := range []string{"hex", "num", "comp", "mixed", "nopk"} {
+		d, err := rowhash.Table(ctx, db.DB, db.Name, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Tables = append(m.Tables, manifest.Table{Name: name, Rows: d.Rows, Digest: d.String()})
+	}
+	if _, err := Database(ctx, db.DB, m, Options{Connections: 3}); err != nil {
+		t.Fatalf("Database(tables read in ranges) = %v; want nil", err)
+	}
+	db.MustExec(t, "UPDATE hex SET v = CONCAT(v, '.') ORDER BY id DESC LIMIT 1")
+	rep, err := Database(ctx, db.DB, m, Options{Connections: 3})
+	if !errors.Is(err, ErrMismatch) || len(rep.Differences) != 1 || rep.Differences[0].Table != "hex" {
+		t.Errorf("Database(last row of hex changed) = %v; want one difference in hex", err)
+	}
+}
