@@ -210,3 +210,66 @@ func TestCLIIsolateKilled(t *testing.T) {
 	}
 	sameTables(t, "after kill and restore", tableDigests(t, db), before)
 }
+
+// Ctrl-C while isolate waits on a locked source: it restores what it did
+// and exits 130; with --keep it leaves it isolated.
+func TestCLIIsolateInterrupted(t *testing.T) {
+	for _, keep := range []bool{false, true} {
+		t.Run(map[bool]string{false: "restore", true: "keep"}[keep], func(t *testing.T) {
+			db, dsn := isolateFixture(t)
+			before := tableDigests(t, db)
+			state := filepath.Join(t.TempDir(), "state.json")
+			tx, err := db.BeginTx(context.Background(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			if _, err := tx.Exec("SELECT * FROM qu_la_facebook_pages FOR UPDATE"); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			type out struct {
+				code           int
+				stdout, stderr string
+			}
+			done := make(chan out, 1)
+			args := []string{"isolate", "--dsn", dsn, "--state", state}
+			if keep {
+				args = append(args, "--keep")
+			}
+			go func() {
+				c, o, e := runCLICtx(t, ctx, nil, args...)
+				done <- out{c, o, e}
+			}()
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				s, err := isolate.ReadState(state)
+				if err == nil && len(s.Sources) == 2 && s.Sources[1].Status == isolate.Done {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("isolate did not reach the facebook source")
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			cancel() // Ctrl-C
+			r := <-done
+			tx.Rollback()
+			if r.code != exitInterrupted {
+				t.Errorf("interrupted isolate exit = %d (%q); want %d", r.code, r.stderr, exitInterrupted)
+			}
+			after := tableDigests(t, db)
+			if keep {
+				if after["qu_la_mail_accounts"] == before["qu_la_mail_accounts"] || !strings.Contains(r.stderr, "kept") {
+					t.Errorf("isolate --keep interrupted: mail accounts restored or no 'kept' in %q; want them left isolated", r.stderr)
+				}
+				return
+			}
+			if !strings.Contains(r.stderr, "restored what was done") {
+				t.Errorf("interrupted isolate stderr = %q; want 'restored what was done'", r.stderr)
+			}
+			sameTables(t, "after Ctrl-C", after, before)
+		})
+	}
+}
