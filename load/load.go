@@ -1,0 +1,266 @@
+package load
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/qualityunit/lamigrate/internal/codec"
+	"github.com/qualityunit/lamigrate/internal/ident"
+)
+
+// ProgressTable is the table in the target database that records finished
+// tables while an import runs. A successful import drops it; its presence
+// marks an unfinished import that the same command resumes.
+const ProgressTable = "_lamigrate_import"
+
+// Config says how to import. The zero value is valid: it loads with one
+// connection per CPU into an empty database.
+type Config struct {
+	// Threads is the number of connections loading tables in parallel
+	// (0: the number of CPUs).
+	Threads int `json:"threads,omitempty"`
+	// Force loads into a database that already holds tables (statements
+	// that clash with them fail as they would with the stock client).
+	Force bool `json:"force,omitempty"`
+	// Fingerprint identifies the archive (for example its manifest's
+	// SHA-256). It is stored with the progress of an unfinished import, so a
+	// resume with a different archive is refused. The first MiB of the
+	// uncompressed stream is always part of the fingerprint.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// RequireMarker fails the import when the stream does not end with
+	// lamigrate's completion marker (set it for lamigrate archives).
+	RequireMarker bool `json:"require_marker,omitempty"`
+	// SpoolDir holds statements read ahead of the connections ("": the
+	// system's temp folder). Spool files are unlinked as soon as created.
+	SpoolDir string `json:"spool_dir,omitempty"`
+	// ReadAhead bounds the statements read but not yet loaded, in bytes
+	// (0: 4 GiB). Reading ahead lets every connection work while one loads
+	// a big table.
+	ReadAhead int64 `json:"read_ahead,omitempty"`
+	// MemoryReadAhead is the part of ReadAhead kept in memory; the rest
+	// goes to spool files (0: 256 MiB).
+	MemoryReadAhead int64 `json:"memory_read_ahead,omitempty"`
+	// ArchiveSize is the archive's size in bytes, for the ETA (0: unknown).
+	ArchiveSize int64 `json:"archive_size,omitempty"`
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.Threads < 0:
+		return fmt.Errorf("load: threads must be 0 (number of CPUs) or more, not %d", c.Threads)
+	case c.ReadAhead < 0 || c.MemoryReadAhead < 0:
+		return errors.New("load: read-ahead sizes may not be negative")
+	case c.ArchiveSize < 0:
+		return errors.New("load: archive size may not be negative")
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.Threads == 0 {
+		c.Threads = runtime.NumCPU()
+	}
+	if c.ReadAhead == 0 {
+		c.ReadAhead = 4 << 30
+	}
+	if c.MemoryReadAhead == 0 {
+		c.MemoryReadAhead = 256 << 20
+	}
+	if c.MemoryReadAhead > c.ReadAhead {
+		c.MemoryReadAhead = c.ReadAhead
+	}
+	return c
+}
+
+// Progress receives the state of an import about twice a second and once
+// at the end. It is called from one goroutine at a time.
+type Progress interface {
+	Update(Status)
+}
+
+// Status is a snapshot of an import.
+type Status struct {
+	ArchiveRead int64 // bytes of the archive read so far
+	ArchiveSize int64 // 0 when unknown
+	Read        int64 // uncompressed bytes split into statements
+	Loaded      int64 // uncompressed bytes of statements loaded (or skipped as done)
+	Tables      int   // tables met so far
+	TablesDone  int   // tables finished (including those finished by an earlier run)
+	Rows        int64 // rows inserted by this run
+	Elapsed     time.Duration
+	Rate        float64       // archive bytes per second, measured on loaded statements
+	ETA         time.Duration // 0 when unknown
+	Done        bool          // the last update
+}
+
+// Result summarises a finished import.
+type Result struct {
+	Database string `json:"database"`
+	// Tables counts the tables loaded, Skipped those an earlier, interrupted
+	// run had finished.
+	Tables     int           `json:"tables"`
+	Skipped    int           `json:"skipped"`
+	Rows       int64         `json:"rows"`
+	Statements int64         `json:"statements"`
+	Bytes      int64         `json:"archive_bytes"`
+	SQLBytes   int64         `json:"sql_bytes"`
+	Duration   time.Duration `json:"duration_ns"`
+	Resumed    bool          `json:"resumed"`
+	// Marker says the stream ended with lamigrate's completion marker.
+	Marker bool `json:"marker"`
+}
+
+// Errors.
+var (
+	// ErrTargetNotEmpty: the target database holds tables and neither
+	// Config.Force nor an unfinished import of the same archive allows
+	// loading into it.
+	ErrTargetNotEmpty = errors.New("load: target database already holds tables")
+	// ErrOtherArchive: the target holds an unfinished import of another
+	// archive.
+	ErrOtherArchive = errors.New("load: target database holds an unfinished import of a different archive")
+	// ErrPacketTooLarge: a statement is larger than the server's
+	// max_allowed_packet.
+	ErrPacketTooLarge = errors.New("load: statement larger than the server's max_allowed_packet")
+	// ErrIncomplete: the stream ended without the completion marker that
+	// RequireMarker asks for, or the marker does not match the stream.
+	ErrIncomplete = errors.New("load: archive is incomplete")
+	// ErrUnsupported: the stream does something an import into one database
+	// cannot do (USE, CREATE DATABASE).
+	ErrUnsupported = errors.New("load: statement not supported in an import")
+)
+
+// StatementError is a statement the server (or the importer) refused.
+type StatementError struct {
+	Table  string // "" for a statement outside any table
+	Offset int64  // the statement's position in the uncompressed stream
+	Text   string // its first bytes
+	Err    error
+}
+
+func (e *StatementError) Error() string {
+	where := "statement"
+	if e.Table != "" {
+		where = "table " + ident.Quote(e.Table) + ": statement"
+	}
+	return fmt.Sprintf("load: %s at byte %d (%s): %v", where, e.Offset, e.Text, e.Err)
+}
+
+func (e *StatementError) Unwrap() error { return e.Err }
+
+// Option sets a runtime dependency of Load.
+type Option func(*options)
+
+type options struct {
+	progress   Progress
+	passphrase func() (string, error)
+}
+
+// WithProgress reports progress to p.
+func WithProgress(p Progress) Option { return func(o *options) { o.progress = p } }
+
+// WithPassphrase supplies the passphrase of an encrypted archive.
+func WithPassphrase(f func() (string, error)) Option { return func(o *options) { o.passphrase = f } }
+
+// Load reads an archive (any codec lamigrate writes, encrypted or not, or a
+// plain mysqldump file) from r and loads it into the database target names.
+// It opens its own connections from target (Config.Threads of them, plus
+// one), so that the driver's packet limit follows the server's.
+func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts ...Option) (*Result, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	c = c.withDefaults()
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	if target == nil || target.DBName == "" {
+		return nil, errors.New("load: the target configuration names no database")
+	}
+	start := time.Now()
+	cr := &countingReader{r: r}
+	plain, _, err := codec.NewReader(cr, o.passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	defer plain.Close()
+	br := bufio.NewReaderSize(plain, 1<<20)
+	head, _ := br.Peek(1 << 20)
+	h := sha256.New()
+	h.Write([]byte(c.Fingerprint))
+	h.Write([]byte{0})
+	h.Write(head)
+	fp := hex.EncodeToString(h.Sum(nil))
+
+	cfg := target.Clone()
+	cfg.MaxAllowedPacket = 0 // ask the server
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	db.SetMaxIdleConns(c.Threads + 1)
+	db.SetMaxOpenConns(c.Threads + 2)
+
+	e := &engine{c: c, db: db, dbName: cfg.DBName, progress: o.progress, archive: cr, start: start}
+	e.cond = sync.NewCond(&e.mu)
+	err = e.prepare(ctx, fp)
+	if e.release != nil {
+		defer e.release()
+	}
+	if err != nil {
+		return nil, err
+	}
+	res, err := e.run(ctx, br)
+	if err != nil {
+		return nil, err
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// b2s views b as a string without copying; b must not change while the
+// string is in use.
+func b2s(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func snippet(b []byte) string {
+	s := string(b[:min(len(b), 80)])
+	s = strings.Join(strings.Fields(s), " ")
+	if len(b) > 80 {
+		s += "…"
+	}
+	return s
+}
