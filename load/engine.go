@@ -524,8 +524,12 @@ func (e *engine) global(ctx context.Context, text []byte, off int64, cls class) 
 	}
 	e.mu.Lock()
 	e.stmts++
+	n := e.stmts
 	e.mu.Unlock()
-	return nil
+	if afterStatement != nil {
+		afterStatement(n)
+	}
+	return ctx.Err()
 }
 
 // dropObject removes an object a statement creates, when an interrupted run
@@ -623,9 +627,16 @@ func (e *engine) consumed(it item, rows int64) {
 	e.loaded += it.raw
 	e.rows += rows
 	e.stmts++
+	n := e.stmts
 	e.cond.Broadcast()
 	e.mu.Unlock()
+	if afterStatement != nil {
+		afterStatement(n)
+	}
 }
+
+// afterStatement is a test hook called after each loaded statement.
+var afterStatement func(n int64)
 
 func (e *engine) unitDone(u *unit) {
 	e.mu.Lock()

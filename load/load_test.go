@@ -287,3 +287,67 @@ func TestLoadPacketTooLarge(t *testing.T) {
 		t.Fatalf("Load of a 17 MiB statement = %v; want ErrPacketTooLarge saying what to set", err)
 	}
 }
+
+// TestLoadResume interrupts imports after a growing number of statements
+// and runs the same import again: the result must equal the stock client's
+// load, with no row twice.
+func TestLoadResume(t *testing.T) {
+	src := mysqltest.New(t)
+	source(t, src, true)
+	dump := mysqldump(t, src, "--routines", "--net_buffer_length=16k")
+	want := mysqltest.New(t)
+	stockLoad(t, want, dump)
+	wantSnap := snapshot(t, want)
+	in := gz(t, dump)
+
+	full := mysqltest.New(t)
+	res, err := Load(context.Background(), full.Config(), bytes.NewReader(in), Config{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := res.Statements
+	step := max(1, n/10)
+	t.Cleanup(func() { afterStatement = nil })
+	for cut := int64(1); cut < n; cut += step {
+		t.Run(fmt.Sprintf("cut after %d of %d", cut, n), func(t *testing.T) {
+			target := mysqltest.New(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			afterStatement = func(k int64) {
+				if k >= cut {
+					cancel()
+				}
+			}
+			_, err := Load(ctx, target.Config(), bytes.NewReader(in), Config{Threads: 2, ReadAhead: 1})
+			afterStatement = nil
+			cancel()
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted Load = %v; want context.Canceled", err)
+			}
+			var left int
+			target.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", ProgressTable).Scan(&left)
+			if left != 1 {
+				t.Fatalf("after an interrupted load the progress table is missing")
+			}
+			res, err := Load(context.Background(), target.Config(), bytes.NewReader(in), Config{Threads: 2})
+			if err != nil {
+				t.Fatalf("resumed Load: %v", err)
+			}
+			if !res.Resumed {
+				t.Errorf("resumed Load: Resumed = false")
+			}
+			compare(t, snapshot(t, target), wantSnap)
+		})
+	}
+
+	t.Run("other archive", func(t *testing.T) {
+		target := mysqltest.New(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		afterStatement = func(k int64) { cancel() }
+		Load(ctx, target.Config(), bytes.NewReader(in), Config{Threads: 1, ReadAhead: 1})
+		afterStatement = nil
+		_, err := Load(context.Background(), target.Config(), bytes.NewReader(in), Config{Fingerprint: "another"})
+		if !errors.Is(err, ErrOtherArchive) {
+			t.Errorf("resuming with another archive = %v; want ErrOtherArchive", err)
+		}
+	})
+}
