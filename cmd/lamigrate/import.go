@@ -1,9 +1,111 @@
 package main
 
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/load"
+)
+
 type importCmd struct {
 	connFlags
 	File    string `arg:"" help:"Archive to load (ours or a plain mysqldump file, any codec)." type:"path"`
 	Threads int    `name:"threads" default:"0" help:"Parallel connections (0: number of CPUs)."`
+	Force   bool   `name:"force" help:"Load into a database that already holds tables."`
+	Spool   string `name:"spool-dir" help:"Folder for statements read ahead of the connections (default: the system temp folder)." placeholder:"DIR"`
 }
 
-func (c *importCmd) Run(e *env) error { return notBuilt("import") }
+// importResult is what import prints.
+type importResult struct {
+	File         string  `json:"file"`
+	Database     string  `json:"database"`
+	Tables       int     `json:"tables"`
+	Skipped      int     `json:"tables_finished_earlier"`
+	Rows         int64   `json:"rows"`
+	Statements   int64   `json:"statements"`
+	ArchiveBytes int64   `json:"archive_bytes"`
+	SQLBytes     int64   `json:"sql_bytes"`
+	Seconds      float64 `json:"seconds"`
+	Resumed      bool    `json:"resumed"`
+	Manifest     string  `json:"manifest,omitempty"`
+	Marker       bool    `json:"completion_marker"`
+}
+
+// importProgress renders load.Progress on the ui.
+type importProgress struct {
+	t      *task
+	tables int // from the manifest, 0 when unknown
+}
+
+func (p *importProgress) Update(s load.Status) {
+	done := int64(s.Rate * s.Elapsed.Seconds())
+	if s.ArchiveSize > 0 && done > s.ArchiveSize {
+		done = s.ArchiveSize
+	}
+	tables := s.Tables
+	if p.tables > tables {
+		tables = p.tables
+	}
+	p.t.Update(done, s.ArchiveSize, fmt.Sprintf("tables %d/%d, %d rows", s.TablesDone, tables, s.Rows))
+}
+
+func (c *importCmd) Run(e *env) error {
+	if c.Threads < 0 {
+		return usageErr("--threads must be 0 (number of CPUs) or more")
+	}
+	db, r, err := c.open(e)
+	if err != nil {
+		return err
+	}
+	db.Close()
+	f, err := os.Open(c.File)
+	if err != nil {
+		return fmt.Errorf("cannot open the archive: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	cfg := load.Config{Threads: c.Threads, Force: c.Force, SpoolDir: c.Spool, ArchiveSize: fi.Size()}
+	prog := &importProgress{t: e.ui.task("import", fi.Size(), true)}
+	out := importResult{File: c.File, Database: r.Config.DBName}
+	mpath := manifest.PathFor(c.File)
+	if m, err := manifest.Read(mpath); err == nil {
+		cfg.RequireMarker = true
+		cfg.Fingerprint = m.SQL.SHA256
+		prog.tables = len(m.Tables)
+		out.Manifest = mpath
+	} else if _, serr := os.Stat(mpath); serr == nil {
+		return fmt.Errorf("%v: fix or remove the manifest", err)
+	}
+	start := time.Now()
+	res, err := load.Load(e.ctx, r.Config, f, cfg, load.WithProgress(prog),
+		load.WithPassphrase(e.secret("LAMIGRATE_PASSPHRASE", "Archive passphrase")))
+	if err != nil {
+		prog.t.Finish("failed")
+		var se *load.StatementError
+		switch {
+		case errors.Is(err, load.ErrTargetNotEmpty):
+			err = fmt.Errorf("%w (or pass --force)", err)
+		case errors.As(err, &se) && !errors.Is(err, load.ErrPacketTooLarge) && !errors.Is(err, load.ErrUnsupported):
+			err = fmt.Errorf("%w; fix the cause and run the same command again: finished tables are kept", err)
+		}
+		return trimPrefixErr{err, "load: "}
+	}
+	out.Tables, out.Skipped, out.Rows, out.Statements = res.Tables, res.Skipped, res.Rows, res.Statements
+	out.ArchiveBytes, out.SQLBytes, out.Resumed, out.Marker = res.Bytes, res.SQLBytes, res.Resumed, res.Marker
+	out.Seconds = time.Since(start).Seconds()
+	prog.t.Finish(fmt.Sprintf("%d tables, %d rows", out.Tables+out.Skipped, out.Rows))
+	return e.ui.result(out, func(w io.Writer) {
+		fmt.Fprintf(w, "imported %s into %s: %d tables, %d rows, %s of SQL in %.1f s\n", out.File, out.Database,
+			out.Tables+out.Skipped, out.Rows, humanBytes(out.SQLBytes), out.Seconds)
+		if out.Resumed {
+			fmt.Fprintf(w, "resumed: %d tables were finished by an earlier run\n", out.Skipped)
+		}
+	})
+}
