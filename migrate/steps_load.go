@@ -1,5 +1,3 @@
-//go:build loadready
-
 package migrate
 
 import (
