@@ -16,9 +16,6 @@ import (
 	"github.com/qualityunit/lamigrate/verify"
 )
 
-// ErrNotAvailable: a step's package is not part of this build yet.
-var ErrNotAvailable = errors.New("not available yet in this version of lamigrate")
-
 // StandardSteps returns the standard steps of a side, in order.
 func StandardSteps(side Side) []Step {
 	switch side {
