@@ -118,3 +118,19 @@ func TestUIFailJSON(t *testing.T) {
 		t.Errorf("fail with --json = %d, %q", code, errb.String())
 	}
 }
+
+func TestTaskPlainLines(t *testing.T) {
+	var out, errb bytes.Buffer
+	u := newUI(&out, &errb, false, false)
+	tk := u.task("dump", 100, true)
+	tk.Update(10, 0, "early")
+	if errb.Len() != 0 {
+		t.Errorf("first update right after start printed %q; want nothing (no meaningful rate yet)", errb.String())
+	}
+	tk.Update(150, 0, "past the estimate")
+	tk.Finish("done")
+	line := errb.String()
+	if !strings.Contains(line, "dump: 150 B") || !strings.Contains(line, " in ") || strings.Contains(line, "%") {
+		t.Errorf("Finish line = %q; want amount, duration and no percentage past the estimate", line)
+	}
+}

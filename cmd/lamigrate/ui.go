@@ -111,7 +111,8 @@ type task struct {
 // task starts a progress display. unitBytes says whether the counts are
 // bytes (rendered as MiB) or items. total may be 0 when unknown.
 func (u *ui) task(name string, total int64, unitBytes bool) *task {
-	t := &task{u: u, name: name, bytes: unitBytes, total: total, start: time.Now(), every: 2 * time.Second}
+	now := time.Now()
+	t := &task{u: u, name: name, bytes: unitBytes, total: total, start: now, last: now, every: 2 * time.Second}
 	if u.json {
 		t.every = time.Second
 	}
@@ -151,6 +152,10 @@ func (t *task) Update(done, total int64, note string) {
 		}
 	}
 	if t.bar != nil {
+		if t.total > 0 && done > t.total {
+			t.total = done
+			t.bar.ChangeMax64(done)
+		}
 		t.bar.Describe(t.name + " " + note)
 		t.bar.Set64(done)
 		return
@@ -181,7 +186,7 @@ func (t *task) emit(kind string) {
 	el := time.Since(t.start)
 	rate := float64(t.done) / el.Seconds()
 	var eta time.Duration
-	if t.total > 0 && rate > 0 && t.done < t.total {
+	if t.total > 0 && rate > 0 && t.done < t.total && kind != "done" {
 		eta = time.Duration(float64(t.total-t.done)/rate) * time.Second
 	}
 	fields := map[string]any{"task": t.name, "done": t.done, "total": t.total, "elapsed_s": el.Seconds(), "rate_per_s": rate, "note": t.note}
@@ -190,7 +195,9 @@ func (t *task) emit(kind string) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s", t.name, t.amount(t.done))
-	if t.total > 0 {
+	// A total from server estimates can be below the truth: then it says
+	// nothing and is not shown.
+	if t.total > 0 && t.done <= t.total {
 		fmt.Fprintf(&b, " / %s (%.0f%%)", t.amount(t.total), 100*float64(t.done)/float64(t.total))
 	}
 	if t.bytes {
