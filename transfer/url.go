@@ -36,6 +36,9 @@ func ParseURL(s string) (*Location, error) {
 	if _, has := u.User.Password(); has {
 		return nil, fmt.Errorf("transfer: %q holds a password; remove it and set LAMIGRATE_SSH_PASSWORD or use a key", redact(u))
 	}
+	if h := u.Hostname(); strings.Contains(h, ":") && !strings.HasPrefix(u.Host, "[") {
+		return nil, fmt.Errorf("transfer: %q: write an IPv6 host in brackets, e.g. sftp://user@[::1]/dir/", s)
+	}
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("transfer: %q names no host", s)
 	}
