@@ -1,3 +1,68 @@
 // Package load imports a lamigrate dump or a plain mysqldump file into a
-// database, in parallel by table and resumably.
+// database, in parallel by table and resumably, with the same result as
+// piping the file into the stock client (`gunzip < FILE | mariadb DB`):
+// the same rows, table definitions, views, triggers and routines.
+//
+// Load reads any archive internal/codec reads (gzip, zstd, lz4 or plain,
+// age-encrypted or not). A Splitter cuts the stream into statements exactly
+// where the mysql/mariadb client does (quotes, backslash escapes, comments,
+// /*! */ and /*M! */ executable comments, DELIMITER), and StripComments
+// removes comments as the client does before sending, so stored trigger and
+// routine bodies come out identical.
+//
+// # Parallelism
+//
+// Statements are grouped into units, one per table: its CREATE TABLE, its
+// INSERTs, the ALTER TABLE … KEYS around them and the triggers on it, in
+// stream order. Config.Threads connections take units in stream order; one
+// unit is loaded by one connection, its rows in one transaction (which lets
+// MariaDB's bulk insert into an empty table sort the indexes once instead of
+// inserting row by row). The stream is read ahead of the connections, up to
+// Config.ReadAhead bytes (in memory up to Config.MemoryReadAhead, the rest
+// in unlinked spool files), so every connection keeps working while one
+// loads a big table.
+//
+// Session statements (SET …) are replayed on every connection in stream
+// order, so each connection's session (character set, sql_mode, time zone,
+// unique and foreign key checks…) is the client's at that point of the
+// stream. LOCK/UNLOCK TABLES, BEGIN, COMMIT and SET autocommit are dropped:
+// the importer manages transactions itself. Anything else outside a table
+// (views, routines, events, unknown statements) runs alone, after every
+// earlier unit finished and before any later one starts; mysqldump writes
+// them after the tables, so this costs nothing there.
+//
+// # Safety
+//
+// Load refuses a target database that holds tables (ErrTargetNotEmpty)
+// unless Config.Force is set, and a statement longer than the server's
+// max_allowed_packet before sending it (ErrPacketTooLarge, naming the
+// SET GLOBAL to run). Errors from the server come as *StatementError naming
+// the table, the statement's byte offset in the uncompressed stream and the
+// server's message. A GET_LOCK keeps two imports out of one database.
+//
+// # Resuming
+//
+// While it runs, Load keeps a progress table (ProgressTable) in the target:
+// a unit's row is written in the same transaction that commits its rows, and
+// updated after each statement that follows them (ALTER, triggers); each
+// global statement is recorded in the transaction that runs it. After a crash
+// or a cancelled context the same call continues: finished tables are
+// skipped, tables without a committed row are dropped and loaded again, a
+// trigger that may have been half made is dropped and made again. Rows are
+// never loaded twice. A successful import drops the progress table, so the
+// result matches the stock client's. The progress table also records a
+// fingerprint of the archive (the first MiB of the stream and
+// Config.Fingerprint): resuming with another archive fails with
+// ErrOtherArchive.
+//
+// # Limits
+//
+// NO_BACKSLASH_ESCAPES is followed through the stream's SET sql_mode
+// statements (literal values, saving into and restoring from user
+// variables). Client commands other than DELIMITER (\g, source, USE…) are not
+// supported; USE and CREATE/DROP DATABASE are refused (ErrUnsupported). A
+// table whose statements are not contiguous in the stream (mysqldump never
+// does this) has its later statements run as global statements. Rows of
+// non-transactional tables (MyISAM) loaded before an interruption are
+// dropped with their table and loaded again.
 package load
