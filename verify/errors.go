@@ -136,13 +136,18 @@ func (e *DiffError) Error() string {
 	if n != 1 {
 		b.WriteString("s")
 	}
-	for i, d := range e.Differences {
-		if i == 0 {
-			b.WriteString(": ")
-		} else {
-			b.WriteString("; ")
+	// One difference is spelled out; more are named by table, so the
+	// message stays one readable line (the report lists them all).
+	if n > 0 {
+		b.WriteString(": ")
+		b.WriteString(strings.TrimPrefix(e.Differences[0].Error(), "verify: "))
+	}
+	if n > 1 {
+		names := make([]string, 0, n-1)
+		for _, d := range e.Differences[1:] {
+			names = append(names, ident.Quote(d.Table))
 		}
-		b.WriteString(strings.TrimPrefix(d.Error(), "verify: "))
+		fmt.Fprintf(&b, "; and %d more in %s", n-1, strings.Join(names, ", "))
 	}
 	return b.String()
 }
