@@ -60,8 +60,10 @@ JSON
 step "cloud side: lamigrate run --config cloud.json"
 "$bin" run --config "$out/cloud.json"
 
-step "proof: the cloud database matches the dump's manifest row for row"
-"$bin" verify "$out/cloud/dump.sql.gz" --dsn "root@unix($sock)/$dst"
+# The cloud run's verify-db step proved the import equal to the dump's
+# manifest, row for row, before adjust and restore changed it on purpose.
+step "proof: the archive is whole, and the cloud run verified the import row for row"
+"$bin" verify "$out/cloud/dump.sql.gz"
 
 step "the source installation stays isolated (as in a real migration); undo it with:"
 echo "  $bin restore --dsn 'root@unix($sock)/$src' --state $out/source/isolate-state.json"
