@@ -119,6 +119,9 @@ func (e *engine) prepare(ctx context.Context, fp string) error {
 	if err := conn.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&e.maxPacket); err != nil {
 		return fmt.Errorf("load: reading max_allowed_packet: %w", err)
 	}
+	if testMaxPacket > 0 {
+		e.maxPacket = testMaxPacket
+	}
 	rows, err := conn.QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME")
 	if err != nil {
 		return fmt.Errorf("load: listing the target's tables: %w", err)
@@ -330,7 +333,7 @@ func (e *engine) produce(ctx context.Context, src io.Reader) error {
 			if errors.Is(err, ErrStatementTooLarge) {
 				return e.tooLarge(st)
 			}
-			return fmt.Errorf("load: reading the archive: %w", err)
+			return fmt.Errorf("%w (the archive is damaged or cut short: check it with lamigrate verify)", err)
 		}
 		raw := sp.Offset() - st.Offset // statement and its delimiter
 		text := st.Text
@@ -635,8 +638,12 @@ func (e *engine) consumed(it item, rows int64) {
 	}
 }
 
-// afterStatement is a test hook called after each loaded statement.
-var afterStatement func(n int64)
+// Test hooks: afterStatement is called after each loaded statement;
+// testMaxPacket, when set, stands for the server's max_allowed_packet.
+var (
+	afterStatement func(n int64)
+	testMaxPacket  int64
+)
 
 func (e *engine) unitDone(u *unit) {
 	e.mu.Lock()
