@@ -53,7 +53,7 @@ func appendString(dst, v []byte) []byte {
 }
 
 // appendBinary appends a binary value: 0x... or _binary '...'. An empty
-// value is always ” (0x alone is not a literal).
+// value is always an empty string literal (0x alone is not a literal).
 func appendBinary(dst, v []byte, hexBlob bool) []byte {
 	if len(v) == 0 {
 		return append(dst, "''"...)

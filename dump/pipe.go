@@ -53,6 +53,16 @@ type batch struct {
 }
 
 func (b *batch) add(vals []sql.RawBytes) {
+	n := 0
+	for _, v := range vals {
+		n += len(v)
+	}
+	if cap(b.data)-len(b.data) < n {
+		// One exact allocation for a big row, not append's doublings.
+		nd := make([]byte, len(b.data), len(b.data)+n+n/8)
+		copy(nd, b.data)
+		b.data = nd
+	}
 	for _, v := range vals {
 		if v == nil {
 			b.lens = append(b.lens, -1)
@@ -67,6 +77,13 @@ func (b *batch) add(vals []sql.RawBytes) {
 // format renders the batch's rows and digests them.
 func (b *batch) format(hexBlob bool, row [][]byte) [][]byte {
 	out := b.out[:0]
+	if need := 2*len(b.data) + 8*len(b.lens) + 64; cap(out) < need && len(b.data) > batchBytes {
+		// A big row: size the output once (hex doubles; escaping adds a little).
+		if !hexBlob {
+			need = len(b.data) + len(b.data)/32 + 8*len(b.lens) + 64
+		}
+		out = make([]byte, 0, need)
+	}
 	ends := b.ends[:0]
 	kinds := b.job.kinds
 	data := b.data

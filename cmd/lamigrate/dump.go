@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -100,6 +101,11 @@ func (c *dumpCmd) Run(e *env) error {
 			return usageErr("empty passphrase: set LAMIGRATE_PASSPHRASE or type one")
 		}
 		opt.Passphrase = pw
+	}
+	if e.getenv("GOMEMLIMIT") == "" {
+		// Keep garbage from rows of tens of MB from piling up before the
+		// collector runs: the dump's live memory is a few batches and rows.
+		debug.SetMemoryLimit(64 << 20)
 	}
 	prog := &dumpProgress{e: e, t: e.ui.task("dump", 0, true)}
 	opt.Progress = prog
