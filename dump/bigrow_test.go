@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
 
@@ -47,4 +46,3 @@ func TestBigRowsRoundTrip(t *testing.T) {
 		}
 	}
 }
-
