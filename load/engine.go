@@ -57,6 +57,7 @@ type engine struct {
 	stmts    int64
 	marker   bool
 	markerAt int64
+	results  []TableResult
 }
 
 type unitState struct {
@@ -80,6 +81,8 @@ type unit struct {
 	fileEnd int64
 	skipAll bool
 	bytes   int64
+	started time.Time
+	loaded  int64 // rows loaded by this run
 }
 
 type item struct {
@@ -270,7 +273,8 @@ func (e *engine) run(ctx context.Context, src *bufio.Reader) (*Result, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return &Result{Database: e.dbName, Tables: e.loadedN, Skipped: e.skipped, Rows: e.rows,
-		Statements: e.stmts, Bytes: e.archive.n.Load(), SQLBytes: e.read, Resumed: e.resumed, Marker: e.marker}, nil
+		Statements: e.stmts, Bytes: e.archive.n.Load(), SQLBytes: e.read, Resumed: e.resumed, Marker: e.marker,
+		PerTable: e.results}, nil
 }
 
 func (e *engine) status(final bool) Status {
@@ -647,6 +651,8 @@ var (
 
 func (e *engine) unitDone(u *unit) {
 	e.mu.Lock()
+	e.results = append(e.results, TableResult{Name: u.table, Rows: u.loaded, Bytes: u.bytes,
+		Start: u.started.Sub(e.start), Duration: time.Since(u.started)})
 	e.pending--
 	e.done++
 	e.loadedN++
@@ -696,6 +702,7 @@ func (e *engine) loadUnit(ctx context.Context, c *sql.Conn, pos *int, u *unit) e
 			return &StatementError{Table: u.table, Err: fmt.Errorf("emptying the table an interrupted import left: %w", err)}
 		}
 	}
+	u.started = time.Now()
 	inTx := false
 	recorded := u.skip > 0 // a progress row exists
 	first := u.skip > 0
@@ -737,6 +744,7 @@ func (e *engine) loadUnit(ctx context.Context, c *sql.Conn, pos *int, u *unit) e
 			}
 			n, _ = res.RowsAffected()
 			rows += n
+			u.loaded += n
 		} else {
 			if inTx {
 				if err := recordUnit(ctx, c, u.key, "data", last+1, rows); err != nil {
@@ -767,6 +775,7 @@ func (e *engine) loadUnit(ctx context.Context, c *sql.Conn, pos *int, u *unit) e
 		}
 		first = false
 		last = it.ordinal
+		u.bytes += it.raw
 		e.consumed(it, n)
 	}
 	if err := recordUnit(ctx, c, u.key, "done", last+1, rows); err != nil {

@@ -123,6 +123,17 @@ type Result struct {
 	Resumed    bool          `json:"resumed"`
 	// Marker says the stream ended with lamigrate's completion marker.
 	Marker bool `json:"marker"`
+	// PerTable lists the tables this run loaded, in the order they finished.
+	PerTable []TableResult `json:"per_table"`
+}
+
+// TableResult is one table loaded by this run.
+type TableResult struct {
+	Name     string        `json:"name"`
+	Rows     int64         `json:"rows"`
+	Bytes    int64         `json:"sql_bytes"`
+	Start    time.Duration `json:"start_ns"` // since the import began
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // Errors.

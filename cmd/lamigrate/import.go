@@ -21,18 +21,27 @@ type importCmd struct {
 
 // importResult is what import prints.
 type importResult struct {
-	File         string  `json:"file"`
-	Database     string  `json:"database"`
-	Tables       int     `json:"tables"`
-	Skipped      int     `json:"tables_finished_earlier"`
-	Rows         int64   `json:"rows"`
-	Statements   int64   `json:"statements"`
-	ArchiveBytes int64   `json:"archive_bytes"`
-	SQLBytes     int64   `json:"sql_bytes"`
-	Seconds      float64 `json:"seconds"`
-	Resumed      bool    `json:"resumed"`
-	Manifest     string  `json:"manifest,omitempty"`
-	Marker       bool    `json:"completion_marker"`
+	File         string        `json:"file"`
+	Database     string        `json:"database"`
+	Tables       int           `json:"tables"`
+	Skipped      int           `json:"tables_finished_earlier"`
+	Rows         int64         `json:"rows"`
+	Statements   int64         `json:"statements"`
+	ArchiveBytes int64         `json:"archive_bytes"`
+	SQLBytes     int64         `json:"sql_bytes"`
+	Seconds      float64       `json:"seconds"`
+	Resumed      bool          `json:"resumed"`
+	Manifest     string        `json:"manifest,omitempty"`
+	Marker       bool          `json:"completion_marker"`
+	PerTable     []importTable `json:"per_table"`
+}
+
+type importTable struct {
+	Name    string  `json:"name"`
+	Rows    int64   `json:"rows"`
+	Bytes   int64   `json:"sql_bytes"`
+	Start   float64 `json:"start_s"`
+	Seconds float64 `json:"seconds"`
 }
 
 // importProgress renders load.Progress on the ui.
@@ -100,6 +109,11 @@ func (c *importCmd) Run(e *env) error {
 	out.Tables, out.Skipped, out.Rows, out.Statements = res.Tables, res.Skipped, res.Rows, res.Statements
 	out.ArchiveBytes, out.SQLBytes, out.Resumed, out.Marker = res.Bytes, res.SQLBytes, res.Resumed, res.Marker
 	out.Seconds = time.Since(start).Seconds()
+	out.PerTable = []importTable{}
+	for _, t := range res.PerTable {
+		out.PerTable = append(out.PerTable, importTable{Name: t.Name, Rows: t.Rows, Bytes: t.Bytes,
+			Start: t.Start.Seconds(), Seconds: t.Duration.Seconds()})
+	}
 	prog.t.Finish(fmt.Sprintf("%d tables, %d rows", out.Tables+out.Skipped, out.Rows))
 	return e.ui.result(out, func(w io.Writer) {
 		fmt.Fprintf(w, "imported %s into %s: %d tables, %d rows, %s of SQL in %.1f s\n", out.File, out.Database,
