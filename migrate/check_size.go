@@ -148,7 +148,7 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 	}
 	defer rows.Close()
 	var sqlText bytes.Buffer
-	var n int64
+	var n, raw int64
 	vals := make([]sql.RawBytes, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
@@ -164,6 +164,7 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 				sqlText.WriteByte(',')
 			}
 			sqlText.WriteString(sqlValue(cols[i].DataType, v))
+			raw += int64(len(v))
 		}
 		sqlText.WriteString("),")
 		n++
@@ -186,13 +187,16 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 	if err := w.Close(); err != nil {
 		return err
 	}
-	perRow := float64(sqlText.Len()) / float64(n)
 	ratio := float64(out) / float64(sqlText.Len())
-	rowsEst := t.Rows
 	if n < limit && int64(sqlText.Len()) < c.cfg.SampleBytes {
-		rowsEst = n // the whole table was read
+		t.SQLBytes = int64(sqlText.Len()) // the whole table was read
+	} else {
+		// Scale by the table's data size, not its row count: row sizes in
+		// LiveAgent tables are heavy-tailed (attachments), so a few first
+		// rows say little about the average row, but much about how values
+		// expand when written as SQL.
+		t.SQLBytes = int64(float64(t.DataBytes) * float64(sqlText.Len()) / float64(max(raw, 1)))
 	}
-	t.SQLBytes = int64(perRow * float64(rowsEst))
 	t.ArchiveBytes = int64(float64(t.SQLBytes) * ratio)
 	t.Ratio = math.Round(1000*float64(t.ArchiveBytes)/float64(max(t.DataBytes, 1))) / 1000
 	t.Sampled = true
