@@ -1,11 +1,9 @@
 package isolate
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/qualityunit/lamigrate/internal/ident"
+	"github.com/qualityunit/lamigrate/internal/strictjson"
 )
 
 // Confidence says how sure the profile is about a source (see LIVEAGENT.md).
@@ -95,14 +94,9 @@ func LoadProfile(path string) (*Profile, error) {
 // ParseProfile decodes and validates a profile. Unknown fields are errors,
 // so a misspelled field name is not silently ignored.
 func ParseProfile(b []byte) (*Profile, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var p Profile
-	if err := dec.Decode(&p); err != nil {
+	if err := strictjson.Unmarshal(b, &p, "profile"); err != nil {
 		return nil, fmt.Errorf("isolate: profile is not valid JSON: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("isolate: profile is not valid JSON: data after the profile object")
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/qualityunit/lamigrate/internal/ident"
+	"github.com/qualityunit/lamigrate/internal/strictjson"
 )
 
 // Rules is a reviewed rules file for adjust: the value changes the cloud
@@ -169,14 +170,9 @@ func LoadRules(path string) (*Rules, error) {
 
 // ParseRules decodes and validates rules. Unknown fields are errors.
 func ParseRules(b []byte) (*Rules, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var r Rules
-	if err := dec.Decode(&r); err != nil {
+	if err := strictjson.Unmarshal(b, &r, "rules"); err != nil {
 		return nil, fmt.Errorf("migrate: rules are not valid JSON: %w", err)
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, errors.New("migrate: rules are not valid JSON: data after the rules object")
 	}
 	if err := r.Validate(); err != nil {
 		return nil, err

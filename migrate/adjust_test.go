@@ -203,6 +203,7 @@ func TestParseRulesErrors(t *testing.T) {
 		{"empty", `{}`, "no rules"},
 		{"unknown field", `{"rules":[{"name":"a","sql":"DELETE FROM t","extra":1}]}`, "unknown field"},
 		{"trailing data", `{"rules":[{"name":"a","sql":"DELETE FROM t"}]} {}`, "after the rules"},
+		{"trailing garbage", `{"rules":[{"name":"a","sql":"DELETE FROM t"}]} junk`, "after the rules"},
 		{"both kinds", `{"rules":[{"name":"a","sql":"DELETE FROM t","table":"t"}]}`, "not both"},
 		{"ddl", `{"rules":[{"name":"a","sql":"DROP TABLE t"}]}`, "UPDATE, INSERT"},
 		{"two statements", `{"rules":[{"name":"a","sql":"DELETE FROM t; DELETE FROM u"}]}`, "one statement"},

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/ident"
 )
 
@@ -239,10 +240,10 @@ func (c *checker) tables(ctx context.Context) error {
 		case !liveagent:
 			c.add(Warning, "table_not_liveagent", t.Name,
 				"drop it if it is a leftover, or tell QU it must be migrated (it is dumped as is)",
-				"table %s (%s, %s) is not part of LiveAgent's schema", t.Name, t.Engine, byteSize(t.DataBytes+t.IndexBytes))
+				"table %s (%s, %s) is not part of LiveAgent's schema", t.Name, t.Engine, bytesize.Format(t.DataBytes+t.IndexBytes))
 		case backupNameRE.MatchString(t.Name) && !t.Ignored:
 			c.add(Warning, "table_backup", t.Name, "drop it before the migration if it is a leftover copy",
-				"table %s looks like a leftover backup copy (%s)", t.Name, byteSize(t.DataBytes+t.IndexBytes))
+				"table %s looks like a leftover backup copy (%s)", t.Name, bytesize.Format(t.DataBytes+t.IndexBytes))
 		}
 		if t.Engine != "" && !strings.EqualFold(t.Engine, "InnoDB") {
 			switch {
@@ -435,14 +436,14 @@ func (c *checker) packet(ctx context.Context) error {
 	case f.LargestRow > f.MaxAllowedPacket:
 		c.add(Blocker, "max_allowed_packet", f.LargestRowTable,
 			fmt.Sprintf("raise it: SET GLOBAL max_allowed_packet=%d (and in my.cnf)", roundUpMiB(need)),
-			"max_allowed_packet is %s but a row of %s is %s: reading it fails", byteSize(f.MaxAllowedPacket), f.LargestRowTable, byteSize(f.LargestRow))
+			"max_allowed_packet is %s but a row of %s is %s: reading it fails", bytesize.Format(f.MaxAllowedPacket), f.LargestRowTable, bytesize.Format(f.LargestRow))
 	case !exact && anyLOB && f.MaxAllowedPacket < 64<<20:
 		c.add(Warning, "max_allowed_packet", "", "raise it to at least 64 MiB (SET GLOBAL max_allowed_packet=67108864)",
-			"max_allowed_packet is %s and large tables with BLOB/TEXT columns were not measured: a big attachment may not fit", byteSize(f.MaxAllowedPacket))
+			"max_allowed_packet is %s and large tables with BLOB/TEXT columns were not measured: a big attachment may not fit", bytesize.Format(f.MaxAllowedPacket))
 	default:
 		c.add(Info, "max_allowed_packet", "", "",
-			"max_allowed_packet %s; largest row %s (%s); the import needs at least %s", byteSize(f.MaxAllowedPacket),
-			byteSize(f.LargestRow), f.LargestRowTable, byteSize(need))
+			"max_allowed_packet %s; largest row %s (%s); the import needs at least %s", bytesize.Format(f.MaxAllowedPacket),
+			bytesize.Format(f.LargestRow), f.LargestRowTable, bytesize.Format(need))
 	}
 	return nil
 }
@@ -478,17 +479,4 @@ func (c *checker) largestRow(ctx context.Context, table string) (int64, error) {
 		return 0, fmt.Errorf("largest row of %s: %w", table, err)
 	}
 	return n.Int64, nil
-}
-
-func byteSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

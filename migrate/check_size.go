@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/rowhash"
@@ -99,13 +100,13 @@ func (c *checker) size(ctx context.Context) error {
 		s.ArchiveBytes += t.ArchiveBytes
 	}
 	s.Method = fmt.Sprintf("%d largest table(s) measured by gzip-compressing up to %s of rows; the rest at %.2f× (text) / %.2f× (BLOB) of their data size",
-		s.SampledTables, byteSize(c.cfg.SampleBytes), TextArchiveRatio, BlobArchiveRatio)
+		s.SampledTables, bytesize.Format(c.cfg.SampleBytes), TextArchiveRatio, BlobArchiveRatio)
 	if c.cfg.SampleBytes <= 0 {
 		s.Method = fmt.Sprintf("%.2f× (text) / %.2f× (BLOB) of the data size", TextArchiveRatio, BlobArchiveRatio)
 	}
 	c.add(Info, "size", c.dbName, "",
 		"%d tables, %s data + %s indexes, ~%d rows in the dump; estimated dump %s SQL, %s gzip archive",
-		len(f.Tables), byteSize(s.DataBytes), byteSize(s.IndexBytes), s.Rows, byteSize(s.SQLBytes), byteSize(s.ArchiveBytes))
+		len(f.Tables), bytesize.Format(s.DataBytes), bytesize.Format(s.IndexBytes), s.Rows, bytesize.Format(s.SQLBytes), bytesize.Format(s.ArchiveBytes))
 	return nil
 }
 
@@ -246,12 +247,12 @@ func (c *checker) disk(ctx context.Context) error {
 	switch {
 	case free < need:
 		c.add(Blocker, "disk_space", dir, "free space there or choose another --out-dir",
-			"%s has %s free but the dump needs about %s", dir, byteSize(free), byteSize(need))
+			"%s has %s free but the dump needs about %s", dir, bytesize.Format(free), bytesize.Format(need))
 	case float64(free) < 1.5*float64(need):
 		c.add(Warning, "disk_space", dir, "free more space: the estimate can be off by tens of percent",
-			"%s has %s free for a dump of about %s: little margin", dir, byteSize(free), byteSize(need))
+			"%s has %s free for a dump of about %s: little margin", dir, bytesize.Format(free), bytesize.Format(need))
 	default:
-		c.add(Info, "disk_space", dir, "", "%s has %s free for a dump of about %s", dir, byteSize(free), byteSize(need))
+		c.add(Info, "disk_space", dir, "", "%s has %s free for a dump of about %s", dir, bytesize.Format(free), bytesize.Format(need))
 	}
 	return nil
 }

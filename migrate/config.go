@@ -1,7 +1,6 @@
 package migrate
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/qualityunit/lamigrate/internal/strictjson"
 	"github.com/qualityunit/lamigrate/isolate"
 )
 
@@ -242,14 +242,9 @@ func LoadConfig(path string) (Config, error) {
 
 // ParseConfig decodes a config without validating it.
 func ParseConfig(b []byte) (Config, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var c Config
-	if err := dec.Decode(&c); err != nil {
+	if err := strictjson.Unmarshal(b, &c, "config"); err != nil {
 		return Config{}, fmt.Errorf("migrate: config is not valid JSON: %w", err)
-	}
-	if dec.More() {
-		return Config{}, errors.New("migrate: config is not valid JSON: data after the config object")
 	}
 	return c, nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 )
 
@@ -128,7 +129,7 @@ func (s *Session) basis(ctx context.Context) *basis {
 	cc.CrontabCommand = []string{}
 	if rep, err := Check(ctx, db, cc); err == nil && rep.Facts.Size.SQLBytes > 0 {
 		b.sqlBytes, b.archiveBytes = rep.Facts.Size.SQLBytes, rep.Facts.Size.ArchiveBytes
-		b.note = fmt.Sprintf("check's estimate: %s of SQL, %s archive (%s)", human(b.sqlBytes), human(b.archiveBytes), rep.Facts.Size.Method)
+		b.note = fmt.Sprintf("check's estimate: %s of SQL, %s archive (%s)", bytesize.Format(b.sqlBytes), bytesize.Format(b.archiveBytes), rep.Facts.Size.Method)
 		return b
 	} else if err != nil && errors.Is(err, context.Canceled) {
 		b.note = "size unknown: " + err.Error()
@@ -144,6 +145,6 @@ func (s *Session) basis(ctx context.Context) *basis {
 	}
 	b.sqlBytes = int64(float64(data) * SQLPerDataByte)
 	b.archiveBytes = int64(float64(b.sqlBytes) * TextArchiveRatio)
-	b.note = fmt.Sprintf("information_schema: %s of data, at %.2f bytes of SQL per byte and a %.2f compression ratio", human(data), SQLPerDataByte, TextArchiveRatio)
+	b.note = fmt.Sprintf("information_schema: %s of data, at %.2f bytes of SQL per byte and a %.2f compression ratio", bytesize.Format(data), SQLPerDataByte, TextArchiveRatio)
 	return b
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/qualityunit/lamigrate/dump"
+	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/isolate"
 	"github.com/qualityunit/lamigrate/verify"
@@ -307,7 +308,7 @@ func DumpStep() Step {
 			if b.sqlBytes <= 0 {
 				return 0, b.note
 			}
-			return mbps(b.sqlBytes, DefaultDumpMBps), fmt.Sprintf("%s of SQL at %.0f MB/s (%s)", human(b.sqlBytes), DefaultDumpMBps, b.note)
+			return mbps(b.sqlBytes, DefaultDumpMBps), fmt.Sprintf("%s of SQL at %.0f MB/s (%s)", bytesize.Format(b.sqlBytes), DefaultDumpMBps, b.note)
 		},
 	}
 }
@@ -351,7 +352,7 @@ func VerifyStep() Step {
 			if b.sqlBytes <= 0 {
 				return 0, b.note
 			}
-			return mbps(b.sqlBytes, VerifyMBps), fmt.Sprintf("%s of SQL at %.0f MB/s", human(b.sqlBytes), VerifyMBps)
+			return mbps(b.sqlBytes, VerifyMBps), fmt.Sprintf("%s of SQL at %.0f MB/s", bytesize.Format(b.sqlBytes), VerifyMBps)
 		},
 	}
 }
@@ -390,7 +391,7 @@ func VerifyDBStep() Step {
 			if b.sqlBytes <= 0 {
 				return 0, b.note
 			}
-			return mbps(b.sqlBytes, VerifyDBMBps), fmt.Sprintf("one scan of %s at %.0f MB/s", human(b.sqlBytes), VerifyDBMBps)
+			return mbps(b.sqlBytes, VerifyDBMBps), fmt.Sprintf("one scan of %s at %.0f MB/s", bytesize.Format(b.sqlBytes), VerifyDBMBps)
 		},
 	}
 }
@@ -523,7 +524,7 @@ func ImportStep() Step {
 			if b.sqlBytes <= 0 {
 				return 0, b.note
 			}
-			return mbps(b.sqlBytes, DefaultImportMBps), fmt.Sprintf("%s of SQL at %.0f MB/s", human(b.sqlBytes), DefaultImportMBps)
+			return mbps(b.sqlBytes, DefaultImportMBps), fmt.Sprintf("%s of SQL at %.0f MB/s", bytesize.Format(b.sqlBytes), DefaultImportMBps)
 		},
 	}
 }
@@ -559,16 +560,4 @@ const (
 
 func mbps(bytes int64, rate float64) time.Duration {
 	return time.Duration(float64(bytes) / (rate * 1e6) * float64(time.Second)).Round(time.Second)
-}
-
-func human(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/qualityunit/lamigrate/internal/bytesize"
 )
 
 func (s *Session) transferEstimate(ctx context.Context) (time.Duration, string) {
@@ -16,5 +18,5 @@ func (s *Session) transferEstimate(ctx context.Context) (time.Duration, string) 
 		link = DefaultLinkMbps
 	}
 	d := time.Duration(float64(b.archiveBytes) * 8 / (link * 1e6) * float64(time.Second)).Round(time.Second)
-	return d, fmt.Sprintf("%s archive at %.0f Mbit/s", human(b.archiveBytes), link)
+	return d, fmt.Sprintf("%s archive at %.0f Mbit/s", bytesize.Format(b.archiveBytes), link)
 }

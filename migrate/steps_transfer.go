@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/transfer"
 )
 
@@ -59,7 +60,7 @@ type transferProgress struct {
 
 func (p transferProgress) Step(step string, from, total int64) {
 	if from > 0 {
-		p.s.Info("%s: %s, resuming at %s of %s", p.what, step, human(from), human(total))
+		p.s.Info("%s: %s, resuming at %s of %s", p.what, step, bytesize.Format(from), bytesize.Format(total))
 	}
 }
 func (p transferProgress) Sent(done, total int64) { p.s.Progress(done, total, true, p.what) }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qualityunit/lamigrate/internal/bytesize"
+
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
@@ -201,7 +203,7 @@ func (t *task) emit(kind string) {
 		fmt.Fprintf(&b, " / %s (%.0f%%)", t.amount(t.total), 100*float64(t.done)/float64(t.total))
 	}
 	if t.bytes {
-		fmt.Fprintf(&b, " %s/s", humanBytes(int64(rate)))
+		fmt.Fprintf(&b, " %s/s", bytesize.Format(int64(rate)))
 	} else {
 		fmt.Fprintf(&b, " %.0f/s", rate)
 	}
@@ -218,20 +220,10 @@ func (t *task) emit(kind string) {
 
 func (t *task) amount(n int64) string {
 	if t.bytes {
-		return humanBytes(n)
+		return bytesize.Format(n)
 	}
 	return fmt.Sprint(n)
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
+// humanBytes is how every verb prints a byte count.
+func humanBytes(n int64) string { return bytesize.Format(n) }

@@ -3,8 +3,8 @@ package lagen
 import (
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
+
+	"github.com/qualityunit/lamigrate/internal/bytesize"
 )
 
 // Defaults for the zero fields of Config.
@@ -76,7 +76,7 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	var errs []error
 	if c.Size < MinSize || c.Size > MaxSize {
-		errs = append(errs, fmt.Errorf("size %s is outside %s..%s", FormatSize(c.Size), FormatSize(MinSize), FormatSize(MaxSize)))
+		errs = append(errs, fmt.Errorf("size %s is outside %s..%s", bytesize.Format(c.Size), bytesize.Format(MinSize), bytesize.Format(MaxSize)))
 	}
 	if c.Parallel < 1 || c.Parallel > 64 {
 		errs = append(errs, fmt.Errorf("parallel %d is outside 1..64", c.Parallel))
@@ -93,54 +93,4 @@ func (c Config) Validate() error {
 		return fmt.Errorf("lagen: config: %w", err)
 	}
 	return nil
-}
-
-// ParseSize reads a byte count with an optional suffix: B, K/KB/KiB,
-// M/MB/MiB, G/GB/GiB, T/TB/TiB (all powers of 1024), e.g. "1GiB", "512k".
-func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	i := len(t)
-	for i > 0 && (t[i-1] < '0' || t[i-1] > '9') {
-		i--
-	}
-	num, unit := strings.TrimSpace(t[:i]), strings.ToLower(strings.TrimSpace(t[i:]))
-	mult := int64(1)
-	switch strings.TrimSuffix(strings.TrimSuffix(unit, "b"), "i") {
-	case "":
-		if unit != "" && unit != "b" {
-			return 0, fmt.Errorf("lagen: size %q: unknown unit %q", s, unit)
-		}
-	case "k":
-		mult = 1 << 10
-	case "m":
-		mult = 1 << 20
-	case "g":
-		mult = 1 << 30
-	case "t":
-		mult = 1 << 40
-	default:
-		return 0, fmt.Errorf("lagen: size %q: unknown unit %q (use KiB, MiB, GiB)", s, unit)
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("lagen: size %q: not a whole number of bytes with an optional KiB/MiB/GiB suffix", s)
-	}
-	if n > (1<<62)/mult {
-		return 0, fmt.Errorf("lagen: size %q is too large", s)
-	}
-	return n * mult, nil
-}
-
-// FormatSize renders n bytes with a binary suffix ("1.5 GiB").
-func FormatSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatInt(n, 10) + " B"
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 3; m /= unit {
-		div *= unit
-		exp++
-	}
-	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + string("KMGT"[exp]) + "iB"
 }

@@ -16,6 +16,8 @@ import (
 	"os"
 	"os/signal"
 
+	"github.com/qualityunit/lamigrate/internal/bytesize"
+
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/qualityunit/lamigrate/internal/ident"
@@ -52,7 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *dsn == "" || fs.NArg() > 0 {
 		return fmt.Errorf("usage: lagen --dsn DSN [--size 1GiB] [--seed N] [--create]")
 	}
-	n, err := lagen.ParseSize(*size)
+	n, err := bytesize.Parse(*size)
 	if err != nil {
 		return err
 	}
@@ -98,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "lagen: %s: %d tables, %d rows, %d data bytes (%s), %.1f s\n",
-		mcfg.DBName, len(st.Tables), st.Rows, st.Bytes, lagen.FormatSize(st.Bytes), st.Duration.Seconds())
+		mcfg.DBName, len(st.Tables), st.Rows, st.Bytes, bytesize.Format(st.Bytes), st.Duration.Seconds())
 	return nil
 }
 
@@ -124,6 +126,6 @@ func (p *progress) Update(done, total int64) {
 	pct := done * 100 / max(total, 1)
 	if pct/10 > p.last/10 {
 		p.last = pct
-		fmt.Fprintf(p.w, "lagen: %d%% (%s of ~%s)\n", pct, lagen.FormatSize(done), lagen.FormatSize(total))
+		fmt.Fprintf(p.w, "lagen: %d%% (%s of ~%s)\n", pct, bytesize.Format(done), bytesize.Format(total))
 	}
 }
