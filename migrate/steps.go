@@ -303,13 +303,7 @@ func DumpStep() Step {
 			out.Count("ignored", int64(len(res.Ignored)))
 			return out, nil
 		},
-		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
-			b := s.basis(ctx)
-			if b.sqlBytes <= 0 {
-				return 0, b.note
-			}
-			return mbps(b.sqlBytes, DefaultDumpMBps), fmt.Sprintf("%s of SQL at %.0f MB/s (%s)", bytesize.Format(b.sqlBytes), DefaultDumpMBps, b.note)
-		},
+		Estimate: bySQLBytes(DefaultDumpMBps, "{size} of SQL at {rate} MB/s", true),
 	}
 }
 
@@ -347,13 +341,7 @@ func VerifyStep() Step {
 			out.Value("evidence", rep.Evidence)
 			return out, nil
 		},
-		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
-			b := s.basis(ctx)
-			if b.sqlBytes <= 0 {
-				return 0, b.note
-			}
-			return mbps(b.sqlBytes, VerifyMBps), fmt.Sprintf("%s of SQL at %.0f MB/s", bytesize.Format(b.sqlBytes), VerifyMBps)
-		},
+		Estimate: bySQLBytes(VerifyMBps, "{size} of SQL at {rate} MB/s", false),
 	}
 }
 
@@ -386,13 +374,7 @@ func VerifyDBStep() Step {
 			out.Count("rows", rep.Rows)
 			return out, nil
 		},
-		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
-			b := s.basis(ctx)
-			if b.sqlBytes <= 0 {
-				return 0, b.note
-			}
-			return mbps(b.sqlBytes, VerifyDBMBps), fmt.Sprintf("one scan of %s at %.0f MB/s", bytesize.Format(b.sqlBytes), VerifyDBMBps)
-		},
+		Estimate: bySQLBytes(VerifyDBMBps, "one scan of {size} at {rate} MB/s", false),
 	}
 }
 
@@ -519,13 +501,7 @@ func ImportStep() Step {
 		Do: func(ctx context.Context, s *Session) (Output, error) {
 			return s.load(ctx)
 		},
-		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
-			b := s.basis(ctx)
-			if b.sqlBytes <= 0 {
-				return 0, b.note
-			}
-			return mbps(b.sqlBytes, DefaultImportMBps), fmt.Sprintf("%s of SQL at %.0f MB/s", bytesize.Format(b.sqlBytes), DefaultImportMBps)
-		},
+		Estimate: bySQLBytes(DefaultImportMBps, "{size} of SQL at {rate} MB/s", false),
 	}
 }
 
@@ -560,4 +536,21 @@ const (
 
 func mbps(bytes int64, rate float64) time.Duration {
 	return time.Duration(float64(bytes) / (rate * 1e6) * float64(time.Second)).Round(time.Second)
+}
+
+// bySQLBytes estimates a step that works through the SQL stream at rate
+// MB/s; what describes it, with {size} and {rate} filled in. withNote adds
+// where the size estimate came from.
+func bySQLBytes(rate float64, what string, withNote bool) func(context.Context, *Session) (time.Duration, string) {
+	return func(ctx context.Context, s *Session) (time.Duration, string) {
+		b := s.basis(ctx)
+		if b.sqlBytes <= 0 {
+			return 0, b.note
+		}
+		desc := strings.NewReplacer("{size}", bytesize.Format(b.sqlBytes), "{rate}", fmt.Sprintf("%.0f", rate)).Replace(what)
+		if withNote {
+			desc += " (" + b.note + ")"
+		}
+		return mbps(b.sqlBytes, rate), desc
+	}
 }
