@@ -6,19 +6,35 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/qualityunit/lamigrate/internal/ident"
+	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
 
 // TestSnapshotWithConcurrentWriters moves money between two tables while
 // the dump runs: the loaded dump must hold exactly the starting total and
 // differ from the live tables, proving it is one snapshot taken before the
-// writes and not a mix.
+// writes and not a mix. With two connections acct_a is read by the main
+// one and acct_b and log_c by the extra one, and the writers are shown to
+// be waiting on the lock between the two snapshots, so the totals prove the
+// snapshots are one state.
 func TestSnapshotWithConcurrentWriters(t *testing.T) {
+	for _, conns := range []int{1, 2} {
+		t.Run(fmt.Sprintf("connections=%d", conns), func(t *testing.T) { testSnapshot(t, conns) })
+	}
+}
+
+func testSnapshot(t *testing.T, conns int) {
 	src := mysqltest.New(t)
 	const rows, start = 2000, 1000
 	src.MustExec(t,
@@ -61,18 +77,54 @@ func TestSnapshotWithConcurrentWriters(t *testing.T) {
 	}
 	// The dump reads acct_a, then waits (before acct_b and log_c) until the
 	// writers committed 200 more transfers, all after the snapshot began.
-	withHook(t, func(ctx context.Context, _ *sql.Conn, table string) {
+	// With two connections the main one holds acct_a until the extra one
+	// started acct_b, which then waits for the 200 transfers.
+	var mu sync.Mutex
+	readBy := map[string]*sql.Conn{}
+	extraStarted := make(chan struct{})
+	withHook(t, func(ctx context.Context, conn *sql.Conn, table string) {
+		mu.Lock()
+		readBy[table] = conn
+		mu.Unlock()
 		if table == "acct_a" {
 			target.Store(commits.Load() + 200)
+			if conns > 1 {
+				select {
+				case <-extraStarted:
+				case <-ctx.Done():
+				}
+			}
 		}
 		if table == "acct_b" {
+			if conns > 1 {
+				close(extraStarted)
+			}
 			select {
 			case <-progressed:
 			case <-ctx.Done():
 			}
 		}
 	})
-	path, m, _ := dumpFile(t, src, "c.sql.gz", Config{}, Options{})
+	lockWaited := false
+	testHookSnapshot = func(ctx context.Context, i int) {
+		if i == 0 {
+			lockWaited = waitForLockWaiter(ctx, t, src)
+		}
+	}
+	t.Cleanup(func() { testHookSnapshot = nil })
+	path, m, res := dumpFile(t, src, "c.sql.gz", Config{Connections: conns}, Options{})
+	if res.Connections != conns {
+		t.Errorf("Result.Connections = %d; want %d", res.Connections, conns)
+	}
+	if conns > 1 {
+		if !lockWaited {
+			t.Errorf("no writer waited for the table lock between the snapshots")
+		}
+		if readBy["acct_a"] == readBy["acct_b"] || readBy["acct_b"] != readBy["log_c"] {
+			t.Errorf("acct_a, acct_b, log_c read over connections %p, %p, %p; want acct_a over another than the others",
+				readBy["acct_a"], readBy["acct_b"], readBy["log_c"])
+		}
+	}
 	cancel()
 	wg.Wait()
 	close(werr)
@@ -126,4 +178,104 @@ func transfer(ctx context.Context, db *sql.DB, r *rand.Rand) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// waitForLockWaiter polls the process list until a writer of src waits for
+// the dump's table lock (the writers run all the time, so one soon does);
+// false after 30 s.
+func waitForLockWaiter(ctx context.Context, t *testing.T, src *mysqltest.DB) bool {
+	admin, err := sql.Open("mysql", mysqltest.Server(t).FormatDSN())
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	defer admin.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		var n int
+		if err := admin.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.PROCESSLIST
+			WHERE DB = ? AND STATE = 'Waiting for table metadata lock'`, src.Name).Scan(&n); err != nil {
+			t.Error(err)
+			return false
+		}
+		if n > 0 {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
+
+// TestConnectionsSameStream dumps a quiet database over one and over three
+// connections: the SQL (but for the dump's own timestamp line) and the
+// manifest's tables must be identical, whichever connection read a table.
+// The MyISAM table is outside the snapshot and stays on the main connection.
+func TestConnectionsSameStream(t *testing.T) {
+	src := mysqltest.New(t)
+	src.MustExec(t,
+		"CREATE TABLE a (id INT PRIMARY KEY, s VARCHAR(100), b BLOB)",
+		"CREATE TABLE b (id INT PRIMARY KEY AUTO_INCREMENT, v TEXT) ENGINE=MyISAM",
+		"CREATE TABLE c (id INT PRIMARY KEY, d DATETIME(3))",
+		"CREATE TABLE d (x INT)",
+		"CREATE TRIGGER c_bi BEFORE INSERT ON c FOR EACH ROW SET NEW.d = NOW()",
+		"CREATE VIEW v AS SELECT id FROM a",
+		"INSERT INTO b (v) VALUES ('it''s'), (NULL)",
+		"INSERT INTO d VALUES (1), (1), (NULL)")
+	for i := range 20 {
+		src.MustExec(t, fmt.Sprintf(`INSERT INTO a SELECT seq + %d, CONCAT('row ', seq, ' \'x\\'), UNHEX(SHA2(seq, 256))
+			FROM seq_1_to_1000`, i*1000),
+			fmt.Sprintf("INSERT INTO c SELECT seq + %d, '2024-01-02 03:04:05.678' FROM seq_1_to_500", i*500))
+	}
+	var dumps [2]string
+	var ms [2]*manifest.Manifest
+	var results [2]*Result
+	for i, conns := range []int{1, 3} {
+		path, m, res := dumpFile(t, src, "s.sql", Config{Connections: conns, NetBufferLength: 64 << 10}, Options{})
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dumps[i], ms[i], results[i] = regexp.MustCompile(`(?m)^-- Dump completed on .*\n(.|\n)*`).ReplaceAllString(string(b), ""), m, res
+	}
+	if results[0].Connections != 1 || results[1].Connections != 3 {
+		t.Errorf("connections used = %d, %d; want 1, 3", results[0].Connections, results[1].Connections)
+	}
+	if dumps[0] != dumps[1] {
+		t.Errorf("SQL over 1 and 3 connections differs (%d and %d bytes)", len(dumps[0]), len(dumps[1]))
+	}
+	if len(dumps[0]) < 100<<10 {
+		t.Errorf("dump is %d bytes; want enough rows for several statements", len(dumps[0]))
+	}
+	if !reflect.DeepEqual(ms[0].Tables, ms[1].Tables) || !reflect.DeepEqual(ms[0].Triggers, ms[1].Triggers) {
+		t.Errorf("manifest tables over 1 connection = %+v\nover 3 = %+v", ms[0].Tables, ms[1].Tables)
+	}
+	if ms[0].SQL.Bytes != ms[1].SQL.Bytes {
+		t.Errorf("SQL bytes = %d, %d; want equal", ms[0].SQL.Bytes, ms[1].SQL.Bytes)
+	}
+}
+
+// TestConnectionsWithoutLockPrivilege dumps as a user who may SELECT but
+// not LOCK TABLES: the dump must fall back to one connection and succeed.
+func TestConnectionsWithoutLockPrivilege(t *testing.T) {
+	src := mysqltest.New(t)
+	src.MustExec(t, "CREATE TABLE a (id INT PRIMARY KEY)", "CREATE TABLE b (id INT PRIMARY KEY)",
+		"INSERT INTO a VALUES (1)", "INSERT INTO b VALUES (2)")
+	user := "lm_nolock_" + src.Name[len(src.Name)-8:]
+	src.MustExec(t, fmt.Sprintf("CREATE USER '%s'@'localhost' IDENTIFIED BY 'pw'", user),
+		fmt.Sprintf("GRANT SELECT, SHOW VIEW, TRIGGER ON %s.* TO '%s'@'localhost'", ident.Quote(src.Name), user))
+	t.Cleanup(func() { src.Exec(fmt.Sprintf("DROP USER '%s'@'localhost'", user)) })
+	cfg := src.Config()
+	cfg.User, cfg.Passwd = user, "pw"
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	res, err := File(context.Background(), db, filepath.Join(t.TempDir(), "n.sql"), Config{Database: src.Name, Connections: 2}, Options{})
+	if err != nil {
+		t.Fatalf("File without LOCK TABLES = %v", err)
+	}
+	if res.Connections != 1 || len(res.Tables) != 2 || res.Tables[1].Rows != 1 {
+		t.Errorf("File without LOCK TABLES = %d connections, tables %+v; want 1 connection, a and b with a row each", res.Connections, res.Tables)
+	}
 }

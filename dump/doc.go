@@ -9,19 +9,32 @@
 //
 // # Consistency
 //
-// Every table is read inside one REPEATABLE READ transaction started WITH
-// CONSISTENT SNAPSHOT on a single connection; SHOW CREATE TABLE is read
-// inside it too. No FLUSH TABLES WITH READ LOCK and no LOCK TABLES: the dump
-// needs only the privileges of `mysqldump --single-transaction`. Tables of a
-// non-transactional engine (MyISAM, Aria...) are dumped but marked
-// Consistent=false and reported through Progress.Warn. A table altered or
-// dropped during the dump fails it with a *TableError naming the table.
+// Every table is read inside a REPEATABLE READ transaction started WITH
+// CONSISTENT SNAPSHOT; SHOW CREATE TABLE is read inside it too. No FLUSH
+// TABLES WITH READ LOCK: the dump needs only the privileges of `mysqldump
+// --single-transaction`. Tables of a non-transactional engine (MyISAM,
+// Aria...) are dumped but marked Consistent=false and reported through
+// Progress.Warn. A table altered or dropped during the dump fails it with a
+// *TableError naming the table.
+//
+// File reads over Config.Connections connections (default 2) when the user
+// happens to have the LOCK TABLES privilege: a helper connection locks every
+// dumped base table READ (waiting at most a few seconds for in-flight
+// writers to commit), each reading connection starts its snapshot, and the
+// helper unlocks, so all snapshots see one state. Otherwise, and always in
+// Stream, one connection reads everything. The main connection reads tables
+// in order into the stream; the others take transactional tables from the
+// end of the list and format them into unlinked spill files beside the
+// output (plain SQL, so disk space for their share is needed for a moment),
+// which are copied into the stream in order. The stream, its SHA-256, the
+// digests and the marker are the same bytes either way.
 //
 // # Speed
 //
-// The one reading connection only copies rows; worker goroutines format
-// them (escaping, hex) and feed rowhash digests, and the compressor works in
-// parallel blocks, so the server's single reading thread sets the pace.
+// The reading connections only copy rows; worker goroutines format them
+// (escaping, hex) and feed rowhash digests, and the compressor works in
+// parallel blocks. One connection is paced by the server's thread reading
+// it; two roughly halve that on LiveAgent's two big tables.
 //
 // # Format
 //

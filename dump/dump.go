@@ -71,6 +71,9 @@ type Result struct {
 	Unmatched []string
 	// SQL is the uncompressed stream before the completion marker.
 	SQL manifest.Stream
+	// Connections is how many connections read rows: more than one when
+	// the user may LOCK TABLES (see Config.Connections).
+	Connections int
 	// File is set by File: the archive and its manifest.
 	File *FileResult
 }
@@ -127,11 +130,19 @@ type tableInfo struct {
 // SNAPSHOT that it rolls back at the end. The last line written is the
 // completion marker. Stream never compresses (File does). On error the
 // stream is incomplete (it has no marker) and conn may be unusable.
+//
+// Stream reads over conn alone; File also uses Config.Connections.
 func Stream(ctx context.Context, conn *sql.Conn, w io.Writer, cfg Config, opt Options) (*Result, error) {
+	return stream(ctx, nil, conn, w, cfg, opt, "")
+}
+
+// stream is Stream that may open extra connections of db, spilling into
+// spillDir (see parallel.go).
+func stream(ctx context.Context, db *sql.DB, conn *sql.Conn, w io.Writer, cfg Config, opt Options, spillDir string) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &dumper{cfg: cfg, conn: conn, toolVersion: opt.ToolVersion}
+	d := &dumper{cfg: cfg, conn: conn, db: db, spillDir: spillDir, toolVersion: opt.ToolVersion}
 	if opt.Progress != nil {
 		d.prog = &lockedProgress{p: opt.Progress}
 	}
@@ -139,8 +150,12 @@ func Stream(ctx context.Context, conn *sql.Conn, w io.Writer, cfg Config, opt Op
 }
 
 type dumper struct {
-	cfg         Config
-	conn        *sql.Conn
+	cfg      Config
+	conn     *sql.Conn
+	db       *sql.DB // for extra connections; nil: conn only
+	spillDir string  // where extra connections' spill files go
+	helpers  []*sql.Conn
+	spillCounters
 	prog        Progress
 	toolVersion string
 	res         *Result
@@ -154,8 +169,12 @@ func (d *dumper) warn(format string, args ...any) {
 }
 
 func (d *dumper) exec(ctx context.Context, stmts ...string) error {
+	return execOn(ctx, d.conn, stmts...)
+}
+
+func execOn(ctx context.Context, conn *sql.Conn, stmts ...string) error {
 	for _, s := range stmts {
-		if _, err := d.conn.ExecContext(ctx, s); err != nil {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("dump: %s: %w", s, err)
 		}
 	}
@@ -168,17 +187,15 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	d.res = &Result{Database: db, Started: start.UTC(), IgnoreList: d.cfg.IgnoreList()}
 	// The session: what the stream is read in must match what its header
 	// declares (utf8mb4, UTC) and what verify uses for the digests.
-	if err := d.exec(ctx,
-		"SET NAMES utf8mb4",
-		"SET SESSION time_zone = '+00:00'",
-		"SET SESSION sql_mode = ''",
-		"SET SESSION net_write_timeout = 3600",
-		"SET SESSION net_read_timeout = 3600",
-		"/*!100100 SET SESSION max_statement_time = 0 */",
-		"USE "+ident.Quote(db),
-		"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-		"START TRANSACTION WITH CONSISTENT SNAPSHOT",
-	); err != nil {
+	// With one connection the snapshot starts first, as mysqldump's does;
+	// with more it starts once the tables are known (see snapshot).
+	parallel := d.db != nil && d.cfg.connections() > 1
+	stmts := sessionSQL(db)
+	if !parallel {
+		stmts = append(stmts, startSnapshot)
+		d.res.Connections = 1
+	}
+	if err := d.exec(ctx, stmts...); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -199,13 +216,29 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if parallel {
+		if err := d.snapshot(ctx, tables); err != nil {
+			return nil, err
+		}
+		defer d.closeHelpers(ctx)
+	}
 
 	p := newPipe(ctx, w, &d.cfg, d)
-	perr := d.produce(p.ctx, p, tables, views, triggers)
+	var s *sched
+	if len(d.helpers) > 0 {
+		s = newSched(tables)
+		for _, c := range d.helpers {
+			p.g.Go(func() error { return d.helper(p.ctx, c, s, triggers) })
+		}
+	}
+	perr := d.produce(p.ctx, p, s, tables, views, triggers)
 	if perr != nil {
 		p.cancel()
 	}
 	werr := p.finish()
+	if s != nil {
+		s.closeAll()
+	}
 	switch {
 	case ctx.Err() != nil:
 		var te *TableError
@@ -339,9 +372,9 @@ func (d *dumper) triggers(ctx context.Context) (map[string][]string, error) {
 	return out, nil
 }
 
-// showCreate runs a SHOW CREATE statement and returns its columns by name.
-func (d *dumper) showCreate(ctx context.Context, q string) (map[string]string, error) {
-	rows, err := d.conn.QueryContext(ctx, q)
+// showCreateOn runs a SHOW CREATE statement and returns its columns by name.
+func showCreateOn(ctx context.Context, conn *sql.Conn, q string) (map[string]string, error) {
+	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -414,18 +447,29 @@ const footer = `/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;
 `
 
 // produce reads the schema and rows and queues the output in order.
-func (d *dumper) produce(ctx context.Context, p *pipe, tables, views []tableInfo, triggers map[string][]string) error {
+func (d *dumper) produce(ctx context.Context, p *pipe, s *sched, tables, views []tableInfo, triggers map[string][]string) error {
 	if err := p.text(ctx, d.header()); err != nil {
 		return err
 	}
-	for _, t := range tables {
-		if err := d.table(ctx, p, t, triggers[t.name]); err != nil {
+	for i, t := range tables {
+		if s != nil {
+			if sp := s.main(i); sp != nil {
+				// An extra connection reads it; the writer copies its spill.
+				if err := p.put(ctx, item{spill: sp}); err != nil {
+					return err
+				}
+				d.res.Triggers = append(d.res.Triggers, triggers[t.name]...)
+				continue
+			}
+		}
+		if err := d.table(ctx, d.conn, p, t, triggers[t.name]); err != nil {
 			var te *TableError
 			if errors.As(err, &te) {
 				return err
 			}
 			return &TableError{Table: t.name, Err: err}
 		}
+		d.res.Triggers = append(d.res.Triggers, triggers[t.name]...)
 	}
 	if err := d.views(ctx, p, views); err != nil {
 		return err
@@ -443,14 +487,14 @@ func consistentEngine(engine string) bool {
 }
 
 // table dumps one base table: structure, rows, triggers.
-func (d *dumper) table(ctx context.Context, p *pipe, t tableInfo, triggers []string) error {
+func (d *dumper) table(ctx context.Context, conn *sql.Conn, p sink, t tableInfo, triggers []string) error {
 	q := ident.Quote(t.name)
 	// A savepoint lets the metadata lock go after the table is read, as
 	// mysqldump does, so DDL on tables already dumped is not blocked.
-	if err := d.exec(ctx, "SAVEPOINT lamigrate_sp"); err != nil {
+	if err := execOn(ctx, conn, "SAVEPOINT lamigrate_sp"); err != nil {
 		return err
 	}
-	sc, err := d.showCreate(ctx, "SHOW CREATE TABLE "+q)
+	sc, err := showCreateOn(ctx, conn, "SHOW CREATE TABLE "+q)
 	if err != nil {
 		return err
 	}
@@ -458,7 +502,7 @@ func (d *dumper) table(ctx context.Context, p *pipe, t tableInfo, triggers []str
 	if create == "" {
 		return fmt.Errorf("SHOW CREATE TABLE returned no statement")
 	}
-	cols, err := rowhash.Columns(ctx, d.conn, d.cfg.Database, t.name)
+	cols, err := rowhash.Columns(ctx, conn, d.cfg.Database, t.name)
 	if err != nil {
 		return err
 	}
@@ -495,10 +539,10 @@ func (d *dumper) table(ctx context.Context, p *pipe, t tableInfo, triggers []str
 		return err
 	}
 	if testHookBeforeRows != nil {
-		testHookBeforeRows(ctx, d.conn, t.name)
+		testHookBeforeRows(ctx, conn, t.name)
 	}
 	if len(stored) > 0 {
-		if err := d.rows(ctx, p, job, "SELECT "+rowhash.SelectList(cols)+" FROM "+q); err != nil {
+		if err := rows(ctx, conn, p, job, "SELECT "+rowhash.SelectList(cols)+" FROM "+q); err != nil {
 			return err
 		}
 	}
@@ -510,7 +554,7 @@ func (d *dumper) table(ctx context.Context, p *pipe, t tableInfo, triggers []str
 		b = append(b, "UNLOCK TABLES;\n"...)
 	}
 	for _, tr := range triggers {
-		sc, err := d.showCreate(ctx, "SHOW CREATE TRIGGER "+ident.Quote(tr))
+		sc, err := showCreateOn(ctx, conn, "SHOW CREATE TRIGGER "+ident.Quote(tr))
 		if err != nil {
 			return fmt.Errorf("trigger %s: %w", ident.Quote(tr), err)
 		}
@@ -526,17 +570,16 @@ func (d *dumper) table(ctx context.Context, p *pipe, t tableInfo, triggers []str
 		b = append(b, " ;;\nDELIMITER ;\n"...)
 		b = append(b, "/*!50003 SET sql_mode              = @saved_sql_mode */ ;\n"...)
 		b = append(b, "/*!50003 SET collation_connection  = @saved_col_connection */ ;\n"...)
-		d.res.Triggers = append(d.res.Triggers, tr)
 	}
 	if err := p.text(ctx, b); err != nil {
 		return err
 	}
-	return d.exec(ctx, "ROLLBACK TO SAVEPOINT lamigrate_sp")
+	return execOn(ctx, conn, "ROLLBACK TO SAVEPOINT lamigrate_sp")
 }
 
 // rows reads the table's rows and queues them in batches.
-func (d *dumper) rows(ctx context.Context, p *pipe, job *tableJob, q string) error {
-	rows, err := d.conn.QueryContext(ctx, q)
+func rows(ctx context.Context, conn *sql.Conn, p sink, job *tableJob, q string) error {
+	rows, err := conn.QueryContext(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -578,7 +621,7 @@ func (d *dumper) views(ctx context.Context, p *pipe, views []tableInfo) error {
 	vs := make([]*view, 0, len(views))
 	byName := map[string]*view{}
 	for _, v := range views {
-		sc, err := d.showCreate(ctx, "SHOW CREATE VIEW "+ident.Quote(v.name))
+		sc, err := showCreateOn(ctx, d.conn, "SHOW CREATE VIEW "+ident.Quote(v.name))
 		if err != nil {
 			return fmt.Errorf("dump: view %s: %w", ident.Quote(v.name), err)
 		}

@@ -62,6 +62,7 @@ func TestFileFailures(t *testing.T) {
 	admin := func() *sql.DB { return db.DB }
 	tests := []struct {
 		name    string
+		conns   int // Config.Connections; 0: 1 (the one-connection path)
 		hook    func(cancel context.CancelFunc) func(ctx context.Context, conn *sql.Conn, table string)
 		wrap    func(io.Writer) io.Writer
 		wantErr []string
@@ -121,6 +122,61 @@ func TestFileFailures(t *testing.T) {
 			wantErr: []string{"`t2`"},
 		},
 		{
+			// The extra connection reads t3 (it takes tables from the end)
+			// while the main one waits in t1 until it has: killing it must
+			// fail the dump with t3's name.
+			name:  "extra connection killed",
+			conns: 2,
+			hook: func(context.CancelFunc) func(context.Context, *sql.Conn, string) {
+				started := make(chan struct{})
+				return func(ctx context.Context, conn *sql.Conn, table string) {
+					switch table {
+					case "t1":
+						select {
+						case <-started:
+						case <-ctx.Done():
+						}
+					case "t3":
+						var id int64
+						if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+							t.Error(err)
+						}
+						if _, err := admin().Exec(fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
+							t.Error(err)
+						}
+						close(started)
+					}
+				}
+			},
+			wantErr: []string{"`t3`"},
+		},
+		{
+			name:  "disk full, two connections",
+			conns: 2,
+			wrap:  func(w io.Writer) io.Writer { return &failingWriter{w: w, n: 300 << 10} },
+			check: func(t *testing.T, err error) {
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Errorf("error %v does not wrap ENOSPC", err)
+				}
+			},
+		},
+		{
+			name:  "cancelled while the extra connection reads",
+			conns: 2,
+			hook: func(cancel context.CancelFunc) func(context.Context, *sql.Conn, string) {
+				return func(_ context.Context, _ *sql.Conn, table string) {
+					if table == "t3" {
+						cancel()
+					}
+				}
+			},
+			check: func(t *testing.T, err error) {
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("error %v does not wrap context.Canceled", err)
+				}
+			},
+		},
+		{
 			name: "cancelled",
 			hook: func(cancel context.CancelFunc) func(context.Context, *sql.Conn, string) {
 				return func(_ context.Context, _ *sql.Conn, table string) {
@@ -146,9 +202,10 @@ func TestFileFailures(t *testing.T) {
 			}
 			dir := t.TempDir()
 			path := filepath.Join(dir, "d.sql.gz")
-			_, err := toFile(ctx, db.DB, path, Config{Database: db.Name}, Options{}, tt.wrap)
+			conns := max(tt.conns, 1)
+			res, err := toFile(ctx, db.DB, path, Config{Database: db.Name, Connections: conns}, Options{}, tt.wrap)
 			if err == nil {
-				t.Fatalf("File = nil error; want a failure")
+				t.Fatalf("File = %d tables read over %d connections, nil error; want a failure", len(res.Tables), res.Connections)
 			}
 			t.Logf("error: %v", err)
 			if strings.Contains(err.Error(), "\n") {

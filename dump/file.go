@@ -57,7 +57,8 @@ func (c *Config) level(k codec.Kind) int {
 // the name ends in .age), fsyncs it, renames it to path and writes
 // manifest.PathFor(path) beside it. On any failure it removes the partial
 // file and returns one error naming what failed; path is then not created.
-// It reserves one connection of db for the snapshot.
+// It reserves one connection of db for the snapshot, and more for
+// parallel reading (Config.Connections).
 func File(ctx context.Context, db *sql.DB, path string, cfg Config, opt Options) (*Result, error) {
 	return toFile(ctx, db, path, cfg, opt, nil)
 }
@@ -107,7 +108,7 @@ func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Option
 	if err != nil {
 		return nil, fmt.Errorf("dump: %w", err)
 	}
-	res, err = Stream(ctx, conn, cw, cfg, opt)
+	res, err = stream(ctx, db, conn, cw, cfg, opt, filepath.Dir(path))
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -124,6 +125,7 @@ type item struct {
 	b     *batch
 	begin *tableJob
 	end   *tableJob
+	spill *spill // a table an extra connection read
 }
 
 type pipe struct {
@@ -248,8 +250,7 @@ func (p *pipe) writer() error {
 	netBuf := p.cfg.netBuffer()
 	var (
 		cur        *tableJob
-		open       bool
-		total      int
+		ins        inserter
 		lastUpdate time.Time
 	)
 	w := p.bw
@@ -261,7 +262,10 @@ func (p *pipe) writer() error {
 		if now := time.Now(); force || now.Sub(lastUpdate) >= 100*time.Millisecond {
 			lastUpdate = now
 			st.SQLBytes = p.hw.n + int64(w.Buffered())
-			p.d.prog.Update(*st)
+			s := *st
+			s.Rows += p.d.spillRows.Load()
+			s.DataBytes += p.d.spillData.Load()
+			p.d.prog.Update(s)
 		}
 	}
 	for {
@@ -280,7 +284,8 @@ func (p *pipe) writer() error {
 		case it.text != nil:
 			_, err = w.Write(it.text)
 		case it.begin != nil:
-			cur, open, total = it.begin, false, 0
+			cur = it.begin
+			ins = inserter{w: w, netBuf: netBuf, prefix: cur.prefix}
 			st.Table = cur.name
 			report(true)
 		case it.b != nil:
@@ -290,64 +295,51 @@ func (p *pipe) writer() error {
 			case <-p.ctx.Done():
 				return p.ctx.Err()
 			}
-			before := p.hw.n + int64(w.Buffered())
-			run := -1
-			prevEnd := 0
-			for i := 0; i < b.nrows && err == nil; i++ {
-				s := 0
-				if i > 0 {
-					s = b.ends[i-1] + 1
-				}
-				e := b.ends[i]
-				rl := e - s
-				switch {
-				case !open:
-					_, err = w.Write(cur.prefix)
-					open, total, run = true, len(cur.prefix)+rl+2, s
-				case total+rl+1 <= netBuf:
-					total += rl + 1
-					if run < 0 {
-						err = w.WriteByte(',')
-						run = s
-					}
-				default:
-					if run >= 0 {
-						_, err = w.Write(b.out[run:prevEnd])
-					}
-					if err == nil {
-						_, err = w.WriteString(";\n")
-					}
-					if err == nil {
-						_, err = w.Write(cur.prefix)
-					}
-					total, run = len(cur.prefix)+rl+2, s
-				}
-				prevEnd = e
-			}
-			if err == nil && run >= 0 {
-				_, err = w.Write(b.out[run:prevEnd])
-			}
-			cur.res.Bytes += p.hw.n + int64(w.Buffered()) - before
+			var n int64
+			n, err = ins.batch(b)
+			cur.res.Bytes += n
 			cur.res.Rows += int64(b.nrows)
 			cur.digest.Merge(&b.digest)
 			st.Rows += int64(b.nrows)
 			st.DataBytes += int64(len(b.data))
 			p.release(b)
 			report(false)
-		case it.end != nil:
-			if open {
-				_, err = w.WriteString(";\n")
-				cur.res.Bytes += 2
+		case it.spill != nil:
+			sp := it.spill
+			select {
+			case <-sp.done:
+			case <-p.ctx.Done():
+				return p.ctx.Err()
 			}
+			if sp.err != nil {
+				return sp.err
+			}
+			cur = nil
+			st.Table = sp.res.Name
+			if err = copySpill(w, sp); err != nil {
+				err = &TableError{Table: sp.res.Name, Err: fmt.Errorf("copying its spill file: %w", err)}
+				break
+			}
+			sp.close()
+			p.d.res.Tables = append(p.d.res.Tables, sp.res)
+			st.TablesDone++
+			report(true)
+		case it.end != nil:
+			var n int64
+			n, err = ins.finish()
+			cur.res.Bytes += n
 			j := it.end
 			j.res.Digest = j.digest.String()
 			j.res.Duration = time.Since(j.start)
 			p.d.res.Tables = append(p.d.res.Tables, j.res)
 			st.TablesDone++
-			open = false
 			report(true)
 		}
 		if err != nil {
+			var te *TableError
+			if errors.As(err, &te) {
+				return err
+			}
 			if cur != nil {
 				return &TableError{Table: cur.name, Err: fmt.Errorf("writing: %w", err)}
 			}
@@ -355,3 +347,79 @@ func (p *pipe) writer() error {
 		}
 	}
 }
+
+// inserter cuts one table's formatted rows into INSERT statements of at
+// most netBuf bytes (a longer row is a statement of its own). The main
+// writer and the spill files of extra connections use it, so a table's SQL
+// is the same bytes whichever connection read it.
+type inserter struct {
+	w      *bufio.Writer
+	netBuf int
+	prefix []byte
+	open   bool
+	total  int
+}
+
+// batch writes b's rows and returns the bytes written.
+func (s *inserter) batch(b *batch) (int64, error) {
+	w := s.w
+	var n int64
+	write := func(p []byte) error {
+		k, err := w.Write(p)
+		n += int64(k)
+		return err
+	}
+	var err error
+	run := -1
+	prevEnd := 0
+	for i := 0; i < b.nrows && err == nil; i++ {
+		st := 0
+		if i > 0 {
+			st = b.ends[i-1] + 1
+		}
+		e := b.ends[i]
+		rl := e - st
+		switch {
+		case !s.open:
+			err = write(s.prefix)
+			s.open, s.total, run = true, len(s.prefix)+rl+2, st
+		case s.total+rl+1 <= s.netBuf:
+			s.total += rl + 1
+			if run < 0 {
+				err = write(comma)
+				run = st
+			}
+		default:
+			if run >= 0 {
+				err = write(b.out[run:prevEnd])
+			}
+			if err == nil {
+				err = write(stmtEnd)
+			}
+			if err == nil {
+				err = write(s.prefix)
+			}
+			s.total, run = len(s.prefix)+rl+2, st
+		}
+		prevEnd = e
+	}
+	if err == nil && run >= 0 {
+		err = write(b.out[run:prevEnd])
+	}
+	return n, err
+}
+
+// finish ends the open statement, if any.
+func (s *inserter) finish() (int64, error) {
+	if !s.open {
+		return 0, nil
+	}
+	s.open = false
+	k, err := s.w.Write(stmtEnd)
+	return int64(k), err
+}
+
+var (
+	comma   = []byte(",")
+	stmtEnd = []byte(";\n")
+)

@@ -20,6 +20,7 @@ type dumpCmd struct {
 	NoDefaultIgnores bool     `name:"no-default-ignores" help:"Do not skip LiveAgent's transient tables."`
 	Encrypt          bool     `name:"encrypt" help:"Encrypt the archive with a passphrase (LAMIGRATE_PASSPHRASE or a prompt); implied by a .age file name."`
 	HexBlob          bool     `name:"hex-blob" help:"Write binary values as 0x... hex like mysqldump --hex-blob (larger before compression)."`
+	Connections      int      `name:"connections" help:"Connections reading rows on one snapshot (0: 2); more than one needs the LOCK TABLES privilege, held for a moment while the snapshots start, else one is used." placeholder:"N"`
 }
 
 // dumpResult is what dump prints.
@@ -33,6 +34,7 @@ type dumpResult struct {
 	SHA256      string      `json:"sha256"`
 	SQLBytes    int64       `json:"sql_bytes"`
 	Rows        int64       `json:"rows"`
+	Connections int         `json:"connections"`
 	Seconds     float64     `json:"seconds"`
 	Tables      []dumpTable `json:"tables"`
 	Views       []string    `json:"views"`
@@ -87,6 +89,7 @@ func (c *dumpCmd) Run(e *env) error {
 		Level:            c.Level,
 		Encrypt:          c.Encrypt,
 		HexBlob:          c.HexBlob,
+		Connections:      c.Connections,
 	}
 	if err := cfg.Validate(); err != nil {
 		return withStatus(exitUsage, err)
@@ -116,7 +119,7 @@ func (c *dumpCmd) Run(e *env) error {
 	}
 	out := dumpResult{File: res.File.Path, Manifest: res.File.Manifest, Database: res.Database,
 		Compression: res.File.Compression, Encrypted: res.File.Encrypted, Size: res.File.Size,
-		SHA256: res.File.SHA256, SQLBytes: res.SQL.Bytes, Seconds: time.Since(start).Seconds(),
+		SHA256: res.File.SHA256, SQLBytes: res.SQL.Bytes, Connections: res.Connections, Seconds: time.Since(start).Seconds(),
 		Views: nonNil(res.Views), Triggers: nonNil(res.Triggers), Ignored: nonNil(res.Ignored),
 		Unmatched: res.Unmatched, Warnings: prog.warnings, elapsed: time.Since(start)}
 	for _, t := range res.Tables {

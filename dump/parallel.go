@@ -1,0 +1,362 @@
+package dump
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/qualityunit/lamigrate/internal/ident"
+	"github.com/qualityunit/lamigrate/internal/rowhash"
+)
+
+// Parallel reading. When the user may LOCK TABLES, a helper connection
+// takes LOCK TABLES ... READ on every dumped base table (which waits for
+// transactions that wrote to them to commit and holds new writers off),
+// every reading connection then starts its REPEATABLE READ transaction WITH
+// CONSISTENT SNAPSHOT, and the helper unlocks: all snapshots saw the same
+// committed state of the dumped tables. The lock is held for a few round
+// trips. Without the privilege (or when the lock is not granted within
+// lockWait) the dump reads over its one connection as before.
+//
+// The main connection reads tables in output order straight into the
+// pipe; each extra connection claims tables from the end of the list
+// (transactional ones only) and writes their SQL, formatted exactly as the
+// pipe would, into an unlinked spill file beside the output; the pipe's
+// writer copies a spill into the stream when its turn comes. The stream,
+// its SHA-256, the per-table digests and the completion marker are the same
+// bytes as a one-connection dump of the same state.
+
+// DefaultConnections is the number of reading connections when
+// Config.Connections is 0.
+const DefaultConnections = 2
+
+// lockWait bounds how long LOCK TABLES may wait for in-flight writers
+// (lock_wait_timeout, seconds) before the dump falls back to one connection.
+const lockWait = 5
+
+// testHookSnapshot, when set by a test, runs while the tables are locked,
+// after reading connection i (0 = the main one) started its snapshot.
+var testHookSnapshot func(ctx context.Context, i int)
+
+// sink receives one table's output: the pipe, or a spill file.
+type sink interface {
+	text(ctx context.Context, b []byte) error
+	begin(ctx context.Context, j *tableJob) error
+	newBatch(j *tableJob, ncols int) *batch
+	send(ctx context.Context, b *batch) error
+	end(ctx context.Context, j *tableJob) error
+}
+
+// sessionSQL prepares a reading connection; the transaction starts later.
+func sessionSQL(db string) []string {
+	return []string{
+		"SET NAMES utf8mb4",
+		"SET SESSION time_zone = '+00:00'",
+		"SET SESSION sql_mode = ''",
+		"SET SESSION net_write_timeout = 3600",
+		"SET SESSION net_read_timeout = 3600",
+		"/*!100100 SET SESSION max_statement_time = 0 */",
+		"USE " + ident.Quote(db),
+		"SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+	}
+}
+
+const startSnapshot = "START TRANSACTION WITH CONSISTENT SNAPSHOT"
+
+// discard closes conn without returning it to the pool (its session was
+// changed).
+func discard(conn *sql.Conn) {
+	conn.Raw(func(any) error { return driver.ErrBadConn })
+	conn.Close()
+}
+
+// snapshot starts the main connection's transaction and, when possible,
+// the extra connections' transactions on the same state.
+func (d *dumper) snapshot(ctx context.Context, tables []tableInfo) error {
+	n := d.cfg.connections()
+	cons := 0
+	for _, t := range tables {
+		if consistentEngine(t.engine) {
+			cons++
+		}
+	}
+	n = min(n, cons)
+	if d.db != nil && n > 1 {
+		helpers, err := d.lockedSnapshots(ctx, tables, n-1)
+		if err != nil {
+			return err
+		}
+		if helpers != nil {
+			d.helpers = helpers
+			d.res.Connections = 1 + len(helpers)
+			return nil
+		}
+	}
+	d.res.Connections = 1
+	return d.exec(ctx, startSnapshot)
+}
+
+// lockedSnapshots opens extra connections and starts all snapshots under
+// LOCK TABLES. It returns nil helpers (and no error) when the lock cannot be
+// had; an error only when the main connection failed.
+func (d *dumper) lockedSnapshots(ctx context.Context, tables []tableInfo, extra int) ([]*sql.Conn, error) {
+	var opened []*sql.Conn
+	fail := func() ([]*sql.Conn, error) {
+		for _, c := range opened {
+			discard(c)
+		}
+		return nil, ctx.Err()
+	}
+	for range extra {
+		c, err := d.db.Conn(ctx)
+		if err != nil {
+			return fail()
+		}
+		opened = append(opened, c)
+		if execOn(ctx, c, sessionSQL(d.cfg.Database)...) != nil {
+			return fail()
+		}
+	}
+	lock, err := d.db.Conn(ctx)
+	if err != nil {
+		return fail()
+	}
+	defer discard(lock)
+	var b strings.Builder
+	b.WriteString("LOCK TABLES ")
+	for i, t := range tables {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(ident.Qualified(d.cfg.Database, t.name) + " READ")
+	}
+	if execOn(ctx, lock, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", lockWait), b.String()) != nil {
+		// No LOCK TABLES privilege, a writer that does not commit, a table
+		// dropped meanwhile: one connection will do.
+		return fail()
+	}
+	unlock := func() error {
+		_, err := lock.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES")
+		return err
+	}
+	if err := d.exec(ctx, startSnapshot); err != nil {
+		unlock()
+		fail()
+		return nil, err
+	}
+	if testHookSnapshot != nil {
+		testHookSnapshot(ctx, 0)
+	}
+	for i, c := range opened {
+		if execOn(ctx, c, startSnapshot) != nil {
+			unlock()
+			return fail()
+		}
+		if testHookSnapshot != nil {
+			testHookSnapshot(ctx, i+1)
+		}
+	}
+	if err := unlock(); err != nil {
+		fail()
+		return nil, fmt.Errorf("dump: UNLOCK TABLES: %w", err)
+	}
+	return opened, nil
+}
+
+// closeHelpers ends the extra connections' transactions.
+func (d *dumper) closeHelpers(ctx context.Context) {
+	for _, c := range d.helpers {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		c.ExecContext(rctx, "ROLLBACK")
+		cancel()
+		discard(c)
+	}
+	d.helpers = nil
+}
+
+// spill is one table read by an extra connection.
+type spill struct {
+	done chan struct{} // closed when f is complete or err is set
+	f    *os.File
+	err  error
+	res  TableResult
+}
+
+func (s *spill) close() {
+	if s.f != nil {
+		s.f.Close()
+		os.Remove(s.f.Name())
+		s.f = nil
+	}
+}
+
+// sched hands tables to connections: the main one in order from the
+// front, the extra ones from the back.
+type sched struct {
+	mu     sync.Mutex
+	tables []tableInfo
+	owner  []int8 // 0 free, 1 main, 2 extra
+	spills []*spill
+}
+
+func newSched(tables []tableInfo) *sched {
+	return &sched{tables: tables, owner: make([]int8, len(tables)), spills: make([]*spill, len(tables))}
+}
+
+// main claims table i for the main connection, or returns the spill an
+// extra connection fills with it.
+func (s *sched) main(i int) *spill {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.owner[i] == 0 {
+		s.owner[i] = 1
+		return nil
+	}
+	return s.spills[i]
+}
+
+// extra claims the last free transactional table.
+func (s *sched) extra() (int, *spill) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for j := len(s.tables) - 1; j >= 0; j-- {
+		switch {
+		case s.owner[j] == 1:
+			return -1, nil // everything before is the main connection's
+		case s.owner[j] == 0 && consistentEngine(s.tables[j].engine):
+			s.owner[j] = 2
+			s.spills[j] = &spill{done: make(chan struct{})}
+			return j, s.spills[j]
+		}
+	}
+	return -1, nil
+}
+
+// closeAll releases every spill file (after the pipe finished).
+func (s *sched) closeAll() {
+	for _, sp := range s.spills {
+		if sp != nil {
+			sp.close()
+		}
+	}
+}
+
+// helper reads tables over an extra connection into spill files.
+func (d *dumper) helper(ctx context.Context, conn *sql.Conn, s *sched, triggers map[string][]string) error {
+	for {
+		j, sp := s.extra()
+		if sp == nil {
+			return nil
+		}
+		t := s.tables[j]
+		err := d.spillTable(ctx, conn, sp, t, triggers[t.name])
+		if err != nil {
+			if _, ok := err.(*TableError); !ok {
+				err = &TableError{Table: t.name, Err: err}
+			}
+			sp.err = err
+		}
+		close(sp.done)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (d *dumper) spillTable(ctx context.Context, conn *sql.Conn, sp *spill, t tableInfo, triggers []string) error {
+	f, err := os.CreateTemp(d.spillDir, ".lamigrate-spill-*.sql")
+	if err != nil {
+		return fmt.Errorf("spill file: %w", err)
+	}
+	sp.f = f
+	os.Remove(f.Name()) // nothing is left behind, whatever happens
+	ss := &spillSink{d: d, w: bufio.NewWriterSize(f, 256<<10)}
+	if err := d.table(ctx, conn, ss, t, triggers); err != nil {
+		return err
+	}
+	if err := ss.w.Flush(); err != nil {
+		return fmt.Errorf("spill file: %w", err)
+	}
+	sp.res = ss.job.res
+	return nil
+}
+
+// spillSink formats a table synchronously into a spill file.
+type spillSink struct {
+	d   *dumper
+	w   *bufio.Writer
+	ins inserter
+	b   *batch
+	row [][]byte
+	job *tableJob
+}
+
+func (s *spillSink) text(_ context.Context, b []byte) error {
+	_, err := s.w.Write(b)
+	return err
+}
+
+func (s *spillSink) begin(_ context.Context, j *tableJob) error {
+	s.job = j
+	s.ins = inserter{w: s.w, netBuf: s.d.cfg.netBuffer(), prefix: j.prefix}
+	return nil
+}
+
+func (s *spillSink) newBatch(j *tableJob, ncols int) *batch {
+	if s.b == nil {
+		s.b = &batch{data: make([]byte, 0, batchBytes+batchBytes/4)}
+	}
+	b := s.b
+	b.job, b.ncols, b.nrows = j, ncols, 0
+	b.data, b.lens = b.data[:0], b.lens[:0]
+	b.digest = rowhash.Digest{}
+	return b
+}
+
+func (s *spillSink) send(ctx context.Context, b *batch) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.row = b.format(s.d.cfg.HexBlob, s.row)
+	n, err := s.ins.batch(b)
+	j := b.job
+	j.res.Bytes += n
+	j.res.Rows += int64(b.nrows)
+	j.digest.Merge(&b.digest)
+	s.d.spillRows.Add(int64(b.nrows))
+	s.d.spillData.Add(int64(len(b.data)))
+	if cap(b.data) > 4*batchBytes || cap(b.out) > 12*batchBytes {
+		s.b = nil // do not keep a big row's buffers
+	}
+	return err
+}
+
+func (s *spillSink) end(_ context.Context, j *tableJob) error {
+	n, err := s.ins.finish()
+	j.res.Bytes += n
+	j.res.Digest = j.digest.String()
+	j.res.Duration = time.Since(j.start)
+	return err
+}
+
+// copySpill writes a finished spill into w.
+func copySpill(w io.Writer, sp *spill) error {
+	if _, err := sp.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	_, err := io.Copy(w, sp.f)
+	return err
+}
+
+// spillCounters are the rows read by extra connections, for progress.
+type spillCounters struct {
+	spillRows, spillData atomic.Int64
+}
