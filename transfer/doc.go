@@ -14,10 +14,18 @@
 //  1. If FILE.manifest.json lies beside FILE, FILE's size must equal the
 //     manifest's file entry; its SHA-256 is checked as the bytes go out.
 //     Without a manifest the SHA-256 is computed while sending.
-//  2. The bytes go to .FILE.lamigrate-partial, hashed as they are read.
-//  3. The partial file's size and SHA-256 are checked on the destination:
-//     by running sha256sum (or openssl) there when the server allows a
-//     command, otherwise by reading it back over SFTP.
+//  2. The bytes go to .FILE.lamigrate-partial, hashed as they are read
+//     (the file is read and hashed on goroutines of their own, beside the
+//     upload).
+//  3. The partial file's size and SHA-256 are checked on the destination.
+//     Where the server runs commands, one command started with the upload
+//     hashes the partial file from its start as pieces of it are
+//     acknowledged (openssl or sha256sum fed by dd), so its hash is ready
+//     moments after the last byte; a second SFTP session flushes what
+//     arrived to disk meanwhile, leaving little for the final fsync. A
+//     server without commands gets the file read back over SFTP after the
+//     upload, and a streamed hash that disagrees is confirmed that way
+//     before the push fails.
 //  4. A stale FILE.manifest.json at the destination is removed, the
 //     partial file is renamed to FILE (posix-rename@openssh.com: atomic,
 //     replacing), then the manifest is uploaded the same way, last. A

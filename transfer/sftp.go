@@ -14,6 +14,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,8 +34,8 @@ type SFTP struct {
 	conn          *ssh.Client
 	client        *sftp.Client
 	stopKeepalive func()
-	dir           string // absolute remote folder
-	noShell       bool   // remote commands failed to run: read back instead
+	dir           string      // absolute remote folder
+	noShell       atomic.Bool // remote commands failed to run: read back instead
 }
 
 var (
@@ -398,7 +399,7 @@ func (s *SFTP) Hash(ctx context.Context, name string, n int64) (string, HashMeth
 	if size < n {
 		return "", "", fmt.Errorf("transfer: hashing %s: it holds %d bytes, fewer than %d", name, size, n)
 	}
-	if !s.cfg.NoRemoteCommands && !s.noShell {
+	if !s.cfg.NoRemoteCommands && !s.noShell.Load() {
 		p, _ := s.path(name)
 		sum, err := s.remoteHash(ctx, p, n, n == size)
 		if err == nil {
@@ -432,7 +433,7 @@ func shellQuote(s string) string {
 func (s *SFTP) remoteHash(ctx context.Context, p string, n int64, whole bool) (string, error) {
 	sess, err := s.conn.NewSession()
 	if err != nil {
-		s.noShell = true
+		s.noShell.Store(true)
 		return "", s.wrap(err)
 	}
 	defer sess.Close()
@@ -450,22 +451,22 @@ func (s *SFTP) remoteHash(ctx context.Context, p string, n int64, whole bool) (s
 	switch {
 	case errors.As(err, &exit):
 		if exit.ExitStatus() == 127 || exit.ExitStatus() == 126 {
-			s.noShell = true
+			s.noShell.Store(true)
 		}
 		return "", fmt.Errorf("transfer: remote hash exited %d: %s", exit.ExitStatus(), strings.TrimSpace(stderr.String()))
 	case err != nil:
 		// The server refused exec (an SFTP-only account), or the session
 		// ended without a status: do not ask again.
-		s.noShell = true
+		s.noShell.Store(true)
 		return "", s.wrap(err)
 	}
 	f := strings.Fields(out.String())
 	if len(f) == 0 || len(f[0]) != 64 {
-		s.noShell = true
+		s.noShell.Store(true)
 		return "", fmt.Errorf("transfer: remote hash printed %q", out.String())
 	}
 	if _, err := hex.DecodeString(f[0]); err != nil {
-		s.noShell = true
+		s.noShell.Store(true)
 		return "", fmt.Errorf("transfer: remote hash printed %q", out.String())
 	}
 	return strings.ToLower(f[0]), nil

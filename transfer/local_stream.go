@@ -1,0 +1,153 @@
+package transfer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+var _ streamWriter = (*Local)(nil)
+
+// openStream implements streamWriter: a goroutine reads the file back
+// through its own descriptor as it grows.
+func (l *Local) openStream(ctx context.Context, name string, off int64) (stream, error) {
+	p, err := l.path(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	if off > 0 {
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("transfer: %w", err)
+		}
+		if fi.Size() < off {
+			f.Close()
+			return nil, fmt.Errorf("transfer: cannot continue %s at byte %d: it holds only %d", p, off, fi.Size())
+		}
+	}
+	if err := f.Truncate(off); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	rf, err := os.Open(p)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	st := &localStream{f: f, p: p, rf: rf, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go st.follow()
+	return st, nil
+}
+
+const stopFollowing = -2
+
+// localStream is a local file being written, and the goroutine hashing it.
+type localStream struct {
+	f   *os.File
+	p   string
+	buf []byte
+
+	rf   *os.File // read side, owned by follow
+	mu   sync.Mutex
+	upTo int64 // follow may hash this many bytes (-1: to the end, stopFollowing: stop)
+	wake chan struct{}
+	done chan struct{} // closed when follow returns
+	sum  string
+	err  error
+}
+
+func (st *localStream) write(ctx context.Context, r io.Reader) (int64, error) {
+	if st.buf == nil {
+		st.buf = make([]byte, 1<<20)
+	}
+	n, err := io.CopyBuffer(onlyWriter{st.f}, ctxReader{ctx, r}, st.buf)
+	if err != nil {
+		return n, fmt.Errorf("transfer: writing %s: %w", st.p, err)
+	}
+	return n, nil
+}
+
+func (st *localStream) stored(n int64) { st.let(n) }
+
+func (st *localStream) let(n int64) {
+	st.mu.Lock()
+	st.upTo = n
+	st.mu.Unlock()
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}
+
+// follow hashes the file as far as it is let, until told to read to the end.
+func (st *localStream) follow() {
+	defer close(st.done)
+	defer st.rf.Close()
+	h := sha256.New()
+	buf := make([]byte, 1<<20)
+	var at int64
+	for range st.wake {
+		st.mu.Lock()
+		upTo := st.upTo
+		st.mu.Unlock()
+		if upTo == stopFollowing {
+			return
+		}
+		if upTo < 0 {
+			if _, err := io.CopyBuffer(h, st.rf, buf); err != nil {
+				st.err = err
+				return
+			}
+			st.sum = hex.EncodeToString(h.Sum(nil))
+			return
+		}
+		if upTo > at {
+			n, err := io.CopyBuffer(h, io.LimitReader(st.rf, upTo-at), buf)
+			at += n
+			if err != nil || at < upTo {
+				st.err = fmt.Errorf("reading back: %v (at byte %d of %d)", err, at, upTo)
+				return
+			}
+		}
+	}
+}
+
+func (st *localStream) finish(ctx context.Context) (string, HashMethod, error) {
+	st.let(-1)
+	serr := st.f.Sync()
+	cerr := st.f.Close()
+	<-st.done
+	if serr != nil {
+		return "", "", fmt.Errorf("transfer: %w", serr)
+	}
+	if cerr != nil {
+		return "", "", fmt.Errorf("transfer: %w", cerr)
+	}
+	if st.err != nil {
+		return "", "", fmt.Errorf("transfer: hashing %s: %w", st.p, st.err)
+	}
+	return st.sum, HashLocal, nil
+}
+
+func (st *localStream) abort() {
+	st.f.Close()
+	st.let(stopFollowing)
+	<-st.done
+}

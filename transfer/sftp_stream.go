@@ -1,0 +1,294 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+var _ streamWriter = (*SFTP)(nil)
+
+// openStream implements streamWriter. Besides the SFTP handle it starts,
+// when the server runs commands, one shell command that hashes the file
+// from its start as Push reports pieces stored (followScript).
+func (s *SFTP) openStream(ctx context.Context, name string, off int64) (stream, error) {
+	p, err := s.path(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ready(); err != nil {
+		return nil, err
+	}
+	var f *sftp.File
+	err = s.during(ctx, func() error {
+		if err := s.client.MkdirAll(path.Dir(p)); err != nil {
+			return fmt.Errorf("creating %s: %w", path.Dir(p), err)
+		}
+		var err error
+		if f, err = s.client.OpenFile(p, os.O_WRONLY|os.O_CREATE); err != nil {
+			return err
+		}
+		if err := openAt(f, off); err != nil {
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("transfer: writing %s: %w", p, err)
+	}
+	st := &sftpStream{s: s, f: f, p: p}
+	if !s.cfg.NoRemoteCommands && !s.noShell.Load() {
+		st.follow = s.startFollower(p)
+	}
+	if _, ok := s.client.HasExtension("fsync@openssh.com"); ok {
+		st.flush = s.startFlusher(p)
+	}
+	return st, nil
+}
+
+// openAt cuts f to off bytes (it must hold at least that many) and moves
+// its offset there.
+func openAt(f *sftp.File, off int64) error {
+	if off > 0 {
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if fi.Size() < off {
+			return fmt.Errorf("cannot continue at byte %d: the file holds only %d", off, fi.Size())
+		}
+	}
+	if err := f.Truncate(off); err != nil {
+		return err
+	}
+	_, err := f.Seek(off, io.SeekStart)
+	return err
+}
+
+// sftpStream is a remote file being written, and its follower.
+type sftpStream struct {
+	s      *SFTP
+	f      *sftp.File
+	p      string
+	follow *follower // nil: the server does not hash
+	flush  *flusher  // nil: no early flushing
+}
+
+func (st *sftpStream) write(ctx context.Context, r io.Reader) (n int64, err error) {
+	err = st.s.during(ctx, func() (err error) {
+		n, err = st.f.ReadFromWithConcurrency(ctxReader{ctx, r}, st.s.cfg.Concurrency)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("transfer: writing %s: %w", st.p, err)
+	}
+	return n, nil
+}
+
+func (st *sftpStream) stored(n int64) {
+	if st.follow != nil {
+		st.follow.stored(n)
+	}
+	if st.flush != nil {
+		st.flush.start()
+	}
+}
+
+// finish flushes and closes the file while the follower hashes the rest.
+func (st *sftpStream) finish(ctx context.Context) (string, HashMethod, error) {
+	type answer struct {
+		sum string
+		ok  bool
+	}
+	hashed := make(chan answer, 1)
+	if st.follow != nil {
+		go func() {
+			sum, ok := st.follow.finish(ctx)
+			hashed <- answer{sum, ok}
+		}()
+	} else {
+		hashed <- answer{}
+	}
+	if st.flush != nil {
+		st.flush.close()
+	}
+	err := st.s.during(ctx, func() error {
+		if _, ok := st.s.client.HasExtension("fsync@openssh.com"); ok {
+			if err := st.f.Sync(); err != nil {
+				st.f.Close()
+				return err
+			}
+		}
+		return st.f.Close()
+	})
+	a := <-hashed
+	if err != nil {
+		return "", "", fmt.Errorf("transfer: writing %s: %w", st.p, err)
+	}
+	if !a.ok {
+		return "", "", nil
+	}
+	return a.sum, HashRemoteCommand, nil
+}
+
+func (st *sftpStream) abort() {
+	if st.follow != nil {
+		st.follow.sess.Close()
+	}
+	if st.flush != nil {
+		st.flush.close()
+	}
+	st.f.Close()
+}
+
+// follower is a command on the server hashing a file while it is written.
+type follower struct {
+	sess        *ssh.Session
+	stdin       io.WriteCloser
+	out, stderr bytes.Buffer
+	blocks      int64 // whole MiB blocks the follower was told to hash
+	broken      bool  // telling it failed: its hash means nothing
+}
+
+// followBlock is the unit the follower reads in (dd's block size).
+const followBlock = 1 << 20
+
+// followMarker is what the follower prints (on stderr) when it read the
+// file to its end; without it the printed hash is not trusted.
+const followMarker = "lamigrate-follow-ok"
+
+// followScript hashes the file p from its start: every line "N" on stdin
+// lets it read N more MiB blocks, the line "end" the rest of the file. The
+// file stays open on descriptor 3, so each dd continues where the last one
+// stopped.
+func followScript(p string) string {
+	digest := "if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi"
+	return "exec 3< " + shellQuote(p) + " || exit 3\n" +
+		"while IFS= read -r n; do\n" +
+		"  case $n in\n" +
+		"  end) cat <&3 && echo " + followMarker + " >&2; exit;;\n" +
+		"  *) dd bs=" + strconv.Itoa(followBlock) + " count=\"$n\" <&3 2>/dev/null || exit;;\n" +
+		"  esac\n" +
+		"done | (" + digest + ")"
+}
+
+// startFollower starts followScript for p; nil if the server will not run
+// it (the caller then hashes the whole file afterwards).
+func (s *SFTP) startFollower(p string) *follower {
+	sess, err := s.conn.NewSession()
+	if err != nil {
+		return nil
+	}
+	fl := &follower{sess: sess}
+	sess.Stdout, sess.Stderr = &fl.out, &fl.stderr
+	if fl.stdin, err = sess.StdinPipe(); err != nil {
+		sess.Close()
+		return nil
+	}
+	if err := sess.Start("sh -c " + shellQuote(followScript(p))); err != nil {
+		sess.Close()
+		return nil
+	}
+	return fl
+}
+
+// stored lets the follower hash the whole MiB blocks among the first n bytes.
+func (fl *follower) stored(n int64) {
+	k := n / followBlock
+	if k <= fl.blocks || fl.broken {
+		return
+	}
+	if _, err := fmt.Fprintf(fl.stdin, "%d\n", k-fl.blocks); err != nil {
+		fl.broken = true
+		return
+	}
+	fl.blocks = k
+}
+
+// finish lets the follower read the rest and returns its hash; ok is false
+// when it did not print one that can be trusted.
+func (fl *follower) finish(ctx context.Context) (sum string, ok bool) {
+	defer fl.sess.Close()
+	if fl.broken {
+		return "", false
+	}
+	if _, err := io.WriteString(fl.stdin, "end\n"); err != nil {
+		return "", false
+	}
+	fl.stdin.Close()
+	stop := context.AfterFunc(ctx, func() { fl.sess.Close() })
+	err := fl.sess.Wait()
+	stop()
+	if err != nil || ctx.Err() != nil || !strings.Contains(fl.stderr.String(), followMarker) {
+		return "", false
+	}
+	f := strings.Fields(fl.out.String())
+	if len(f) == 0 || len(f[0]) != 64 {
+		return "", false
+	}
+	if _, err := hex.DecodeString(f[0]); err != nil {
+		return "", false
+	}
+	return strings.ToLower(f[0]), true
+}
+
+// flusher asks the server, through a second SFTP session (its own server
+// process), to flush the file to disk while the upload goes on, so the
+// final fsync finds little left to write. It is best effort: any failure
+// just stops it; the final fsync on the writing handle is what counts.
+type flusher struct {
+	client *sftp.Client
+	f      *sftp.File
+	busy   chan struct{} // holds a token while a flush runs
+	dead   atomic.Bool
+}
+
+// startFlusher opens p read-only in a new SFTP session; nil on failure.
+func (s *SFTP) startFlusher(p string) *flusher {
+	client, err := sftp.NewClient(s.conn)
+	if err != nil {
+		return nil
+	}
+	f, err := client.Open(p)
+	if err != nil {
+		client.Close()
+		return nil
+	}
+	return &flusher{client: client, f: f, busy: make(chan struct{}, 1)}
+}
+
+// start begins a flush unless one is running.
+func (fl *flusher) start() {
+	if fl.dead.Load() {
+		return
+	}
+	select {
+	case fl.busy <- struct{}{}:
+	default:
+		return
+	}
+	go func() {
+		defer func() { <-fl.busy }()
+		if err := fl.f.Sync(); err != nil {
+			fl.dead.Store(true)
+		}
+	}()
+}
+
+// close waits for a running flush and ends the session.
+func (fl *flusher) close() {
+	fl.busy <- struct{}{}
+	fl.f.Close()
+	fl.client.Close()
+}
