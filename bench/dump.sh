@@ -3,7 +3,8 @@
 # the ~1 GB lamigrate_bench database (bench/setup-db.sh), with the default
 # ignore list everywhere:
 #
-#   gzip   lamigrate dump -o F.sql.gz   vs  mysqldump ... | gzip -9
+#   gzip   lamigrate dump -o F.sql.gz (2 connections, and --connections 1)
+#                                       vs  mysqldump ... | gzip -9
 #                                       (also mysqldump | pigz -9, mydumper -c -t 2)
 #   zstd   lamigrate dump -o F.sql.zst  vs  mysqldump ... > F.sql
 #   memory peak RSS of both dumps, and of a dump of a scratch table of 25 MB rows
@@ -59,6 +60,7 @@ timed() {
 
 run_all() {
   echo "ours_gz $(timed ours_gz "$lm -q dump --dsn '$DSN' -o $work/ours.sql.gz")"
+  echo "ours_gz1 $(timed ours_gz1 "$lm -q dump --connections 1 --dsn '$DSN' -o $work/ours1.sql.gz")"
   echo "ours_zst $(timed ours_zst "$lm -q dump --dsn '$DSN' -o $work/ours.sql.zst")"
   echo "plain $(timed plain "$MYSQLDUMP > $work/plain.sql")"
   if [ "${BENCH_SKIP_SLOW:-0}" != 1 ]; then
@@ -79,6 +81,7 @@ printf '\ndump benchmark on %s (%s cores)\n\n' "$DB" "$(nproc)"
 printf '  %-34s %9s %14s %11s\n' "run" "seconds" "bytes" "max RSS MB"
 row() { printf '  %-34s %9s %14s %11s\n' "$1" "$(get "$2" 2)" "$3" "$(awk -v k="$(get "$2" 3)" 'BEGIN{ if (k != "") printf "%.0f", k/1024 }')"; }
 row "lamigrate dump .sql.gz" ours_gz "$(size "$work/ours.sql.gz")"
+row "lamigrate dump .sql.gz, 1 conn" ours_gz1 "$(size "$work/ours1.sql.gz")"
 row "lamigrate dump .sql.zst" ours_zst "$(size "$work/ours.sql.zst")"
 row "mysqldump > file" plain "$(size "$work/plain.sql")"
 if [ "${BENCH_SKIP_SLOW:-0}" != 1 ]; then
@@ -90,6 +93,7 @@ row "lamigrate dump, 6 x 25 MB rows" big_gz "$(size "$work/big.sql.gz")"
 echo
 if [ "${BENCH_SKIP_SLOW:-0}" != 1 ]; then
   printf '  gzip time  ours / (mysqldump | gzip -9): %s  (target <= 0.15)\n' "$(ratio "$(get ours_gz 2)" "$(get gzip9 2)")"
+  printf '  gzip time  ours 1 conn / gzip -9:       %s\n' "$(ratio "$(get ours_gz1 2)" "$(get gzip9 2)")"
   printf '  gzip size  ours / (mysqldump | gzip -9): %s  (target <= 1.05)\n' "$(ratio "$(size "$work/ours.sql.gz")" "$(size "$work/ref.sql.gz")")"
   printf '  gzip time  ours / (mysqldump | pigz -9): %s\n' "$(ratio "$(get ours_gz 2)" "$(get pigz9 2)")"
   printf '  gzip time  ours / (mydumper -c -t 2):    %s\n' "$(ratio "$(get ours_gz 2)" "$(get mydumper 2)")"
