@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -105,6 +106,9 @@ func (e *TableError) Error() string {
 		case 1146:
 			msg += " (the table was dropped during the dump)"
 		}
+	}
+	if errors.Is(e.Err, syscall.ENOSPC) || errors.Is(e.Err, syscall.EDQUOT) {
+		msg += " (the disk holding the output is full: free space or write the dump to another folder; the partial file was removed)"
 	}
 	if errors.Is(e.Err, driver.ErrBadConn) || errors.Is(e.Err, mysql.ErrInvalidConn) {
 		msg = "lost the connection to the server (" + msg + ")"

@@ -244,6 +244,9 @@ func TestStreamWriterFails(t *testing.T) {
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("Stream to a failing writer = %v; want ENOSPC", err)
 	}
+	if !strings.Contains(fmt.Sprint(err), "free space or write the dump to another folder") {
+		t.Errorf("Stream to a full disk = %v; want it to say what to do", err)
+	}
 }
 
 type countWriter struct{ n *atomic.Int64 }
