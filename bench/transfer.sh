@@ -3,7 +3,7 @@
 # real sshd started here; then check that a push killed at ~50% resumes and
 # sends only what was missing.
 #
-#   bench/transfer.sh [SIZE_MB]      (default 1024)
+#   bench/transfer.sh [SIZE_MB]      (default 1024; BENCH_ROUNDS=4 rounds)
 #
 # Runs under flock /tmp/lamigrate-bench.lock (the cores are shared). Needs
 # root (sshd), ssh-keygen, sftp. Everything lives in a temp dir that is
@@ -79,23 +79,39 @@ elapsed() { echo "$2 - $1" | bc; }
 
 sync
 declare -a REF OURS
-ROUNDS=3
-for ((round = 1; round <= ROUNDS; round++)); do
-	rm -f "$W/remote/ref/"* "$W/remote/ours/"* "$W/remote/ours/".??* 2>/dev/null || true
-	echo "put $W/dump.bin $W/remote/ref/dump.bin" >"$W/batch"
+ROUNDS=${BENCH_ROUNDS:-4} # even: as many rounds with each tool first
+# Each timed transfer starts from the same state: the previous one's file
+# removed and everything written back (`sync`, untimed), so neither pays for
+# the other's page-cache writeback. The order alternates between rounds.
+run_ref() {
+	rm -f "$W/remote/ref/"* 2>/dev/null || true
+	sync
+	local t0 t1
 	t0=$(now)
 	sftp -q -b "$W/batch" -P "$PORT" "${SSHOPTS[@]}" "$USER_NAME@127.0.0.1" >/dev/null
 	t1=$(now)
-	ours push "$W/dump.bin" "sftp://$USER_NAME@127.0.0.1:$PORT$W/remote/ours/" >/dev/null
-	t2=$(now)
-	cmp -s "$W/dump.bin" "$W/remote/ours/dump.bin" || { echo "pushed file differs" >&2; exit 1; }
-	cmp -s "$W/dump.bin" "$W/remote/ref/dump.bin" || { echo "sftp put file differs" >&2; exit 1; }
 	REF[round]=$(elapsed "$t0" "$t1")
-	OURS[round]=$(elapsed "$t1" "$t2")
+	cmp -s "$W/dump.bin" "$W/remote/ref/dump.bin" || { echo "sftp put file differs" >&2; exit 1; }
+}
+run_ours() {
+	rm -f "$W/remote/ours/"* "$W/remote/ours/".??* 2>/dev/null || true
+	sync
+	local t0 t1
+	t0=$(now)
+	ours push "$W/dump.bin" "sftp://$USER_NAME@127.0.0.1:$PORT$W/remote/ours/" >/dev/null
+	t1=$(now)
+	OURS[round]=$(elapsed "$t0" "$t1")
+	cmp -s "$W/dump.bin" "$W/remote/ours/dump.bin" || { echo "pushed file differs" >&2; exit 1; }
+}
+echo "put $W/dump.bin $W/remote/ref/dump.bin" >"$W/batch"
+for ((round = 1; round <= ROUNDS; round++)); do
+	if ((round % 2)); then run_ref; run_ours; else run_ours; run_ref; fi
 done
+rm -f "$W/remote/ref/"* 2>/dev/null || true
 
 # Resume: kill -9 a push once half the partial file is there, then push again.
 rm -f "$W/remote/ours/"* "$W/remote/ours/".??* 2>/dev/null || true
+sync
 PARTIAL="$W/remote/ours/.dump.bin.lamigrate-partial"
 # (the binary itself in the background, not the function: kill must hit it)
 "$W/lamigrate" -q push --identity "$W/id_ed25519" --known-hosts "$W/known_hosts" \
@@ -134,7 +150,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	printf '%-34s %10.2f %10.0f\n' "lamigrate push (round $round)" "${OURS[round]}" "$(echo "$SIZE / 1048576 / ${OURS[round]}" | bc -l)"
 	printf '%-34s %10.2f\n' "  ratio sftp time / ours" "$(echo "${REF[round]} / ${OURS[round]}" | bc -l)"
 done
-echo "(lamigrate's time includes verifying the SHA-256 on the server; sftp put verifies nothing)"
+echo "(lamigrate's time includes verifying the SHA-256 on the server and an fsync; sftp put does neither)"
+echo "(odd rounds: sftp first; even rounds: lamigrate first; each after a sync)"
 printf '\n%-34s %14s\n' "resume after kill -9" "bytes"
 printf '%-34s %14d\n' "file size" "$SIZE"
 printf '%-34s %14d\n' "partial when killed" "$KILLED_AT"

@@ -161,7 +161,8 @@ type follower struct {
 	broken      bool  // telling it failed: its hash means nothing
 }
 
-// followBlock is the unit the follower reads in (dd's block size).
+// followBlock is the unit the follower reads in (dd's block size, B in
+// followPython).
 const followBlock = 1 << 20
 
 // followMarker is what the follower prints (on stderr) when it read the
@@ -169,10 +170,49 @@ const followBlock = 1 << 20
 const followMarker = "lamigrate-follow-ok"
 
 // followScript hashes the file p from its start: every line "N" on stdin
-// lets it read N more MiB blocks, the line "end" the rest of the file. The
-// file stays open on descriptor 3, so each dd continues where the last one
-// stopped.
+// lets it read N more MiB blocks, the line "end" the rest of the file; then
+// it prints the SHA-256 (stdout) and followMarker (stderr). It runs
+// followPython where the server has python3 (hashlib reads the file
+// directly: about half the CPU of a pipe), else followShell.
 func followScript(p string) string {
+	return "if command -v python3 >/dev/null 2>&1; then exec python3 -c " + shellQuote(followPython) + " " + shellQuote(p) + "; fi\n" +
+		followShell(p)
+}
+
+// followPython is followScript in Python 3; the file is its argument.
+const followPython = `import hashlib, os, sys
+B = 1048576  # followBlock
+fd = os.open(sys.argv[1], os.O_RDONLY)
+h = hashlib.sha256()
+buf = bytearray(B)
+mv = memoryview(buf)
+def take(k):
+    while k is None or k > 0:
+        n = os.readv(fd, [mv[:B if k is None else min(k, B)]])
+        if n == 0:
+            return k is None
+        h.update(mv[:n])
+        if k is not None:
+            k -= n
+    return True
+while True:
+    line = sys.stdin.readline()
+    if not line:
+        sys.exit(5)
+    line = line.strip()
+    if line == "end":
+        take(None)
+        sys.stdout.write(h.hexdigest() + "\n")
+        sys.stdout.flush()
+        sys.stderr.write("` + followMarker + `\n")
+        sys.exit(0)
+    if not take(int(line) * B):
+        sys.exit(4)
+`
+
+// followShell is followScript in POSIX sh: the file stays open on
+// descriptor 3, so each dd continues where the last one stopped.
+func followShell(p string) string {
 	digest := "if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi"
 	return "exec 3< " + shellQuote(p) + " || exit 3\n" +
 		"while IFS= read -r n; do\n" +

@@ -90,8 +90,9 @@ func TestStreamWriters(t *testing.T) {
 	}
 }
 
-// TestFollowScript runs the follower's script with a local shell, fed
-// the way followScript says, over a file whose name needs quoting.
+// TestFollowScript runs the follower's scripts (Python, shell, and the
+// one choosing between them) with a local shell, fed the way the follower
+// is, over a file whose name needs quoting.
 func TestFollowScript(t *testing.T) {
 	sh, err := exec.LookPath("sh")
 	if err != nil {
@@ -100,16 +101,34 @@ func TestFollowScript(t *testing.T) {
 	data := testData(42, 3*followBlock+5000)
 	p := filepath.Join(t.TempDir(), "it's a $(dump) `x`.sql")
 	mustWrite(t, p, data)
-	cmd := exec.Command(sh, "-c", "sh -c "+shellQuote(followScript(p)))
-	cmd.Stdin = strings.NewReader("1\n2\nend\n")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("followScript failed: %v (%s)", err, stderr.String())
+	scripts := map[string]string{
+		"shell":   followShell(p),
+		"python":  "exec python3 -c " + shellQuote(followPython) + " " + shellQuote(p),
+		"chooser": followScript(p),
 	}
-	if got := strings.Fields(string(out)); len(got) == 0 || got[0] != sha(data) || !strings.Contains(stderr.String(), followMarker) {
-		t.Errorf("followScript printed %q, %q; want %s and %s", out, stderr.String(), sha(data), followMarker)
+	for name, script := range scripts {
+		for _, feed := range []string{"end\n", "1\n2\nend\n", "3\nend\n"} {
+			cmd := exec.Command(sh, "-c", "sh -c "+shellQuote(script))
+			cmd.Stdin = strings.NewReader(feed)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%s follower fed %q failed: %v (%s)", name, feed, err, stderr.String())
+			}
+			if got := strings.Fields(string(out)); len(got) == 0 || got[0] != sha(data) || !strings.Contains(stderr.String(), followMarker) {
+				t.Errorf("%s follower fed %q printed %q, %q; want %s and %s", name, feed, out, stderr.String(), sha(data), followMarker)
+			}
+		}
+		// Told to read more than the file holds: no marker, so not trusted.
+		cmd := exec.Command(sh, "-c", "sh -c "+shellQuote(script))
+		cmd.Stdin = strings.NewReader("9\nend\n")
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		cmd.Run()
+		if name == "python" && strings.Contains(stderr.String(), followMarker) {
+			t.Errorf("%s follower told to read past the end printed the marker", name)
+		}
 	}
 }
 
