@@ -18,9 +18,12 @@
 // unit is loaded by one connection, its rows in one transaction (which lets
 // MariaDB's bulk insert into an empty table sort the indexes once instead of
 // inserting row by row). The stream is read ahead of the connections, up to
-// Config.ReadAhead bytes (in memory up to Config.MemoryReadAhead, the rest
-// in unlinked spool files), so every connection keeps working while one
-// loads a big table.
+// Config.ReadAhead bytes, so every connection keeps working while one loads
+// a big table: up to Config.MemoryReadAhead bytes (32 MiB) in memory, and
+// beyond that, only while a connection waits for statements, in unlinked
+// spool files (Config.SpoolDir). Memory therefore stays the same however
+// large the archive: the in-memory read-ahead plus a few of its largest
+// statements.
 //
 // Session statements (SET …) are replayed on every connection in stream
 // order, so each connection's session (character set, sql_mode, time zone,

@@ -38,7 +38,14 @@ type engine struct {
 
 	mu   sync.Mutex
 	cond *sync.Cond
-	err  error
+	// space wakes the producer waiting for read-ahead room: statements
+	// consumed, a worker waiting for statements, a failure.
+	space *sync.Cond
+	err   error
+	// waiting counts the workers waiting for the producer (for a unit or
+	// for their unit's next statement): the producer then reads ahead into
+	// spool files instead of waiting for memory to free up.
+	waiting int
 	// session statements in stream order; every connection replays them
 	session []string
 	// units not yet taken by a worker, in stream order
@@ -202,6 +209,7 @@ func (e *engine) fail(err error) {
 		e.err = err
 	}
 	e.cond.Broadcast()
+	e.space.Broadcast()
 	e.mu.Unlock()
 }
 
@@ -426,8 +434,10 @@ func (e *engine) newUnit(table string) *unit {
 	return u
 }
 
-// add queues one statement of u, in memory or in u's spool file, waiting
-// while too much is read ahead.
+// add queues one statement of u, in memory or in u's spool file. It keeps
+// statements in memory while they fit in Config.MemoryReadAhead, and spools
+// them only while a worker waits for the producer (writing and reading back
+// a spool file costs CPU); it waits while too much is read ahead.
 func (e *engine) add(ctx context.Context, u *unit, text []byte, off int64, cls class, raw int64) error {
 	ord := u.ordinal
 	u.ordinal++
@@ -437,8 +447,8 @@ func (e *engine) add(ctx context.Context, u *unit, text []byte, off int64, cls c
 	}
 	n := int64(len(text))
 	e.mu.Lock()
-	for e.err == nil && e.ahead > 0 && e.ahead+n > e.c.ReadAhead {
-		e.cond.Wait()
+	for e.err == nil && e.ahead > 0 && (e.ahead+n > e.c.ReadAhead || e.memUsed+n > e.c.MemoryReadAhead && e.waiting == 0) {
+		e.space.Wait()
 	}
 	if e.err != nil {
 		err := e.err
@@ -594,7 +604,7 @@ func (e *engine) nextUnit() *unit {
 		if e.noMore {
 			return nil
 		}
-		e.cond.Wait()
+		e.wait()
 	}
 }
 
@@ -620,8 +630,16 @@ func (e *engine) pop(u *unit) (it item, sess []string, ok bool, err error) {
 		if u.closed {
 			return item{}, nil, false, nil
 		}
-		e.cond.Wait()
+		e.wait()
 	}
+}
+
+// wait waits, as a worker, for the producer; e.mu is held.
+func (e *engine) wait() {
+	e.waiting++
+	e.space.Broadcast()
+	e.cond.Wait()
+	e.waiting--
 }
 
 // consumed releases a statement's read-ahead.
@@ -636,6 +654,7 @@ func (e *engine) consumed(it item, rows int64) {
 	e.stmts++
 	n := e.stmts
 	e.cond.Broadcast()
+	e.space.Broadcast()
 	e.mu.Unlock()
 	if afterStatement != nil {
 		afterStatement(n)

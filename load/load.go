@@ -52,7 +52,8 @@ type Config struct {
 	// a big table.
 	ReadAhead int64 `json:"read_ahead,omitempty"`
 	// MemoryReadAhead is the part of ReadAhead kept in memory; the rest
-	// goes to spool files (0: 256 MiB).
+	// goes to spool files (0: 32 MiB), so memory stays the same however
+	// large the archive.
 	MemoryReadAhead int64 `json:"memory_read_ahead,omitempty"`
 	// ArchiveSize is the archive's size in bytes, for the ETA (0: unknown).
 	ArchiveSize int64 `json:"archive_size,omitempty"`
@@ -79,7 +80,7 @@ func (c Config) withDefaults() Config {
 		c.ReadAhead = 4 << 30
 	}
 	if c.MemoryReadAhead == 0 {
-		c.MemoryReadAhead = 256 << 20
+		c.MemoryReadAhead = 32 << 20
 	}
 	if c.MemoryReadAhead > c.ReadAhead {
 		c.MemoryReadAhead = c.ReadAhead
@@ -232,6 +233,7 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 
 	e := &engine{c: c, db: db, dbName: cfg.DBName, progress: o.progress, archive: cr, start: start}
 	e.cond = sync.NewCond(&e.mu)
+	e.space = sync.NewCond(&e.mu)
 	err = e.prepare(ctx, fp)
 	if e.release != nil {
 		defer e.release()

@@ -203,12 +203,16 @@ func TestLoadMatchesStockClient(t *testing.T) {
 		name  string
 		extra []string
 		gzip  bool
+		cfg   Config
 	}{
-		{"documented", nil, false},
-		{"documented gzip", nil, true},
-		{"routines, small inserts", []string{"--routines", "--events", "--net_buffer_length=16k"}, true},
-		{"skip triggers", []string{"--skip-triggers"}, false},
-		{"add-drop-table, no-autocommit", []string{"--add-drop-table", "--no-autocommit", "--routines"}, false},
+		{"documented", nil, false, Config{}},
+		{"documented gzip", nil, true, Config{}},
+		{"routines, small inserts", []string{"--routines", "--events", "--net_buffer_length=16k"}, true, Config{}},
+		{"skip triggers", []string{"--skip-triggers"}, false, Config{}},
+		{"add-drop-table, no-autocommit", []string{"--add-drop-table", "--no-autocommit", "--routines"}, false, Config{}},
+		// 1 KiB in memory: statements read ahead go to spool files.
+		{"spooled read-ahead", []string{"--net_buffer_length=16k"}, true, Config{MemoryReadAhead: 1 << 10}},
+		{"spooled, one thread", []string{"--net_buffer_length=16k"}, false, Config{Threads: 1, MemoryReadAhead: 1 << 10}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -220,7 +224,11 @@ func TestLoadMatchesStockClient(t *testing.T) {
 				in = gz(t, dump)
 			}
 			got := mysqltest.New(t)
-			res, err := Load(context.Background(), got.Config(), bytes.NewReader(in), Config{Threads: 2})
+			cfg := tt.cfg
+			if cfg.Threads == 0 {
+				cfg.Threads = 2
+			}
+			res, err := Load(context.Background(), got.Config(), bytes.NewReader(in), cfg)
 			if err != nil {
 				t.Fatalf("Load: %v", err)
 			}
@@ -322,4 +330,68 @@ func TestLoadMarker(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoadResume interrupts imports after a growing number of statements
+// and runs the same import again: the result must equal the stock client's
+// load, with no row twice.
+func TestLoadResume(t *testing.T) {
+	src := mysqltest.New(t)
+	source(t, src, true)
+	dump := mysqldump(t, src, "--routines", "--net_buffer_length=16k")
+	want := mysqltest.New(t)
+	stockLoad(t, want, dump)
+	wantSnap := snapshot(t, want)
+	in := gz(t, dump)
+
+	full := mysqltest.New(t)
+	res, err := Load(context.Background(), full.Config(), bytes.NewReader(in), Config{Threads: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := res.Statements
+	step := max(1, n/10)
+	t.Cleanup(func() { afterStatement = nil })
+	for cut := int64(1); cut < n; cut += step {
+		t.Run(fmt.Sprintf("cut after %d of %d", cut, n), func(t *testing.T) {
+			target := mysqltest.New(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			afterStatement = func(k int64) {
+				if k >= cut {
+					cancel()
+				}
+			}
+			_, err := Load(ctx, target.Config(), bytes.NewReader(in), Config{Threads: 2, ReadAhead: 1})
+			afterStatement = nil
+			cancel()
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted Load = %v; want context.Canceled", err)
+			}
+			var left int
+			target.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?", ProgressTable).Scan(&left)
+			if left != 1 {
+				t.Fatalf("after an interrupted load the progress table is missing")
+			}
+			res, err := Load(context.Background(), target.Config(), bytes.NewReader(in), Config{Threads: 2})
+			if err != nil {
+				t.Fatalf("resumed Load: %v", err)
+			}
+			if !res.Resumed {
+				t.Errorf("resumed Load: Resumed = false")
+			}
+			compare(t, snapshot(t, target), wantSnap)
+		})
+	}
+
+	t.Run("other archive", func(t *testing.T) {
+		target := mysqltest.New(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		afterStatement = func(k int64) { cancel() }
+		Load(ctx, target.Config(), bytes.NewReader(in), Config{Threads: 1, ReadAhead: 1})
+		afterStatement = nil
+		_, err := Load(context.Background(), target.Config(), bytes.NewReader(in), Config{Fingerprint: "another"})
+		if !errors.Is(err, ErrOtherArchive) {
+			t.Errorf("resuming with another archive = %v; want ErrOtherArchive", err)
+		}
+	})
 }

@@ -84,7 +84,9 @@ func (s *Splitter) fill(n, keep int) int {
 			keep = 0
 		}
 		if s.end == len(s.buf) {
-			nb := make([]byte, 2*len(s.buf))
+			// Grow by half: a statement of tens of MB (mysqldump's
+			// net_buffer_length) then wastes less than doubling would.
+			nb := make([]byte, len(s.buf)+max(len(s.buf)/2, 4096))
 			copy(nb, s.buf[:s.end])
 			s.buf = nb
 		}

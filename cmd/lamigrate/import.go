@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/qualityunit/lamigrate/internal/manifest"
@@ -91,6 +92,12 @@ func (c *importCmd) Run(e *env) error {
 		out.Manifest = mpath
 	} else if _, serr := os.Stat(mpath); serr == nil {
 		return fmt.Errorf("%v: fix or remove the manifest", err)
+	}
+	if e.getenv("GOMEMLIMIT") == "" {
+		// Statements of tens of MB pass through once each: collect them
+		// before they pile up. The import's live memory is its in-memory
+		// read-ahead (32 MiB) and a few statements.
+		debug.SetMemoryLimit(96 << 20)
 	}
 	start := time.Now()
 	res, err := load.Load(e.ctx, r.Config, f, cfg, load.WithProgress(prog),
