@@ -147,9 +147,7 @@ func (w *watcher) Sent(done, total int64) {
 	}
 }
 
-// fastRetry also sends in small pieces, so streaming backends report stored
-// bytes (and their servers hash) several times per file.
-var fastRetry = Options{Backoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, chunk: 1<<20 + 7}
+var fastRetry = Options{Backoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond}
 
 // TestConformance runs the same cases against every backend.
 func TestConformance(t *testing.T) {

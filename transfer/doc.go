@@ -18,14 +18,15 @@
 //     (the file is read and hashed on goroutines of their own, beside the
 //     upload).
 //  3. The partial file's size and SHA-256 are checked on the destination.
-//     Where the server runs commands, one command started with the upload
-//     hashes the partial file from its start as pieces of it are
-//     acknowledged (openssl or sha256sum fed by dd), so its hash is ready
-//     moments after the last byte; a second SFTP session flushes what
-//     arrived to disk meanwhile, leaving little for the final fsync. A
-//     server without commands gets the file read back over SFTP after the
-//     upload, and a streamed hash that disagrees is confirmed that way
-//     before the push fails.
+//     Where the server runs commands and has python3, a command started
+//     with the upload hashes the partial file from its start as it grows,
+//     so its hash is ready moments after the last byte; a second SFTP
+//     session flushes what arrived to disk meanwhile, leaving little for
+//     the final fsync. Otherwise the finished partial file is hashed by
+//     sha256sum (or openssl) on the server, or read back over SFTP when
+//     the server runs no commands. A hash computed during the upload that
+//     disagrees is confirmed by hashing the finished file before the push
+//     fails.
 //  4. A stale FILE.manifest.json at the destination is removed, the
 //     partial file is renamed to FILE (posix-rename@openssh.com: atomic,
 //     replacing), then the manifest is uploaded the same way, last. A

@@ -51,8 +51,9 @@ func (l *Local) openStream(ctx context.Context, name string, off int64) (stream,
 		f.Close()
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
-	st := &localStream{f: f, p: p, rf: rf, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	st := &localStream{f: f, p: p, off: off, rf: rf, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go st.follow()
+	st.let(off)
 	return st, nil
 }
 
@@ -62,7 +63,7 @@ const stopFollowing = -2
 type localStream struct {
 	f   *os.File
 	p   string
-	buf []byte
+	off int64 // where writing started
 
 	rf   *os.File // read side, owned by follow
 	mu   sync.Mutex
@@ -73,18 +74,31 @@ type localStream struct {
 	err  error
 }
 
+// write copies r in pieces of localPiece bytes, letting the follower hash
+// each piece once it is written.
 func (st *localStream) write(ctx context.Context, r io.Reader) (int64, error) {
-	if st.buf == nil {
-		st.buf = make([]byte, 1<<20)
+	buf := make([]byte, localPiece)
+	var n int64
+	for {
+		k, rerr := io.ReadFull(ctxReader{ctx, r}, buf)
+		if k > 0 {
+			if _, err := st.f.Write(buf[:k]); err != nil {
+				return n, fmt.Errorf("transfer: writing %s: %w", st.p, err)
+			}
+			n += int64(k)
+			st.let(st.off + n)
+		}
+		switch {
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			return n, nil
+		case rerr != nil:
+			return n, fmt.Errorf("transfer: writing %s: %w", st.p, rerr)
+		}
 	}
-	n, err := io.CopyBuffer(onlyWriter{st.f}, ctxReader{ctx, r}, st.buf)
-	if err != nil {
-		return n, fmt.Errorf("transfer: writing %s: %w", st.p, err)
-	}
-	return n, nil
 }
 
-func (st *localStream) stored(n int64) { st.let(n) }
+// localPiece is how much a localStream writes between two reports.
+var localPiece = 1 << 20
 
 func (st *localStream) let(n int64) {
 	st.mu.Lock()

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -19,8 +18,8 @@ import (
 var _ streamWriter = (*SFTP)(nil)
 
 // openStream implements streamWriter. Besides the SFTP handle it starts,
-// when the server runs commands, one shell command that hashes the file
-// from its start as Push reports pieces stored (followScript).
+// when the server runs commands, a follower that hashes the file from its
+// start as it grows (followScript), and a flusher.
 func (s *SFTP) openStream(ctx context.Context, name string, off int64) (stream, error) {
 	p, err := s.path(name)
 	if err != nil {
@@ -85,7 +84,14 @@ type sftpStream struct {
 	flush  *flusher  // nil: no early flushing
 }
 
+// write sends r with one pkg/sftp ReadFrom: requests leave in file order
+// and OpenSSH's server writes them in that order, so the file grows without
+// holes and the follower can hash whatever it holds. Every flushEvery bytes
+// the flusher is asked to flush what arrived so far.
 func (st *sftpStream) write(ctx context.Context, r io.Reader) (n int64, err error) {
+	if st.flush != nil {
+		r = &flushTrigger{r: r, fl: st.flush}
+	}
 	err = st.s.during(ctx, func() (err error) {
 		n, err = st.f.ReadFromWithConcurrency(ctxReader{ctx, r}, st.s.cfg.Concurrency)
 		return err
@@ -96,13 +102,24 @@ func (st *sftpStream) write(ctx context.Context, r io.Reader) (n int64, err erro
 	return n, nil
 }
 
-func (st *sftpStream) stored(n int64) {
-	if st.follow != nil {
-		st.follow.stored(n)
+// flushEvery is how much is sent between two early flushes.
+const flushEvery = 32 << 20
+
+// flushTrigger starts a flush each time another flushEvery bytes were read
+// (the flush then covers what the server already wrote of them).
+type flushTrigger struct {
+	r    io.Reader
+	fl   *flusher
+	read int64
+}
+
+func (t *flushTrigger) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if t.read/flushEvery != (t.read+int64(n))/flushEvery {
+		t.fl.start()
 	}
-	if st.flush != nil {
-		st.flush.start()
-	}
+	t.read += int64(n)
+	return n, err
 }
 
 // finish flushes and closes the file while the follower hashes the rest.
@@ -157,71 +174,54 @@ type follower struct {
 	sess        *ssh.Session
 	stdin       io.WriteCloser
 	out, stderr bytes.Buffer
-	blocks      int64 // whole MiB blocks the follower was told to hash
-	broken      bool  // telling it failed: its hash means nothing
 }
-
-// followBlock is the unit the follower reads in (dd's block size, B in
-// followPython).
-const followBlock = 1 << 20
 
 // followMarker is what the follower prints (on stderr) when it read the
 // file to its end; without it the printed hash is not trusted.
 const followMarker = "lamigrate-follow-ok"
 
-// followScript hashes the file p from its start: every line "N" on stdin
-// lets it read N more MiB blocks, the line "end" the rest of the file; then
-// it prints the SHA-256 (stdout) and followMarker (stderr). It runs
-// followPython where the server has python3 (hashlib reads the file
-// directly: about half the CPU of a pipe), else followShell.
+// followScript hashes the file p from its start as it grows, until the line
+// "end" arrives on stdin; then it hashes the rest and prints the SHA-256
+// (stdout) and followMarker (stderr). It needs python3 (hashlib reads the
+// file directly: about half the CPU of dd | openssl); without it, it exits
+// and the caller hashes the finished file instead.
+//
+// Hashing a growing file is right only if the server writes requests in
+// order, as OpenSSH's sftp-server does. A server that does not would make
+// the follower hash a hole, and the caller confirms any disagreement by
+// hashing the whole file again: a wrong guess costs time, never a wrong
+// verdict.
 func followScript(p string) string {
-	return "if command -v python3 >/dev/null 2>&1; then exec python3 -c " + shellQuote(followPython) + " " + shellQuote(p) + "; fi\n" +
-		followShell(p)
+	return "command -v python3 >/dev/null 2>&1 || exit 97\n" +
+		"exec python3 -c " + shellQuote(followPython) + " " + shellQuote(p)
 }
 
-// followPython is followScript in Python 3; the file is its argument.
-const followPython = `import hashlib, os, sys
-B = 1048576  # followBlock
+// followPython is followScript's program; the file is its argument. While
+// it is at the end of the file it waits for stdin up to 20 ms, then reads
+// on.
+const followPython = `import hashlib, os, select, sys
 fd = os.open(sys.argv[1], os.O_RDONLY)
 h = hashlib.sha256()
-buf = bytearray(B)
+buf = bytearray(1 << 20)
 mv = memoryview(buf)
-def take(k):
-    while k is None or k > 0:
-        n = os.readv(fd, [mv[:B if k is None else min(k, B)]])
+def drain():
+    while True:
+        n = os.readv(fd, [buf])
         if n == 0:
-            return k is None
+            return
         h.update(mv[:n])
-        if k is not None:
-            k -= n
-    return True
 while True:
-    line = sys.stdin.readline()
-    if not line:
-        sys.exit(5)
-    line = line.strip()
-    if line == "end":
-        take(None)
+    drain()
+    ready, _, _ = select.select([0], [], [], 0.02)
+    if ready:
+        if os.read(0, 64).strip() != b"end":
+            sys.exit(5)
+        drain()
         sys.stdout.write(h.hexdigest() + "\n")
         sys.stdout.flush()
         sys.stderr.write("` + followMarker + `\n")
         sys.exit(0)
-    if not take(int(line) * B):
-        sys.exit(4)
 `
-
-// followShell is followScript in POSIX sh: the file stays open on
-// descriptor 3, so each dd continues where the last one stopped.
-func followShell(p string) string {
-	digest := "if command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r; else sha256sum; fi"
-	return "exec 3< " + shellQuote(p) + " || exit 3\n" +
-		"while IFS= read -r n; do\n" +
-		"  case $n in\n" +
-		"  end) cat <&3 && echo " + followMarker + " >&2; exit;;\n" +
-		"  *) dd bs=" + strconv.Itoa(followBlock) + " count=\"$n\" <&3 2>/dev/null || exit;;\n" +
-		"  esac\n" +
-		"done | (" + digest + ")"
-}
 
 // startFollower starts followScript for p; nil if the server will not run
 // it (the caller then hashes the whole file afterwards).
@@ -243,26 +243,10 @@ func (s *SFTP) startFollower(p string) *follower {
 	return fl
 }
 
-// stored lets the follower hash the whole MiB blocks among the first n bytes.
-func (fl *follower) stored(n int64) {
-	k := n / followBlock
-	if k <= fl.blocks || fl.broken {
-		return
-	}
-	if _, err := fmt.Fprintf(fl.stdin, "%d\n", k-fl.blocks); err != nil {
-		fl.broken = true
-		return
-	}
-	fl.blocks = k
-}
-
 // finish lets the follower read the rest and returns its hash; ok is false
 // when it did not print one that can be trusted.
 func (fl *follower) finish(ctx context.Context) (sum string, ok bool) {
 	defer fl.sess.Close()
-	if fl.broken {
-		return "", false
-	}
 	if _, err := io.WriteString(fl.stdin, "end\n"); err != nil {
 		return "", false
 	}

@@ -22,13 +22,10 @@ type streamWriter interface {
 
 // stream is a file being written at its end by one goroutine.
 type stream interface {
-	// write appends r's bytes. When it returns without error every byte
-	// it read is stored (acknowledged by the server).
+	// write appends r's bytes. As the stored prefix of the file grows it
+	// lets the destination hash it; when write returns without error every
+	// byte it read is stored (acknowledged by the server).
 	write(ctx context.Context, r io.Reader) (int64, error)
-	// stored says that the file's first n bytes are stored and final, so
-	// the destination may hash them now. Only write's caller calls it, with
-	// growing n.
-	stored(n int64)
 	// finish flushes the file to stable storage, closes it and returns the
 	// SHA-256 of the whole file as the destination computed it. An empty
 	// method means the destination could not hash it (a server without a
@@ -38,34 +35,18 @@ type stream interface {
 	abort()
 }
 
-// streamChunk is how much Push sends between two stored calls: the
-// destination's hash trails the upload by about this much, which is all the
-// hashing left when the last byte is acknowledged.
-const streamChunk = 32 << 20
-
-// sendStreamed sends r (the file from off on) into partial through s, and
+// sendStreamed sends r (the file from off on) into partial through sw, and
 // returns how many bytes it read from r and the destination's SHA-256 of
 // the whole partial file (method "" when the destination cannot hash).
-func sendStreamed(ctx context.Context, sw streamWriter, partial string, off int64, r io.Reader, chunk int64) (sent int64, sum string, method HashMethod, err error) {
-	if chunk <= 0 {
-		chunk = streamChunk
-	}
+func sendStreamed(ctx context.Context, sw streamWriter, partial string, off int64, r io.Reader) (sent int64, sum string, method HashMethod, err error) {
 	s, err := sw.openStream(ctx, partial, off)
 	if err != nil {
 		return 0, "", "", err
 	}
-	s.stored(off)
-	for {
-		n, err := s.write(ctx, io.LimitReader(r, chunk))
-		sent += n
-		if err != nil {
-			s.abort()
-			return sent, "", "", err
-		}
-		if n < chunk {
-			break
-		}
-		s.stored(off + sent)
+	sent, err = s.write(ctx, r)
+	if err != nil {
+		s.abort()
+		return sent, "", "", err
 	}
 	sum, method, err = s.finish(ctx)
 	return sent, sum, method, err

@@ -47,8 +47,6 @@ type Options struct {
 	// a server that writes concurrently may leave a gap where requests were
 	// in flight when the transfer broke. Default 16 MiB; negative: off.
 	ResumeWindow int64 `json:"resume_window,omitempty"`
-
-	chunk int64 // bytes between two reports to a streamWriter (tests)
 }
 
 const (
@@ -266,7 +264,7 @@ func pushOnce(ctx context.Context, dst Backend, file string, src *source, opts O
 		method HashMethod
 	)
 	if sw, ok := dst.(streamWriter); ok {
-		sent, remote, method, err = sendStreamed(ctx, sw, partial, off, ra, opts.chunk)
+		sent, remote, method, err = sendStreamed(ctx, sw, partial, off, ra)
 	} else {
 		sent, err = dst.Write(ctx, partial, off, ra)
 	}
