@@ -220,7 +220,11 @@ func TestConnectionsSameStream(t *testing.T) {
 		"CREATE TRIGGER c_bi BEFORE INSERT ON c FOR EACH ROW SET NEW.d = NOW()",
 		"CREATE VIEW v AS SELECT id FROM a",
 		"INSERT INTO b (v) VALUES ('it''s'), (NULL)",
-		"INSERT INTO d VALUES (1), (1), (NULL)")
+		"INSERT INTO d VALUES (1), (1), (NULL)",
+		// Rows above bigRowBytes take the big-row path, between small ones.
+		"CREATE TABLE e (id INT PRIMARY KEY, b LONGBLOB, t LONGTEXT)",
+		`INSERT INTO e VALUES (1, 'x', 'y'), (2, REPEAT(UNHEX('00275C1A0D0A41'), 700000), REPEAT('it''s \\ ', 900000)),
+			(3, NULL, REPEAT('z', 4200000)), (4, '', NULL), (5, REPEAT(UNHEX('FF27'), 2100000), 'w')`)
 	for i := range 20 {
 		src.MustExec(t, fmt.Sprintf(`INSERT INTO a SELECT seq + %d, CONCAT('row ', seq, ' \'x\\'), UNHEX(SHA2(seq, 256))
 			FROM seq_1_to_1000`, i*1000),

@@ -599,7 +599,24 @@ func rows(ctx context.Context, conn *sql.Conn, p sink, job *tableJob, q string) 
 		if err := rows.Scan(ptrs...); err != nil {
 			return err
 		}
-		b.add(vals)
+		size := 0
+		for _, v := range vals {
+			size += len(v)
+		}
+		if size >= bigRowBytes {
+			// Rows before it go first; it goes alone (see bigRowBytes).
+			if b.nrows > 0 {
+				if err := p.send(ctx, b); err != nil {
+					return err
+				}
+				b = p.newBatch(job, n)
+			}
+			if err := p.row(ctx, job, vals, size); err != nil {
+				return err
+			}
+			continue
+		}
+		b.add(vals, size)
 		if len(b.data) >= batchBytes || b.nrows >= batchRows {
 			if err := p.send(ctx, b); err != nil {
 				return err

@@ -1,6 +1,10 @@
 package dump
 
-import "encoding/hex"
+import (
+	"database/sql"
+	"encoding/hex"
+	"io"
+)
 
 // kind says how a column's text-protocol value is written as a literal.
 type kind uint8
@@ -92,4 +96,89 @@ func appendValue(dst, v []byte, k kind, hexBlob bool) []byte {
 		return appendBinary(dst, v, hexBlob)
 	}
 	return appendString(dst, v)
+}
+
+// escapedLen is len(appendEscaped(nil, v)).
+func escapedLen(v []byte) int {
+	n := len(v)
+	for _, c := range v {
+		if escapes[c] != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// rowLen is the length of the row as batch.format renders it: "(v,...)".
+func rowLen(vals []sql.RawBytes, kinds []kind, hexBlob bool) int {
+	n := 1 + len(vals) // parentheses and commas
+	for i, v := range vals {
+		switch {
+		case v == nil:
+			n += len("NULL")
+		case kinds[i] == kindNumber:
+			n += len(v)
+		case kinds[i] == kindBinary && len(v) == 0:
+			n += len("''")
+		case kinds[i] == kindBinary && hexBlob:
+			n += 2 + 2*len(v)
+		case kinds[i] == kindBinary:
+			n += len("_binary ''") + escapedLen(v)
+		default:
+			n += 2 + escapedLen(v)
+		}
+	}
+	return n
+}
+
+// writeRow writes the row as batch.format renders it, formatting large
+// values rowChunk bytes at a time through buf (returned for reuse).
+func writeRow(w io.Writer, vals []sql.RawBytes, kinds []kind, hexBlob bool, buf []byte) []byte {
+	if cap(buf) < 2*rowChunk+64 {
+		buf = make([]byte, 0, 2*rowChunk+64)
+	}
+	b := append(buf[:0], '(')
+	flush := func() {
+		if len(b) >= rowChunk {
+			w.Write(b)
+			b = b[:0]
+		}
+	}
+	for i, v := range vals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k := kinds[i]
+		if v == nil || k == kindNumber || len(v) == 0 || len(v) < rowChunk/2 {
+			b = appendValue(b, v, k, hexBlob)
+			flush()
+			continue
+		}
+		switch {
+		case k == kindBinary && hexBlob:
+			b = append(b, '0', 'x')
+		case k == kindBinary:
+			b = append(b, "_binary '"...)
+		default:
+			b = append(b, '\'')
+		}
+		for len(v) > 0 {
+			part := v[:min(len(v), rowChunk/2)]
+			v = v[len(part):]
+			if k == kindBinary && hexBlob {
+				n := len(b)
+				b = grow(b, 2*len(part))
+				hex.Encode(b[n:], part)
+			} else {
+				b = appendEscaped(b, part)
+			}
+			flush()
+		}
+		if !(k == kindBinary && hexBlob) {
+			b = append(b, '\'')
+		}
+	}
+	b = append(b, ')')
+	w.Write(b)
+	return b[:0]
 }

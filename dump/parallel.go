@@ -52,6 +52,9 @@ type sink interface {
 	begin(ctx context.Context, j *tableJob) error
 	newBatch(j *tableJob, ncols int) *batch
 	send(ctx context.Context, b *batch) error
+	// row writes one row of at least bigRowBytes, after the batches sent
+	// before it, and returns once vals may be reused.
+	row(ctx context.Context, j *tableJob, vals []sql.RawBytes, size int) error
 	end(ctx context.Context, j *tableJob) error
 }
 
@@ -291,12 +294,13 @@ func (d *dumper) spillTable(ctx context.Context, conn *sql.Conn, sp *spill, t ta
 
 // spillSink formats a table synchronously into a spill file.
 type spillSink struct {
-	d   *dumper
-	w   *bufio.Writer
-	ins inserter
-	b   *batch
-	row [][]byte
-	job *tableJob
+	d     *dumper
+	w     *bufio.Writer
+	ins   inserter
+	b     *batch
+	vals  [][]byte
+	job   *tableJob
+	chunk []byte
 }
 
 func (s *spillSink) text(_ context.Context, b []byte) error {
@@ -325,7 +329,7 @@ func (s *spillSink) send(ctx context.Context, b *batch) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.row = b.format(s.d.cfg.HexBlob, s.row)
+	s.vals = b.format(s.d.cfg.HexBlob, s.vals)
 	n, err := s.ins.batch(b)
 	j := b.job
 	j.res.Bytes += n
@@ -336,6 +340,21 @@ func (s *spillSink) send(ctx context.Context, b *batch) error {
 	if cap(b.data) > 4*batchBytes || cap(b.out) > 12*batchBytes {
 		s.b = nil // do not keep a big row's buffers
 	}
+	return err
+}
+
+func (s *spillSink) row(ctx context.Context, j *tableJob, vals []sql.RawBytes, size int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var d rowhash.Digest
+	d.AddRaw(vals)
+	n, err := s.ins.row(vals, j.kinds, s.d.cfg.HexBlob, &s.chunk)
+	j.res.Bytes += n
+	j.res.Rows++
+	j.digest.Merge(&d)
+	s.d.spillRows.Add(1)
+	s.d.spillData.Add(int64(size))
 	return err
 }
 

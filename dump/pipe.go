@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -22,10 +23,19 @@ import (
 // stitches them, in order, into INSERT statements. At most inflightBytes of
 // row data (or one larger batch) is queued at a time, which bounds memory by
 // a small multiple of the largest row.
+//
+// A row of bigRowBytes or more skips the batches: the reading goroutine
+// hands the driver's buffers to the writer, which formats the row into the
+// output in pieces of rowChunk bytes while the reader digests it, and the
+// reader waits until the writer is done before it reads the next row. Such
+// a row is held once (by the driver), never copied or rendered whole, and
+// no other row queues behind it.
 const (
 	batchBytes    = 256 << 10
 	batchRows     = 4096
 	inflightBytes = 8 << 20
+	bigRowBytes   = 4 << 20
+	rowChunk      = 64 << 10
 )
 
 // tableJob is one table on its way through the pipe.
@@ -53,11 +63,8 @@ type batch struct {
 	done   chan struct{}
 }
 
-func (b *batch) add(vals []sql.RawBytes) {
-	n := 0
-	for _, v := range vals {
-		n += len(v)
-	}
+// add appends a row whose values are n bytes in all.
+func (b *batch) add(vals []sql.RawBytes, n int) {
 	if cap(b.data)-len(b.data) < n {
 		// One exact allocation for a big row, not append's doublings.
 		nd := make([]byte, len(b.data), len(b.data)+n+n/8)
@@ -119,10 +126,24 @@ func (b *batch) format(hexBlob bool, row [][]byte) [][]byte {
 	return row
 }
 
+// bigRow is one row of at least bigRowBytes on its way to the writer. Its
+// values belong to the driver: they stay valid until the reader resumes,
+// which it does only once the writer closed done, or claimed the row first
+// (state) when the dump is being cancelled.
+type bigRow struct {
+	vals   []sql.RawBytes
+	size   int
+	digest rowhash.Digest
+	hashed chan struct{} // closed by the reader once digest is set
+	done   chan struct{} // closed by the writer once it no longer reads vals
+	state  atomic.Int32  // 0 queued, 1 taken by the writer, 2 abandoned by the reader
+}
+
 // item is one piece of output, in order.
 type item struct {
 	text  []byte
 	b     *batch
+	row   *bigRow
 	begin *tableJob
 	end   *tableJob
 	spill *spill // a table an extra connection read
@@ -140,6 +161,7 @@ type pipe struct {
 	bw     *bufio.Writer
 	cfg    *Config
 	d      *dumper
+	chunk  []byte // the writer's scratch for big rows
 }
 
 func newPipe(ctx context.Context, w io.Writer, cfg *Config, d *dumper) *pipe {
@@ -228,6 +250,26 @@ func (p *pipe) send(ctx context.Context, b *batch) error {
 	}
 }
 
+// row writes one big row (see bigRowBytes) straight from the driver's
+// buffers and returns once vals may be reused.
+func (p *pipe) row(ctx context.Context, _ *tableJob, vals []sql.RawBytes, size int) error {
+	r := &bigRow{vals: vals, size: size, hashed: make(chan struct{}), done: make(chan struct{})}
+	if err := p.put(ctx, item{row: r}); err != nil {
+		return err
+	}
+	r.digest.AddRaw(vals)
+	close(r.hashed)
+	select {
+	case <-r.done:
+		return nil
+	case <-ctx.Done():
+		if !r.state.CompareAndSwap(0, 2) {
+			<-r.done // the writer is reading vals: let it finish
+		}
+		return ctx.Err()
+	}
+}
+
 func (p *pipe) worker() error {
 	var row [][]byte
 	for {
@@ -303,6 +345,21 @@ func (p *pipe) writer() error {
 			st.Rows += int64(b.nrows)
 			st.DataBytes += int64(len(b.data))
 			p.release(b)
+			report(false)
+		case it.row != nil:
+			r := it.row
+			if !r.state.CompareAndSwap(0, 1) {
+				return p.ctx.Err()
+			}
+			var n int64
+			n, err = ins.row(r.vals, cur.kinds, p.cfg.HexBlob, &p.chunk)
+			<-r.hashed
+			close(r.done)
+			cur.res.Bytes += n
+			cur.res.Rows++
+			cur.digest.Merge(&r.digest)
+			st.Rows++
+			st.DataBytes += int64(r.size)
 			report(false)
 		case it.spill != nil:
 			sp := it.spill
@@ -407,6 +464,47 @@ func (s *inserter) batch(b *batch) (int64, error) {
 		err = write(b.out[run:prevEnd])
 	}
 	return n, err
+}
+
+// row writes one row, formatting it from vals in pieces; chunk is scratch
+// space kept between calls. The statements are cut as batch cuts them.
+func (s *inserter) row(vals []sql.RawBytes, kinds []kind, hexBlob bool, chunk *[]byte) (int64, error) {
+	cw := &stickyWriter{w: s.w}
+	rl := rowLen(vals, kinds, hexBlob)
+	switch {
+	case !s.open:
+		cw.Write(s.prefix)
+		s.open, s.total = true, len(s.prefix)+rl+2
+	case s.total+rl+1 <= s.netBuf:
+		s.total += rl + 1
+		cw.Write(comma)
+	default:
+		cw.Write(stmtEnd)
+		cw.Write(s.prefix)
+		s.total = len(s.prefix) + rl + 2
+	}
+	if cw.err == nil {
+		*chunk = writeRow(cw, vals, kinds, hexBlob, *chunk)
+	}
+	return cw.n, cw.err
+}
+
+// stickyWriter counts what it writes and keeps the first error, after which
+// it writes nothing.
+type stickyWriter struct {
+	w   io.Writer
+	n   int64
+	err error
+}
+
+func (c *stickyWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	k, err := c.w.Write(p)
+	c.n += int64(k)
+	c.err = err
+	return k, err
 }
 
 // finish ends the open statement, if any.
