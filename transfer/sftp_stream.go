@@ -46,13 +46,18 @@ func (s *SFTP) openStream(ctx context.Context, name string, off int64) (stream, 
 	if err != nil {
 		return nil, fmt.Errorf("transfer: writing %s: %w", p, err)
 	}
-	st := &sftpStream{s: s, f: f, p: p}
-	if !s.cfg.NoRemoteCommands && !s.noShell.Load() {
-		st.follow = s.startFollower(p)
-	}
-	if _, ok := s.client.HasExtension("fsync@openssh.com"); ok {
-		st.flush = s.startFlusher(p)
-	}
+	st := &sftpStream{s: s, f: f, p: p, helpers: make(chan struct{})}
+	// The helpers take a few round trips to start: the upload does not
+	// wait for them.
+	go func() {
+		defer close(st.helpers)
+		if !s.cfg.NoRemoteCommands && !s.noShell.Load() {
+			st.follow = s.startFollower(p)
+		}
+		if _, ok := s.client.HasExtension("fsync@openssh.com"); ok {
+			st.flush = s.startFlusher(p)
+		}
+	}()
 	return st, nil
 }
 
@@ -82,6 +87,19 @@ type sftpStream struct {
 	p      string
 	follow *follower // nil: the server does not hash
 	flush  *flusher  // nil: no early flushing
+	// helpers is closed once follow and flush are set.
+	helpers chan struct{}
+}
+
+// flushNow starts an early flush if the flusher is there.
+func (st *sftpStream) flushNow() {
+	select {
+	case <-st.helpers:
+		if st.flush != nil {
+			st.flush.start()
+		}
+	default:
+	}
 }
 
 // write sends r with one pkg/sftp ReadFrom: requests leave in file order
@@ -89,9 +107,7 @@ type sftpStream struct {
 // holes and the follower can hash whatever it holds. Every flushEvery bytes
 // the flusher is asked to flush what arrived so far.
 func (st *sftpStream) write(ctx context.Context, r io.Reader) (n int64, err error) {
-	if st.flush != nil {
-		r = &flushTrigger{r: r, fl: st.flush}
-	}
+	r = &flushTrigger{r: r, flush: st.flushNow}
 	err = st.s.during(ctx, func() (err error) {
 		n, err = st.f.ReadFromWithConcurrency(ctxReader{ctx, r}, st.s.cfg.Concurrency)
 		return err
@@ -108,15 +124,15 @@ const flushEvery = 32 << 20
 // flushTrigger starts a flush each time another flushEvery bytes were read
 // (the flush then covers what the server already wrote of them).
 type flushTrigger struct {
-	r    io.Reader
-	fl   *flusher
-	read int64
+	r     io.Reader
+	flush func()
+	read  int64
 }
 
 func (t *flushTrigger) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
 	if t.read/flushEvery != (t.read+int64(n))/flushEvery {
-		t.fl.start()
+		t.flush()
 	}
 	t.read += int64(n)
 	return n, err
@@ -124,6 +140,7 @@ func (t *flushTrigger) Read(p []byte) (int, error) {
 
 // finish flushes and closes the file while the follower hashes the rest.
 func (st *sftpStream) finish(ctx context.Context) (string, HashMethod, error) {
+	<-st.helpers
 	type answer struct {
 		sum string
 		ok  bool
@@ -160,6 +177,7 @@ func (st *sftpStream) finish(ctx context.Context) (string, HashMethod, error) {
 }
 
 func (st *sftpStream) abort() {
+	<-st.helpers
 	if st.follow != nil {
 		st.follow.sess.Close()
 	}
