@@ -38,6 +38,10 @@ type class struct {
 	// FUNCTION, EVENT, SEQUENCE, TABLE), for dropping a half-made object
 	// when resuming.
 	object, name string
+	// plain: an INSERT without IGNORE, DELAYED or other modifiers, whose
+	// rows land the same whatever order it runs in among its table's other
+	// plain INSERTs (with explicit values, as dumps write them).
+	plain bool
 }
 
 // lexer yields the leading tokens of a statement: words, identifiers
@@ -178,6 +182,7 @@ func classify(text []byte) class {
 	case "USE":
 		return class{kind: kindForbidden}
 	case "INSERT", "REPLACE":
+		plain := strings.EqualFold(first, "INSERT")
 		for {
 			save := l.i
 			t, q := l.next()
@@ -186,12 +191,13 @@ func classify(text []byte) class {
 			}
 			u := strings.ToUpper(t)
 			if !q && (u == "LOW_PRIORITY" || u == "DELAYED" || u == "HIGH_PRIORITY" || u == "IGNORE") {
+				plain = false
 				continue
 			}
 			if q || u != "INTO" {
 				l.i = save // INSERT t VALUES: INTO is optional
 			}
-			return class{kind: kindData, table: l.name()}
+			return class{kind: kindData, table: l.name(), plain: plain}
 		}
 	case "ALTER":
 		l.is("ONLINE")

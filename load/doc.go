@@ -15,11 +15,19 @@
 // Statements are grouped into units, one per table: its CREATE TABLE, its
 // INSERTs, the ALTER TABLE … KEYS around them and the triggers on it, in
 // stream order. Config.Threads connections take units in stream order; one
-// unit is loaded by one connection, its rows in one transaction (which lets
-// MariaDB's bulk insert into an empty table sort the indexes once instead of
-// inserting row by row). The stream is read ahead of the connections, up to
-// Config.ReadAhead bytes, so every connection keeps working while one loads
-// a big table: up to Config.MemoryReadAhead bytes (32 MiB) in memory, and
+// connection owns a unit and runs its statements in order, each INSERT in
+// its own transaction. In a mysqldump or lamigrate dump (recognised by its
+// first comment line) a table's plain INSERTs carry explicit values and come
+// before its triggers, so their order does not change the rows: a
+// connection with nothing of its own to do runs the next of them for the
+// owner (helping comes before taking a new unit), and the owner waits for
+// those before any other statement of the table (ALTER TABLE … ENABLE KEYS,
+// a trigger) and before finishing it. A big table is thus loaded over every
+// connection, and the connections finish together.
+//
+// The stream is read ahead of the connections, up to Config.ReadAhead
+// bytes, so every connection keeps working while one loads a table it
+// cannot help with: up to Config.MemoryReadAhead bytes (32 MiB) in memory, and
 // beyond that, only while a connection waits for statements, in unlinked
 // spool files (Config.SpoolDir). Memory therefore stays the same however
 // large the archive: the in-memory read-ahead plus a few of its largest
@@ -46,11 +54,15 @@
 // # Resuming
 //
 // While it runs, Load keeps a progress table (ProgressTable) in the target:
-// a unit's row is written in the same transaction that commits its rows, and
-// updated after each statement that follows them (ALTER, triggers); each
-// global statement is recorded in the transaction that runs it. After a crash
-// or a cancelled context the same call continues: finished tables are
-// skipped, tables without a committed row are dropped and loaded again, a
+// each INSERT writes a row naming its table and position in the same
+// transaction that commits it; a unit's own row records how many of its
+// first statements are done (written before its first INSERT and after each
+// later statement such as ALTER or a trigger) and finally that it is done;
+// each global statement is recorded in the transaction that runs it. After a
+// crash or a cancelled context the same call continues: finished tables are
+// skipped, so are the INSERTs recorded as committed (whichever connection
+// ran them, in whatever order), tables without a progress row are dropped
+// and loaded again, a
 // trigger that may have been half made is dropped and made again. Rows are
 // never loaded twice. A successful import drops the progress table, so the
 // result matches the stock client's. The progress table also records a

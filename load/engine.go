@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,7 +50,15 @@ type engine struct {
 	// session statements in stream order; every connection replays them
 	session []string
 	// units not yet taken by a worker, in stream order
-	ready    []*unit
+	ready []*unit
+	// units taken and not finished, in stream order: idle workers help
+	// load their plain INSERTs
+	owned []*unit
+	// dumpShaped: the stream comes from mysqldump or lamigrate, whose
+	// INSERTs carry explicit values and come before the table's triggers
+	dumpShaped bool
+	// data statements an earlier run committed, per unit key
+	stmtDone map[string]map[int64]bool
 	pending  int // units not finished
 	noMore   bool
 	memUsed  int64
@@ -84,12 +93,24 @@ type unit struct {
 	skip    int64 // statements an earlier run finished
 	rows    int64 // rows an earlier run loaded
 	ordinal int64 // statements assigned so far
-	file    *os.File
-	fileEnd int64
-	skipAll bool
-	bytes   int64
-	started time.Time
-	loaded  int64 // rows loaded by this run
+	// done lists the data statements (beyond skip) an earlier run
+	// committed; progress says a progress row of the unit exists.
+	done     map[int64]bool
+	progress bool
+	// prefix: statements before it are recorded as done; lastSerial: the
+	// ordinal after the last non-INSERT statement the owner ran.
+	prefix, lastSerial int64
+	// open: other workers may run the unit's plain INSERTs (inflight of
+	// them running); serial: no longer (a trigger exists).
+	open     bool
+	inflight int
+	serial   bool
+	file     *os.File
+	fileEnd  int64
+	skipAll  bool
+	bytes    int64
+	started  time.Time
+	loaded   int64 // rows loaded by this run
 }
 
 type item struct {
@@ -171,6 +192,23 @@ func (e *engine) prepare(ctx context.Context, fp string) error {
 			}
 			if u == archiveKey {
 				archive = st
+				continue
+			}
+			if st == "stmt" {
+				// A data statement committed: "<unit key>#<ordinal>".
+				i := strings.LastIndexByte(u, '#')
+				ord, err := strconv.ParseInt(u[i+1:], 10, 64)
+				if i < 0 || err != nil {
+					rows.Close()
+					return fmt.Errorf("load: reading the progress of the earlier import: bad statement record %q", u)
+				}
+				if e.stmtDone == nil {
+					e.stmtDone = map[string]map[int64]bool{}
+				}
+				if e.stmtDone[u[:i]] == nil {
+					e.stmtDone[u[:i]] = map[int64]bool{}
+				}
+				e.stmtDone[u[:i]][ord] = true
 				continue
 			}
 			s.done = st == "done"
@@ -311,6 +349,11 @@ func (e *engine) produce(ctx context.Context, src io.Reader) error {
 	var cur *unit
 	seen := map[string]bool{}
 	sp.OnComment = func(off int64, line []byte) {
+		if off < 4096 && dumpHeader(line) {
+			e.mu.Lock()
+			e.dumpShaped = true
+			e.mu.Unlock()
+		}
 		if strings.HasPrefix(string(line), manifest.MarkerPrefix) {
 			n, _, err := manifest.ParseMarker(string(line))
 			e.mu.Lock()
@@ -399,6 +442,14 @@ func (e *engine) produce(ctx context.Context, src io.Reader) error {
 	}
 }
 
+// dumpHeader reports whether line is the first comment line of a mysqldump,
+// mariadb-dump or lamigrate dump.
+func dumpHeader(line []byte) bool {
+	l := string(line)
+	return strings.HasPrefix(l, "-- MySQL dump ") || strings.HasPrefix(l, "-- MariaDB dump ") ||
+		strings.HasPrefix(l, "-- lamigrate") && strings.Contains(l, " dump (mysqldump-compatible")
+}
+
 func (e *engine) tooLarge(st Statement) error {
 	need := (int64(len(st.Text))+1+(1<<20)-1)/(1<<20)*(1<<20) + 1<<20
 	msg := fmt.Errorf("%w: it is %d bytes and the server allows %d: run SET GLOBAL max_allowed_packet=%d on the target server (as an administrator) and run the same import again; finished tables are kept", ErrPacketTooLarge, len(st.Text), e.maxPacket, need)
@@ -428,6 +479,9 @@ func (e *engine) newUnit(table string) *unit {
 		}
 		u.skip, u.rows = s.stmts, s.rows
 	}
+	u.done = e.stmtDone[u.key]
+	u.progress = u.skip > 0 || len(u.done) > 0
+	u.prefix, u.lastSerial = u.skip, u.skip
 	e.pending++
 	e.ready = append(e.ready, u)
 	e.cond.Broadcast()
@@ -441,7 +495,7 @@ func (e *engine) newUnit(table string) *unit {
 func (e *engine) add(ctx context.Context, u *unit, text []byte, off int64, cls class, raw int64) error {
 	ord := u.ordinal
 	u.ordinal++
-	if u.skipAll || ord < u.skip {
+	if u.skipAll || ord < u.skip || u.done[ord] {
 		e.addLoaded(raw)
 		return nil
 	}
@@ -490,7 +544,7 @@ func (e *engine) add(ctx context.Context, u *unit, text []byte, off int64, cls c
 func (e *engine) releaseSpool() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, u := range e.ready {
+	for _, u := range append(e.ready, e.owned...) {
 		if u.file != nil {
 			u.file.Close()
 			u.file = nil
@@ -584,13 +638,31 @@ func replay(ctx context.Context, c *sql.Conn, sess []string, pos *int) error {
 	return nil
 }
 
-// nextUnit returns the oldest unit no worker has taken, or nil at the end.
-func (e *engine) nextUnit() *unit {
+// splittable reports whether it, u's next statement, may run on any
+// connection, in its own transaction, alongside u's other plain INSERTs: a
+// dump's INSERTs carry explicit values and precede the table's triggers, so
+// their order does not change the rows.
+func (e *engine) splittable(u *unit, it item) bool {
+	return e.dumpShaped && it.cls.kind == kindData && it.cls.plain && !u.serial
+}
+
+// next returns a worker's next task: a data statement of a unit another
+// worker owns (help), or else the oldest unit no worker has taken; u is nil
+// at the end. Helping first keeps the connections on the same stretch of the
+// stream, so they finish together and little is read ahead.
+func (e *engine) next() (u *unit, it item, sess []string, help bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for {
 		if e.err != nil {
-			return nil
+			return nil, item{}, nil, false
+		}
+		for _, o := range e.owned {
+			if o.open && o.head < len(o.items) && e.splittable(o, o.items[o.head]) {
+				it = e.popLocked(o)
+				o.inflight++
+				return o, it, e.session[:it.sess], true
+			}
 		}
 		for len(e.ready) > 0 && e.ready[0].taken {
 			e.ready = e.ready[1:]
@@ -599,17 +671,31 @@ func (e *engine) nextUnit() *unit {
 			u := e.ready[0]
 			u.taken = true
 			e.ready = e.ready[1:]
-			return u
+			e.owned = append(e.owned, u)
+			return u, item{}, nil, false
 		}
-		if e.noMore {
-			return nil
+		if e.noMore && len(e.owned) == 0 {
+			return nil, item{}, nil, false
 		}
 		e.wait()
 	}
 }
 
-// pop returns u's next statement, waiting for the producer; ok is false
-// when u has no more.
+// popLocked removes u's next statement; e.mu is held.
+func (e *engine) popLocked(u *unit) item {
+	it := u.items[u.head]
+	u.items[u.head] = item{}
+	u.head++
+	if u.head > 1024 && u.head*2 > len(u.items) {
+		u.items = append(u.items[:0:0], u.items[u.head:]...)
+		u.head = 0
+	}
+	return it
+}
+
+// pop returns u's next statement for its owner, waiting for the producer;
+// ok is false when u has no more. Before a statement that must run alone
+// (and before the end) it waits for the helpers' statements to finish.
 func (e *engine) pop(u *unit) (it item, sess []string, ok bool, err error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -617,18 +703,19 @@ func (e *engine) pop(u *unit) (it item, sess []string, ok bool, err error) {
 		if e.err != nil {
 			return item{}, nil, false, e.err
 		}
-		if u.head < len(u.items) {
-			it = u.items[u.head]
-			u.items[u.head] = item{}
-			u.head++
-			if u.head > 1024 && u.head*2 > len(u.items) {
-				u.items = append(u.items[:0:0], u.items[u.head:]...)
-				u.head = 0
+		if u.head < len(u.items) || u.closed {
+			if u.head == len(u.items) || !e.splittable(u, u.items[u.head]) {
+				u.open = false
+				if u.inflight > 0 {
+					e.cond.Wait()
+					continue
+				}
 			}
+			if u.head == len(u.items) {
+				return item{}, nil, false, nil
+			}
+			it = e.popLocked(u)
 			return it, e.session[:it.sess], true, nil
-		}
-		if u.closed {
-			return item{}, nil, false, nil
 		}
 		e.wait()
 	}
@@ -642,8 +729,8 @@ func (e *engine) wait() {
 	e.waiting--
 }
 
-// consumed releases a statement's read-ahead.
-func (e *engine) consumed(it item, rows int64) {
+// consumed releases a statement's read-ahead and counts it for u.
+func (e *engine) consumed(u *unit, it item, rows int64) {
 	e.mu.Lock()
 	e.ahead -= int64(it.n)
 	if it.data != nil {
@@ -652,6 +739,8 @@ func (e *engine) consumed(it item, rows int64) {
 	e.loaded += it.raw
 	e.rows += rows
 	e.stmts++
+	u.loaded += rows
+	u.bytes += it.raw
 	n := e.stmts
 	e.cond.Broadcast()
 	e.space.Broadcast()
@@ -661,10 +750,12 @@ func (e *engine) consumed(it item, rows int64) {
 	}
 }
 
-// Test hooks: afterStatement is called after each loaded statement;
+// Test hooks: afterStatement is called after each loaded statement,
+// afterInsert after each committed data statement (from any connection);
 // testMaxPacket, when set, stands for the server's max_allowed_packet.
 var (
 	afterStatement func(n int64)
+	afterInsert    func(table string, ordinal int64, helper bool)
 	testMaxPacket  int64
 )
 
@@ -675,6 +766,12 @@ func (e *engine) unitDone(u *unit) {
 	e.pending--
 	e.done++
 	e.loadedN++
+	for i, o := range e.owned {
+		if o == u {
+			e.owned = append(e.owned[:i:i], e.owned[i+1:]...)
+			break
+		}
+	}
 	if u.file != nil {
 		u.file.Close()
 		u.file = nil
@@ -683,51 +780,164 @@ func (e *engine) unitDone(u *unit) {
 	e.mu.Unlock()
 }
 
+// wconn is a worker's connection, and a second one for helping with a
+// statement from earlier in the stream than the first one's session.
+type wconn struct {
+	c, h      *sql.Conn
+	pos, hpos int // session statements each has replayed
+	db        *sql.DB
+}
+
+// at returns a connection whose session can be brought to the stream's
+// session statement sess: the worker's own when it is not past it, else
+// the helper connection (made anew when it is past it).
+func (w *wconn) at(ctx context.Context, sess int) (*sql.Conn, *int, error) {
+	if w.pos <= sess {
+		return w.c, &w.pos, nil
+	}
+	if w.h != nil && w.hpos > sess {
+		w.h.Close()
+		w.h = nil
+	}
+	if w.h == nil {
+		h, err := w.db.Conn(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load: connecting: %w", err)
+		}
+		w.h, w.hpos = h, 0
+	}
+	return w.h, &w.hpos, nil
+}
+
+func (w *wconn) close() {
+	w.c.Close()
+	if w.h != nil {
+		w.h.Close()
+	}
+}
+
 func (e *engine) worker(ctx context.Context) error {
 	c, err := e.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("load: connecting: %w", err)
 	}
-	defer c.Close()
-	pos := 0
+	w := &wconn{c: c, db: e.db}
+	defer w.close()
 	for {
-		u := e.nextUnit()
+		u, it, sess, help := e.next()
 		if u == nil {
 			return nil
 		}
-		if err := e.loadUnit(ctx, c, &pos, u); err != nil {
+		if help {
+			err := e.help(ctx, w, u, it, sess)
+			e.mu.Lock()
+			u.inflight--
+			e.cond.Broadcast()
+			e.mu.Unlock()
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := e.loadUnit(ctx, w.c, &w.pos, u); err != nil {
 			return err
 		}
 		e.unitDone(u)
 	}
 }
 
-func (e *engine) loadUnit(ctx context.Context, c *sql.Conn, pos *int, u *unit) error {
-	serr := func(it item, text []byte, err error) error {
-		var se *StatementError
-		if errors.As(err, &se) {
-			if se.Table == "" {
-				se.Table = u.table
-			}
-			if se.Offset == 0 {
-				se.Offset = it.offset
-			}
-			return se
+// statementError attaches u's table and it's offset to err.
+func statementError(u *unit, it item, text []byte, err error) error {
+	var se *StatementError
+	if errors.As(err, &se) {
+		if se.Table == "" {
+			se.Table = u.table
 		}
-		return &StatementError{Table: u.table, Offset: it.offset, Text: snippet(text), Err: err}
+		if se.Offset == 0 {
+			se.Offset = it.offset
+		}
+		return se
 	}
-	if e.resumed && u.skip == 0 {
+	return &StatementError{Table: u.table, Offset: it.offset, Text: snippet(text), Err: err}
+}
+
+// text returns it's statement, reading it back from u's spool file into
+// *buf when it was spooled.
+func (u *unit) text(it item, buf *[]byte) ([]byte, error) {
+	if it.data != nil {
+		return it.data, nil
+	}
+	if cap(*buf) < it.n {
+		*buf = make([]byte, it.n)
+	}
+	text := (*buf)[:it.n]
+	if _, err := u.file.ReadAt(text, it.pos); err != nil {
+		return nil, fmt.Errorf("load: reading the spool file: %w", err)
+	}
+	return text, nil
+}
+
+// help runs one of u's plain INSERTs for u's owner.
+func (e *engine) help(ctx context.Context, w *wconn, u *unit, it item, sess []string) error {
+	var buf []byte
+	text, err := u.text(it, &buf)
+	if err != nil {
+		return err
+	}
+	c, pos, err := w.at(ctx, it.sess)
+	if err != nil {
+		return err
+	}
+	if err := replay(ctx, c, sess, pos); err != nil {
+		return statementError(u, it, text, err)
+	}
+	n, err := e.insert(ctx, c, u, it, text, true)
+	if err != nil {
+		return err
+	}
+	e.consumed(u, it, n)
+	return nil
+}
+
+// insert runs a data statement in its own transaction with its progress
+// record, so a resumed import skips exactly the statements committed.
+func (e *engine) insert(ctx context.Context, c *sql.Conn, u *unit, it item, text []byte, helper bool) (int64, error) {
+	if _, err := c.ExecContext(ctx, "START TRANSACTION"); err != nil {
+		return 0, statementError(u, it, text, err)
+	}
+	res, err := c.ExecContext(ctx, b2s(text))
+	if err != nil {
+		return 0, statementError(u, it, text, err)
+	}
+	n, _ := res.RowsAffected()
+	if err := recordUnit(ctx, c, u.key+"#"+strconv.FormatInt(it.ordinal, 10), "stmt", 0, n); err != nil {
+		return 0, statementError(u, it, text, err)
+	}
+	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
+		return 0, statementError(u, it, text, err)
+	}
+	e.mu.Lock()
+	u.progress = true
+	e.mu.Unlock()
+	if afterInsert != nil {
+		afterInsert(u.table, it.ordinal, helper)
+	}
+	return n, nil
+}
+
+func (e *engine) loadUnit(ctx context.Context, c *sql.Conn, pos *int, u *unit) error {
+	e.mu.Lock()
+	progress := u.progress
+	e.mu.Unlock()
+	if e.resumed && !progress {
 		if _, err := c.ExecContext(ctx, "DROP TABLE IF EXISTS "+ident.Quote(u.table)); err != nil {
 			return &StatementError{Table: u.table, Err: fmt.Errorf("emptying the table an interrupted import left: %w", err)}
 		}
 	}
 	u.started = time.Now()
-	inTx := false
-	recorded := u.skip > 0 // a progress row exists
-	first := u.skip > 0
-	rows := u.rows
+	first := progress
 	var last int64
-	buf := []byte(nil)
+	var buf []byte
 	for {
 		it, sess, ok, err := e.pop(u)
 		if err != nil {
@@ -736,68 +946,67 @@ func (e *engine) loadUnit(ctx context.Context, c *sql.Conn, pos *int, u *unit) e
 		if !ok {
 			break
 		}
-		text := it.data
-		if text == nil {
-			if cap(buf) < it.n {
-				buf = make([]byte, it.n)
-			}
-			text = buf[:it.n]
-			if _, err := u.file.ReadAt(text, it.pos); err != nil {
-				return fmt.Errorf("load: reading the spool file: %w", err)
-			}
+		text, err := u.text(it, &buf)
+		if err != nil {
+			return err
 		}
 		if err := replay(ctx, c, sess, pos); err != nil {
-			return serr(it, text, err)
+			return statementError(u, it, text, err)
 		}
 		var n int64
 		if it.cls.kind == kindData {
-			if !inTx {
-				if _, err := c.ExecContext(ctx, "START TRANSACTION"); err != nil {
-					return serr(it, text, err)
-				}
-				inTx = true
-			}
-			res, err := c.ExecContext(ctx, b2s(text))
-			if err != nil {
-				return serr(it, text, err)
-			}
-			n, _ = res.RowsAffected()
-			rows += n
-			u.loaded += n
-		} else {
-			if inTx {
-				if err := recordUnit(ctx, c, u.key, "data", last+1, rows); err != nil {
-					return serr(it, text, err)
+			// Everything before this statement is done: record it first,
+			// so a resume never runs it again (the table's CREATE).
+			if u.prefix < u.lastSerial {
+				if err := recordUnit(ctx, c, u.key, "data", u.lastSerial, 0); err != nil {
+					return statementError(u, it, text, err)
 				}
 				if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
-					return serr(it, text, err)
+					return statementError(u, it, text, err)
 				}
-				inTx, recorded = false, true
+				u.prefix = u.lastSerial
 			}
+			e.mu.Lock()
+			if !u.open && e.splittable(u, it) {
+				u.open = true
+				e.cond.Broadcast()
+			}
+			e.mu.Unlock()
+			if n, err = e.insert(ctx, c, u, it, text, false); err != nil {
+				return err
+			}
+		} else {
 			if first {
 				if err := dropObject(ctx, c, it.cls); err != nil {
-					return serr(it, text, err)
+					return statementError(u, it, text, err)
 				}
 			}
 			if _, err := c.ExecContext(ctx, b2s(text)); err != nil {
-				return serr(it, text, err)
+				return statementError(u, it, text, err)
 			}
-			if recorded {
-				if err := recordUnit(ctx, c, u.key, "data", it.ordinal+1, rows); err != nil {
-					return serr(it, text, err)
+			e.mu.Lock()
+			progress = u.progress
+			if it.cls.object == "TRIGGER" {
+				u.serial = true
+			}
+			e.mu.Unlock()
+			if progress {
+				if err := recordUnit(ctx, c, u.key, "data", it.ordinal+1, 0); err != nil {
+					return statementError(u, it, text, err)
 				}
 				// The stream may have turned autocommit off.
 				if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
-					return serr(it, text, err)
+					return statementError(u, it, text, err)
 				}
+				u.prefix = it.ordinal + 1
 			}
+			u.lastSerial = it.ordinal + 1
 		}
 		first = false
 		last = it.ordinal
-		u.bytes += it.raw
-		e.consumed(it, n)
+		e.consumed(u, it, n)
 	}
-	if err := recordUnit(ctx, c, u.key, "done", last+1, rows); err != nil {
+	if err := recordUnit(ctx, c, u.key, "done", last+1, 0); err != nil {
 		return &StatementError{Table: u.table, Err: err}
 	}
 	// COMMIT even outside our transaction: the stream may have turned

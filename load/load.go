@@ -228,8 +228,10 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 	}
 	db := sql.OpenDB(conn)
 	defer db.Close()
-	db.SetMaxIdleConns(c.Threads + 1)
-	db.SetMaxOpenConns(c.Threads + 2)
+	// main, a connection per thread, and one more per thread for helping
+	// with statements from earlier in the stream (rarely used).
+	db.SetMaxIdleConns(2*c.Threads + 1)
+	db.SetMaxOpenConns(2*c.Threads + 2)
 
 	e := &engine{c: c, db: db, dbName: cfg.DBName, progress: o.progress, archive: cr, start: start}
 	e.cond = sync.NewCond(&e.mu)

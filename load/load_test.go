@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
@@ -394,4 +395,62 @@ func TestLoadResume(t *testing.T) {
 			t.Errorf("resuming with another archive = %v; want ErrOtherArchive", err)
 		}
 	})
+}
+
+// TestLoadResumeSplitTable interrupts an import while both connections load
+// one table's INSERTs, each in its own transaction, possibly committed out
+// of order: the same import run again loads every statement exactly once.
+func TestLoadResumeSplitTable(t *testing.T) {
+	src := mysqltest.New(t)
+	src.MustExec(t,
+		"CREATE TABLE big (id CHAR(8) NOT NULL PRIMARY KEY, n INT AUTO_INCREMENT, v VARBINARY(300), KEY n (n)) ENGINE=InnoDB",
+		"INSERT INTO big (id, v) SELECT LPAD(HEX(seq), 8, '0'), REPEAT(CHAR(seq % 256), seq % 300) FROM seq_1_to_8000",
+		"CREATE TABLE after_big (id INT PRIMARY KEY) ENGINE=InnoDB",
+		"INSERT INTO after_big VALUES (1), (2)",
+	)
+	dump := mysqldump(t, src, "--net_buffer_length=16k")
+	want := mysqltest.New(t)
+	stockLoad(t, want, dump)
+	wantSnap := snapshot(t, want)
+	t.Cleanup(func() { afterInsert = nil })
+	for _, cut := range []int{1, 5, 30} {
+		t.Run(fmt.Sprintf("cut after %d helped statements", cut), func(t *testing.T) {
+			target := mysqltest.New(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			var mu sync.Mutex
+			helped := 0
+			afterInsert = func(table string, _ int64, helper bool) {
+				mu.Lock()
+				defer mu.Unlock()
+				if table == "big" && helper {
+					if helped++; helped >= cut {
+						cancel()
+					}
+				}
+			}
+			_, err := Load(ctx, target.Config(), bytes.NewReader(dump), Config{Threads: 2})
+			afterInsert = nil
+			cancel()
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted Load = %v; want context.Canceled", err)
+			}
+			var stmts, done int
+			var before int64
+			pt := ident.Quote(ProgressTable)
+			target.QueryRow("SELECT COUNT(*) FROM " + pt + " WHERE unit LIKE 't:big#%' AND state = 'stmt'").Scan(&stmts)
+			target.QueryRow("SELECT COUNT(*) FROM " + pt + " WHERE unit = 't:big' AND state = 'done'").Scan(&done)
+			target.QueryRow("SELECT IFNULL(SUM(`rows`), 0) FROM " + pt + " WHERE state = 'stmt'").Scan(&before)
+			if stmts < cut || done != 0 {
+				t.Fatalf("after the interruption: %d statements of big recorded, done %d; want at least %d, not done", stmts, done, cut)
+			}
+			res, err := Load(context.Background(), target.Config(), bytes.NewReader(dump), Config{Threads: 2})
+			if err != nil {
+				t.Fatalf("resumed Load: %v", err)
+			}
+			if !res.Resumed || res.Rows != 8002-before {
+				t.Errorf("resumed Load = %d rows, resumed %v; want %d rows (8002 less %d committed before), resumed", res.Rows, res.Resumed, 8002-before, before)
+			}
+			compare(t, snapshot(t, target), wantSnap)
+		})
+	}
 }
