@@ -62,9 +62,8 @@
 // crash or a cancelled context the same call continues: finished tables are
 // skipped, so are the INSERTs recorded as committed (whichever connection
 // ran them, in whatever order), tables without a progress row are dropped
-// and loaded again, a
-// trigger that may have been half made is dropped and made again. Rows are
-// never loaded twice. A successful import drops the progress table, so the
+// and loaded again, a trigger that may have been half made is dropped and
+// made again. Rows are never loaded twice. A successful import drops the progress table, so the
 // result matches the stock client's. The progress table also records a
 // fingerprint of the archive (the first MiB of the stream and
 // Config.Fingerprint): resuming with another archive fails with
