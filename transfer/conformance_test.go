@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/internal/sftptest"
 )
 
 // conformanceEnv is one backend under test, with the folder it writes into
@@ -36,20 +37,20 @@ type backendKind struct {
 // the in-process SFTP server (no shell: read-back) and OpenSSH's sshd
 // (remote sha256sum/openssl).
 func allBackends(t *testing.T) []backendKind {
-	client := newTestKey(t)
+	client := sftptest.NewKey(t)
 	keyFile := filepath.Join(t.TempDir(), "id_ed25519")
-	client.writeFile(t, keyFile, "")
-	sftpOpen := func(srv *sshServer) func(t *testing.T) (Backend, string) {
+	client.WriteFile(t, keyFile, "")
+	sftpOpen := func(srv *sftptest.Server) func(t *testing.T) (Backend, string) {
 		return func(t *testing.T) (Backend, string) {
 			dir := t.TempDir()
 			kh := filepath.Join(t.TempDir(), "known_hosts")
-			srv.writeKnownHosts(t, kh)
-			cfg := SFTPConfig{User: srv.user, Host: srv.host, Port: srv.port, Dir: dir, IdentityFile: keyFile, KnownHostsFile: kh}
+			srv.WriteKnownHosts(t, kh)
+			cfg := SFTPConfig{User: srv.User, Host: srv.Host, Port: srv.Port, Dir: dir, IdentityFile: keyFile, KnownHostsFile: kh}
 			return dialTest(t, srv, cfg, Secrets{}), dir
 		}
 	}
-	inproc := startInProcSFTP(t, inProcOptions{authorized: client.pub})
-	sshd := startSSHD(t, client)
+	inproc := sftptest.Start(t, sftptest.Options{Authorized: client.Pub})
+	sshd := sftptest.StartSSHD(t, client)
 	return []backendKind{
 		{name: "local", method: HashLocal, open: func(t *testing.T) (Backend, string) {
 			dir := t.TempDir()

@@ -13,14 +13,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/qualityunit/lamigrate/internal/sftptest"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 func TestHostKeys(t *testing.T) {
-	client := newTestKey(t)
-	ed := newTestKey(t)
+	client := sftptest.NewKey(t)
+	ed := sftptest.NewKey(t)
 	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -30,10 +31,10 @@ func TestHostKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The server offers ed25519 and ecdsa keys.
-	srv := startInProcSFTP(t, inProcOptions{authorized: client.pub, hostKeys: []ssh.Signer{ed.signer, ec}})
-	other := newTestKey(t)
+	srv := sftptest.Start(t, sftptest.Options{Authorized: client.Pub, HostKeys: []ssh.Signer{ed.Signer, ec}})
+	other := sftptest.NewKey(t)
 	line := func(k ssh.PublicKey) string {
-		return knownhosts.Line([]string{knownhosts.Normalize(srv.address())}, k) + "\n"
+		return knownhosts.Line([]string{knownhosts.Normalize(srv.Addr())}, k) + "\n"
 	}
 	cases := []struct {
 		name      string
@@ -43,27 +44,27 @@ func TestHostKeys(t *testing.T) {
 		wantMsg   []string
 		wantFile  string // known_hosts content afterwards ("" : unchanged)
 	}{
-		{name: "listed key", known: ptr(line(ed.pub))},
+		{name: "listed key", known: ptr(line(ed.Pub))},
 		{name: "listed with its other key type only", known: ptr(line(ec.PublicKey()))},
 		{name: "unknown host refused", known: ptr(""), wantErr: ErrHostKeyUnknown,
-			wantMsg: []string{ssh.FingerprintSHA256(ed.pub), "ssh-keyscan -p", "is not in"}},
-		{name: "missing known_hosts refused", wantErr: ErrHostKeyUnknown, wantMsg: []string{ssh.FingerprintSHA256(ed.pub)}},
-		{name: "changed key refused", known: ptr("# comment\n" + line(other.pub)), wantErr: ErrHostKeyChanged,
+			wantMsg: []string{ssh.FingerprintSHA256(ed.Pub), "ssh-keyscan -p", "is not in"}},
+		{name: "missing known_hosts refused", wantErr: ErrHostKeyUnknown, wantMsg: []string{ssh.FingerprintSHA256(ed.Pub)}},
+		{name: "changed key refused", known: ptr("# comment\n" + line(other.Pub)), wantErr: ErrHostKeyChanged,
 			wantMsg: []string{"CHANGED", "man-in-the-middle", "line 2", "ssh-keygen -R"}},
-		{name: "changed key refused even with accept-new", known: ptr(line(other.pub)), acceptNew: true, wantErr: ErrHostKeyChanged},
+		{name: "changed key refused even with accept-new", known: ptr(line(other.Pub)), acceptNew: true, wantErr: ErrHostKeyChanged},
 		{name: "accept-new appends to known_hosts", known: ptr("other.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGbNcO+iB+wCIWq3yOJ1zGjrV0nvkJz0AKQ1rCmZpZk4"),
-			acceptNew: true, wantFile: "other.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGbNcO+iB+wCIWq3yOJ1zGjrV0nvkJz0AKQ1rCmZpZk4\n" + line(ed.pub)},
-		{name: "accept-new creates known_hosts", acceptNew: true, wantFile: line(ed.pub)},
+			acceptNew: true, wantFile: "other.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGbNcO+iB+wCIWq3yOJ1zGjrV0nvkJz0AKQ1rCmZpZk4\n" + line(ed.Pub)},
+		{name: "accept-new creates known_hosts", acceptNew: true, wantFile: line(ed.Pub)},
 	}
 	keyFile := filepath.Join(t.TempDir(), "id")
-	client.writeFile(t, keyFile, "")
+	client.WriteFile(t, keyFile, "")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			kh := filepath.Join(t.TempDir(), "ssh", "known_hosts")
 			if tc.known != nil {
 				mustWrite(t, kh, []byte(*tc.known))
 			}
-			cfg := SFTPConfig{User: "u", Host: srv.host, Port: srv.port, Dir: t.TempDir(), IdentityFile: keyFile,
+			cfg := SFTPConfig{User: "u", Host: srv.Host, Port: srv.Port, Dir: t.TempDir(), IdentityFile: keyFile,
 				KnownHostsFile: kh, AcceptNewHostKey: tc.acceptNew}
 			b, err := DialSFTP(context.Background(), cfg, Secrets{})
 			if tc.wantErr != nil {
@@ -103,17 +104,17 @@ func TestHostKeys(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestAuth(t *testing.T) {
-	client := newTestKey(t)
-	srv := startInProcSFTP(t, inProcOptions{authorized: client.pub, password: "s3cret pw"})
+	client := sftptest.NewKey(t)
+	srv := sftptest.Start(t, sftptest.Options{Authorized: client.Pub, Password: "s3cret pw"})
 	dir := t.TempDir()
 	kh := filepath.Join(dir, "known_hosts")
-	srv.writeKnownHosts(t, kh)
+	srv.WriteKnownHosts(t, kh)
 	encKey := filepath.Join(dir, "id_encrypted")
-	client.writeFile(t, encKey, "open sesame")
+	client.WriteFile(t, encKey, "open sesame")
 	plainKey := filepath.Join(dir, "id_plain")
-	client.writeFile(t, plainKey, "")
+	client.WriteFile(t, plainKey, "")
 	strangerKey := filepath.Join(dir, "id_stranger")
-	newTestKey(t).writeFile(t, strangerKey, "")
+	sftptest.NewKey(t).WriteFile(t, strangerKey, "")
 
 	// An ssh-agent holding the client key, on a unix socket.
 	sock := filepath.Join(dir, "agent.sock")
@@ -123,7 +124,7 @@ func TestAuth(t *testing.T) {
 	}
 	t.Cleanup(func() { ln.Close() })
 	ring := agent.NewKeyring()
-	if err := ring.Add(agent.AddedKey{PrivateKey: client.priv}); err != nil {
+	if err := ring.Add(agent.AddedKey{PrivateKey: client.Priv}); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
@@ -163,7 +164,7 @@ func TestAuth(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			cfg.User, cfg.Host, cfg.Port, cfg.Dir, cfg.KnownHostsFile = "u", srv.host, srv.port, t.TempDir(), kh
+			cfg.User, cfg.Host, cfg.Port, cfg.Dir, cfg.KnownHostsFile = "u", srv.Host, srv.Port, t.TempDir(), kh
 			b, err := DialSFTP(context.Background(), cfg, tc.sec)
 			if tc.wantErr == "" {
 				if err != nil {
@@ -192,15 +193,15 @@ func TestAuth(t *testing.T) {
 // TestRetryReconnects: the connection drops mid-upload; Push reconnects
 // and finishes.
 func TestRetryReconnects(t *testing.T) {
-	client := newTestKey(t)
-	srv := startInProcSFTP(t, inProcOptions{authorized: client.pub, dropAfter: 2 << 20, dropConns: 2})
+	client := sftptest.NewKey(t)
+	srv := sftptest.Start(t, sftptest.Options{Authorized: client.Pub, DropAfter: 2 << 20, DropConns: 2})
 	dir := t.TempDir()
 	kh := filepath.Join(dir, "known_hosts")
-	srv.writeKnownHosts(t, kh)
+	srv.WriteKnownHosts(t, kh)
 	keyFile := filepath.Join(dir, "id")
-	client.writeFile(t, keyFile, "")
+	client.WriteFile(t, keyFile, "")
 	remote := t.TempDir()
-	b := dialTest(t, srv, SFTPConfig{User: "u", Host: srv.host, Port: srv.port, Dir: remote, IdentityFile: keyFile, KnownHostsFile: kh}, Secrets{})
+	b := dialTest(t, srv, SFTPConfig{User: "u", Host: srv.Host, Port: srv.Port, Dir: remote, IdentityFile: keyFile, KnownHostsFile: kh}, Secrets{})
 	data := testData(20, testSize)
 	file := filepath.Join(dir, "dump.sql.gz")
 	mustWrite(t, file, data)
@@ -216,9 +217,9 @@ func TestRetryReconnects(t *testing.T) {
 	}
 
 	// Without retries the same drop is reported as transient.
-	srv2 := startInProcSFTP(t, inProcOptions{authorized: client.pub, dropAfter: 2 << 20, dropConns: 1})
-	srv2.writeKnownHosts(t, kh)
-	b2 := dialTest(t, srv2, SFTPConfig{User: "u", Host: srv2.host, Port: srv2.port, Dir: t.TempDir(), IdentityFile: keyFile, KnownHostsFile: kh}, Secrets{})
+	srv2 := sftptest.Start(t, sftptest.Options{Authorized: client.Pub, DropAfter: 2 << 20, DropConns: 1})
+	srv2.WriteKnownHosts(t, kh)
+	b2 := dialTest(t, srv2, SFTPConfig{User: "u", Host: srv2.Host, Port: srv2.Port, Dir: t.TempDir(), IdentityFile: keyFile, KnownHostsFile: kh}, Secrets{})
 	_, err = Push(context.Background(), b2, file, Options{Retries: -1}, nil)
 	if err == nil || !IsTransient(err) {
 		t.Fatalf("Push with Retries -1 over a dropping connection = %v; want a transient error", err)

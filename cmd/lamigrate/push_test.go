@@ -7,82 +7,24 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/internal/sftptest"
 )
 
-// testSFTPServer runs an SSH server on 127.0.0.1:0 that accepts password
-// and serves SFTP over the real file system. It returns its address and
-// host key.
+// testSFTPServer runs an in-process SFTP server that accepts password and
+// returns its address and host key.
 func testSFTPServer(t *testing.T, password string) (string, ssh.PublicKey) {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conf := &ssh.ServerConfig{PasswordCallback: func(_ ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
-		if string(pw) == password {
-			return nil, nil
-		}
-		return nil, errors.New("wrong password")
-	}}
-	conf.AddHostKey(signer)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, chans, reqs, err := ssh.NewServerConn(c, conf)
-				if err != nil {
-					return
-				}
-				go ssh.DiscardRequests(reqs)
-				for nc := range chans {
-					ch, creqs, err := nc.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						defer ch.Close()
-						for req := range creqs {
-							if req.Type != "subsystem" {
-								req.Reply(false, nil)
-								continue
-							}
-							req.Reply(true, nil)
-							if srv, err := sftp.NewServer(ch); err == nil {
-								srv.Serve()
-							}
-							return
-						}
-					}()
-				}
-			}()
-		}
-	}()
-	return ln.Addr().String(), signer.PublicKey()
+	srv := sftptest.Start(t, sftptest.Options{Password: password})
+	return srv.Addr(), srv.HostKey
 }
 
 func sumHex(b []byte) string {
