@@ -229,7 +229,7 @@ func (e *engine) prepare(ctx context.Context, fp string) error {
 		if len(list) > 5 {
 			list = append(list[:5:5], "…")
 		}
-		return fmt.Errorf("%w: %s holds %d (%s): import into an empty database, or force it", ErrTargetNotEmpty, ident.Quote(e.dbName), len(tables), strings.Join(list, ", "))
+		return fmt.Errorf("%w: %s holds %d (%s): import into an empty database", ErrTargetNotEmpty, ident.Quote(e.dbName), len(tables), strings.Join(list, ", "))
 	}
 	if _, err := conn.ExecContext(ctx, "CREATE TABLE "+pt+" (unit VARBINARY(1024) NOT NULL PRIMARY KEY, state VARCHAR(80) NOT NULL, stmts BIGINT NOT NULL DEFAULT 0, `rows` BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB"); err != nil {
 		return fmt.Errorf("load: creating the progress table %s: %w", pt, err)

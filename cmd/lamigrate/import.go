@@ -107,7 +107,7 @@ func (c *importCmd) Run(e *env) error {
 		var se *load.StatementError
 		switch {
 		case errors.Is(err, load.ErrTargetNotEmpty):
-			err = fmt.Errorf("%w (or pass --force)", err)
+			err = fmt.Errorf("%w, or pass --force to load on top of them", err)
 		case errors.As(err, &se) && !errors.Is(err, load.ErrPacketTooLarge) && !errors.Is(err, load.ErrUnsupported):
 			err = fmt.Errorf("%w; fix the cause and run the same command again: finished tables are kept", err)
 		}
