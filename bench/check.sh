@@ -10,11 +10,11 @@
 # These are the figures behind migrate.DefaultDumpMBps/DefaultImportMBps.
 # Every timing runs under flock /tmp/lamigrate-bench.lock.
 set -euo pipefail
+. "$(dirname "$0")/lock.sh"
 cd "$(dirname "$0")/.."
 
 DB=${BENCH_DB:-lamigrate_bench}
 SOCK=${BENCH_SOCKET:-/run/mysqld/mysqld.sock}
-LOCK=/tmp/lamigrate-bench.lock
 SCRATCH=bench_check_import
 DSN="root@unix($SOCK)/$DB"
 
@@ -32,7 +32,7 @@ est_gz=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["facts"
 est_s=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["facts"]["downtime"]; print(d["dump_seconds"], d["import_seconds"])' "$work/check.json")
 timed() { # timed NAME CMD...: wall seconds of CMD, under the bench lock
   local name=$1; shift
-  flock "$LOCK" /usr/bin/time -f %e -o "$work/$name.time" "$@" >/dev/null 2>"$work/$name.err" || true
+  /usr/bin/time -f %e -o "$work/$name.time" "$@" >/dev/null 2>"$work/$name.err" || true
   tail -1 "$work/$name.time"
 }
 check_s=$(timed check "$work/lamigrate" -q check --json --dsn "$DSN" --out-dir "$work")

@@ -12,11 +12,11 @@
 # All timings run back to back inside ONE flock /tmp/lamigrate-bench.lock.
 # Wall times via /usr/bin/time. Set BENCH_SKIP_SLOW=1 to skip gzip -9/pigz/mydumper.
 set -euo pipefail
+. "$(dirname "$0")/lock.sh"
 cd "$(dirname "$0")/.."
 
 DB=${BENCH_DB:-lamigrate_bench}
 SOCK=${BENCH_SOCKET:-/run/mysqld/mysqld.sock}
-LOCK=/tmp/lamigrate-bench.lock
 DSN="root@unix($SOCK)/$DB"
 BIG=bench_dump_bigrows
 
@@ -71,7 +71,7 @@ run_all() {
   echo "big_gz $(timed big_gz "$lm -q dump --dsn 'root@unix($SOCK)/$BIG' -o $work/big.sql.gz")"
 }
 
-results=$(flock "$LOCK" bash -c "$(declare -f timed run_all); work=$work lm=$lm DSN='$DSN' SOCK=$SOCK DB=$DB BIG=$BIG MYSQLDUMP='$MYSQLDUMP' BENCH_SKIP_SLOW=${BENCH_SKIP_SLOW:-0} run_all")
+results=$(bash -c "$(declare -f timed run_all); work=$work lm=$lm DSN='$DSN' SOCK=$SOCK DB=$DB BIG=$BIG MYSQLDUMP='$MYSQLDUMP' BENCH_SKIP_SLOW=${BENCH_SKIP_SLOW:-0} run_all")
 
 get() { awk -v k="$1" -v f="$2" '$1 == k { print $f }' <<<"$results"; }
 size() { if [ -e "$1" ]; then du -sb "$1" | cut -f1; else echo 0; fi; }

@@ -13,11 +13,11 @@
 # Afterwards the stock and our databases are compared table by table
 # (CHECKSUM TABLE) and every scratch database is dropped.
 set -euo pipefail
+. "$(dirname "$0")/lock.sh"
 cd "$(dirname "$0")/.."
 
 DB=${BENCH_DB:-lamigrate_bench}
 SOCK=${BENCH_SOCKET:-/run/mysqld/mysqld.sock}
-LOCK=/tmp/lamigrate-bench.lock
 THREADS=${BENCH_THREADS:-2}
 
 bench/setup-db.sh >&2
@@ -68,24 +68,8 @@ run_all() {
   timed myloader "myloader -u root -S $SOCK -t 2 -d $work/mydumper -B bench_import_myloader"
 }
 
-# Take the lock unless a caller already holds it (`flock LOCK bench/import.sh`:
-# taking it again from here would wait for ourselves forever).
-locked_by_caller() {
-  local pid=$PPID
-  while ((pid > 1)); do
-    if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "^flock .*$LOCK"; then
-      return 0
-    fi
-    pid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null || echo 1)
-  done
-  return 1
-}
 export -f timed run_all sql
-if locked_by_caller; then
-  results=$(work=$work SOCK=$SOCK THREADS=$THREADS dbs="$dbs" bash -c run_all)
-else
-  results=$(work=$work SOCK=$SOCK THREADS=$THREADS dbs="$dbs" flock "$LOCK" bash -c run_all)
-fi
+results=$(work=$work SOCK=$SOCK THREADS=$THREADS dbs="$dbs" bash -c run_all)
 
 # Correctness: every table of ours equals the stock client's.
 diffs=0

@@ -10,21 +10,7 @@
 # removed afterwards.
 set -euo pipefail
 [[ -n "${BENCH_TRACE:-}" ]] && set -x
-# Take the lock unless a caller already holds it (`flock LOCK bench/transfer.sh`:
-# taking it again from here would wait for ourselves forever).
-locked_by_caller() {
-	local pid=$PPID
-	while ((pid > 1)); do
-		if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '^flock .*/tmp/lamigrate-bench\.lock'; then
-			return 0
-		fi
-		pid=$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null || echo 1)
-	done
-	return 1
-}
-if [[ "${LAMIGRATE_BENCH_LOCKED:-}" != 1 ]] && ! locked_by_caller; then
-	exec env LAMIGRATE_BENCH_LOCKED=1 flock /tmp/lamigrate-bench.lock "$0" "$@"
-fi
+. "$(dirname "$0")/lock.sh"
 cd "$(dirname "$0")/.."
 SIZE_MB=${1:-1024}
 SSHD=$(command -v sshd || echo /usr/sbin/sshd)

@@ -13,12 +13,12 @@
 # runs under flock /tmp/lamigrate-bench.lock, ours and the reference back to
 # back, best of ${BENCH_RUNS:-3}.
 set -euo pipefail
+. "$(dirname "$0")/lock.sh"
 cd "$(dirname "$0")/.."
 
 DB=${BENCH_DB:-lamigrate_bench}
 SOCK=${BENCH_SOCKET:-/run/mysqld/mysqld.sock}
 RUNS=${BENCH_RUNS:-3}
-LOCK=/tmp/lamigrate-bench.lock
 DSN="root@unix($SOCK)/$DB"
 
 bench/setup-db.sh >&2
@@ -89,7 +89,7 @@ best() { # best wall-clock seconds of RUNS runs of "$@" (output discarded)
 
 # --- archive check vs gzip -t ---------------------------------------------------
 cat "$archive" > /dev/null # warm the page cache for both
-read -r t_ours t_gzip < <(flock "$LOCK" bash -c "
+read -r t_ours t_gzip < <(bash -c "
   $(declare -f best); RUNS=$RUNS
   echo \$(best '$lm' -q verify --no-manifest '$archive') \$(best gzip -t '$archive')")
 plain=$("$lm" --json -q verify --no-manifest "$archive" | sed -n 's/.*"bytes": \([0-9]*\).*/\1/p' | sed -n 2p)
@@ -101,7 +101,7 @@ if [ -f "$archive.manifest.json" ]; then
   ntables=$(awk -F, '{print NF}' <<<"$tables")
   # The database part by verify's own timer (the archive part is measured
   # above), best of RUNS, then CHECKSUM TABLE best of RUNS, back to back.
-  read -r t_db t_full t_ck < <(flock "$LOCK" bash -c "
+  read -r t_db t_full t_ck < <(bash -c "
     $(declare -f best); RUNS=$RUNS
     b=''; f=''
     for _ in \$(seq $RUNS); do
