@@ -18,7 +18,8 @@ dst=lamigrate_demo_cloud
 sock=/run/mysqld/mysqld.sock
 bin="$out/bin/lamigrate"
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
 
 rm -rf "$out" && mkdir -p "$out"/{bin,source,dropbox,cloud}
 step "build lamigrate"
