@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"io"
+
+	"github.com/qualityunit/lamigrate/internal/ident"
 )
 
 // kind says how a column's text-protocol value is written as a literal.
@@ -29,33 +31,6 @@ func kindOf(dataType string) kind {
 	return kindString
 }
 
-// escapes maps a byte to its escape letter, 0 for bytes written as is. The
-// set is ident.String's: NUL, \n, \r, \, ' and Ctrl-Z.
-var escapes = [256]byte{0: '0', '\n': 'n', '\r': 'r', '\\': '\\', '\'': '\'', 0x1a: 'Z'}
-
-// appendEscaped appends v with the escapes a single-quoted literal needs,
-// without the quotes. Runs of plain bytes are copied at once.
-func appendEscaped(dst, v []byte) []byte {
-	start := 0
-	for i := 0; i < len(v); i++ {
-		e := escapes[v[i]]
-		if e == 0 {
-			continue
-		}
-		dst = append(dst, v[start:i]...)
-		dst = append(dst, '\\', e)
-		start = i + 1
-	}
-	return append(dst, v[start:]...)
-}
-
-// appendString appends v as '...'.
-func appendString(dst, v []byte) []byte {
-	dst = append(dst, '\'')
-	dst = appendEscaped(dst, v)
-	return append(dst, '\'')
-}
-
 // appendBinary appends a binary value: 0x... or _binary '...'. An empty
 // value is always an empty string literal (0x alone is not a literal).
 func appendBinary(dst, v []byte, hexBlob bool) []byte {
@@ -64,7 +39,7 @@ func appendBinary(dst, v []byte, hexBlob bool) []byte {
 	}
 	if !hexBlob {
 		dst = append(dst, "_binary '"...)
-		dst = appendEscaped(dst, v)
+		dst = ident.AppendEscaped(dst, v)
 		return append(dst, '\'')
 	}
 	dst = append(dst, '0', 'x')
@@ -95,18 +70,7 @@ func appendValue(dst, v []byte, k kind, hexBlob bool) []byte {
 	case kindBinary:
 		return appendBinary(dst, v, hexBlob)
 	}
-	return appendString(dst, v)
-}
-
-// escapedLen is len(appendEscaped(nil, v)).
-func escapedLen(v []byte) int {
-	n := len(v)
-	for _, c := range v {
-		if escapes[c] != 0 {
-			n++
-		}
-	}
-	return n
+	return ident.AppendString(dst, v)
 }
 
 // rowLen is the length of the row as batch.format renders it: "(v,...)".
@@ -123,9 +87,9 @@ func rowLen(vals []sql.RawBytes, kinds []kind, hexBlob bool) int {
 		case kinds[i] == kindBinary && hexBlob:
 			n += 2 + 2*len(v)
 		case kinds[i] == kindBinary:
-			n += len("_binary ''") + escapedLen(v)
+			n += len("_binary ''") + ident.EscapedLen(v)
 		default:
-			n += 2 + escapedLen(v)
+			n += 2 + ident.EscapedLen(v)
 		}
 	}
 	return n
@@ -170,7 +134,7 @@ func writeRow(w io.Writer, vals []sql.RawBytes, kinds []kind, hexBlob bool, buf 
 				b = grow(b, 2*len(part))
 				hex.Encode(b[n:], part)
 			} else {
-				b = appendEscaped(b, part)
+				b = ident.AppendEscaped(b, part)
 			}
 			flush()
 		}

@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"database/sql"
 	"testing"
-
-	"github.com/qualityunit/lamigrate/internal/ident"
 )
 
 func TestAppendValue(t *testing.T) {
@@ -31,17 +29,6 @@ func TestAppendValue(t *testing.T) {
 			t.Errorf("appendValue(%q, %d, %v) = %s; want %s", tt.in, tt.k, tt.hexBlob, got, tt.want)
 		}
 	}
-}
-
-func FuzzAppendString(f *testing.F) {
-	for _, s := range []string{"", "plain", "a'b", "\x00\x1a\\\n\r", "😀'"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := string(appendString(nil, []byte(s))), ident.String(s); got != want {
-			t.Errorf("appendString(%q) = %s; want %s", s, got, want)
-		}
-	})
 }
 
 // TestRowMatchesBatch writes rows one at a time (the big-row path) and as

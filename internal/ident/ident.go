@@ -1,5 +1,5 @@
 // Package ident quotes MySQL identifiers and string literals. Every piece of SQL
-// that lamigrate builds from a name goes through here.
+// that lamigrate builds from a name or a value goes through here.
 package ident
 
 import "strings"
@@ -15,29 +15,47 @@ func Qualified(db, name string) string {
 }
 
 // String returns s as a single-quoted SQL string literal that is safe under
-// any sql_mode (backslashes and quotes escaped, NUL and Ctrl-Z spelled out).
+// any sql_mode without NO_BACKSLASH_ESCAPES (backslashes and quotes escaped,
+// NUL and Ctrl-Z spelled out).
 func String(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('\'')
+	return string(AppendString(make([]byte, 0, len(s)+2), s))
+}
+
+// escapes maps a byte to its escape letter, 0 for bytes written as is:
+// NUL, \n, \r, \, ' and Ctrl-Z.
+var escapes = [256]byte{0: '0', '\n': 'n', '\r': 'r', '\\': '\\', '\'': '\'', 0x1a: 'Z'}
+
+// AppendString appends s as a quoted literal, like String, to dst.
+func AppendString[T ~string | ~[]byte](dst []byte, s T) []byte {
+	dst = append(dst, '\'')
+	dst = AppendEscaped(dst, s)
+	return append(dst, '\'')
+}
+
+// AppendEscaped appends s with the escapes a single-quoted literal needs,
+// without the quotes. Runs of plain bytes are copied at once: this is the
+// dumper's hot path.
+func AppendEscaped[T ~string | ~[]byte](dst []byte, s T) []byte {
+	start := 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case 0:
-			b.WriteString(`\0`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '\'':
-			b.WriteString(`\'`)
-		case 0x1a:
-			b.WriteString(`\Z`)
-		default:
-			b.WriteByte(c)
+		e := escapes[s[i]]
+		if e == 0 {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		dst = append(dst, '\\', e)
+		start = i + 1
+	}
+	return append(dst, s[start:]...)
+}
+
+// EscapedLen is len(AppendEscaped(nil, s)).
+func EscapedLen[T ~string | ~[]byte](s T) int {
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if escapes[s[i]] != 0 {
+			n++
 		}
 	}
-	b.WriteByte('\'')
-	return b.String()
+	return n
 }

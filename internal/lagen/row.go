@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/qualityunit/lamigrate/internal/ident"
 )
 
 // rows appends rows in one of two formats and counts the data bytes (the
@@ -64,7 +66,7 @@ func (w *rows) str(s string) {
 	if w.tsv {
 		w.buf = appendEscaped(w.buf, s)
 	} else {
-		w.buf = appendQuoted(w.buf, s)
+		w.buf = ident.AppendString(w.buf, s)
 	}
 	w.data += int64(len(s))
 }
@@ -88,7 +90,7 @@ func (w *rows) bytes(b []byte) {
 		w.buf = appendEscaped(w.buf, b)
 	} else {
 		w.buf = append(w.buf, "_binary"...)
-		w.buf = appendQuoted(w.buf, b)
+		w.buf = ident.AppendString(w.buf, b)
 	}
 	w.data += int64(len(b))
 }
@@ -156,37 +158,6 @@ func (w *rows) datetimeN(unix int64, null bool) {
 		return
 	}
 	w.datetime(unix)
-}
-
-// appendQuoted appends s as a single-quoted literal, escaped for a session
-// without NO_BACKSLASH_ESCAPES (the generator sets its own sql_mode).
-func appendQuoted[T string | []byte](buf []byte, s T) []byte {
-	buf = append(buf, '\'')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		var esc byte
-		switch s[i] {
-		case 0:
-			esc = '0'
-		case '\n':
-			esc = 'n'
-		case '\r':
-			esc = 'r'
-		case '\\':
-			esc = '\\'
-		case '\'':
-			esc = '\''
-		case 0x1a:
-			esc = 'Z'
-		default:
-			continue
-		}
-		buf = append(buf, s[start:i]...)
-		buf = append(buf, '\\', esc)
-		start = i + 1
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '\'')
 }
 
 // appendEscaped appends s as one field of LOAD DATA's default format.
