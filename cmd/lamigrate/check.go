@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/migrate"
 )
 
@@ -67,9 +68,9 @@ func printCheck(w io.Writer, r *migrate.CheckReport) {
 	fmt.Fprintf(w, "lamigrate check of database %s: LiveAgent %s on %s %s\n", f.Database, la, f.ServerFlavour, f.ServerVersion)
 	s := f.Size
 	fmt.Fprintf(w, "  size:     %s data + %s indexes; dump ≈ %s SQL, %s gzip",
-		humanBytes(s.DataBytes), humanBytes(s.IndexBytes), humanBytes(s.SQLBytes), humanBytes(s.ArchiveBytes))
+		bytesize.Format(s.DataBytes), bytesize.Format(s.IndexBytes), bytesize.Format(s.SQLBytes), bytesize.Format(s.ArchiveBytes))
 	if f.FreeBytes >= 0 {
-		fmt.Fprintf(w, "; %s free for it", humanBytes(f.FreeBytes))
+		fmt.Fprintf(w, "; %s free for it", bytesize.Format(f.FreeBytes))
 	}
 	fmt.Fprintln(w)
 	d := f.Downtime

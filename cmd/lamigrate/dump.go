@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/qualityunit/lamigrate/dump"
+	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/codec"
 )
 
@@ -67,7 +68,7 @@ func (p *dumpProgress) Update(s dump.Status) {
 	if total < done {
 		total = 0
 	}
-	p.t.Update(done, total, fmt.Sprintf("table %d/%d %s, %d rows, %s SQL", s.TablesDone+1, s.Tables, s.Table, s.Rows, humanBytes(s.SQLBytes)))
+	p.t.Update(done, total, fmt.Sprintf("table %d/%d %s, %d rows, %s SQL", s.TablesDone+1, s.Tables, s.Table, s.Rows, bytesize.Format(s.SQLBytes)))
 }
 
 func (p *dumpProgress) Warn(msg string) {
@@ -131,7 +132,7 @@ func (c *dumpCmd) Run(e *env) error {
 	return e.ui.result(out, func(w io.Writer) {
 		fmt.Fprintf(w, "dumped %s: %d tables, %d rows, %d views, %d triggers in %s\n", out.Database,
 			len(out.Tables), out.Rows, len(out.Views), len(out.Triggers), out.elapsed.Round(100*time.Millisecond))
-		fmt.Fprintf(w, "file:     %s (%s, %s%s, sha256 %s)\n", out.File, humanBytes(out.Size), out.Compression, map[bool]string{true: ", encrypted"}[out.Encrypted], out.SHA256)
+		fmt.Fprintf(w, "file:     %s (%s, %s%s, sha256 %s)\n", out.File, bytesize.Format(out.Size), out.Compression, map[bool]string{true: ", encrypted"}[out.Encrypted], out.SHA256)
 		fmt.Fprintf(w, "manifest: %s\n", out.Manifest)
 		if len(out.Ignored) > 0 {
 			fmt.Fprintf(w, "ignored:  %s\n", strings.Join(out.Ignored, ", "))

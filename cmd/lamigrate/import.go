@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/load"
 )
@@ -124,7 +125,7 @@ func (c *importCmd) Run(e *env) error {
 	prog.t.Finish(fmt.Sprintf("%d tables, %d rows", out.Tables+out.Skipped, out.Rows))
 	return e.ui.result(out, func(w io.Writer) {
 		fmt.Fprintf(w, "imported %s into %s: %d tables, %d rows, %s of SQL in %.1f s\n", out.File, out.Database,
-			out.Tables+out.Skipped, out.Rows, humanBytes(out.SQLBytes), out.Seconds)
+			out.Tables+out.Skipped, out.Rows, bytesize.Format(out.SQLBytes), out.Seconds)
 		if out.Resumed {
 			fmt.Fprintf(w, "resumed: %d tables were finished by an earlier run\n", out.Skipped)
 		}

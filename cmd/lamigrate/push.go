@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/transfer"
 )
 
@@ -129,7 +130,7 @@ func printTransfer(w io.Writer, verb, from, to string, r *transfer.Result) {
 	if r.AlreadyPresent {
 		notes = append(notes, "already there")
 	} else if r.ResumedAt > 0 {
-		notes = append(notes, fmt.Sprintf("resumed at %s, sent %s", humanBytes(r.ResumedAt), humanBytes(r.Sent)))
+		notes = append(notes, fmt.Sprintf("resumed at %s, sent %s", bytesize.Format(r.ResumedAt), bytesize.Format(r.Sent)))
 	} else if r.Restarted {
 		notes = append(notes, "the partial file did not match and was sent again")
 	}
@@ -139,7 +140,7 @@ func printTransfer(w io.Writer, verb, from, to string, r *transfer.Result) {
 	if r.Retries > 0 {
 		notes = append(notes, fmt.Sprintf("%d reconnects", r.Retries))
 	}
-	fmt.Fprintf(w, "%s %s to %s: %s, sha256 %s, verified (%s) in %s", verb, from, to, humanBytes(r.Size), r.SHA256, r.Verified, r.Duration.Round(1e7))
+	fmt.Fprintf(w, "%s %s to %s: %s, sha256 %s, verified (%s) in %s", verb, from, to, bytesize.Format(r.Size), r.SHA256, r.Verified, r.Duration.Round(1e7))
 	if len(notes) > 0 {
 		fmt.Fprintf(w, " (%s)", strings.Join(notes, "; "))
 	}
@@ -165,7 +166,7 @@ func (p *transferProgress) Step(step string, from, total int64) {
 		p.stop()
 		p.from = from
 		if from > 0 {
-			p.e.ui.info("%s %s: resuming at %s of %s", p.verb, p.name, humanBytes(from), humanBytes(total))
+			p.e.ui.info("%s %s: resuming at %s of %s", p.verb, p.name, bytesize.Format(from), bytesize.Format(total))
 		}
 		p.t = p.e.ui.task(p.verb+" "+p.name, total-from, true)
 	case "verifying":

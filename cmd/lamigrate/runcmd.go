@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/migrate"
 )
 
@@ -123,7 +124,7 @@ func outputNote(o *migrate.Output) string {
 	}
 	var parts []string
 	for _, f := range o.Files {
-		parts = append(parts, fmt.Sprintf("%s (%s)", f.Path, humanBytes(f.Size)))
+		parts = append(parts, fmt.Sprintf("%s (%s)", f.Path, bytesize.Format(f.Size)))
 	}
 	keys := make([]string, 0, len(o.Counts))
 	for k := range o.Counts {

@@ -224,6 +224,3 @@ func (t *task) amount(n int64) string {
 	}
 	return fmt.Sprint(n)
 }
-
-// humanBytes is how every verb prints a byte count.
-func humanBytes(n int64) string { return bytesize.Format(n) }

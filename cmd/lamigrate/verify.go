@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/verify"
 )
@@ -164,8 +165,8 @@ func printVerify(w io.Writer, r *verifyResult) {
 		codec += ", encrypted (age)"
 	}
 	fmt.Fprintf(w, "  codec     %s\n", codec)
-	fmt.Fprintf(w, "  file      %s (%d bytes)  sha256 %s\n", humanBytes(a.File.Bytes), a.File.Bytes, a.File.SHA256)
-	fmt.Fprintf(w, "  sql       %s (%d bytes)  sha256 %s\n", humanBytes(a.SQL.Bytes), a.SQL.Bytes, a.SQL.SHA256)
+	fmt.Fprintf(w, "  file      %s (%d bytes)  sha256 %s\n", bytesize.Format(a.File.Bytes), a.File.Bytes, a.File.SHA256)
+	fmt.Fprintf(w, "  sql       %s (%d bytes)  sha256 %s\n", bytesize.Format(a.SQL.Bytes), a.SQL.Bytes, a.SQL.SHA256)
 	switch a.Format {
 	case verify.FormatLamigrate:
 		fmt.Fprintf(w, "  format    lamigrate dump with completion marker\n")
@@ -203,7 +204,7 @@ func printVerify(w io.Writer, r *verifyResult) {
 			if t.ManifestRows >= 0 {
 				n = fmt.Sprint(t.ManifestRows)
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t\n", t.Name, n, t.Inserts, humanBytes(t.Bytes))
+			fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t\n", t.Name, n, t.Inserts, bytesize.Format(t.Bytes))
 		}
 		tw.Flush()
 	}
