@@ -2,10 +2,8 @@ package dump
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -257,8 +255,8 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 		return nil, werr
 	}
 	// The completion marker covers every byte before it.
-	d.res.SQL = manifest.Stream{Bytes: p.hw.n, SHA256: hex.EncodeToString(p.hw.h.Sum(nil))}
-	if _, err := io.WriteString(w, manifest.Marker(d.res.SQL.Bytes, d.res.SQL.SHA256)); err != nil {
+	d.res.SQL = manifest.StreamOf(p.hw.n, p.hw.h)
+	if _, err := io.WriteString(w, d.res.SQL.Marker()); err != nil {
 		return nil, fmt.Errorf("dump: writing completion marker: %w", err)
 	}
 	d.res.Duration = time.Since(start)
@@ -707,7 +705,7 @@ type hashWriter struct {
 	n int64
 }
 
-func newHashWriter(w io.Writer) *hashWriter { return &hashWriter{w: w, h: sha256.New()} }
+func newHashWriter(w io.Writer, h hash.Hash) *hashWriter { return &hashWriter{w: w, h: h} }
 
 func (h *hashWriter) Write(p []byte) (int, error) {
 	n, err := h.w.Write(p)

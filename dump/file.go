@@ -2,6 +2,7 @@ package dump
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -99,7 +100,7 @@ func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Option
 			os.Remove(partial)
 		}
 	}()
-	fh := newHashWriter(f)
+	fh := newHashWriter(f, sha256.New())
 	var dst io.Writer = fh
 	if wrap != nil {
 		dst = wrap(fh)

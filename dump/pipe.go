@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/rowhash"
 )
 
@@ -174,7 +175,7 @@ func newPipe(ctx context.Context, w io.Writer, cfg *Config, d *dumper) *pipe {
 	p := &pipe{ctx: gctx, cancel: cancel, g: g, cfg: cfg, d: d,
 		order: make(chan item, 64), work: make(chan *batch, threads),
 		sem: semaphore.NewWeighted(inflightBytes)}
-	p.hw = newHashWriter(w)
+	p.hw = newHashWriter(w, manifest.NewStreamHash())
 	p.bw = bufio.NewWriterSize(p.hw, 256<<10)
 	for range threads {
 		g.Go(p.worker)

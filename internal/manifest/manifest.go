@@ -5,9 +5,12 @@
 package manifest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -178,6 +181,18 @@ var markerRE = regexp.MustCompile(`^-- lamigrate dump completed bytes=([0-9]+) s
 func Marker(n int64, sha256hex string) string {
 	return fmt.Sprintf("%sbytes=%d sha256=%s\n", markerPrefix, n, sha256hex)
 }
+
+// NewStreamHash returns the hash that Stream and the completion marker
+// carry for the SQL stream.
+func NewStreamHash() hash.Hash { return sha256.New() }
+
+// StreamOf describes a stream of n bytes hashed by h (from NewStreamHash).
+func StreamOf(n int64, h hash.Hash) Stream {
+	return Stream{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+}
+
+// Marker is the completion line for the stream s describes.
+func (s Stream) Marker() string { return Marker(s.Bytes, s.SHA256) }
 
 // ErrNoMarker reports a line that is not a completion marker.
 var ErrNoMarker = errors.New("manifest: not a completion marker")
