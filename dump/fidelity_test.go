@@ -192,8 +192,8 @@ func checkFormat(t *testing.T, decompress, path string, m *manifest.Manifest) {
 	}
 	i := bytes.LastIndex(out[:len(out)-1], []byte("\n")) + 1
 	n, sum, err := manifest.ParseMarker(string(out[i:]))
-	if err != nil || n != int64(i) || n != m.SQL.Bytes || sum != m.SQL.SHA256 {
-		t.Errorf("last line %q: ParseMarker = %d, %s, %v; want bytes=%d sha256=%s", out[i:], n, sum, err, i, m.SQL.SHA256)
+	if err != nil || n != int64(i) || n != m.SQL.Bytes || sum != m.SQL.XXH3 {
+		t.Errorf("last line %q: ParseMarker = %d, %s, %v; want bytes=%d xxh3=%s", out[i:], n, sum, err, i, m.SQL.XXH3)
 	}
 	s := string(out)
 	for _, want := range []string{

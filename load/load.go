@@ -36,10 +36,11 @@ type Config struct {
 	// Force loads into a database that already holds tables (statements
 	// that clash with them fail as they would with the stock client).
 	Force bool `json:"force,omitempty"`
-	// Fingerprint identifies the archive (for example its manifest's
-	// SHA-256). It is stored with the progress of an unfinished import, so a
-	// resume with a different archive is refused. The first MiB of the
-	// uncompressed stream is always part of the fingerprint.
+	// Fingerprint identifies the archive (for example the SQL stream hash
+	// its manifest records). It is stored with the progress of an
+	// unfinished import, so a resume with a different archive is refused.
+	// The first MiB of the uncompressed stream is always part of the
+	// fingerprint.
 	Fingerprint string `json:"fingerprint,omitempty"`
 	// RequireMarker fails the import when the stream does not end with
 	// lamigrate's completion marker (set it for lamigrate archives).

@@ -309,7 +309,7 @@ func TestLoadTruncatedArchive(t *testing.T) {
 func TestLoadMarker(t *testing.T) {
 	body := "CREATE TABLE t (id INT);\nINSERT INTO t VALUES (1);\n"
 	marker := func(n int) string {
-		return fmt.Sprintf("-- lamigrate dump completed bytes=%d sha256=%s\n", n, strings.Repeat("0", 64))
+		return fmt.Sprintf("-- lamigrate dump completed bytes=%d xxh3=%s\n", n, strings.Repeat("0", 32))
 	}
 	tests := []struct {
 		name   string
@@ -320,6 +320,7 @@ func TestLoadMarker(t *testing.T) {
 		{"marker", body + marker(len(body)), true, nil},
 		{"no marker", body, false, ErrIncomplete},
 		{"marker of another length", body + marker(len(body)-1), false, ErrIncomplete},
+		{"marker of the old sha256 form", body + fmt.Sprintf("-- lamigrate dump completed bytes=%d sha256=%s\n", len(body), strings.Repeat("0", 64)), false, ErrIncomplete},
 		{"statement after the marker", body + marker(len(body)) + "INSERT INTO t VALUES (2);\n", false, ErrIncomplete},
 	}
 	for _, tt := range tests {

@@ -143,7 +143,7 @@ func TestSplitterLargeStatement(t *testing.T) {
 }
 
 func TestSplitterComments(t *testing.T) {
-	in := "-- one\nSELECT 1;\n-- lamigrate dump completed bytes=10 sha256=ab\n"
+	in := "-- one\nSELECT 1;\n-- lamigrate dump completed bytes=10 xxh3=ab\n"
 	s := NewSplitter(strings.NewReader(in))
 	var lines []string
 	s.OnComment = func(off int64, line []byte) { lines = append(lines, fmt.Sprintf("%d:%s", off, line)) }
@@ -152,7 +152,7 @@ func TestSplitterComments(t *testing.T) {
 			break
 		}
 	}
-	want := []string{"0:-- one", "17:-- lamigrate dump completed bytes=10 sha256=ab"}
+	want := []string{"0:-- one", "17:-- lamigrate dump completed bytes=10 xxh3=ab"}
 	if strings.Join(lines, "|") != strings.Join(want, "|") {
 		t.Errorf("comments = %q; want %q", lines, want)
 	}

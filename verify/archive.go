@@ -64,7 +64,7 @@ type Format string
 // The formats an archive check recognises.
 const (
 	// FormatLamigrate: ends with lamigrate's completion marker, which
-	// records the length and SHA-256 of everything before it.
+	// records the length and XXH3-128 of everything before it.
 	FormatLamigrate Format = "lamigrate"
 	// FormatMysqldump: a plain mysqldump file ending with its
 	// "-- Dump completed" trailer: it shows the dump ran to the end but
@@ -76,15 +76,22 @@ const (
 
 // Evidence grades how much a passed archive check proves.
 const (
-	EvidenceStrong = "strong" // length and SHA-256 of the whole SQL verified
+	EvidenceStrong = "strong" // length and XXH3-128 of the whole SQL verified
 	EvidenceWeak   = "weak"   // only a trailer line shows the dump finished
 	EvidenceNone   = "none"   // the check failed
 )
 
-// Sum is a length and a SHA-256 (hex).
+// Sum is the archive file's length and SHA-256 (hex).
 type Sum struct {
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256"`
+}
+
+// StreamSum is a length of uncompressed SQL and its XXH3-128 (32 hex
+// digits), as the completion marker and the manifest's "sql" record them.
+type StreamSum struct {
+	Bytes int64  `json:"bytes"`
+	XXH3  string `json:"xxh3"`
 }
 
 // TableStat is what the SQL stream holds for one table.
@@ -124,9 +131,9 @@ type ArchiveReport struct {
 	File Sum `json:"file"`
 	// SQL is the uncompressed stream before the completion marker (the
 	// whole stream when there is none).
-	SQL Sum `json:"sql"`
+	SQL StreamSum `json:"sql"`
 	// Marker is what the completion marker records, if there is one.
-	Marker *Sum `json:"marker,omitempty"`
+	Marker *StreamSum `json:"marker,omitempty"`
 	// Manifest is the manifest's path ("(given)" when passed in Options).
 	Manifest string      `json:"manifest,omitempty"`
 	Tables   []TableStat `json:"tables"`
@@ -173,10 +180,11 @@ func File(ctx context.Context, path string, opt Options) (*ArchiveReport, error)
 // Archive reads an archive to its end through its codec (gzip, also
 // multi-member; zstd; lz4 frames; plain; any of them age-encrypted) and
 // proves it whole: every container checksum holds, the last line is the
-// completion marker and the length and SHA-256 it records match the SQL
+// completion marker and the length and XXH3-128 it records match the SQL
 // before it. A plain mysqldump file ending with "-- Dump completed" passes
 // as weaker evidence. With opt.Manifest it also checks the archive's size
-// and SHA-256, the SQL stream's and the table list against it.
+// and SHA-256, the SQL stream's size and XXH3-128, and the table list
+// against it.
 //
 // The error is a *StreamError (wrapping ErrIncomplete or ErrCorrupt) or a
 // *MismatchError (ErrMismatch); the report is returned in both cases.
@@ -371,7 +379,7 @@ func check(ctx context.Context, r io.Reader, size int64, opt Options, rep *Archi
 		containerCheck.OK = true
 		containerCheck.Detail += fmt.Sprintf("%s read to the end; it carries no checksum of its own", kindName(info))
 		if info.Kind != codec.None {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("the %s frame was written without a content checksum: only the completion marker's SHA-256 can prove its content", info.Kind))
+			rep.Notes = append(rep.Notes, fmt.Sprintf("the %s frame was written without a content checksum: only the completion marker's XXH3-128 can prove its content", info.Kind))
 		}
 	}
 	rep.Checks = append(rep.Checks, containerCheck)
@@ -391,13 +399,13 @@ func check(ctx context.Context, r io.Reader, size int64, opt Options, rep *Archi
 		case res.marker.Bytes != res.sql.Bytes:
 			endErr = &StreamError{Err: ErrCorrupt, Offset: res.sql.Bytes, FileOffset: -1, Table: res.lastTable,
 				Detail: fmt.Sprintf("the completion marker says %d bytes precede it, but %d do", res.marker.Bytes, res.sql.Bytes)}
-		case res.marker.SHA256 != res.sql.SHA256:
+		case res.marker.XXH3 != res.sql.XXH3:
 			endErr = &StreamError{Err: ErrCorrupt, Offset: -1, FileOffset: -1,
-				Detail: fmt.Sprintf("the SHA-256 of the %d bytes before the completion marker is %s, the marker says %s: the content was altered somewhere in those bytes",
-					res.sql.Bytes, res.sql.SHA256, res.marker.SHA256)}
+				Detail: fmt.Sprintf("the XXH3-128 of the %d bytes before the completion marker is %s, the marker says %s: the content was altered somewhere in those bytes",
+					res.sql.Bytes, res.sql.XXH3, res.marker.XXH3)}
 		default:
 			endCheck.OK = true
-			endCheck.Detail = fmt.Sprintf("completion marker found; the %d bytes before it have the SHA-256 it records", res.sql.Bytes)
+			endCheck.Detail = fmt.Sprintf("completion marker found; the %d bytes before it have the XXH3-128 it records", res.sql.Bytes)
 			rep.Evidence = EvidenceStrong
 		}
 	case res.badMarker != "":
@@ -408,7 +416,7 @@ func check(ctx context.Context, r io.Reader, size int64, opt Options, rep *Archi
 		endCheck.OK = true
 		endCheck.Detail = fmt.Sprintf("mysqldump trailer found (%q); a plain mysqldump file records no length or checksum, so this is weaker evidence", res.mysqldump)
 		rep.Evidence = EvidenceWeak
-		note := "plain mysqldump file: its trailer shows the dump ran to the end, but nothing records its length or SHA-256"
+		note := "plain mysqldump file: its trailer shows the dump ran to the end, but nothing records its length or checksum"
 		if !info.Checksummed {
 			note += ", and the container has no checksum either: damaged content would go unnoticed"
 		}
@@ -473,15 +481,15 @@ func manifestChecks(m *Manifest, rep *ArchiveReport, sections bool) []checked {
 		}
 		add("manifest file sha256", mm, "SHA-256 "+rep.File.SHA256+", as the manifest says")
 	}
-	if m.SQL.SHA256 != "" || m.SQL.Bytes > 0 {
+	if m.SQL.XXH3 != "" || m.SQL.Bytes > 0 {
 		var mm *MismatchError
 		switch {
 		case m.SQL.Bytes != rep.SQL.Bytes:
 			mm = &MismatchError{What: SQLBytes, Want: strconv.FormatInt(m.SQL.Bytes, 10), Got: strconv.FormatInt(rep.SQL.Bytes, 10)}
-		case m.SQL.SHA256 != rep.SQL.SHA256:
-			mm = &MismatchError{What: SQLSHA256, Want: m.SQL.SHA256, Got: rep.SQL.SHA256}
+		case m.SQL.XXH3 != rep.SQL.XXH3:
+			mm = &MismatchError{What: SQLXXH3, Want: m.SQL.XXH3, Got: rep.SQL.XXH3}
 		}
-		add("manifest sql stream", mm, fmt.Sprintf("%d uncompressed bytes with the SHA-256 the manifest records", rep.SQL.Bytes))
+		add("manifest sql stream", mm, fmt.Sprintf("%d uncompressed bytes with the XXH3-128 the manifest records", rep.SQL.Bytes))
 	}
 	if sections {
 		inStream := map[string]bool{}

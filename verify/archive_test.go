@@ -50,8 +50,7 @@ func dumpText(tables []string, rows int) []byte {
 
 // withMarker appends the completion marker.
 func withMarker(sql []byte) []byte {
-	sum := sha256.Sum256(sql)
-	return append(append([]byte{}, sql...), manifest.Marker(int64(len(sql)), hex.EncodeToString(sum[:]))...)
+	return append(append([]byte{}, sql...), manifest.Marker(int64(len(sql)), xxh(sql))...)
 }
 
 func compress(t testing.TB, plain []byte, k codec.Kind, pass string) []byte {
@@ -75,13 +74,20 @@ func sha(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
+// xxh is the SQL stream's hash (XXH3-128) of b, as the marker records it.
+func xxh(b []byte) string {
+	h := manifest.NewStreamHash()
+	h.Write(b)
+	return manifest.StreamOf(int64(len(b)), h).XXH3
+}
+
 // manifestFor describes an archive made from sql (without the marker).
 func manifestFor(archive, sql []byte, tables []string, rows int64) *Manifest {
 	m := &Manifest{Format: manifest.FormatVersion, Tool: "test", Database: "test",
-		SQL:  manifest.Stream{Bytes: int64(len(sql)), SHA256: sha(sql)},
+		SQL:  manifest.Stream{Bytes: int64(len(sql)), XXH3: xxh(sql)},
 		File: manifest.File{Name: "dump", Size: int64(len(archive)), SHA256: sha(archive)}}
 	for _, t := range tables {
-		m.Tables = append(m.Tables, manifest.Table{Name: t, Rows: rows, Digest: "rh1:00", Consistent: true})
+		m.Tables = append(m.Tables, manifest.Table{Name: t, Rows: rows, Digest: "rh2:00", Consistent: true})
 	}
 	return m
 }
@@ -131,7 +137,7 @@ func TestArchiveCodecs(t *testing.T) {
 			if rep.File.Bytes != int64(len(tt.archive)) || rep.File.SHA256 != sha(tt.archive) {
 				t.Errorf("Archive(%s) file = %+v; want %d %s", tt.name, rep.File, len(tt.archive), sha(tt.archive))
 			}
-			if rep.SQL.Bytes != int64(len(sql)) || rep.SQL.SHA256 != sha(sql) {
+			if rep.SQL.Bytes != int64(len(sql)) || rep.SQL.XXH3 != xxh(sql) {
 				t.Errorf("Archive(%s) sql = %+v; want %d", tt.name, rep.SQL, len(sql))
 			}
 			if len(rep.Tables) != len(testTables) {
@@ -199,14 +205,16 @@ func TestArchiveFailures(t *testing.T) {
 	val := bytes.Index(sql, []byte("INSERT INTO `qu_g_filecontents`")) + 200
 	altered := append(flip(sql, val), plain[len(sql):]...)
 
-	badCount := append(append([]byte{}, sql...), manifest.Marker(int64(len(sql))+1, sha(sql))...)
+	// The marker's old form (sha256=) is not a marker this lamigrate reads.
+	oldMarker := fmt.Appendf(append([]byte{}, sql...), "%sbytes=%d sha256=%s\n", manifest.MarkerPrefix, len(sql), sha(sql))
+	badCount := append(append([]byte{}, sql...), manifest.Marker(int64(len(sql))+1, xxh(sql))...)
 	okManifest := manifestFor(gz, sql, testTables, 3000)
 	wrongFile := *okManifest
 	wrongFile.File.SHA256 = sha([]byte("other"))
 	wrongSize := *okManifest
 	wrongSize.File.Size++
 	wrongSQL := *okManifest
-	wrongSQL.SQL.SHA256 = sha([]byte("other"))
+	wrongSQL.SQL.XXH3 = xxh([]byte("other"))
 	moreTables := *okManifest
 	moreTables.Tables = append(append([]manifest.Table{}, okManifest.Tables...), manifest.Table{Name: "qu_la_messages", Rows: 5})
 	fewerTables := *okManifest
@@ -237,6 +245,7 @@ func TestArchiveFailures(t *testing.T) {
 		{"plain flipped byte", altered, "", nil, ErrCorrupt, "", -2, "", "altered"},
 		{"plain flipped marker byte", flip(plain, len(plain)-3), "", nil, ErrCorrupt, "", -2, "", "completion marker is damaged"},
 		{"cut at a statement and recompressed", cut, "", nil, ErrIncomplete, "qu_la_conversations", int64(cutAt), "", "without the completion marker"},
+		{"marker of the old sha256 form", oldMarker, "", nil, ErrCorrupt, "", -2, "", "completion marker is damaged"},
 		{"marker with the wrong length", badCount, "", nil, ErrCorrupt, "", -2, "", "marker says"},
 		{"gzip with trailing garbage", append(append([]byte{}, gz...), "garbage after the end of the stream"...), "", nil, ErrCorrupt, "", -2, "", ""},
 		{"empty file", nil, "", nil, ErrIncomplete, "", 0, "", "no SQL"},
@@ -244,7 +253,7 @@ func TestArchiveFailures(t *testing.T) {
 		{"no passphrase", age, "", nil, codec.ErrNeedPassphrase, "", -2, "", "passphrase"},
 		{"manifest file sha256", gz, "", &wrongFile, ErrMismatch, "", -2, FileSHA256, "file sha256"},
 		{"manifest file size", gz, "", &wrongSize, ErrMismatch, "", -2, FileSize, "file size"},
-		{"manifest sql sha256", gz, "", &wrongSQL, ErrMismatch, "", -2, SQLSHA256, "sql sha256"},
+		{"manifest sql xxh3", gz, "", &wrongSQL, ErrMismatch, "", -2, SQLXXH3, "sql xxh3"},
 		{"manifest table not in archive", gz, "", &moreTables, ErrMismatch, "qu_la_messages", -2, TableMissing, "not in the archive"},
 		{"archive table not in manifest", gz, "", &fewerTables, ErrMismatch, "qu_g_filecontents", -2, TableExtra, "not in the manifest"},
 	}
@@ -295,7 +304,7 @@ func TestArchiveMysqldumpTrailer(t *testing.T) {
 			if rep.Format != FormatMysqldump || rep.Evidence != EvidenceWeak || len(rep.Notes) == 0 {
 				t.Errorf("Archive(mysqldump %s) = format %s evidence %s notes %q; want mysqldump, weak, a note", k, rep.Format, rep.Evidence, rep.Notes)
 			}
-			if rep.SQL.Bytes != int64(len(sql)) || rep.SQL.SHA256 != sha(sql) {
+			if rep.SQL.Bytes != int64(len(sql)) || rep.SQL.XXH3 != xxh(sql) {
 				t.Errorf("Archive(mysqldump %s) sql = %+v; want the whole stream (%d bytes)", k, rep.SQL, len(sql))
 			}
 		})
@@ -394,10 +403,10 @@ func FuzzScanner(f *testing.F) {
 			t.Fatalf("scan depends on chunking: whole %+v, parts %+v", whole, parts)
 		}
 		if whole.marker == nil {
-			if whole.sql.Bytes != int64(len(data)) || whole.sql.SHA256 != sha(data) {
+			if whole.sql.Bytes != int64(len(data)) || whole.sql.XXH3 != xxh(data) {
 				t.Fatalf("no marker: sql = %+v; want the whole stream %d", whole.sql, len(data))
 			}
-		} else if int64(len(data)) < whole.sql.Bytes || whole.sql.SHA256 != sha(data[:whole.sql.Bytes]) {
+		} else if int64(len(data)) < whole.sql.Bytes || whole.sql.XXH3 != xxh(data[:whole.sql.Bytes]) {
 			t.Fatalf("marker: sql = %+v does not cover the bytes before it", whole.sql)
 		}
 	})

@@ -7,11 +7,12 @@
 // (gzip, also multi-member; zstd; lz4 frames; plain SQL; any of them
 // age-encrypted), hashing the raw file and the uncompressed SQL in goroutines
 // beside the decompressor. The last line must be the completion marker that
-// lamigrate's dumper writes; the length and SHA-256 it records must match
+// lamigrate's dumper writes; the length and XXH3-128 it records must match
 // the SQL before it. With the manifest (FILE.manifest.json) the file's size
-// and SHA-256, the SQL stream's and the table list are checked too. A plain
-// mysqldump file ending with "-- Dump completed" passes with EvidenceWeak:
-// nothing records its length or checksum.
+// and SHA-256, the SQL stream's size and XXH3-128 and the table list are
+// checked too. XXH3 is a fast checksum against accidental damage, not a
+// cryptographic hash. A plain mysqldump file ending with "-- Dump completed"
+// passes with EvidenceWeak: nothing records its length or checksum.
 //
 // # Database check
 //

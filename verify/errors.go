@@ -76,7 +76,7 @@ const (
 	FileSize     = "file size"
 	FileSHA256   = "file sha256"
 	SQLBytes     = "sql bytes"
-	SQLSHA256    = "sql sha256"
+	SQLXXH3      = "sql xxh3"
 	TableMissing = "missing"      // in the manifest, not where Got says ("archive" or "database")
 	TableExtra   = "extra"        // where Got says, not in the manifest
 	RowCount     = "row count"    // the number of rows differs

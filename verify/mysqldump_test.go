@@ -85,7 +85,7 @@ func TestRealMysqldump(t *testing.T) {
 		path := filepath.Join(dir, "dump.sql.zst")
 		archive := compress(t, withMarker(sql), codec.Zstd, "")
 		os.WriteFile(path, archive, 0o644)
-		m.SQL = manifest.Stream{Bytes: int64(len(sql)), SHA256: sha(sql)}
+		m.SQL = manifest.Stream{Bytes: int64(len(sql)), XXH3: xxh(sql)}
 		m.File = manifest.File{Name: "dump.sql.zst", Size: int64(len(archive)), SHA256: sha(archive)}
 		if err := manifest.Write(manifest.PathFor(path), m); err != nil {
 			t.Fatal(err)

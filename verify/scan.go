@@ -2,8 +2,6 @@ package verify
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"hash"
 	"sync/atomic"
@@ -13,7 +11,7 @@ import (
 
 const (
 	// maxTail is the longest last line kept back from the hash in case it
-	// is the completion marker (which is about 130 bytes).
+	// is the completion marker (which is under 100 bytes).
 	maxTail = 4096
 	// headMax is how much of each line's start is looked at.
 	headMax = 200
@@ -46,7 +44,7 @@ type scanner struct {
 }
 
 func newScanner() *scanner {
-	return &scanner{h: sha256.New(), tail: make([]byte, 0, maxTail),
+	return &scanner{h: manifest.NewStreamHash(), tail: make([]byte, 0, maxTail),
 		head: make([]byte, 0, headMax), prevHead: make([]byte, 0, headMax), byName: map[string]*TableStat{}}
 }
 
@@ -320,12 +318,12 @@ func (s *scanner) stats(m *Manifest) []TableStat {
 }
 
 type scanResult struct {
-	sql          Sum    // before the marker (the whole stream without one)
-	marker       *Sum   // what the marker records
-	badMarker    string // a last line that starts like a marker but is not one
-	mysqldump    string // mysqldump's trailer line
-	lastLine     int64  // offset of the last line
-	lastLineText string // a description of the last line
+	sql          StreamSum  // before the marker (the whole stream without one)
+	marker       *StreamSum // what the marker records
+	badMarker    string     // a last line that starts like a marker but is not one
+	mysqldump    string     // mysqldump's trailer line
+	lastLine     int64      // offset of the last line
+	lastLineText string     // a description of the last line
 	lastTable    string
 }
 
@@ -343,12 +341,11 @@ func (s *scanner) finish() scanResult {
 	r.lastLine = start
 	r.lastLineText = describeLine(head, s.total-start)
 
-	before := hex.EncodeToString(s.h.Sum(nil))
 	if !s.tailLong && len(s.tail) > 0 {
 		line := string(s.tail)
 		if n, sum, err := manifest.ParseMarker(line); err == nil {
-			r.marker = &Sum{Bytes: n, SHA256: sum}
-			r.sql = Sum{Bytes: s.hashed, SHA256: before}
+			r.marker = &StreamSum{Bytes: n, XXH3: sum}
+			r.sql = StreamSum(manifest.StreamOf(s.hashed, s.h))
 			return r
 		}
 		if bytes.HasPrefix(s.tail, []byte(manifest.MarkerPrefix[:len(manifest.MarkerPrefix)-1])) {
@@ -358,7 +355,7 @@ func (s *scanner) finish() scanResult {
 		}
 	}
 	s.flushTail()
-	r.sql = Sum{Bytes: s.hashed, SHA256: hex.EncodeToString(s.h.Sum(nil))}
+	r.sql = StreamSum(manifest.StreamOf(s.hashed, s.h))
 	return r
 }
 

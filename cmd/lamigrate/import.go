@@ -88,7 +88,7 @@ func (c *importCmd) Run(e *env) error {
 	mpath := manifest.PathFor(c.File)
 	if m, err := manifest.Read(mpath); err == nil {
 		cfg.RequireMarker = true
-		cfg.Fingerprint = m.SQL.SHA256
+		cfg.Fingerprint = m.SQL.XXH3
 		prog.tables = len(m.Tables)
 		out.Manifest = mpath
 	} else if _, serr := os.Stat(mpath); serr == nil {

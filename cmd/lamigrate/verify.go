@@ -166,7 +166,7 @@ func printVerify(w io.Writer, r *verifyResult) {
 	}
 	fmt.Fprintf(w, "  codec     %s\n", codec)
 	fmt.Fprintf(w, "  file      %s (%d bytes)  sha256 %s\n", bytesize.Format(a.File.Bytes), a.File.Bytes, a.File.SHA256)
-	fmt.Fprintf(w, "  sql       %s (%d bytes)  sha256 %s\n", bytesize.Format(a.SQL.Bytes), a.SQL.Bytes, a.SQL.SHA256)
+	fmt.Fprintf(w, "  sql       %s (%d bytes)  xxh3 %s\n", bytesize.Format(a.SQL.Bytes), a.SQL.Bytes, a.SQL.XXH3)
 	switch a.Format {
 	case verify.FormatLamigrate:
 		fmt.Fprintf(w, "  format    lamigrate dump with completion marker\n")

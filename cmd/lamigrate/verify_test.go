@@ -41,7 +41,10 @@ func verifyFixture(t *testing.T, db *mysqltest.DB, dir, name, pass string) strin
 	var sql bytes.Buffer
 	sql.WriteString("-- lamigrate test dump\n\n--\n-- Table structure for table `t`\n--\n\nCREATE TABLE `t` (`id` int, `v` text);\n")
 	sql.WriteString("\n--\n-- Dumping data for table `t`\n--\n\nINSERT INTO `t` VALUES (1,'a'),(2,NULL),(3,'');\n")
-	plain := append(sql.Bytes(), manifest.Marker(int64(sql.Len()), hexSHA(sql.Bytes()))...)
+	h := manifest.NewStreamHash()
+	h.Write(sql.Bytes())
+	stream := manifest.StreamOf(int64(sql.Len()), h)
+	plain := append(sql.Bytes(), stream.Marker()...)
 	var buf bytes.Buffer
 	w, err := codec.NewWriter(&buf, codec.KindFromPath(name), codec.WriterOptions{Passphrase: pass})
 	if err != nil {
@@ -57,7 +60,7 @@ func verifyFixture(t *testing.T, db *mysqltest.DB, dir, name, pass string) strin
 	}
 	m := &manifest.Manifest{Format: manifest.FormatVersion, Tool: "test", Database: db.Name,
 		Tables: []manifest.Table{{Name: "t", Rows: d.Rows, Digest: d.String(), Consistent: true}},
-		SQL:    manifest.Stream{Bytes: int64(sql.Len()), SHA256: hexSHA(sql.Bytes())},
+		SQL:    stream,
 		File:   manifest.File{Name: name, Size: int64(buf.Len()), SHA256: hexSHA(buf.Bytes())}}
 	if err := manifest.Write(manifest.PathFor(path), m); err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@
 package manifest
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/zeebo/xxh3"
 )
 
 // FormatVersion is the manifest's own format number.
@@ -78,10 +79,11 @@ type Table struct {
 	Consistent bool `json:"consistent"`
 }
 
-// Stream describes the uncompressed SQL.
+// Stream describes the uncompressed SQL: its length and its XXH3-128 (see
+// NewStreamHash).
 type Stream struct {
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
+	Bytes int64  `json:"bytes"`
+	XXH3  string `json:"xxh3"`
 }
 
 // File describes the archive file.
@@ -168,37 +170,39 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 
 // The completion marker is the last line of every finished dump:
 //
-//	-- lamigrate dump completed bytes=<N> sha256=<hex>
+//	-- lamigrate dump completed bytes=<N> xxh3=<32 hex digits>
 //
-// N and the SHA-256 cover every byte of the SQL stream before the marker
+// N and the XXH3-128 cover every byte of the SQL stream before the marker
 // line, so a stream cut anywhere and recompressed still fails verification.
 const markerPrefix = "-- lamigrate dump completed "
 
-var markerRE = regexp.MustCompile(`^-- lamigrate dump completed bytes=([0-9]+) sha256=([0-9a-f]{64})\n?$`)
+var markerRE = regexp.MustCompile(`^-- lamigrate dump completed bytes=([0-9]+) xxh3=([0-9a-f]{32})\n?$`)
 
 // Marker formats the completion line for a stream of n bytes with the given
-// SHA-256 (hex).
-func Marker(n int64, sha256hex string) string {
-	return fmt.Sprintf("%sbytes=%d sha256=%s\n", markerPrefix, n, sha256hex)
+// XXH3-128 (32 hex digits, as StreamOf renders it).
+func Marker(n int64, xxh3hex string) string {
+	return fmt.Sprintf("%sbytes=%d xxh3=%s\n", markerPrefix, n, xxh3hex)
 }
 
 // NewStreamHash returns the hash that Stream and the completion marker
-// carry for the SQL stream.
-func NewStreamHash() hash.Hash { return sha256.New() }
+// carry for the SQL stream: XXH3-128, whose Sum is the 16-byte big-endian
+// value. It is a fast checksum against accidental loss or damage, not a
+// cryptographic hash; the archive file's own hash (File.SHA256) is SHA-256.
+func NewStreamHash() hash.Hash { return xxh3.New128() }
 
 // StreamOf describes a stream of n bytes hashed by h (from NewStreamHash).
 func StreamOf(n int64, h hash.Hash) Stream {
-	return Stream{Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))}
+	return Stream{Bytes: n, XXH3: hex.EncodeToString(h.Sum(nil))}
 }
 
 // Marker is the completion line for the stream s describes.
-func (s Stream) Marker() string { return Marker(s.Bytes, s.SHA256) }
+func (s Stream) Marker() string { return Marker(s.Bytes, s.XXH3) }
 
 // ErrNoMarker reports a line that is not a completion marker.
 var ErrNoMarker = errors.New("manifest: not a completion marker")
 
 // ParseMarker reads a completion line (with or without its newline).
-func ParseMarker(line string) (n int64, sha256hex string, err error) {
+func ParseMarker(line string) (n int64, xxh3hex string, err error) {
 	m := markerRE.FindStringSubmatch(line)
 	if m == nil {
 		return 0, "", ErrNoMarker

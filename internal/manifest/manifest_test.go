@@ -8,13 +8,21 @@ import (
 )
 
 func TestMarkerRoundTrip(t *testing.T) {
-	sum := strings.Repeat("ab", 32)
+	sum := strings.Repeat("ab", 16)
 	line := Marker(12345, sum)
+	if want := "-- lamigrate dump completed bytes=12345 xxh3=" + sum + "\n"; line != want {
+		t.Errorf("Marker = %q; want %q", line, want)
+	}
 	n, s, err := ParseMarker(line)
 	if err != nil || n != 12345 || s != sum {
 		t.Errorf("ParseMarker(%q) = %d, %s, %v; want 12345, %s, nil", line, n, s, err, sum)
 	}
-	for _, bad := range []string{"", "-- Dump completed on 2024", markerPrefix + "bytes=1 sha256=xyz", strings.TrimSuffix(line, "\n") + " extra"} {
+	for _, bad := range []string{"", "-- Dump completed on 2024", markerPrefix + "bytes=1 xxh3=xyz",
+		strings.TrimSuffix(line, "\n") + " extra",
+		markerPrefix + "bytes=1 xxh3=" + strings.Repeat("ab", 32),   // too long
+		markerPrefix + "bytes=1 xxh3=" + strings.ToUpper(sum),       // upper case
+		markerPrefix + "bytes=1 sha256=" + strings.Repeat("ab", 32), // the old form
+		markerPrefix + "bytes=1 sha256=" + sum} {
 		if _, _, err := ParseMarker(bad); err == nil {
 			t.Errorf("ParseMarker(%q) err = nil; want ErrNoMarker", bad)
 		}
@@ -41,5 +49,24 @@ func TestWriteRead(t *testing.T) {
 	os.WriteFile(p, []byte(`{`), 0o644)
 	if _, err := Read(p); err == nil {
 		t.Error("Read(bad json) err = nil; want error")
+	}
+}
+
+// TestStreamHash pins the stream hash to XXH3-128 with its canonical
+// (big-endian) hex, using the reference implementation's values.
+func TestStreamHash(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", "99aa06d3014798d86001c324468d497f"},
+		{"abc", "06b05ab6733a618578af5f94892f3950"},
+	} {
+		h := NewStreamHash()
+		h.Write([]byte(tt.in))
+		s := StreamOf(int64(len(tt.in)), h)
+		if s.Bytes != int64(len(tt.in)) || s.XXH3 != tt.want {
+			t.Errorf("StreamOf(%q) = %+v; want xxh3 %s", tt.in, s, tt.want)
+		}
+		if n, sum, err := ParseMarker(s.Marker()); err != nil || n != s.Bytes || sum != s.XXH3 {
+			t.Errorf("ParseMarker(%q) = %d, %s, %v", s.Marker(), n, sum, err)
+		}
 	}
 }
