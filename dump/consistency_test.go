@@ -77,7 +77,7 @@ func testSnapshot(t *testing.T, conns int) {
 	}
 	// The dump reads acct_a, then waits (before acct_b and log_c) until the
 	// writers committed 200 more transfers, all after the snapshot began.
-	// With two connections the main one holds acct_a until the extra one
+	// With two connections the one reading acct_a holds it until the other
 	// started acct_b, which then waits for the 200 transfers.
 	var mu sync.Mutex
 	readBy := map[string]*sql.Conn{}
@@ -120,9 +120,8 @@ func testSnapshot(t *testing.T, conns int) {
 		if !lockWaited {
 			t.Errorf("no writer waited for the table lock between the snapshots")
 		}
-		if readBy["acct_a"] == readBy["acct_b"] || readBy["acct_b"] != readBy["log_c"] {
-			t.Errorf("acct_a, acct_b, log_c read over connections %p, %p, %p; want acct_a over another than the others",
-				readBy["acct_a"], readBy["acct_b"], readBy["log_c"])
+		if readBy["acct_a"] == readBy["acct_b"] {
+			t.Errorf("acct_a and acct_b read over the same connection %p; want two", readBy["acct_a"])
 		}
 	}
 	cancel()

@@ -17,24 +17,30 @@
 // Progress.Warn. A table altered or dropped during the dump fails it with a
 // *TableError naming the table.
 //
-// File reads over Config.Connections connections (default 2) when the user
+// File reads over Config.Connections connections (default 4) when the user
 // happens to have the LOCK TABLES privilege: a helper connection locks every
 // dumped base table READ (waiting at most a few seconds for in-flight
 // writers to commit), each reading connection starts its snapshot, and the
 // helper unlocks, so all snapshots see one state. Otherwise, and always in
-// Stream, one connection reads everything. The main connection reads tables
-// in order into the stream; the others take transactional tables from the
-// end of the list and format them into unlinked spill files beside the
-// output (plain SQL, so disk space for their share is needed for a moment),
-// which are copied into the stream in order. The stream, its SHA-256, the
-// digests and the marker are the same bytes either way.
+// Stream, one connection reads everything.
+//
+// The work is cut into units: a table, or for a big table (twice
+// splitBytes by information_schema's estimate) a range of its primary
+// key's first column, with boundaries taken from its own keys. Every
+// connection takes the next unit in output order; the main one reads into
+// the stream, the others format their units into unlinked spill files
+// beside the output (plain SQL, so disk space for a few units is needed for
+// a moment), which are copied into the stream in order. The ranges depend
+// on the data only, so the stream, its hash, the digests and the marker are
+// the same bytes over one connection or several.
 //
 // # Speed
 //
 // The reading connections only copy rows; worker goroutines format them
 // (escaping, hex) and feed rowhash digests, and the compressor works in
 // parallel blocks. One connection is paced by the server's thread reading
-// it; two roughly halve that on LiveAgent's two big tables.
+// it, which for LONGBLOB attachments waits on one page read at a time;
+// several connections on key ranges of the same table overlap those reads.
 //
 // # Format
 //

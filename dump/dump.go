@@ -218,8 +218,12 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	units, err := d.plan(ctx, tables)
+	if err != nil {
+		return nil, err
+	}
 	if parallel {
-		if err := d.snapshot(ctx, tables); err != nil {
+		if err := d.snapshot(ctx, tables, units); err != nil {
 			return nil, err
 		}
 		defer d.closeHelpers(ctx)
@@ -228,12 +232,12 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	p := newPipe(ctx, w, &d.cfg, d)
 	var s *sched
 	if len(d.helpers) > 0 {
-		s = newSched(tables)
+		s = newSched(units)
 		for _, c := range d.helpers {
 			p.g.Go(func() error { return d.helper(p.ctx, c, s, triggers) })
 		}
 	}
-	perr := d.produce(p.ctx, p, s, tables, views, triggers)
+	perr := d.produce(p.ctx, p, s, units, views, triggers)
 	if perr != nil {
 		p.cancel()
 	}
@@ -449,29 +453,31 @@ const footer = `/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;
 `
 
 // produce reads the schema and rows and queues the output in order.
-func (d *dumper) produce(ctx context.Context, p *pipe, s *sched, tables, views []tableInfo, triggers map[string][]string) error {
+func (d *dumper) produce(ctx context.Context, p *pipe, s *sched, units []*unit, views []tableInfo, triggers map[string][]string) error {
 	if err := p.text(ctx, d.header()); err != nil {
 		return err
 	}
-	for i, t := range tables {
+	for i, u := range units {
+		name := u.t.name
+		if u.last() {
+			d.res.Triggers = append(d.res.Triggers, triggers[name]...)
+		}
 		if s != nil {
 			if sp := s.main(i); sp != nil {
 				// An extra connection reads it; the writer copies its spill.
 				if err := p.put(ctx, item{spill: sp}); err != nil {
 					return err
 				}
-				d.res.Triggers = append(d.res.Triggers, triggers[t.name]...)
 				continue
 			}
 		}
-		if err := d.table(ctx, d.conn, p, t, triggers[t.name]); err != nil {
+		if err := d.unit(ctx, d.conn, p, u, triggers[name]); err != nil {
 			var te *TableError
 			if errors.As(err, &te) {
 				return err
 			}
-			return &TableError{Table: t.name, Err: err}
+			return &TableError{Table: name, Err: err}
 		}
-		d.res.Triggers = append(d.res.Triggers, triggers[t.name]...)
 	}
 	if err := d.views(ctx, p, views); err != nil {
 		return err
@@ -488,28 +494,42 @@ func consistentEngine(engine string) bool {
 	return false
 }
 
-// table dumps one base table: structure, rows, triggers.
-func (d *dumper) table(ctx context.Context, conn *sql.Conn, p sink, t tableInfo, triggers []string) error {
+// unit dumps one unit of a base table (see plan): the structure if it is
+// the table's first, its rows, and the trailer and triggers if it is the
+// last.
+func (d *dumper) unit(ctx context.Context, conn *sql.Conn, p sink, u *unit, triggers []string) error {
+	t := u.t
 	q := ident.Quote(t.name)
 	// A savepoint lets the metadata lock go after the table is read, as
 	// mysqldump does, so DDL on tables already dumped is not blocked.
 	if err := execOn(ctx, conn, "SAVEPOINT lamigrate_sp"); err != nil {
 		return err
 	}
-	sc, err := showCreateOn(ctx, conn, "SHOW CREATE TABLE "+q)
-	if err != nil {
-		return err
-	}
-	create := sc["create table"]
-	if create == "" {
-		return fmt.Errorf("SHOW CREATE TABLE returned no statement")
+	var b []byte
+	if u.first() {
+		sc, err := showCreateOn(ctx, conn, "SHOW CREATE TABLE "+q)
+		if err != nil {
+			return err
+		}
+		create := sc["create table"]
+		if create == "" {
+			return fmt.Errorf("SHOW CREATE TABLE returned no statement")
+		}
+		b = comment(b, "Table structure for table "+q)
+		b = append(b, create...)
+		b = append(b, ";\n"...)
+		b = comment(b, "Dumping data for table "+q)
+		if d.cfg.AddLocks {
+			b = append(b, "LOCK TABLES "+q+" WRITE;\n"...)
+		}
+		b = append(b, "/*!40000 ALTER TABLE "+q+" DISABLE KEYS */;\n"...)
 	}
 	cols, err := rowhash.Columns(ctx, conn, d.cfg.Database, t.name)
 	if err != nil {
 		return err
 	}
 	stored := rowhash.Stored(cols)
-	job := &tableJob{name: t.name, start: time.Now(),
+	job := &tableJob{name: t.name, start: time.Now(), unit: u,
 		res: TableResult{Name: t.name, Engine: t.engine, Consistent: consistentEngine(t.engine)}}
 	if !job.res.Consistent {
 		d.warn("table %s uses the %s engine: it is dumped outside the consistent snapshot (convert it to InnoDB, or make sure nothing writes to it during the dump)", q, t.engine)
@@ -525,17 +545,10 @@ func (d *dumper) table(ctx context.Context, conn *sql.Conn, p sink, t tableInfo,
 	}
 	job.prefix = append(prefix, ") VALUES "...)
 
-	var b []byte
-	b = comment(b, "Table structure for table "+q)
-	b = append(b, create...)
-	b = append(b, ";\n"...)
-	b = comment(b, "Dumping data for table "+q)
-	if d.cfg.AddLocks {
-		b = append(b, "LOCK TABLES "+q+" WRITE;\n"...)
-	}
-	b = append(b, "/*!40000 ALTER TABLE "+q+" DISABLE KEYS */;\n"...)
-	if err := p.text(ctx, b); err != nil {
-		return err
+	if len(b) > 0 {
+		if err := p.text(ctx, b); err != nil {
+			return err
+		}
 	}
 	if err := p.begin(ctx, job); err != nil {
 		return err
@@ -544,12 +557,15 @@ func (d *dumper) table(ctx context.Context, conn *sql.Conn, p sink, t tableInfo,
 		testHookBeforeRows(ctx, conn, t.name)
 	}
 	if len(stored) > 0 {
-		if err := rows(ctx, conn, p, job, "SELECT "+rowhash.SelectList(cols)+" FROM "+q); err != nil {
+		if err := rows(ctx, conn, p, job, "SELECT "+rowhash.SelectList(cols)+" FROM "+q+u.where); err != nil {
 			return err
 		}
 	}
 	if err := p.end(ctx, job); err != nil {
 		return err
+	}
+	if !u.last() {
+		return execOn(ctx, conn, "ROLLBACK TO SAVEPOINT lamigrate_sp")
 	}
 	b = []byte("/*!40000 ALTER TABLE " + q + " ENABLE KEYS */;\n")
 	if d.cfg.AddLocks {

@@ -26,17 +26,21 @@ import (
 // trips. Without the privilege (or when the lock is not granted within
 // lockWait) the dump reads over its one connection as before.
 //
-// The main connection reads tables in output order straight into the
-// pipe; each extra connection claims tables from the end of the list
-// (transactional ones only) and writes their SQL, formatted exactly as the
-// pipe would, into an unlinked spill file beside the output; the pipe's
-// writer copies a spill into the stream when its turn comes. The stream,
-// its SHA-256, the per-table digests and the completion marker are the same
-// bytes as a one-connection dump of the same state.
+// The work is the units of plan (whole tables, and key ranges of big
+// ones), in output order. Every connection takes the first unit nobody has
+// taken yet (extra connections only transactional ones). The main
+// connection reads its units straight into the pipe; an extra connection
+// writes a unit's SQL, formatted exactly as the pipe would, into an
+// unlinked spill file beside the output, and the pipe's writer copies the
+// spill into the stream when its turn comes. The stream, its hash, the
+// per-table digests and the completion marker are the same bytes as a
+// one-connection dump of the same state.
 
 // DefaultConnections is the number of reading connections when
-// Config.Connections is 0.
-const DefaultConnections = 2
+// Config.Connections is 0. On the 2-core bench (bench/dump.sh) 4 beat 2
+// and 3: the server reads a big table's pages one at a time per
+// connection, so more connections keep more reads in flight.
+const DefaultConnections = 4
 
 // lockWait bounds how long LOCK TABLES may wait for in-flight writers
 // (lock_wait_timeout, seconds) before the dump falls back to one connection.
@@ -83,11 +87,11 @@ func discard(conn *sql.Conn) {
 
 // snapshot starts the main connection's transaction and, when possible,
 // the extra connections' transactions on the same state.
-func (d *dumper) snapshot(ctx context.Context, tables []tableInfo) error {
+func (d *dumper) snapshot(ctx context.Context, tables []tableInfo, units []*unit) error {
 	n := d.cfg.connections()
 	cons := 0
-	for _, t := range tables {
-		if consistentEngine(t.engine) {
+	for _, u := range units {
+		if consistentEngine(u.t.engine) {
 			cons++
 		}
 	}
@@ -185,12 +189,12 @@ func (d *dumper) closeHelpers(ctx context.Context) {
 	d.helpers = nil
 }
 
-// spill is one table read by an extra connection.
+// spill is one unit read by an extra connection.
 type spill struct {
 	done chan struct{} // closed when f is complete or err is set
 	f    *os.File
 	err  error
-	res  TableResult
+	job  *tableJob
 }
 
 func (s *spill) close() {
@@ -201,20 +205,21 @@ func (s *spill) close() {
 	}
 }
 
-// sched hands tables to connections: the main one in order from the
-// front, the extra ones from the back.
+// sched hands units to connections in output order: each takes the first
+// unit nobody has taken (the extra ones only transactional units), so the
+// writer can copy spills while later units are still being read.
 type sched struct {
 	mu     sync.Mutex
-	tables []tableInfo
+	units  []*unit
 	owner  []int8 // 0 free, 1 main, 2 extra
 	spills []*spill
 }
 
-func newSched(tables []tableInfo) *sched {
-	return &sched{tables: tables, owner: make([]int8, len(tables)), spills: make([]*spill, len(tables))}
+func newSched(units []*unit) *sched {
+	return &sched{units: units, owner: make([]int8, len(units)), spills: make([]*spill, len(units))}
 }
 
-// main claims table i for the main connection, or returns the spill an
+// main claims unit i for the main connection, or returns the spill an
 // extra connection fills with it.
 func (s *sched) main(i int) *spill {
 	s.mu.Lock()
@@ -226,15 +231,12 @@ func (s *sched) main(i int) *spill {
 	return s.spills[i]
 }
 
-// extra claims the last free transactional table.
+// extra claims the first free transactional unit.
 func (s *sched) extra() (int, *spill) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for j := len(s.tables) - 1; j >= 0; j-- {
-		switch {
-		case s.owner[j] == 1:
-			return -1, nil // everything before is the main connection's
-		case s.owner[j] == 0 && consistentEngine(s.tables[j].engine):
+	for j, u := range s.units {
+		if s.owner[j] == 0 && consistentEngine(u.t.engine) {
 			s.owner[j] = 2
 			s.spills[j] = &spill{done: make(chan struct{})}
 			return j, s.spills[j]
@@ -252,18 +254,18 @@ func (s *sched) closeAll() {
 	}
 }
 
-// helper reads tables over an extra connection into spill files.
+// helper reads units over an extra connection into spill files.
 func (d *dumper) helper(ctx context.Context, conn *sql.Conn, s *sched, triggers map[string][]string) error {
 	for {
 		j, sp := s.extra()
 		if sp == nil {
 			return nil
 		}
-		t := s.tables[j]
-		err := d.spillTable(ctx, conn, sp, t, triggers[t.name])
+		u := s.units[j]
+		err := d.spillUnit(ctx, conn, sp, u, triggers[u.t.name])
 		if err != nil {
 			if _, ok := err.(*TableError); !ok {
-				err = &TableError{Table: t.name, Err: err}
+				err = &TableError{Table: u.t.name, Err: err}
 			}
 			sp.err = err
 		}
@@ -274,7 +276,7 @@ func (d *dumper) helper(ctx context.Context, conn *sql.Conn, s *sched, triggers 
 	}
 }
 
-func (d *dumper) spillTable(ctx context.Context, conn *sql.Conn, sp *spill, t tableInfo, triggers []string) error {
+func (d *dumper) spillUnit(ctx context.Context, conn *sql.Conn, sp *spill, u *unit, triggers []string) error {
 	f, err := os.CreateTemp(d.spillDir, ".lamigrate-spill-*.sql")
 	if err != nil {
 		return fmt.Errorf("spill file: %w", err)
@@ -282,13 +284,13 @@ func (d *dumper) spillTable(ctx context.Context, conn *sql.Conn, sp *spill, t ta
 	sp.f = f
 	os.Remove(f.Name()) // nothing is left behind, whatever happens
 	ss := &spillSink{d: d, w: bufio.NewWriterSize(f, 256<<10)}
-	if err := d.table(ctx, conn, ss, t, triggers); err != nil {
+	if err := d.unit(ctx, conn, ss, u, triggers); err != nil {
 		return err
 	}
 	if err := ss.w.Flush(); err != nil {
 		return fmt.Errorf("spill file: %w", err)
 	}
-	sp.res = ss.job.res
+	sp.job = ss.job
 	return nil
 }
 
@@ -361,8 +363,7 @@ func (s *spillSink) row(ctx context.Context, j *tableJob, vals []sql.RawBytes, s
 func (s *spillSink) end(_ context.Context, j *tableJob) error {
 	n, err := s.ins.finish()
 	j.res.Bytes += n
-	j.res.Digest = j.digest.String()
-	j.res.Duration = time.Since(j.start)
+	j.end = time.Now()
 	return err
 }
 

@@ -39,14 +39,41 @@ const (
 	rowChunk      = 64 << 10
 )
 
-// tableJob is one table on its way through the pipe.
+// tableJob is one unit of a table on its way through the pipe.
 type tableJob struct {
-	name   string
-	kinds  []kind
-	prefix []byte // INSERT INTO `t` (`a`, `b`) VALUES
-	start  time.Time
-	digest rowhash.Digest
-	res    TableResult
+	name       string
+	unit       *unit
+	kinds      []kind
+	prefix     []byte // INSERT INTO `t` (`a`, `b`) VALUES
+	start, end time.Time
+	digest     rowhash.Digest
+	res        TableResult // Rows and Bytes of this unit
+}
+
+// unitDone adds a written unit to its table's total and records the table
+// once its last unit is written.
+func (p *pipe) unitDone(j *tableJob) {
+	t := j.unit.total
+	if t.res.Name == "" {
+		t.res = TableResult{Name: j.res.Name, Engine: j.res.Engine, Consistent: j.res.Consistent}
+		t.start, t.end = j.start, j.end
+	}
+	t.res.Rows += j.res.Rows
+	t.res.Bytes += j.res.Bytes
+	t.dig.Merge(&j.digest)
+	if j.start.Before(t.start) {
+		t.start = j.start
+	}
+	if j.end.After(t.end) {
+		t.end = j.end
+	}
+	t.left--
+	if t.left == 0 {
+		t.res.Digest = t.dig.String()
+		t.res.Duration = t.end.Sub(t.start)
+		p.d.res.Tables = append(p.d.res.Tables, t.res)
+		p.d.status.TablesDone++
+	}
 }
 
 // batch is a run of rows of one table.
@@ -373,24 +400,21 @@ func (p *pipe) writer() error {
 				return sp.err
 			}
 			cur = nil
-			st.Table = sp.res.Name
+			st.Table = sp.job.name
 			if err = copySpill(w, sp); err != nil {
-				err = &TableError{Table: sp.res.Name, Err: fmt.Errorf("copying its spill file: %w", err)}
+				err = &TableError{Table: sp.job.name, Err: fmt.Errorf("copying its spill file: %w", err)}
 				break
 			}
 			sp.close()
-			p.d.res.Tables = append(p.d.res.Tables, sp.res)
-			st.TablesDone++
+			p.unitDone(sp.job)
 			report(true)
 		case it.end != nil:
 			var n int64
 			n, err = ins.finish()
 			cur.res.Bytes += n
 			j := it.end
-			j.res.Digest = j.digest.String()
-			j.res.Duration = time.Since(j.start)
-			p.d.res.Tables = append(p.d.res.Tables, j.res)
-			st.TablesDone++
+			j.end = time.Now()
+			p.unitDone(j)
 			report(true)
 		}
 		if err != nil {

@@ -21,7 +21,7 @@ type dumpCmd struct {
 	NoDefaultIgnores bool     `name:"no-default-ignores" help:"Do not skip LiveAgent's transient tables."`
 	Encrypt          bool     `name:"encrypt" help:"Encrypt the archive with a passphrase (LAMIGRATE_PASSPHRASE or a prompt); implied by a .age file name."`
 	HexBlob          bool     `name:"hex-blob" help:"Write binary values as 0x... hex like mysqldump --hex-blob (larger before compression)."`
-	Connections      int      `name:"connections" help:"Connections reading rows on one snapshot (0: 2); more than one needs the LOCK TABLES privilege, held for a moment while the snapshots start, else one is used." placeholder:"N"`
+	Connections      int      `name:"connections" help:"Connections reading rows on one snapshot (0: 4); more than one needs the LOCK TABLES privilege, held for a moment while the snapshots start, else one is used." placeholder:"N"`
 }
 
 // dumpResult is what dump prints.

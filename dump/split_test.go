@@ -1,0 +1,113 @@
+package dump
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/qualityunit/lamigrate/internal/mysqltest"
+)
+
+// TestSplitTables dumps tables cut into key ranges (splitBytes lowered so
+// that every table splits) over one and over three connections: both
+// streams must be the same bytes, every row must be there exactly once, and
+// the stock client must load it into the same rows. The keys cover signed
+// and unsigned integer limits, strings that a case-insensitive collation
+// orders differently from their bytes, non-ASCII and latin1 keys, and a
+// composite key whose first column repeats.
+func TestSplitTables(t *testing.T) {
+	old := splitBytes
+	splitBytes = 1
+	t.Cleanup(func() { splitBytes = old })
+
+	src := mysqltest.New(t)
+	src.MustExec(t,
+		"CREATE TABLE i (id BIGINT PRIMARY KEY, v INT)",
+		`INSERT INTO i VALUES (-9223372036854775808, 1), (9223372036854775807, 2), (0, 3), (-1, 4)`,
+		"INSERT INTO i SELECT CAST(seq AS SIGNED) * 7919 - 400000, seq FROM seq_1_to_3000",
+		"CREATE TABLE u (id BIGINT UNSIGNED PRIMARY KEY)",
+		"INSERT INTO u VALUES (0), (18446744073709551615), (9223372036854775808)",
+		"INSERT INTO u SELECT seq * 1000003 FROM seq_1_to_2000",
+		"CREATE TABLE s (k VARCHAR(40) PRIMARY KEY, n INT) DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci",
+		"CREATE TABLE l (k CHAR(12) PRIMARY KEY) DEFAULT CHARSET=latin1",
+		"CREATE TABLE c (a CHAR(8), b INT, x TEXT, PRIMARY KEY (a, b))",
+		"INSERT INTO c SELECT LPAD(HEX(seq % 37), 8, '0'), seq, REPEAT('x', seq % 50) FROM seq_1_to_2000",
+		"CREATE TABLE one (k VARCHAR(5) PRIMARY KEY)",
+		"INSERT INTO one VALUES ('only')",
+		"CREATE TABLE nopk (x INT, y TEXT)",
+		"INSERT INTO nopk SELECT seq % 10, 'y' FROM seq_1_to_500",
+	)
+	var vals, lat []string
+	for i, k := range []string{"a", "B", "c", "Z", "_u", "`q", "~t", " lead", "ö", "Ärger", "中文", "😀", "zz", "Y", "0", "9x", "it's", `back\slash`} {
+		vals = append(vals, fmt.Sprintf("('%s', %d)", strings.NewReplacer(`\`, `\\`, "'", "''").Replace(k), i))
+	}
+	for i := range 2000 {
+		vals = append(vals, fmt.Sprintf("('k%06x%s', %d)", i*2654435761%(1<<24), []string{"", "A", "é", "_"}[i%4], i+100))
+		lat = append(lat, fmt.Sprintf("('%c%05d')", []rune("aBcDéF")[i%6], i))
+	}
+	src.MustExec(t, "INSERT INTO s VALUES "+strings.Join(vals, ", "), "INSERT INTO l VALUES "+strings.Join(lat, ", "))
+
+	var streams [2]string
+	for i, conns := range []int{1, 3} {
+		path, m, res := dumpFile(t, src, fmt.Sprintf("split%d.sql", conns), Config{Connections: conns}, Options{})
+		if res.Connections != conns {
+			t.Errorf("Result.Connections = %d; want %d", res.Connections, conns)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams[i] = regexp.MustCompile(`(?m)^-- Dump completed on .*\n(.|\n)*`).ReplaceAllString(string(b), "")
+		// Split tables start a statement per range.
+		for _, tb := range []string{"i", "u", "s", "l", "c"} {
+			if n := strings.Count(string(b), "INSERT INTO `"+tb+"`"); n < 3 {
+				t.Errorf("table %s: %d INSERT statements; want one per key range (>= 3)", tb, n)
+			}
+		}
+		if n := strings.Count(string(b), "CREATE TABLE `s`"); n != 1 {
+			t.Errorf("CREATE TABLE `s` appears %d times; want 1", n)
+		}
+		dst := mysqltest.New(t)
+		loadWithClient(t, "cat", path, dst)
+		compareTables(t, m, src, dst)
+		for _, tb := range m.Tables {
+			var want int64
+			if err := src.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM `"+tb.Name+"`").Scan(&want); err != nil {
+				t.Fatal(err)
+			}
+			if tb.Rows != want {
+				t.Errorf("%d connections: manifest says %d rows in %s; the source has %d", conns, tb.Rows, tb.Name, want)
+			}
+		}
+	}
+	if streams[0] != streams[1] {
+		t.Errorf("split dump over 1 and 3 connections differs (%d and %d bytes)", len(streams[0]), len(streams[1]))
+	}
+}
+
+func TestStringGuessesInRange(t *testing.T) {
+	g := stringGuesses("00000df7", "fff82bad", 4)
+	if len(g) != 3 {
+		t.Fatalf("stringGuesses = %q; want 3 guesses", g)
+	}
+	for i := 1; i < len(g); i++ {
+		if g[i-1] >= g[i] {
+			t.Errorf("guesses not increasing: %q", g)
+		}
+	}
+	if g := stringGuesses("b", "b", 4); g != nil {
+		t.Errorf("stringGuesses(b, b) = %q; want none", g)
+	}
+	if g := stringGuesses("a00", "F99", 4); len(g) != 3 || g[0] >= g[1] {
+		t.Errorf("stringGuesses(a00, F99) = %q; want 3 increasing guesses", g)
+	}
+	if g := numberGuesses("-9223372036854775808", "18446744073709551615", 4); len(g) != 3 || g[1] != "4611686018427387903" {
+		t.Errorf("numberGuesses over the whole range = %q", g)
+	}
+	if g := numberGuesses("5", "6", 4); len(g) != 0 {
+		t.Errorf("numberGuesses(5, 6) = %q; want none strictly inside", g)
+	}
+}
