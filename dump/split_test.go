@@ -2,11 +2,16 @@ package dump
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
@@ -109,5 +114,92 @@ func TestStringGuessesInRange(t *testing.T) {
 	}
 	if g := numberGuesses("5", "6", 4); len(g) != 0 {
 		t.Errorf("numberGuesses(5, 6) = %q; want none strictly inside", g)
+	}
+}
+
+// TestSplitSnapshotWithConcurrentWriters dumps two account tables, each cut
+// into key ranges read over four connections, while writers move money
+// between them: every range must come from the one snapshot, so the loaded
+// balances add up and match the transfer log, although transfers commit
+// between the ranges' reads.
+func TestSplitSnapshotWithConcurrentWriters(t *testing.T) {
+	old := splitBytes
+	splitBytes = 1
+	t.Cleanup(func() { splitBytes = old })
+
+	src := mysqltest.New(t)
+	const rows, start = 2000, 1000
+	src.MustExec(t,
+		"CREATE TABLE acct_a (id INT PRIMARY KEY, bal BIGINT NOT NULL)",
+		"CREATE TABLE acct_b (id INT PRIMARY KEY, bal BIGINT NOT NULL)",
+		"CREATE TABLE log_c (id INT PRIMARY KEY AUTO_INCREMENT, amount BIGINT)",
+		fmt.Sprintf("INSERT INTO acct_a SELECT seq, %d FROM seq_0_to_%d", start, rows-1),
+		fmt.Sprintf("INSERT INTO acct_b SELECT seq, %d FROM seq_0_to_%d", start, rows-1))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var commits atomic.Int64
+	var wg sync.WaitGroup
+	werr := make(chan error, 2)
+	for w := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			for ctx.Err() == nil {
+				if err := transfer(ctx, src.DB, r); err != nil {
+					if ctx.Err() == nil {
+						werr <- err
+					}
+					return
+				}
+				commits.Add(1)
+			}
+		}()
+	}
+	// Every range waits for 20 more commits before it is read.
+	var mu sync.Mutex
+	readBy := map[string]map[*sql.Conn]bool{}
+	withHook(t, func(ctx context.Context, conn *sql.Conn, table string) {
+		mu.Lock()
+		if readBy[table] == nil {
+			readBy[table] = map[*sql.Conn]bool{}
+		}
+		readBy[table][conn] = true
+		mu.Unlock()
+		target := commits.Load() + 20
+		for commits.Load() < target && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+	})
+	path, m, res := dumpFile(t, src, "split.sql.gz", Config{Connections: 4}, Options{})
+	cancel()
+	wg.Wait()
+	close(werr)
+	for err := range werr {
+		t.Fatalf("writer: %v", err)
+	}
+	if res.Connections != 4 {
+		t.Errorf("Result.Connections = %d; want 4", res.Connections)
+	}
+	if n := len(readBy["acct_a"]); n < 2 {
+		t.Errorf("acct_a's ranges were read over %d connection(s); want several", n)
+	}
+
+	dst := mysqltest.New(t)
+	loadWithClient(t, "gzip -dc", path, dst)
+	var got, sumA, loggedSum int64
+	if err := dst.QueryRow(`SELECT (SELECT SUM(bal) FROM acct_a) + (SELECT SUM(bal) FROM acct_b),
+		(SELECT SUM(bal) FROM acct_a), (SELECT COALESCE(SUM(amount), 0) FROM log_c)`).Scan(&got, &sumA, &loggedSum); err != nil {
+		t.Fatal(err)
+	}
+	if got != 2*rows*start {
+		t.Errorf("total in the loaded dump = %d; want %d (the ranges mix states)", got, 2*rows*start)
+	}
+	if want := int64(rows*start) - loggedSum; sumA != want {
+		t.Errorf("acct_a in the loaded dump = %d; want %d (what its log says)", sumA, want)
+	}
+	if m.Table("acct_a").Rows != rows || m.Table("acct_b").Rows != rows {
+		t.Errorf("rows = %d, %d; want %d each", m.Table("acct_a").Rows, m.Table("acct_b").Rows, rows)
 	}
 }
