@@ -122,9 +122,9 @@ func TestFileFailures(t *testing.T) {
 			wantErr: []string{"`t2`"},
 		},
 		{
-			// The extra connection reads t3 (it takes tables from the end)
-			// while the main one waits in t1 until it has: killing it must
-			// fail the dump with t3's name.
+			// The connection that reads t1 waits until another one has
+			// started t3: killing that one must fail the dump with t3's
+			// name.
 			name:  "extra connection killed",
 			conns: 2,
 			hook: func(context.CancelFunc) func(context.Context, *sql.Conn, string) {

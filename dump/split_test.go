@@ -3,6 +3,7 @@ package dump
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -201,5 +202,56 @@ func TestSplitSnapshotWithConcurrentWriters(t *testing.T) {
 	}
 	if m.Table("acct_a").Rows != rows || m.Table("acct_b").Rows != rows {
 		t.Errorf("rows = %d, %d; want %d each", m.Table("acct_a").Rows, m.Table("acct_b").Rows, rows)
+	}
+}
+
+// TestSplitFailures fails a dump in the middle of a table cut into key
+// ranges over three connections: a reading connection killed, and the
+// context cancelled. Either must name the table and leave no file.
+func TestSplitFailures(t *testing.T) {
+	old := splitBytes
+	splitBytes = 1
+	t.Cleanup(func() { splitBytes = old })
+	for _, kill := range []bool{true, false} {
+		t.Run(fmt.Sprintf("kill=%v", kill), func(t *testing.T) {
+			db := failureDB(t)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			var calls atomic.Int32
+			withHook(t, func(ctx context.Context, conn *sql.Conn, table string) {
+				if table != "t1" || calls.Add(1) != 3 {
+					return
+				}
+				if !kill {
+					cancel()
+					return
+				}
+				var id int64
+				if err := conn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+					t.Error(err)
+				}
+				if _, err := db.Exec(fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
+					t.Error(err)
+				}
+			})
+			dir := t.TempDir()
+			res, err := File(ctx, db.DB, dir+"/d.sql.gz", Config{Database: db.Name, Connections: 3}, Options{})
+			if err == nil {
+				t.Fatalf("File = %d tables, nil error; want a failure", len(res.Tables))
+			}
+			if calls.Load() < 3 {
+				t.Fatalf("t1 was read in %d ranges; want at least 3", calls.Load())
+			}
+			var te *TableError
+			if !errors.As(err, &te) || te.Table != "t1" {
+				t.Errorf("File error = %v; want a TableError naming t1", err)
+			}
+			if !kill && !errors.Is(err, context.Canceled) {
+				t.Errorf("error %v does not wrap context.Canceled", err)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("files left after a failed dump: %v", entries)
+			}
+		})
 	}
 }
