@@ -63,25 +63,24 @@ type tableTotal struct {
 func (d *dumper) plan(ctx context.Context, tables []tableInfo) ([]*unit, error) {
 	var units []*unit
 	for _, t := range tables {
+		var col string
 		var bounds []string
 		// Tables of very big rows stay whole: each reading connection
 		// holds its current row, and memory is bounded by a few rows.
 		bigRows := t.rows > 0 && t.data/t.rows >= bigRowBytes/4
 		if t.data >= 2*splitBytes && consistentEngine(t.engine) && !bigRows {
 			var err error
-			bounds, err = d.bounds(ctx, t)
+			col, bounds, err = d.bounds(ctx, t)
 			if err != nil {
-				return nil, err
+				return nil, &TableError{Table: t.name, Err: fmt.Errorf("choosing key ranges: %w", err)}
 			}
 		}
-		total := &tableTotal{left: 1}
+		total := &tableTotal{left: len(bounds) + 1}
 		if len(bounds) == 0 {
 			units = append(units, &unit{t: t, parts: 1, total: total})
 			continue
 		}
-		col := ident.Quote(bounds[0])
-		bounds = bounds[1:]
-		total.left = len(bounds) + 1
+		col = ident.Quote(col)
 		for i := 0; i <= len(bounds); i++ {
 			var conds []string
 			if i > 0 {
@@ -97,21 +96,21 @@ func (d *dumper) plan(ctx context.Context, tables []tableInfo) ([]*unit, error) 
 	return units, nil
 }
 
-// bounds returns the split column's name followed by the boundary keys as
-// SQL literals, in the column's order; nil when t is not split (no primary
+// bounds returns the split column's name and the boundary keys as SQL
+// literals, in the column's order; no keys when t is not split (no primary
 // key, a key type that cannot be split, or too few distinct keys).
-func (d *dumper) bounds(ctx context.Context, t tableInfo) ([]string, error) {
-	var col, dataType, collation string
-	err := d.conn.QueryRowContext(ctx, `SELECT c.COLUMN_NAME, LOWER(c.DATA_TYPE), COALESCE(c.COLLATION_NAME, '')
+func (d *dumper) bounds(ctx context.Context, t tableInfo) (col string, keys []string, err error) {
+	var dataType, collation string
+	err = d.conn.QueryRowContext(ctx, `SELECT c.COLUMN_NAME, LOWER(c.DATA_TYPE), COALESCE(c.COLLATION_NAME, '')
 		FROM information_schema.STATISTICS s JOIN information_schema.COLUMNS c
 		  ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME
 		WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.INDEX_NAME = 'PRIMARY' AND s.SEQ_IN_INDEX = 1
 		  AND s.SUB_PART IS NULL`, d.cfg.Database, t.name).Scan(&col, &dataType, &collation)
 	if err == sql.ErrNoRows {
-		return nil, nil
+		return "", nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dump: planning %s: %w", ident.Quote(t.name), err)
+		return "", nil, err
 	}
 	numeric := false
 	switch dataType {
@@ -119,19 +118,19 @@ func (d *dumper) bounds(ctx context.Context, t tableInfo) ([]string, error) {
 		numeric = true
 	case "char", "varchar":
 		if collation == "" {
-			return nil, nil
+			return "", nil, nil
 		}
 	default:
-		return nil, nil
+		return "", nil, nil
 	}
 	q := ident.Quote(t.name)
 	c := ident.Quote(col)
 	var lo, hi sql.NullString
 	if err := d.conn.QueryRowContext(ctx, "SELECT MIN("+c+"), MAX("+c+") FROM "+q).Scan(&lo, &hi); err != nil {
-		return nil, fmt.Errorf("dump: planning %s: %w", q, err)
+		return "", nil, err
 	}
 	if !lo.Valid || !hi.Valid {
-		return nil, nil
+		return "", nil, nil
 	}
 	parts := int(min(t.data/splitBytes, maxParts))
 	var guesses []string
@@ -142,7 +141,7 @@ func (d *dumper) bounds(ctx context.Context, t tableInfo) ([]string, error) {
 	}
 	// Each guess becomes the first real key at or after it, and the server
 	// sorts the keys in the column's own order.
-	var keys []string
+	var found []string
 	seen := map[string]bool{}
 	for _, g := range guesses {
 		var k sql.NullString
@@ -151,36 +150,32 @@ func (d *dumper) bounds(ctx context.Context, t tableInfo) ([]string, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("dump: planning %s: %w", q, err)
+			return "", nil, err
 		}
 		if k.String != lo.String && !seen[k.String] {
 			seen[k.String] = true
-			keys = append(keys, literal(k.String, numeric))
+			found = append(found, literal(k.String, numeric))
 		}
 	}
-	if len(keys) == 0 {
-		return nil, nil
+	if len(found) == 0 {
+		return "", nil, nil
 	}
-	rows, err := d.conn.QueryContext(ctx, "SELECT DISTINCT "+c+" FROM "+q+" WHERE "+c+" IN ("+strings.Join(keys, ", ")+") ORDER BY "+c)
+	rows, err := d.conn.QueryContext(ctx, "SELECT DISTINCT "+c+" FROM "+q+" WHERE "+c+" IN ("+strings.Join(found, ", ")+") ORDER BY "+c)
 	if err != nil {
-		return nil, fmt.Errorf("dump: planning %s: %w", q, err)
+		return "", nil, err
 	}
 	defer rows.Close()
-	out := []string{col}
 	for rows.Next() {
 		var k string
 		if err := rows.Scan(&k); err != nil {
-			return nil, fmt.Errorf("dump: planning %s: %w", q, err)
+			return "", nil, err
 		}
-		out = append(out, literal(k, numeric))
+		keys = append(keys, literal(k, numeric))
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("dump: planning %s: %w", q, err)
+		return "", nil, err
 	}
-	if len(out) < 2 {
-		return nil, nil
-	}
-	return out, nil
+	return col, keys, nil
 }
 
 func literal(v string, numeric bool) string {
