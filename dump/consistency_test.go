@@ -24,10 +24,10 @@ import (
 // TestSnapshotWithConcurrentWriters moves money between two tables while
 // the dump runs: the loaded dump must hold exactly the starting total and
 // differ from the live tables, proving it is one snapshot taken before the
-// writes and not a mix. With two connections acct_a is read by the main
-// one and acct_b and log_c by the extra one, and the writers are shown to
-// be waiting on the lock between the two snapshots, so the totals prove the
-// snapshots are one state.
+// writes and not a mix. With two connections acct_a and acct_b are read
+// over different ones, and the writers are shown to be waiting on the lock
+// between the two snapshots, so the totals prove the snapshots are one
+// state.
 func TestSnapshotWithConcurrentWriters(t *testing.T) {
 	for _, conns := range []int{1, 2} {
 		t.Run(fmt.Sprintf("connections=%d", conns), func(t *testing.T) { testSnapshot(t, conns) })
