@@ -42,6 +42,24 @@
 // earlier unit finished and before any later one starts; mysqldump writes
 // them after the tables, so this costs nothing there.
 //
+// # Secondary keys
+//
+// In a mysqldump or lamigrate dump, an InnoDB table that has rows is
+// created without its plain secondary keys (KEY lines), and one ALTER TABLE
+// adds them all after its last row, before anything else of the table
+// (ALTER TABLE … ENABLE KEYS, its triggers): InnoDB then builds each key by
+// sorting, instead of inserting every row into it. That is myloader's
+// --innodb-optimize-keys, and the same definitions come out: PRIMARY,
+// UNIQUE, FULLTEXT and SPATIAL keys stay in the CREATE TABLE, and so do the
+// plain keys before a SPATIAL key and the key an AUTO_INCREMENT column
+// needs, so the keys keep their order; the ALTER runs in the session of
+// the CREATE TABLE (character set, sql_mode). Tables with foreign keys
+// (the server may make keys for them), partitioned or system-versioned
+// tables, and CREATE TABLE statements not written one definition per line,
+// as SHOW CREATE TABLE writes them, are created as written. If a table's
+// statements are not contiguous, its keys are added where its first run of
+// statements ends. Config.KeepIndexes turns this off.
+//
 // # Safety
 //
 // Load refuses a target database that holds tables (ErrTargetNotEmpty)
@@ -63,7 +81,10 @@
 // skipped, so are the INSERTs recorded as committed (whichever connection
 // ran them, in whatever order), tables without a progress row are dropped
 // and loaded again, a trigger that may have been half made is dropped and
-// made again. Rows are never loaded twice. A successful import drops the progress table, so the
+// made again. A table whose keys were deferred gets, after its rows, those
+// of them it lacks (the ALTER TABLE may have run, or be running still, when
+// the import was interrupted), whether or not this run defers keys. Rows
+// are never loaded twice. A successful import drops the progress table, so the
 // result matches the stock client's. The progress table also records a
 // fingerprint of the archive (the first MiB of the stream and
 // Config.Fingerprint): resuming with another archive fails with

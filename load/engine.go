@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 )
@@ -111,6 +113,29 @@ type unit struct {
 	bytes    int64
 	started  time.Time
 	loaded   int64 // rows loaded by this run
+
+	// The producer's own: created says the unit's CREATE TABLE came;
+	// held is that statement and those after it, held back until the
+	// table's first row decides whether its plain keys are deferred
+	// (stripped and heldKeys: the statement without them, and them); keys
+	// are the deferred keys, to add after the rows (from the CREATE at
+	// keysOff, in its session keysSess).
+	created  bool
+	held     []heldItem
+	stripped []byte
+	heldKeys *deferredKeys
+	keys     *deferredKeys
+	keysOff  int64
+	keysSess int
+}
+
+// heldItem is a statement the producer holds back.
+type heldItem struct {
+	text   []byte
+	offset int64
+	cls    class
+	raw    int64
+	sess   int
 }
 
 type item struct {
@@ -122,6 +147,9 @@ type item struct {
 	cls     class
 	ordinal int64
 	raw     int64 // bytes of the stream this statement stands for
+	// keys: the statement is the ALTER TABLE adding the unit's deferred
+	// keys; ordinal is the last row statement's, sess the CREATE's.
+	keys *deferredKeys
 }
 
 func unitKey(table string) string { return "t:" + table }
@@ -372,6 +400,17 @@ func (e *engine) produce(ctx context.Context, src io.Reader) error {
 		}
 	}
 	defer closeUnit()
+	// endUnit queues what the producer still holds of the current unit,
+	// and closes it.
+	endUnit := func() error {
+		if cur != nil {
+			if err := e.settle(ctx, cur); err != nil {
+				return err
+			}
+		}
+		closeUnit()
+		return nil
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -382,7 +421,7 @@ func (e *engine) produce(ctx context.Context, src io.Reader) error {
 			e.mu.Lock()
 			e.read = sp.Offset()
 			e.mu.Unlock()
-			return nil
+			return endUnit()
 		}
 		if err != nil {
 			if errors.Is(err, ErrStatementTooLarge) {
@@ -424,7 +463,9 @@ func (e *engine) produce(ctx context.Context, src io.Reader) error {
 			return e.tooLarge(Statement{Text: text, Offset: st.Offset})
 		}
 		if cls.kind == kindGlobal || (cur == nil || cur.table != cls.table) && seen[cls.table] {
-			closeUnit()
+			if err := endUnit(); err != nil {
+				return err
+			}
 			if err := e.global(ctx, text, st.Offset, cls); err != nil {
 				return err
 			}
@@ -432,11 +473,13 @@ func (e *engine) produce(ctx context.Context, src io.Reader) error {
 			continue
 		}
 		if cur == nil || cur.table != cls.table {
-			closeUnit()
+			if err := endUnit(); err != nil {
+				return err
+			}
 			seen[cls.table] = true
 			cur = e.newUnit(cls.table)
 		}
-		if err := e.add(ctx, cur, text, st.Offset, cls, raw); err != nil {
+		if err := e.put(ctx, cur, text, st.Offset, cls, raw, mode.nbe); err != nil {
 			return err
 		}
 	}
@@ -488,17 +531,26 @@ func (e *engine) newUnit(table string) *unit {
 	return u
 }
 
-// add queues one statement of u, in memory or in u's spool file. It keeps
-// statements in memory while they fit in Config.MemoryReadAhead, and spools
-// them only while a worker waits for the producer (writing and reading back
-// a spool file costs CPU); it waits while too much is read ahead.
-func (e *engine) add(ctx context.Context, u *unit, text []byte, off int64, cls class, raw int64) error {
+// add gives the stream's next statement of u its ordinal and queues it,
+// unless an earlier run did it; sess is the number of session statements
+// before it (-1: those read so far).
+func (e *engine) add(ctx context.Context, u *unit, text []byte, off int64, cls class, raw int64, sess int) error {
 	ord := u.ordinal
 	u.ordinal++
 	if u.skipAll || ord < u.skip || u.done[ord] {
 		e.addLoaded(raw)
 		return nil
 	}
+	return e.queue(ctx, u, text, item{n: len(text), offset: off, sess: sess, cls: cls, ordinal: ord, raw: raw})
+}
+
+// queue adds it, whose statement is text, to u's statements (it.sess < 0
+// stands for the session statements read so far), in memory or in u's spool
+// file. It keeps statements in memory while they fit in
+// Config.MemoryReadAhead, and spools them only while a worker waits for the
+// producer (writing and reading back a spool file costs CPU); it waits
+// while too much is read ahead.
+func (e *engine) queue(ctx context.Context, u *unit, text []byte, it item) error {
 	n := int64(len(text))
 	e.mu.Lock()
 	for e.err == nil && e.ahead > 0 && (e.ahead+n > e.c.ReadAhead || e.memUsed+n > e.c.MemoryReadAhead && e.waiting == 0) {
@@ -514,9 +566,10 @@ func (e *engine) add(ctx context.Context, u *unit, text []byte, off int64, cls c
 	if inMem {
 		e.memUsed += n
 	}
-	sess := len(e.session)
+	if it.sess < 0 {
+		it.sess = len(e.session)
+	}
 	e.mu.Unlock()
-	it := item{n: len(text), offset: off, sess: sess, cls: cls, ordinal: ord, raw: raw}
 	if inMem {
 		it.data = append([]byte(nil), text...)
 	} else {
@@ -538,6 +591,105 @@ func (e *engine) add(ctx context.Context, u *unit, text []byte, off int64, cls c
 	u.items = append(u.items, it)
 	e.cond.Broadcast()
 	e.mu.Unlock()
+	return nil
+}
+
+// put hands one statement of u, the table being read, to add, deferring
+// the plain keys of its CREATE TABLE when it has rows (see deferKeys): in a
+// dump, whose tables' statements come together, the CREATE and what
+// follows it are held back until the first row, which makes the CREATE go
+// without the keys; the ALTER TABLE adding them goes after the last row,
+// before the next statement of the table (ALTER TABLE … ENABLE KEYS, a
+// trigger) or, when the table's statements end, before anything later in
+// the stream can see the table.
+func (e *engine) put(ctx context.Context, u *unit, text []byte, off int64, cls class, raw int64, nbe bool) error {
+	switch {
+	case u.held != nil && cls.kind != kindData:
+		u.held = append(u.held, heldItem{text: append([]byte(nil), text...), offset: off, cls: cls, raw: raw, sess: e.sessions()})
+		return nil
+	case u.held != nil:
+		if err := e.unhold(ctx, u, true); err != nil {
+			return err
+		}
+	case cls.kind == kindCreate && !u.created:
+		u.created = true
+		e.mu.Lock()
+		dump := e.dumpShaped
+		e.mu.Unlock()
+		// When keys are kept, an import resumed may still have to add the
+		// keys an earlier run deferred.
+		if dump && !nbe && !u.skipAll && (!e.c.KeepIndexes || e.resumed) {
+			if stripped, keys, ok := deferKeys(text); ok {
+				u.held = []heldItem{{text: append([]byte(nil), text...), offset: off, cls: cls, raw: raw, sess: e.sessions()}}
+				u.stripped, u.heldKeys = stripped, keys
+				return nil
+			}
+		}
+	case u.keys != nil && cls.kind != kindData:
+		if err := e.queueKeys(ctx, u); err != nil {
+			return err
+		}
+	}
+	return e.add(ctx, u, text, off, cls, raw, -1)
+}
+
+// sessions returns the number of session statements read so far.
+func (e *engine) sessions() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.session)
+}
+
+// unhold adds the statements held back, the CREATE TABLE without its plain
+// keys when rows follow (and keys are not kept).
+func (e *engine) unhold(ctx context.Context, u *unit, rows bool) error {
+	held := u.held
+	u.held = nil
+	for i, h := range held {
+		text := h.text
+		if i == 0 && rows {
+			// The CREATE: an earlier run may have made it without the
+			// keys, whatever this one does.
+			earlier := u.ordinal < u.skip
+			if !e.c.KeepIndexes {
+				text = u.stripped
+			}
+			if !e.c.KeepIndexes || earlier {
+				u.keys, u.keysOff, u.keysSess = u.heldKeys, h.offset, h.sess
+			}
+		}
+		if err := e.add(ctx, u, text, h.offset, h.cls, h.raw, h.sess); err != nil {
+			return err
+		}
+	}
+	u.stripped, u.heldKeys = nil, nil
+	return nil
+}
+
+// queueKeys adds the ALTER TABLE adding u's deferred keys after the rows
+// read so far. An earlier run that recorded the statements up to the
+// next one done (u.skip) has added them.
+func (e *engine) queueKeys(ctx context.Context, u *unit) error {
+	k := u.keys
+	u.keys = nil
+	if u.skipAll || u.ordinal <= u.skip {
+		return nil
+	}
+	text := []byte(k.alter(nil))
+	return e.queue(ctx, u, text, item{n: len(text), offset: u.keysOff, sess: u.keysSess,
+		cls: class{kind: kindTable, table: u.table}, ordinal: u.ordinal - 1, keys: k})
+}
+
+// settle adds what the producer still holds of u, whose statements end.
+func (e *engine) settle(ctx context.Context, u *unit) error {
+	if u.held != nil {
+		if err := e.unhold(ctx, u, false); err != nil {
+			return err
+		}
+	}
+	if u.keys != nil {
+		return e.queueKeys(ctx, u)
+	}
 	return nil
 }
 
@@ -757,6 +909,9 @@ var (
 	afterStatement func(n int64)
 	afterInsert    func(table string, ordinal int64, helper bool)
 	testMaxPacket  int64
+	// beforeKeys and afterKeys are called around the ALTER TABLE adding a
+	// table's deferred keys.
+	beforeKeys, afterKeys func(table string)
 )
 
 func (e *engine) unitDone(u *unit) {
@@ -839,7 +994,7 @@ func (e *engine) worker(ctx context.Context) error {
 			}
 			continue
 		}
-		if err := e.loadUnit(ctx, w.c, &w.pos, u); err != nil {
+		if err := e.loadUnit(ctx, w, u); err != nil {
 			return err
 		}
 		e.unitDone(u)
@@ -925,10 +1080,13 @@ func (e *engine) insert(ctx context.Context, c *sql.Conn, u *unit, it item, text
 	return n, nil
 }
 
-func (e *engine) loadUnit(ctx context.Context, c *sql.Conn, pos *int, u *unit) error {
+func (e *engine) loadUnit(ctx context.Context, w *wconn, u *unit) error {
+	c, pos := w.c, &w.pos
 	e.mu.Lock()
 	progress := u.progress
 	e.mu.Unlock()
+	// earlier: an interrupted run made the table
+	earlier := e.resumed && progress
 	if e.resumed && !progress {
 		if _, err := c.ExecContext(ctx, "DROP TABLE IF EXISTS "+ident.Quote(u.table)); err != nil {
 			return &StatementError{Table: u.table, Err: fmt.Errorf("emptying the table an interrupted import left: %w", err)}
@@ -981,7 +1139,11 @@ func (e *engine) loadUnit(ctx context.Context, c *sql.Conn, pos *int, u *unit) e
 					return statementError(u, it, text, err)
 				}
 			}
-			if _, err := c.ExecContext(ctx, b2s(text)); err != nil {
+			if it.keys != nil {
+				if err := e.addKeys(ctx, w, u, it, text, sess, earlier); err != nil {
+					return err
+				}
+			} else if _, err := c.ExecContext(ctx, b2s(text)); err != nil {
 				return statementError(u, it, text, err)
 			}
 			e.mu.Lock()
@@ -1015,4 +1177,65 @@ func (e *engine) loadUnit(ctx context.Context, c *sql.Conn, pos *int, u *unit) e
 		return &StatementError{Table: u.table, Err: fmt.Errorf("commit: %w", err)}
 	}
 	return nil
+}
+
+// addKeys runs the ALTER TABLE adding u's deferred keys, it, on a
+// connection whose session is the CREATE TABLE's (character set, sql_mode),
+// as the stock client made the keys with the table. When an earlier run
+// made the table (earlier), it adds only the keys the table lacks.
+func (e *engine) addKeys(ctx context.Context, w *wconn, u *unit, it item, text []byte, sess []string, earlier bool) error {
+	c, pos, err := w.at(ctx, it.sess)
+	if err != nil {
+		return err
+	}
+	if err := replay(ctx, c, sess, pos); err != nil {
+		return statementError(u, it, text, err)
+	}
+	stmt := b2s(text)
+	for try := 0; ; try++ {
+		if earlier {
+			have, err := keyNames(ctx, c, u.table)
+			if err != nil {
+				return statementError(u, it, text, err)
+			}
+			if stmt = it.keys.alter(have); stmt == "" {
+				return nil
+			}
+		}
+		if beforeKeys != nil {
+			beforeKeys(u.table)
+		}
+		_, err := c.ExecContext(ctx, stmt)
+		var me *mysql.MySQLError
+		if err != nil && earlier && try == 0 && errors.As(err, &me) && me.Number == 1061 {
+			// ER_DUP_KEYNAME: the interrupted run's ALTER TABLE, still
+			// running on the server, added the keys meanwhile.
+			continue
+		}
+		if err != nil {
+			return statementError(u, it, []byte(stmt), err)
+		}
+		if afterKeys != nil {
+			afterKeys(u.table)
+		}
+		return nil
+	}
+}
+
+// keyNames returns the names of table's keys, lower-cased.
+func keyNames(ctx context.Context, c *sql.Conn, table string) (map[string]bool, error) {
+	rows, err := c.QueryContext(ctx, keyNamesQuery(table))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		have[strings.ToLower(n)] = true
+	}
+	return have, rows.Err()
 }

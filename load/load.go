@@ -58,6 +58,11 @@ type Config struct {
 	MemoryReadAhead int64 `json:"memory_read_ahead,omitempty"`
 	// ArchiveSize is the archive's size in bytes, for the ETA (0: unknown).
 	ArchiveSize int64 `json:"archive_size,omitempty"`
+	// KeepIndexes creates every table with all its keys, as the stock
+	// client does, instead of adding an InnoDB table's plain secondary
+	// keys after its rows (see "Secondary keys" in the package
+	// documentation).
+	KeepIndexes bool `json:"keep_indexes,omitempty"`
 }
 
 // Validate reports a configuration that cannot work.
