@@ -54,27 +54,11 @@ func testSnapshot(t *testing.T, conns int) {
 	target.Store(1 << 62)
 	progressed := make(chan struct{})
 	var once sync.Once
-	var wg sync.WaitGroup
-	werr := make(chan error, 4)
-	for w := range 3 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(w), 1))
-			for ctx.Err() == nil {
-				err := transfer(ctx, src.DB, r)
-				if err != nil {
-					if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
-						werr <- err
-					}
-					return
-				}
-				if commits.Add(1) >= target.Load() {
-					once.Do(func() { close(progressed) })
-				}
-			}
-		}()
-	}
+	wait := startWriters(ctx, src.DB, 3, 1, &commits, func(n int64) {
+		if n >= target.Load() {
+			once.Do(func() { close(progressed) })
+		}
+	})
 	// The dump reads acct_a, then waits (before acct_b and log_c) until the
 	// writers committed 200 more transfers, all after the snapshot began.
 	// With two connections the one reading acct_a holds it until the other
@@ -125,9 +109,7 @@ func testSnapshot(t *testing.T, conns int) {
 		}
 	}
 	cancel()
-	wg.Wait()
-	close(werr)
-	for err := range werr {
+	if err := wait(); err != nil {
 		t.Fatalf("writer: %v", err)
 	}
 
@@ -154,6 +136,38 @@ func testSnapshot(t *testing.T, conns int) {
 	}
 	if m.Table("acct_b").Rows != rows {
 		t.Errorf("acct_b rows = %d; want %d", m.Table("acct_b").Rows, rows)
+	}
+}
+
+// startWriters runs n goroutines that call transfer on db until ctx is
+// done, counting commits in commits and calling after (when not nil) with
+// each new count. wait waits for them and returns the first error.
+func startWriters(ctx context.Context, db *sql.DB, n int, seed uint64, commits *atomic.Int64, after func(int64)) (wait func() error) {
+	var wg sync.WaitGroup
+	werr := make(chan error, n)
+	for w := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), seed))
+			for ctx.Err() == nil {
+				if err := transfer(ctx, db, r); err != nil {
+					if ctx.Err() == nil && !errors.Is(err, context.Canceled) {
+						werr <- err
+					}
+					return
+				}
+				c := commits.Add(1)
+				if after != nil {
+					after(c)
+				}
+			}
+		}()
+	}
+	return func() error {
+		wg.Wait()
+		close(werr)
+		return <-werr
 	}
 }
 

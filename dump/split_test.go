@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"regexp"
 	"strings"
@@ -140,24 +139,7 @@ func TestSplitSnapshotWithConcurrentWriters(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var commits atomic.Int64
-	var wg sync.WaitGroup
-	werr := make(chan error, 2)
-	for w := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(w), 7))
-			for ctx.Err() == nil {
-				if err := transfer(ctx, src.DB, r); err != nil {
-					if ctx.Err() == nil {
-						werr <- err
-					}
-					return
-				}
-				commits.Add(1)
-			}
-		}()
-	}
+	wait := startWriters(ctx, src.DB, 2, 7, &commits, nil)
 	// Every range waits for 20 more commits before it is read.
 	var mu sync.Mutex
 	readBy := map[string]map[*sql.Conn]bool{}
@@ -175,9 +157,7 @@ func TestSplitSnapshotWithConcurrentWriters(t *testing.T) {
 	})
 	path, m, res := dumpFile(t, src, "split.sql.gz", Config{Connections: 4}, Options{})
 	cancel()
-	wg.Wait()
-	close(werr)
-	for err := range werr {
+	if err := wait(); err != nil {
 		t.Fatalf("writer: %v", err)
 	}
 	if res.Connections != 4 {
