@@ -54,13 +54,9 @@ func TestExpr(t *testing.T) {
 	}
 }
 
-func TestDigestBigValues(t *testing.T) {
-	big := make([]byte, 3*bigValue+7)
-	for i := range big {
-		big[i] = byte(i * 7)
-	}
-	row := [][]byte{[]byte("a"), big, nil, big[:bigValue], {}}
-	// The reference: one buffer of the whole row, hashed at once.
+// oneShot is the reference digest of one row: its whole encoding in one
+// buffer, hashed at once.
+func oneShot(row [][]byte) Digest {
 	var buf []byte
 	for _, v := range row {
 		if v == nil {
@@ -72,8 +68,16 @@ func TestDigestBigValues(t *testing.T) {
 		buf = append(buf, v...)
 	}
 	sum := xxh3.Hash128(buf)
-	var want Digest
-	want.a, want.b, want.Rows = sum.Hi, sum.Lo, 1
+	return Digest{Rows: 1, a: sum.Hi, b: sum.Lo}
+}
+
+func TestDigestBigValues(t *testing.T) {
+	big := make([]byte, 3*bigValue+7)
+	for i := range big {
+		big[i] = byte(i * 7)
+	}
+	row := [][]byte{[]byte("a"), big, nil, big[:bigValue], {}}
+	want := oneShot(row)
 	var d Digest
 	d.Add(row)
 	if d.String() != want.String() {
@@ -96,20 +100,6 @@ func TestDigestStreamingSplit(t *testing.T) {
 	big := make([]byte, 2*bigValue+3)
 	for i := range big {
 		big[i] = byte(i*31 + i>>8)
-	}
-	oneShot := func(row [][]byte) Digest {
-		var buf []byte
-		for _, v := range row {
-			if v == nil {
-				buf = append(buf, 0xff)
-				continue
-			}
-			buf = append(buf, 0)
-			buf = binary.AppendUvarint(buf, uint64(len(v)))
-			buf = append(buf, v...)
-		}
-		sum := xxh3.Hash128(buf)
-		return Digest{Rows: 1, a: sum.Hi, b: sum.Lo}
 	}
 	for _, n := range []int{bigValue - 1, bigValue, bigValue + 1, 2*bigValue + 3} {
 		for _, row := range [][][]byte{
