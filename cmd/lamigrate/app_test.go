@@ -134,3 +134,14 @@ func TestTaskPlainLines(t *testing.T) {
 		t.Errorf("Finish line = %q; want amount, duration and no percentage past the estimate", line)
 	}
 }
+
+func TestTaskCompleteBelowEstimate(t *testing.T) {
+	var out, errb bytes.Buffer
+	u := newUI(&out, &errb, false, false)
+	tk := u.task("dump", 0, true)
+	tk.Update(700, 1000, "estimate from the server")
+	tk.Complete("22 tables")
+	if line := errb.String(); !strings.Contains(line, "700 B / 700 B (100%)") || !strings.Contains(line, "22 tables") {
+		t.Errorf("Complete line = %q; want 100%% of what was done", line)
+	}
+}

@@ -128,7 +128,7 @@ func (c *dumpCmd) Run(e *env) error {
 		out.Tables = append(out.Tables, dumpTable{Name: t.Name, Engine: t.Engine, Rows: t.Rows, Bytes: t.Bytes,
 			Seconds: t.Duration.Seconds(), Digest: t.Digest, Consistent: t.Consistent})
 	}
-	prog.t.Finish(fmt.Sprintf("%d tables, %d rows", len(out.Tables), out.Rows))
+	prog.t.Complete(fmt.Sprintf("%d tables, %d rows", len(out.Tables), out.Rows))
 	return e.ui.result(out, func(w io.Writer) {
 		fmt.Fprintf(w, "dumped %s: %d tables, %d rows, %d views, %d triggers in %s\n", out.Database,
 			len(out.Tables), out.Rows, len(out.Views), len(out.Triggers), out.elapsed.Round(100*time.Millisecond))

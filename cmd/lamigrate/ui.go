@@ -169,6 +169,15 @@ func (t *task) Update(done, total int64, note string) {
 	t.emit("progress")
 }
 
+// Complete ends the display of work that finished: what was done is the
+// total, whatever a server estimate said before.
+func (t *task) Complete(note string) {
+	if t != nil && t.total > 0 {
+		t.total = t.done
+	}
+	t.Finish(note)
+}
+
 // Finish ends the display with a summary line.
 func (t *task) Finish(note string) {
 	if t == nil || t.stopped {
