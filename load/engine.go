@@ -280,6 +280,7 @@ func (e *engine) fail(err error) {
 }
 
 func (e *engine) run(ctx context.Context, src *bufio.Reader) (*Result, error) {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(ctx, func() { e.fail(ctx.Err()) })
@@ -330,6 +331,12 @@ func (e *engine) run(ctx context.Context, src *bufio.Reader) (*Result, error) {
 	err := e.err
 	e.mu.Unlock()
 	e.releaseSpool()
+	if perr := parent.Err(); perr != nil && err != nil {
+		// Cancelling kills the statements in flight, and one of them may
+		// report its dead connection before the cancellation is recorded:
+		// the cause is the interruption either way.
+		err = perr
+	}
 	if err != nil {
 		return nil, err
 	}
