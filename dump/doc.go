@@ -29,8 +29,10 @@
 // key's first column, with boundaries taken from its own keys. Every
 // connection takes the next unit in output order; the main one reads into
 // the stream, the others format their units into unlinked spill files
-// beside the output (plain SQL, so disk space for a few units is needed for
-// a moment), which are copied into the stream in order. The ranges depend
+// beside the output, which are copied into the stream in order. Spills are
+// plain SQL: an extra connection starts a unit only while less than 512 MiB
+// waits to be copied, so the disk needed beyond the archive stays bounded
+// (that, plus the units being read). The ranges depend
 // on the data only, so the stream, its hash, the digests and the marker are
 // the same bytes over one connection or several.
 //

@@ -116,6 +116,10 @@ func (e *TableError) Error() string {
 
 func (e *TableError) Unwrap() error { return e.Err }
 
+// testHookSpillPeak, when set by a test, receives the most bytes ever
+// spilled and not yet copied.
+var testHookSpillPeak func(peak int64)
+
 // testHookBeforeRows, when set by a test, runs before each table's rows
 // are read, on the dumping connection's goroutine.
 var testHookBeforeRows func(ctx context.Context, conn *sql.Conn, table string)
@@ -232,7 +236,7 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	p := newPipe(ctx, w, &d.cfg, d)
 	var s *sched
 	if len(d.helpers) > 0 {
-		s = newSched(units)
+		s = newSched(p.ctx, units)
 		for _, c := range d.helpers {
 			p.g.Go(func() error { return d.helper(p.ctx, c, s, triggers) })
 		}
@@ -244,6 +248,9 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	werr := p.finish()
 	if s != nil {
 		s.closeAll()
+		if testHookSpillPeak != nil {
+			testHookSpillPeak(s.peak)
+		}
 	}
 	switch {
 	case ctx.Err() != nil:

@@ -189,12 +189,28 @@ func (d *dumper) closeHelpers(ctx context.Context) {
 	d.helpers = nil
 }
 
+// maxSpill bounds the spill files waiting to be copied: an extra
+// connection starts a new unit only while less than this is spilled, so
+// the disk a dump needs beyond its archive stays bounded when the main
+// connection is slow on a big unit (tests lower it).
+var maxSpill int64 = 512 << 20
+
 // spill is one unit read by an extra connection.
 type spill struct {
-	done chan struct{} // closed when f is complete or err is set
-	f    *os.File
-	err  error
-	job  *tableJob
+	done  chan struct{} // closed when f is complete or err is set
+	f     *os.File
+	err   error
+	job   *tableJob
+	sched *sched
+	n     int64 // bytes written, counted in sched.pending until close
+}
+
+// Write appends to the spill file, counting the bytes as pending.
+func (s *spill) Write(p []byte) (int, error) {
+	n, err := s.f.Write(p)
+	s.n += int64(n)
+	s.sched.grow(int64(n))
+	return n, err
 }
 
 func (s *spill) close() {
@@ -202,6 +218,7 @@ func (s *spill) close() {
 		s.f.Close()
 		os.Remove(s.f.Name())
 		s.f = nil
+		s.sched.grow(-s.n)
 	}
 }
 
@@ -209,14 +226,36 @@ func (s *spill) close() {
 // unit nobody has taken (the extra ones only transactional units), so the
 // writer can copy spills while later units are still being read.
 type sched struct {
-	mu     sync.Mutex
-	units  []*unit
-	owner  []int8 // 0 free, 1 main, 2 extra
-	spills []*spill
+	mu      sync.Mutex
+	cond    *sync.Cond // signalled when pending falls or ctx ends
+	ctx     context.Context
+	units   []*unit
+	owner   []int8 // 0 free, 1 main, 2 extra
+	spills  []*spill
+	pending int64 // bytes in spill files not yet copied and closed
+	peak    int64 // the most pending ever, for tests
+	stop    func() bool
 }
 
-func newSched(units []*unit) *sched {
-	return &sched{units: units, owner: make([]int8, len(units)), spills: make([]*spill, len(units))}
+func newSched(ctx context.Context, units []*unit) *sched {
+	s := &sched{ctx: ctx, units: units, owner: make([]int8, len(units)), spills: make([]*spill, len(units))}
+	s.cond = sync.NewCond(&s.mu)
+	s.stop = context.AfterFunc(ctx, func() {
+		s.mu.Lock()
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
+	return s
+}
+
+func (s *sched) grow(n int64) {
+	s.mu.Lock()
+	s.pending += n
+	s.peak = max(s.peak, s.pending)
+	if n < 0 {
+		s.cond.Broadcast()
+	}
+	s.mu.Unlock()
 }
 
 // main claims unit i for the main connection, or returns the spill an
@@ -231,14 +270,21 @@ func (s *sched) main(i int) *spill {
 	return s.spills[i]
 }
 
-// extra claims the first free transactional unit.
+// extra claims the first free transactional unit, once less than maxSpill
+// is spilled; -1 when there is none left or the dump is cancelled.
 func (s *sched) extra() (int, *spill) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for s.pending >= maxSpill && s.ctx.Err() == nil {
+		s.cond.Wait()
+	}
+	if s.ctx.Err() != nil {
+		return -1, nil
+	}
 	for j, u := range s.units {
 		if s.owner[j] == 0 && consistentEngine(u.t.engine) {
 			s.owner[j] = 2
-			s.spills[j] = &spill{done: make(chan struct{})}
+			s.spills[j] = &spill{done: make(chan struct{}), sched: s}
 			return j, s.spills[j]
 		}
 	}
@@ -247,6 +293,7 @@ func (s *sched) extra() (int, *spill) {
 
 // closeAll releases every spill file (after the pipe finished).
 func (s *sched) closeAll() {
+	s.stop()
 	for _, sp := range s.spills {
 		if sp != nil {
 			sp.close()
@@ -283,7 +330,7 @@ func (d *dumper) spillUnit(ctx context.Context, conn *sql.Conn, sp *spill, u *un
 	}
 	sp.f = f
 	os.Remove(f.Name()) // nothing is left behind, whatever happens
-	ss := &spillSink{d: d, w: bufio.NewWriterSize(f, 256<<10)}
+	ss := &spillSink{d: d, w: bufio.NewWriterSize(sp, 256<<10)}
 	if err := d.unit(ctx, conn, ss, u, triggers); err != nil {
 		return err
 	}

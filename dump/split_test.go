@@ -235,3 +235,53 @@ func TestSplitFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestSpillLimit dumps with maxSpill lowered to one byte: an extra
+// connection may start a unit only when nothing spilled waits to be
+// copied. The dump must still finish (nothing waits on a connection that
+// waits), write the same bytes as over one connection, and never hold more
+// spilled than the units the extra connections were already reading.
+func TestSpillLimit(t *testing.T) {
+	oldSplit, oldSpill := splitBytes, maxSpill
+	splitBytes, maxSpill = 1, 1
+	t.Cleanup(func() { splitBytes, maxSpill = oldSplit, oldSpill })
+	src := mysqltest.New(t)
+	for i := range 6 {
+		src.MustExec(t, fmt.Sprintf("CREATE TABLE t%d (id INT PRIMARY KEY, s VARCHAR(200))", i),
+			fmt.Sprintf("INSERT INTO t%d SELECT seq, REPEAT('x', seq %% 200) FROM seq_1_to_3000", i))
+	}
+	var peak int64
+	testHookSpillPeak = func(p int64) { peak = p }
+	t.Cleanup(func() { testHookSpillPeak = nil })
+	var streams [2]string
+	for i, conns := range []int{1, 4} {
+		// The first range read stalls, as a big unit on a slow connection
+		// would, while the other connections could run ahead.
+		var first atomic.Bool
+		withHook(t, func(ctx context.Context, _ *sql.Conn, table string) {
+			if first.CompareAndSwap(false, true) {
+				select {
+				case <-time.After(500 * time.Millisecond):
+				case <-ctx.Done():
+				}
+			}
+		})
+		path, _, res := dumpFile(t, src, fmt.Sprintf("limit%d.sql", conns), Config{Connections: conns}, Options{})
+		if res.Connections != conns {
+			t.Fatalf("Result.Connections = %d; want %d", res.Connections, conns)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		streams[i] = regexp.MustCompile(`(?m)^-- Dump completed on .*\n(.|\n)*`).ReplaceAllString(string(b), "")
+	}
+	if streams[0] != streams[1] {
+		t.Errorf("dump over 4 connections with a spill limit differs from one over 1 (%d and %d bytes)", len(streams[1]), len(streams[0]))
+	}
+	// Each of the 3 extra connections may have claimed one unit while
+	// nothing was pending; one unit's SQL is well under 64 KiB here.
+	if peak <= 0 || peak > 3*(64<<10) {
+		t.Errorf("peak spilled = %d bytes; want some, and at most three units' worth", peak)
+	}
+}
