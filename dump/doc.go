@@ -24,17 +24,17 @@
 // helper unlocks, so all snapshots see one state. Otherwise, and always in
 // Stream, one connection reads everything.
 //
-// The work is cut into units: a table, or for a big table (twice
-// splitBytes by information_schema's estimate) a range of its primary
-// key's first column, with boundaries taken from its own keys. Every
-// connection takes the next unit in output order; the main one reads into
-// the stream, the others format their units into unlinked spill files
+// The work is cut into units: a table, or for a big table (at least 96 MiB
+// by information_schema's estimate) a range of its primary key's first
+// column, with boundaries taken from its own keys; each range starts a new
+// INSERT. The ranges depend on the data only, so the stream, its hash, the
+// digests and the marker are the same bytes over one connection or several.
+// Every connection takes the next unit in output order; the main one reads
+// into the stream, the others format their units into unlinked spill files
 // beside the output, which are copied into the stream in order. Spills are
 // plain SQL: an extra connection starts a unit only while less than 512 MiB
 // waits to be copied, so the disk needed beyond the archive stays bounded
-// (that, plus the units being read). The ranges depend
-// on the data only, so the stream, its hash, the digests and the marker are
-// the same bytes over one connection or several.
+// (that, plus the units being read).
 //
 // # Speed
 //
