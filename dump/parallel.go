@@ -195,6 +195,21 @@ func (d *dumper) closeHelpers(ctx context.Context) {
 // connection is slow on a big unit (tests lower it).
 var maxSpill int64 = 512 << 20
 
+// ScratchBytes estimates the most disk space beyond the archive that a
+// dump of about sqlBytes of SQL over connections connections (0:
+// DefaultConnections) uses for a moment beside it: the spill files of the
+// extra connections, at most maxSpill waiting to be copied plus the units
+// being read (taken as two split ranges each).
+func ScratchBytes(sqlBytes int64, connections int) int64 {
+	if connections == 0 {
+		connections = DefaultConnections
+	}
+	if connections <= 1 {
+		return 0
+	}
+	return min(sqlBytes, maxSpill+int64(connections-1)*2*splitBytes)
+}
+
 // spill is one unit read by an extra connection.
 type spill struct {
 	done  chan struct{} // closed when f is complete or err is set

@@ -285,3 +285,20 @@ func TestSpillLimit(t *testing.T) {
 		t.Errorf("peak spilled = %d bytes; want some, and at most three units' worth", peak)
 	}
 }
+
+func TestScratchBytes(t *testing.T) {
+	for _, tt := range []struct {
+		sql   int64
+		conns int
+		want  int64
+	}{
+		{10 << 30, 1, 0},
+		{100 << 20, 0, 100 << 20},
+		{10 << 30, 0, maxSpill + 3*2*splitBytes},
+		{10 << 30, 8, maxSpill + 7*2*splitBytes},
+	} {
+		if got := ScratchBytes(tt.sql, tt.conns); got != tt.want {
+			t.Errorf("ScratchBytes(%d, %d) = %d; want %d", tt.sql, tt.conns, got, tt.want)
+		}
+	}
+}

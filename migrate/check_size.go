@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/qualityunit/lamigrate/dump"
 	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/ident"
@@ -224,7 +225,8 @@ type countWriter int64
 
 func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
 
-// disk compares the free space in OutDir with the estimated archive.
+// disk compares the free space in OutDir with the estimated archive and
+// the dump's spill files beside it.
 func (c *checker) disk(ctx context.Context) error {
 	dir := c.cfg.OutDir
 	if dir == "" {
@@ -243,16 +245,20 @@ func (c *checker) disk(ctx context.Context) error {
 	}
 	free := int64(fs.Bavail) * int64(fs.Bsize)
 	c.rep.Facts.FreeBytes = free
-	need := c.rep.Facts.Size.ArchiveBytes
+	archive := c.rep.Facts.Size.ArchiveBytes
+	scratch := dump.ScratchBytes(c.rep.Facts.Size.SQLBytes, 0)
+	need := archive + scratch
+	what := fmt.Sprintf("about %s (a %s archive and up to %s of spill files while it runs)",
+		bytesize.Format(need), bytesize.Format(archive), bytesize.Format(scratch))
 	switch {
 	case free < need:
 		c.add(Blocker, "disk_space", dir, "free space there or choose another --out-dir",
-			"%s has %s free but the dump needs about %s", dir, bytesize.Format(free), bytesize.Format(need))
+			"%s has %s free but the dump needs %s", dir, bytesize.Format(free), what)
 	case float64(free) < 1.5*float64(need):
 		c.add(Warning, "disk_space", dir, "free more space: the estimate can be off by tens of percent",
-			"%s has %s free for a dump of about %s: little margin", dir, bytesize.Format(free), bytesize.Format(need))
+			"%s has %s free for a dump needing %s: little margin", dir, bytesize.Format(free), what)
 	default:
-		c.add(Info, "disk_space", dir, "", "%s has %s free for a dump of about %s", dir, bytesize.Format(free), bytesize.Format(need))
+		c.add(Info, "disk_space", dir, "", "%s has %s free for a dump needing %s", dir, bytesize.Format(free), what)
 	}
 	return nil
 }
