@@ -302,3 +302,34 @@ func TestScratchBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestSpillLimitCancel cancels a dump whose extra connections wait for the
+// spill limit: they must stop waiting, and File must fail with the
+// cancellation and leave no file.
+func TestSpillLimitCancel(t *testing.T) {
+	oldSplit, oldSpill := splitBytes, maxSpill
+	splitBytes, maxSpill = 1, 1
+	t.Cleanup(func() { splitBytes, maxSpill = oldSplit, oldSpill })
+	db := failureDB(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var first atomic.Bool
+	withHook(t, func(ctx context.Context, _ *sql.Conn, table string) {
+		if first.CompareAndSwap(false, true) {
+			time.AfterFunc(300*time.Millisecond, cancel)
+			<-ctx.Done()
+		}
+	})
+	dir := t.TempDir()
+	start := time.Now()
+	_, err := File(ctx, db.DB, dir+"/d.sql.gz", Config{Database: db.Name, Connections: 4}, Options{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("File = %v; want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("File took %v to give up after the cancellation", d)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("files left after a cancelled dump: %v", entries)
+	}
+}
