@@ -288,9 +288,15 @@ func TestConnectionsWithoutLockPrivilege(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	res, err := File(context.Background(), db, filepath.Join(t.TempDir(), "n.sql"), Config{Database: src.Name, Connections: 2}, Options{})
+	var warns []string
+	res, err := File(context.Background(), db, filepath.Join(t.TempDir(), "n.sql"), Config{Database: src.Name, Connections: 2},
+		Options{Progress: progressFunc(func(msg string) { warns = append(warns, msg) })})
 	if err != nil {
 		t.Fatalf("File without LOCK TABLES = %v", err)
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0], "one connection instead of 2") || !strings.Contains(warns[0], "1044") ||
+		!strings.Contains(warns[0], "LOCK TABLES privilege") || strings.Contains(warns[0], "\n") {
+		t.Errorf("warnings = %q; want one line saying why one connection reads, with the server's error", warns)
 	}
 	if res.Connections != 1 || len(res.Tables) != 2 || res.Tables[1].Rows != 1 {
 		t.Errorf("File without LOCK TABLES = %d connections, tables %+v; want 1 connection, a and b with a row each", res.Connections, res.Tables)

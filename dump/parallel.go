@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/rowhash"
 )
@@ -116,25 +118,34 @@ func (d *dumper) snapshot(ctx context.Context, tables []tableInfo, units []*unit
 // had; an error only when the main connection failed.
 func (d *dumper) lockedSnapshots(ctx context.Context, tables []tableInfo, extra int) ([]*sql.Conn, error) {
 	var opened []*sql.Conn
-	fail := func() ([]*sql.Conn, error) {
+	// fail closes the extra connections and, unless the dump is being
+	// cancelled, says why it reads over one.
+	fail := func(why error) ([]*sql.Conn, error) {
 		for _, c := range opened {
 			discard(c)
+		}
+		if why != nil && ctx.Err() == nil {
+			var me *mysql.MySQLError
+			if errors.As(why, &me) {
+				why = me
+			}
+			d.warn("reading over one connection instead of %d: %v (parallel reading needs the LOCK TABLES privilege on the database, held for a moment, and %d free server connections)", extra+1, why, extra+2)
 		}
 		return nil, ctx.Err()
 	}
 	for range extra {
 		c, err := d.db.Conn(ctx)
 		if err != nil {
-			return fail()
+			return fail(err)
 		}
 		opened = append(opened, c)
-		if execOn(ctx, c, sessionSQL(d.cfg.Database)...) != nil {
-			return fail()
+		if err := execOn(ctx, c, sessionSQL(d.cfg.Database)...); err != nil {
+			return fail(err)
 		}
 	}
 	lock, err := d.db.Conn(ctx)
 	if err != nil {
-		return fail()
+		return fail(err)
 	}
 	defer discard(lock)
 	var b strings.Builder
@@ -145,10 +156,10 @@ func (d *dumper) lockedSnapshots(ctx context.Context, tables []tableInfo, extra 
 		}
 		b.WriteString(ident.Qualified(d.cfg.Database, t.name) + " READ")
 	}
-	if execOn(ctx, lock, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", lockWait), b.String()) != nil {
+	if err := execOn(ctx, lock, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", lockWait), b.String()); err != nil {
 		// No LOCK TABLES privilege, a writer that does not commit, a table
 		// dropped meanwhile: one connection will do.
-		return fail()
+		return fail(err)
 	}
 	unlock := func() error {
 		_, err := lock.ExecContext(context.WithoutCancel(ctx), "UNLOCK TABLES")
@@ -156,23 +167,23 @@ func (d *dumper) lockedSnapshots(ctx context.Context, tables []tableInfo, extra 
 	}
 	if err := d.exec(ctx, startSnapshot); err != nil {
 		unlock()
-		fail()
+		fail(nil)
 		return nil, err
 	}
 	if testHookSnapshot != nil {
 		testHookSnapshot(ctx, 0)
 	}
 	for i, c := range opened {
-		if execOn(ctx, c, startSnapshot) != nil {
+		if err := execOn(ctx, c, startSnapshot); err != nil {
 			unlock()
-			return fail()
+			return fail(err)
 		}
 		if testHookSnapshot != nil {
 			testHookSnapshot(ctx, i+1)
 		}
 	}
 	if err := unlock(); err != nil {
-		fail()
+		fail(nil)
 		return nil, fmt.Errorf("dump: UNLOCK TABLES: %w", err)
 	}
 	return opened, nil
