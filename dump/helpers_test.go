@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -167,3 +168,21 @@ func dumpFile(t *testing.T, db *mysqltest.DB, name string, cfg Config, opt Optio
 	}
 	return path, m, res
 }
+
+// dumpSQL is dumpFile into a plain .sql file that also checks the number
+// of connections used, and returns the SQL without the dump's own
+// timestamp line and what follows it (the marker), for comparing dumps.
+func dumpSQL(t *testing.T, db *mysqltest.DB, name string, cfg Config) (text, path string, m *manifest.Manifest) {
+	t.Helper()
+	path, m, res := dumpFile(t, db, name, cfg, Options{})
+	if res.Connections != cfg.Connections {
+		t.Errorf("%s: Result.Connections = %d; want %d", name, res.Connections, cfg.Connections)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dumpTail.ReplaceAllString(string(b), ""), path, m
+}
+
+var dumpTail = regexp.MustCompile(`(?m)^-- Dump completed on .*\n(.|\n)*`)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,22 +56,15 @@ func TestSplitTables(t *testing.T) {
 
 	var streams [2]string
 	for i, conns := range []int{1, 3} {
-		path, m, res := dumpFile(t, src, fmt.Sprintf("split%d.sql", conns), Config{Connections: conns}, Options{})
-		if res.Connections != conns {
-			t.Errorf("Result.Connections = %d; want %d", res.Connections, conns)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		streams[i] = regexp.MustCompile(`(?m)^-- Dump completed on .*\n(.|\n)*`).ReplaceAllString(string(b), "")
+		sqlText, path, m := dumpSQL(t, src, fmt.Sprintf("split%d.sql", conns), Config{Connections: conns})
+		streams[i] = sqlText
 		// Split tables start a statement per range.
 		for _, tb := range []string{"i", "u", "s", "l", "c"} {
-			if n := strings.Count(string(b), "INSERT INTO `"+tb+"`"); n < 3 {
+			if n := strings.Count(sqlText, "INSERT INTO `"+tb+"`"); n < 3 {
 				t.Errorf("table %s: %d INSERT statements; want one per key range (>= 3)", tb, n)
 			}
 		}
-		if n := strings.Count(string(b), "CREATE TABLE `s`"); n != 1 {
+		if n := strings.Count(sqlText, "CREATE TABLE `s`"); n != 1 {
 			t.Errorf("CREATE TABLE `s` appears %d times; want 1", n)
 		}
 		dst := mysqltest.New(t)
@@ -266,15 +258,7 @@ func TestSpillLimit(t *testing.T) {
 				}
 			}
 		})
-		path, _, res := dumpFile(t, src, fmt.Sprintf("limit%d.sql", conns), Config{Connections: conns}, Options{})
-		if res.Connections != conns {
-			t.Fatalf("Result.Connections = %d; want %d", res.Connections, conns)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		streams[i] = regexp.MustCompile(`(?m)^-- Dump completed on .*\n(.|\n)*`).ReplaceAllString(string(b), "")
+		streams[i], _, _ = dumpSQL(t, src, fmt.Sprintf("limit%d.sql", conns), Config{Connections: conns})
 	}
 	if streams[0] != streams[1] {
 		t.Errorf("dump over 4 connections with a spill limit differs from one over 1 (%d and %d bytes)", len(streams[1]), len(streams[0]))
