@@ -142,7 +142,6 @@ func (d *dumper) bounds(ctx context.Context, t tableInfo) (col string, keys []st
 	// Each guess becomes the first real key at or after it, and the server
 	// sorts the keys in the column's own order.
 	var found []string
-	seen := map[string]bool{}
 	for _, g := range guesses {
 		var k sql.NullString
 		err := d.conn.QueryRowContext(ctx, "SELECT "+c+" FROM "+q+" WHERE "+c+" >= "+g+" ORDER BY "+c+" LIMIT 1").Scan(&k)
@@ -152,8 +151,7 @@ func (d *dumper) bounds(ctx context.Context, t tableInfo) (col string, keys []st
 		if err != nil {
 			return "", nil, err
 		}
-		if k.String != lo.String && !seen[k.String] {
-			seen[k.String] = true
+		if k.String != lo.String { // the server drops duplicates below
 			found = append(found, literal(k.String, numeric))
 		}
 	}

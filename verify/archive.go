@@ -89,10 +89,7 @@ type Sum struct {
 
 // StreamSum is a length of uncompressed SQL and its XXH3-128 (32 hex
 // digits), as the completion marker and the manifest's "sql" record them.
-type StreamSum struct {
-	Bytes int64  `json:"bytes"`
-	XXH3  string `json:"xxh3"`
-}
+type StreamSum = manifest.Stream
 
 // TableStat is what the SQL stream holds for one table.
 type TableStat struct {

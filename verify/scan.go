@@ -345,7 +345,7 @@ func (s *scanner) finish() scanResult {
 		line := string(s.tail)
 		if n, sum, err := manifest.ParseMarker(line); err == nil {
 			r.marker = &StreamSum{Bytes: n, XXH3: sum}
-			r.sql = StreamSum(manifest.StreamOf(s.hashed, s.h))
+			r.sql = manifest.StreamOf(s.hashed, s.h)
 			return r
 		}
 		if bytes.HasPrefix(s.tail, []byte(manifest.MarkerPrefix[:len(manifest.MarkerPrefix)-1])) {
@@ -355,7 +355,7 @@ func (s *scanner) finish() scanResult {
 		}
 	}
 	s.flushTail()
-	r.sql = StreamSum(manifest.StreamOf(s.hashed, s.h))
+	r.sql = manifest.StreamOf(s.hashed, s.h)
 	return r
 }
 
