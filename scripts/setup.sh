@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (Debian packages) and starts what lamigrate's tests, demo and
 # benchmarks need, when it is missing: MariaDB server and client, mysqldump,
-# mydumper/myloader, pigz, zstd, lz4, OpenSSH. Safe to run again.
+# mydumper/myloader, pigz, zstd, lz4, OpenSSH, cron (for a real crontab).
+# Safe to run again.
 set -euo pipefail
 
 need=()
@@ -16,6 +17,7 @@ have lz4 || need+=(lz4)
 have sshd || need+=(openssh-server)
 have ssh-keygen || need+=(openssh-client)
 have sftp || need+=(openssh-client)
+have crontab || need+=(cron)
 have go || { echo "setup: Go is not installed; install Go 1.26 first" >&2; exit 1; }
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
