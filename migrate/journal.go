@@ -191,19 +191,80 @@ var ErrNoJournal = errors.New("no journal to resume")
 // replaced on every write, so the lock lives in a file of its own.
 func lockPath(journal string) string { return journal + ".lock" }
 
+// The lock file exists only while a run holds it: lockFile creates it and
+// unlockFile removes it before letting go. Removing a lock file safely
+// needs one rule on both sides. A run holds the lock only when it holds
+// the flock of the file that is at the lock path at that moment, so after
+// taking the flock, lockFile checks that the path still names the file it
+// opened (same device and inode, os.SameFile of fstat and stat); when it
+// does not, the file was removed (and maybe created anew by a third run)
+// between its open and its flock, and it tries again with what is there
+// now. And only the holder removes the path, while it still holds the
+// flock. Then the path can only change under a holder, two runs can never
+// both believe they hold the lock (one on a removed file, one on a new
+// one), and a crash leaves a file that is merely unlocked: the next run
+// takes it as usual.
+
 // lockFile takes an exclusive, non-blocking lock on path (created when
 // missing). The lock goes away with the process, also after a crash.
+// Release it with unlockFile.
 func lockFile(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: journal lock: %w", err)
-	}
-	if err := flock(f); err != nil {
-		f.Close()
-		if errors.Is(err, errWouldBlock) {
-			return nil, fmt.Errorf("migrate: %w (%s is locked): wait for it to end, or stop it first", ErrLocked, path)
+	for attempt := 0; ; attempt++ {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("migrate: journal lock: %w", err)
 		}
-		return nil, fmt.Errorf("migrate: journal lock %s: %w", path, err)
+		ok, err := lockOpened(f, path)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		if ok {
+			return f, nil
+		}
+		f.Close()
+		if attempt >= 100 {
+			return nil, fmt.Errorf("migrate: journal lock %s keeps being replaced while taking it: is another program removing it?", path)
+		}
 	}
-	return f, nil
+}
+
+// lockOpened takes the flock of f, opened from path, and reports whether
+// path still names f (see above). When it does not, f's lock is worthless
+// and the caller opens path again.
+func lockOpened(f *os.File, path string) (bool, error) {
+	if err := flock(f); err != nil {
+		if errors.Is(err, errWouldBlock) {
+			return false, fmt.Errorf("migrate: %w (%s is locked): wait for it to end, or stop it first", ErrLocked, path)
+		}
+		return false, fmt.Errorf("migrate: journal lock %s: %w", path, err)
+	}
+	held, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("migrate: journal lock %s: %w", path, err)
+	}
+	now, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("migrate: journal lock %s: %w", path, err)
+	}
+	return os.SameFile(held, now), nil
+}
+
+// unlockFile removes the lock file at path while still holding its lock,
+// then lets go of it.
+func unlockFile(f *os.File, path string) error {
+	err := os.Remove(path)
+	if errors.Is(err, os.ErrNotExist) {
+		err = nil
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("migrate: removing the journal lock: %w", err)
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/qualityunit/lamigrate/internal/dbconn"
+	"github.com/qualityunit/lamigrate/internal/shquote"
 )
 
 // Step is one piece of a plan. The standard steps come from NewPlan; a
@@ -139,6 +140,7 @@ type EventKind string
 
 // Kinds of events.
 const (
+	EventRunStart     EventKind = "run-start" // Message is the journal's path
 	EventStepStart    EventKind = "step-start"
 	EventStepProgress EventKind = "step-progress"
 	EventStepEnd      EventKind = "step-end" // Record holds the outcome
@@ -319,10 +321,18 @@ type Report struct {
 	Ended   time.Time `json:"ended"`
 	Seconds float64   `json:"seconds"`
 	Resumed bool      `json:"resumed,omitempty"`
-	// RolledBack says a failure was followed by a rollback.
-	RolledBack bool         `json:"rolled_back,omitempty"`
-	Steps      []StepRecord `json:"steps"`
-	Error      string       `json:"error,omitempty"`
+	// FailedStep names the step that failed, if one did.
+	FailedStep string `json:"failed_step,omitempty"`
+	// RolledBack says a failure was followed by a rollback; the steps
+	// rolled back have an Undo record without an error.
+	RolledBack bool `json:"rolled_back,omitempty"`
+	// StayedIsolated says a failure left the installation isolated on
+	// purpose (isolate.stay_isolated_on_failure); RestoreCommand undoes
+	// it by hand.
+	StayedIsolated bool         `json:"stayed_isolated,omitempty"`
+	RestoreCommand string       `json:"restore_command,omitempty"`
+	Steps          []StepRecord `json:"steps"`
+	Error          string       `json:"error,omitempty"`
 }
 
 // InterruptedError: a resumed run found a step that was in progress when
@@ -374,11 +384,17 @@ func (p *Plan) Run(ctx context.Context, opt RunOptions) (*Report, error) {
 		return nil, fmt.Errorf("migrate: output folder: %w", err)
 	}
 	jpath := JournalPath(cfg)
-	lock, err := lockFile(lockPath(jpath))
+	lpath := lockPath(jpath)
+	lock, err := lockFile(lpath)
 	if err != nil {
 		return nil, err
 	}
-	defer lock.Close()
+	defer func() {
+		if err := unlockFile(lock, lpath); err != nil {
+			s.step = ""
+			s.emit(Event{Kind: EventWarning, Message: err.Error()})
+		}
+	}()
 
 	j, err := p.openJournal(s, jpath, opt)
 	if err != nil {
@@ -409,6 +425,7 @@ func (p *Plan) Run(ctx context.Context, opt RunOptions) (*Report, error) {
 	if err := j.save(start); err != nil {
 		return nil, err
 	}
+	s.emit(Event{Kind: EventRunStart, Count: len(p.Steps), Message: jpath})
 
 	for i := range p.Steps {
 		st := &p.Steps[i]
@@ -466,6 +483,7 @@ func (p *Plan) Run(ctx context.Context, opt RunOptions) (*Report, error) {
 		serr := j.save(t1)
 		s.emit(Event{Kind: EventStepEnd, Step: st.Name, Index: i + 1, Count: len(p.Steps), Message: rec.Note, Record: copyRec(rec)})
 		if rec.Status == Failed {
+			rep.FailedStep = st.Name
 			result := "failed"
 			if ctx.Err() != nil {
 				result = "interrupted"
@@ -647,7 +665,8 @@ func (p *Plan) rollback(ctx context.Context, s *Session, last int, cause error, 
 	}
 	if cfg.Isolate.StayIsolatedOnFailure {
 		s.step = ""
-		s.Warn("not rolling back (isolate.stay_isolated_on_failure): the installation stays isolated; undo it with lamigrate restore --state %s", cfg.StatePath())
+		rep.StayedIsolated, rep.RestoreCommand = true, cfg.RestoreCommand()
+		s.Warn("not rolling back (isolate.stay_isolated_on_failure): the installation stays isolated; undo it with %s", rep.RestoreCommand)
 		return cause
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.RollbackTimeout.D())
@@ -685,4 +704,32 @@ func (p *Plan) rollback(ctx context.Context, s *Session, last int, cause error, 
 		s.journal.save(s.now())
 	}
 	return errors.Join(errs...)
+}
+
+// RestoreCommand is the lamigrate restore command that puts back what the
+// source side isolated, with the configured connection and state file,
+// quoted for a POSIX shell. A DSN held in an environment variable is
+// referred to by name ("$SRC_DSN"), and so is a password variable other
+// than MYSQL_PWD, so the command works where those variables are set.
+func (c Config) RestoreCommand() string {
+	conn := c.Connection
+	var b strings.Builder
+	if conn.PasswordEnv != "" && conn.PasswordEnv != "MYSQL_PWD" {
+		fmt.Fprintf(&b, `MYSQL_PWD="$%s" `, conn.PasswordEnv)
+	}
+	b.WriteString("lamigrate restore")
+	switch {
+	case conn.DSNEnv != "":
+		fmt.Fprintf(&b, ` --dsn "$%s"`, conn.DSNEnv)
+	case conn.DSN != "":
+		b.WriteString(" --dsn " + shquote.Quote(conn.DSN))
+	}
+	if conn.DefaultsFile != "" {
+		b.WriteString(" --defaults-file " + shquote.Quote(conn.DefaultsFile))
+	}
+	if conn.InstallDir != "" {
+		b.WriteString(" --install-dir " + shquote.Quote(conn.InstallDir))
+	}
+	b.WriteString(" --state " + shquote.Quote(c.StatePath()))
+	return b.String()
 }

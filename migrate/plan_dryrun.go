@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/qualityunit/lamigrate/internal/bytesize"
+	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 )
 
@@ -24,6 +28,11 @@ type DryRun struct {
 	TotalSeconds float64 `json:"total_seconds"`
 	// Basis says what the estimates rest on.
 	Basis string `json:"basis"`
+	// Blockers are what would make the run fail early: the database it
+	// cannot connect to, an output folder it cannot create or write, an
+	// archive name whose extension names no known format. Empty: none
+	// found.
+	Blockers []string `json:"blockers,omitempty"`
 }
 
 // PlannedStep is one step of a dry run.
@@ -47,7 +56,12 @@ func (p PlannedStep) Estimate() time.Duration {
 
 // DryRun describes what Run would do, with the estimated duration of each
 // step, without changing anything (it reads the journal, the manifest and,
-// on the source side, runs check's read-only size estimate).
+// on the source side, runs check's read-only size estimate). It also looks
+// for what would make the run fail early and lists it in Blockers: it
+// connects to the configured database (the source side's installation,
+// the cloud side's target, which must exist), checks that the output
+// folder exists or can be created and is writable, and that the archive's
+// name ends in an extension that names its format.
 func (p *Plan) DryRun(ctx context.Context, opt RunOptions) (*DryRun, error) {
 	cfg := p.Config.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -66,6 +80,7 @@ func (p *Plan) DryRun(ctx context.Context, opt RunOptions) (*DryRun, error) {
 	} else if _, serr := os.Stat(jpath); serr == nil {
 		return nil, err
 	}
+	d.Blockers = p.dryRunBlockers(ctx, s)
 	for i, st := range p.Steps {
 		ps := PlannedStep{Name: st.Name, Title: st.Title, Status: Pending, Redo: st.Redo, Undo: st.Undo != nil}
 		if s.journal != nil {
@@ -147,4 +162,101 @@ func (s *Session) basis(ctx context.Context) *basis {
 	b.archiveBytes = int64(float64(b.sqlBytes) * TextArchiveRatio)
 	b.note = fmt.Sprintf("information_schema: %s of data, at %.2f bytes of SQL per byte and a %.2f compression ratio", bytesize.Format(data), SQLPerDataByte, TextArchiveRatio)
 	return b
+}
+
+// dryRunBlockers finds what would make the run fail early.
+func (p *Plan) dryRunBlockers(ctx context.Context, s *Session) []string {
+	cfg := s.Config
+	var out []string
+	pending := func(step string) bool {
+		if p.Step(step) == nil || slices.Contains(cfg.Skip, step) {
+			return false
+		}
+		if s.journal != nil {
+			if r := s.journal.Step(step); r != nil && (r.Status == Done || r.Status == Skipped) {
+				return false
+			}
+		}
+		return true
+	}
+	if err := outputDirUsable(cfg.OutputDir); err != nil {
+		out = append(out, err.Error())
+	}
+	if pending(StepDump) {
+		if err := archiveNameKnown(cfg.Archive); err != nil {
+			out = append(out, err.Error())
+		}
+	}
+	needDB := false
+	for _, st := range p.Steps {
+		if pending(st.Name) && dbSteps[st.Name] {
+			needDB = true
+		}
+	}
+	if needDB {
+		which := "the source database"
+		if cfg.Side == CloudSide {
+			which = "the target database (it must exist: the import loads into it)"
+		}
+		if _, err := s.DB(ctx); err != nil {
+			out = append(out, fmt.Sprintf("cannot connect to %s: %v", which, err))
+		}
+	}
+	return out
+}
+
+// dbSteps are the standard steps that use the configured database.
+var dbSteps = map[string]bool{
+	StepCheck: true, StepIsolate: true, StepDrain: true, StepDump: true,
+	StepImport: true, StepVerifyDB: true, StepAdjust: true, StepRestore: true,
+}
+
+// outputDirUsable reports why dir could not hold the run's files: it is
+// not a folder, or it (or, when it does not exist yet, the nearest folder
+// above it, where the run would create it) is not writable.
+func outputDirUsable(dir string) error {
+	at := dir
+	for {
+		fi, err := os.Stat(at)
+		if err == nil {
+			if !fi.IsDir() {
+				if at == dir {
+					return fmt.Errorf("output_dir %s is not a folder", dir)
+				}
+				return fmt.Errorf("output_dir %s cannot be created: %s is not a folder", dir, at)
+			}
+			if err := writable(at); err != nil {
+				if at == dir {
+					return fmt.Errorf("output_dir %s is not writable: %v", dir, err)
+				}
+				return fmt.Errorf("output_dir %s cannot be created: %s is not writable: %v", dir, at, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return fmt.Errorf("output_dir %s: %v", dir, err)
+		}
+		up := filepath.Dir(at)
+		if up == at {
+			return fmt.Errorf("output_dir %s: no folder above it exists", dir)
+		}
+		at = up
+	}
+}
+
+// archiveNameKnown refuses an archive name whose extension names no format
+// lamigrate writes: the dump would otherwise write plain SQL under a name
+// that promises compression (.bz2, .xz).
+func archiveNameKnown(name string) error {
+	if name == "" {
+		name = DefaultArchive
+	}
+	if codec.KindFromPath(name) != codec.None {
+		return nil
+	}
+	base := strings.TrimSuffix(strings.ToLower(name), ".age")
+	if strings.HasSuffix(base, ".sql") {
+		return nil
+	}
+	return fmt.Errorf("archive %s: unknown extension %q: end it in .sql.gz, .sql.zst, .sql.lz4 or .sql (and .age to encrypt)", name, filepath.Ext(base))
 }

@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -44,5 +45,82 @@ func TestDryRun(t *testing.T) {
 	d, err = cp.DryRun(context.Background(), RunOptions{})
 	if err != nil || !strings.Contains(d.Steps[2].Basis, "size unknown") {
 		t.Errorf("cloud DryRun without a manifest = %+v, %v; want import's size unknown", d, err)
+	}
+}
+
+// The dry run lists what would make the run fail early: a database it
+// cannot reach or that does not exist, an output folder it cannot create,
+// an archive name of no known format.
+func TestDryRunBlockers(t *testing.T) {
+	db := mysqltest.New(t)
+	good := db.Config()
+	missing := db.Config()
+	missing.DBName = db.Name + "_missing"
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  func(c *Config)
+		want []string // substrings, one per blocker; nil: none
+	}{
+		{"source fine", func(c *Config) {}, nil},
+		{"cloud fine", func(c *Config) { c.Side = CloudSide }, nil},
+		{"output folder to create", func(c *Config) { c.OutputDir = filepath.Join(c.OutputDir, "new", "deeper") }, nil},
+		{"cloud database missing", func(c *Config) { c.Side = CloudSide; c.Connection.DSN = missing.FormatDSN() },
+			[]string{"cannot connect to the target database (it must exist: the import loads into it): database \"" + missing.DBName + "\" does not exist"}},
+		{"source unreachable", func(c *Config) { c.Connection.DSN = "root@unix(/nonexistent/mysqld.sock)/x" },
+			[]string{"cannot connect to the source database: cannot reach the database server at socket /nonexistent/mysqld.sock"}},
+		{"output folder under a file", func(c *Config) { c.OutputDir = filepath.Join(file, "out") },
+			[]string{"output_dir " + filepath.Join(file, "out") + " cannot be created: " + file + " is not a folder"}},
+		{"output folder is a file", func(c *Config) { c.OutputDir = file }, []string{"output_dir " + file + " is not a folder"}},
+		{"unknown extension", func(c *Config) { c.Archive = "la.sql.bz2" }, []string{`archive la.sql.bz2: unknown extension ".bz2"`}},
+		{"unknown extension, dump skipped", func(c *Config) { c.Archive = "la.sql.bz2"; c.Skip = []string{StepDump} }, nil},
+		{"cloud ignores the extension", func(c *Config) { c.Side = CloudSide; c.Archive = "la.sql.bz2" }, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{Side: SourceSide, OutputDir: t.TempDir(), Connection: Connection{DSN: good.FormatDSN()},
+				Skip: []string{StepCheck}}
+			tt.cfg(&cfg)
+			if cfg.Side == CloudSide {
+				cfg.Skip = nil
+			}
+			p, err := NewPlan(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := p.DryRun(context.Background(), RunOptions{DefaultUser: "root"})
+			if err != nil {
+				t.Fatalf("DryRun = %v", err)
+			}
+			if len(d.Blockers) != len(tt.want) {
+				t.Fatalf("DryRun blockers = %q; want %d: %q", d.Blockers, len(tt.want), tt.want)
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(d.Blockers[i], w) {
+					t.Errorf("blocker %d = %q; want it to contain %q", i, d.Blockers[i], w)
+				}
+			}
+			if _, err := os.Stat(JournalPath(cfg)); err == nil {
+				t.Errorf("DryRun wrote a journal")
+			}
+		})
+	}
+}
+
+func TestArchiveNameKnown(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		ok   bool
+	}{
+		{"dump.sql.gz", true}, {"dump.sql.zst", true}, {"dump.sql.lz4", true}, {"dump.sql", true},
+		{"dump.sql.zst.age", true}, {"DUMP.SQL.GZ", true}, {"", true},
+		{"dump.sql.bz2", false}, {"dump.sql.xz", false}, {"dump", false}, {"dump.age", false},
+	} {
+		if err := archiveNameKnown(tt.name); (err == nil) != tt.ok {
+			t.Errorf("archiveNameKnown(%q) = %v; want ok %v", tt.name, err, tt.ok)
+		}
 	}
 }

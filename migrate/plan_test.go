@@ -153,9 +153,98 @@ func TestLockRefusesSecondRun(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("first Run = %v", err)
 	}
-	// The lock is gone with the first run.
+	// The lock is gone with the first run, its file too.
+	lp := lockPath(JournalPath(cfg))
+	if _, err := os.Stat(lp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock file after the run: %v; want it removed", err)
+	}
 	if _, err := p.Run(context.Background(), RunOptions{Resume: true}); err != nil {
 		t.Errorf("Run after the first ended = %v; want nil", err)
+	}
+	if _, err := os.Stat(lp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock file after the second run: %v; want it removed", err)
+	}
+}
+
+// A run that opened the lock file just before the holder removed it must
+// not believe it holds the lock: the path names another file by then.
+func TestLockFileReplacedWhileTaking(t *testing.T) {
+	lp := filepath.Join(t.TempDir(), "j.json.lock")
+	a, err := lockFile(lp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockFile(lp); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second lockFile = %v; want ErrLocked", err)
+	}
+	// b opens the file a holds, then a ends: removes it, lets go.
+	b, err := os.OpenFile(lp, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := unlockFile(a, lp); err != nil {
+		t.Fatalf("unlockFile = %v", err)
+	}
+	if _, err := os.Stat(lp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("lock file after unlockFile: %v; want removed", err)
+	}
+	// b's flock on the removed file succeeds, but it is worthless.
+	if ok, err := lockOpened(b, lp); ok || err != nil {
+		t.Errorf("lockOpened(removed file) = %v, %v; want false: open the path again", ok, err)
+	}
+	// A third run takes the lock on a new file...
+	c, err := lockFile(lp)
+	if err != nil {
+		t.Fatalf("lockFile after the removal = %v", err)
+	}
+	// ...and b, holding the old file, still does not hold the lock, and
+	// retrying meets c's lock.
+	if ok, err := lockOpened(b, lp); ok || err != nil {
+		t.Errorf("lockOpened(old file, path replaced) = %v, %v; want false", ok, err)
+	}
+	if _, err := lockFile(lp); !errors.Is(err, ErrLocked) {
+		t.Errorf("lockFile while c holds it = %v; want ErrLocked", err)
+	}
+	if err := unlockFile(c, lp); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A lock file left by a crashed run (present, unlocked) is taken as usual.
+func TestLockFileLeftByACrash(t *testing.T) {
+	lp := filepath.Join(t.TempDir(), "j.json.lock")
+	if err := os.WriteFile(lp, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := lockFile(lp)
+	if err != nil {
+		t.Fatalf("lockFile(left behind) = %v", err)
+	}
+	if err := unlockFile(f, lp); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(lp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock file after unlockFile: %v; want removed", err)
+	}
+}
+
+func TestRestoreCommand(t *testing.T) {
+	tests := []struct {
+		name string
+		conn Connection
+		want string
+	}{
+		{"dsn", Connection{DSN: "root@unix(/run/mysqld/mysqld.sock)/la"}, "lamigrate restore --dsn 'root@unix(/run/mysqld/mysqld.sock)/la' --state /o/isolate-state.json"},
+		{"dsn from env", Connection{DSNEnv: "SRC_DSN", DSN: "x@/y"}, `lamigrate restore --dsn "$SRC_DSN" --state /o/isolate-state.json`},
+		{"install dir and password env", Connection{InstallDir: "/var/www/live agent", PasswordEnv: "LA_PW"}, `MYSQL_PWD="$LA_PW" lamigrate restore --install-dir '/var/www/live agent' --state /o/isolate-state.json`},
+		{"defaults file", Connection{DefaultsFile: "/root/.my.cnf", PasswordEnv: "MYSQL_PWD"}, "lamigrate restore --defaults-file /root/.my.cnf --state /o/isolate-state.json"},
+	}
+	for _, tt := range tests {
+		cfg := Config{Side: SourceSide, OutputDir: "/o", Connection: tt.conn}
+		if got := cfg.RestoreCommand(); got != tt.want {
+			t.Errorf("%s: RestoreCommand() = %s; want %s", tt.name, got, tt.want)
+		}
 	}
 }
 
@@ -308,8 +397,11 @@ func TestRollback(t *testing.T) {
 					t.Errorf("Run = %v; want context.Canceled", err)
 				}
 			}
-			if got := statuses(rep.Steps); got != want || rep.Result != wantResult {
-				t.Errorf("report = %s %s; want %s %s", rep.Result, got, wantResult, want)
+			if got := statuses(rep.Steps); got != want || rep.Result != wantResult || rep.FailedStep != "bad" {
+				t.Errorf("report = %s %s, failed step %q; want %s %s, bad", rep.Result, got, rep.FailedStep, wantResult, want)
+			}
+			if rep.StayedIsolated != tt.stay || (tt.stay && rep.RestoreCommand != cfg.RestoreCommand()) {
+				t.Errorf("report stayed isolated %v, %q; want %v and the restore command", rep.StayedIsolated, rep.RestoreCommand, tt.stay)
 			}
 			if n := len(rec.undos); (n == 1) == tt.stay {
 				t.Errorf("undo ran %d times; want %d", n, map[bool]int{true: 0, false: 1}[tt.stay])
@@ -421,17 +513,24 @@ func TestEvents(t *testing.T) {
 		s.Warn("careful %d", 1)
 		return nil
 	})}}
+	var journal []string
 	rep, err := p.Run(context.Background(), RunOptions{Progress: ProgressFunc(func(e Event) {
 		kinds = append(kinds, string(e.Kind))
+		if e.Kind == EventRunStart {
+			journal = append(journal, e.Message)
+		}
 	})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(kinds, ","); got != "step-start,step-progress,warning,step-end" {
+	if got := strings.Join(kinds, ","); got != "run-start,step-start,step-progress,warning,step-end" {
 		t.Errorf("events = %s", got)
 	}
 	if w := rep.Steps[0].Output.Warnings; len(w) != 1 || w[0] != "careful 1" {
 		t.Errorf("recorded warnings = %v; want [careful 1]", w)
+	}
+	if len(journal) != 1 || journal[0] != JournalPath(cfg) {
+		t.Errorf("run-start events name %v; want once the journal %s", journal, JournalPath(cfg))
 	}
 	b, _ := json.Marshal(rep)
 	if !strings.Contains(string(b), `"result":"done"`) {

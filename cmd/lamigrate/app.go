@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	if ctx.Err() != nil && !errors.Is(err, errAlreadyReported) {
-		err = fmt.Errorf("interrupted: %w", err)
+		err = &interruptedError{err: err}
 	}
 	return u.fail(kctx.Command(), err)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -127,21 +128,118 @@ func TestTaskPlainLines(t *testing.T) {
 	if errb.Len() != 0 {
 		t.Errorf("first update right after start printed %q; want nothing (no meaningful rate yet)", errb.String())
 	}
+	tk.every = 0
 	tk.Update(150, 0, "past the estimate")
-	tk.Finish("done")
-	line := errb.String()
-	if !strings.Contains(line, "dump: 150 B") || !strings.Contains(line, " in ") || strings.Contains(line, "%") {
-		t.Errorf("Finish line = %q; want amount, duration and no percentage past the estimate", line)
+	if line := errb.String(); !strings.Contains(line, "dump: 150 B ") || strings.Contains(line, "%") {
+		t.Errorf("progress line = %q; want the amount and no percentage past the estimate", line)
 	}
 }
 
-func TestTaskCompleteBelowEstimate(t *testing.T) {
-	var out, errb bytes.Buffer
-	u := newUI(&out, &errb, false, false)
-	tk := u.task("dump", 0, true)
-	tk.Update(700, 1000, "estimate from the server")
-	tk.Complete("22 tables")
-	if line := errb.String(); !strings.Contains(line, "700 B / 700 B (100%)") || !strings.Contains(line, "22 tables") {
-		t.Errorf("Complete line = %q; want 100%% of what was done", line)
+// The last line of work that finished shows what was done as the whole,
+// whatever the estimate said; of work that failed, the true figures. JSON
+// lines keep the true figures.
+func TestTaskEndLines(t *testing.T) {
+	tests := []struct {
+		name        string
+		total, done int64
+		bytes       bool
+		end         func(*task)
+		want        string
+		notWant     string
+	}{
+		{"complete below the estimate", 45 << 20, 30 << 20, true, func(t *task) { t.Complete("done") }, "dump: 30.0 MiB / 30.0 MiB (100%)", "45"},
+		{"complete past the estimate", 100, 150, true, func(t *task) { t.Complete("done") }, "dump: 150 B / 150 B (100%)", ""},
+		{"finish means complete", 45 << 20, 30 << 20, true, func(t *task) { t.Finish("12 tables") }, "dump: 30.0 MiB / 30.0 MiB (100%)", "66%"},
+		{"finish failed keeps the truth", 45 << 20, 30 << 20, true, func(t *task) { t.Finish("failed") }, "dump: 30.0 MiB / 45.0 MiB (67%)", "100%"},
+		{"stop keeps the truth", 200, 50, false, func(t *task) { t.Stop("skipped") }, "dump: 50 / 200 (25%)", "B"},
+		{"items are not bytes", 0, 22840, false, func(t *task) { t.Complete("done") }, "dump: 22840 / 22840 (100%)", "KiB"},
+		{"nothing done shows no percentage", 500, 0, true, func(t *task) { t.Complete("already there") }, "dump: 0 B ", "%"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			u := newUI(&out, &errb, false, false)
+			tk := u.task("dump", 0, tt.bytes)
+			tk.Update(tt.done, tt.total, "")
+			tt.end(tk)
+			line := errb.String()
+			if !strings.Contains(line, tt.want) || (tt.notWant != "" && strings.Contains(line, tt.notWant)) {
+				t.Errorf("last line = %q; want %q and not %q", line, tt.want, tt.notWant)
+			}
+
+			errb.Reset()
+			u = newUI(&out, &errb, true, false)
+			tk = u.task("dump", 0, tt.bytes)
+			tk.Update(tt.done, tt.total, "")
+			tt.end(tk)
+			var ev struct {
+				Event       string
+				Done, Total int64
+				Unit        string
+			}
+			lines := strings.Split(strings.TrimSpace(errb.String()), "\n")
+			if err := json.Unmarshal([]byte(lines[len(lines)-1]), &ev); err != nil || ev.Event != "done" || ev.Done != tt.done || ev.Total != tt.total {
+				t.Errorf("JSON last line = %q (%v); want done %d, total %d (the true figures)", errb.String(), err, tt.done, tt.total)
+			}
+			if want := map[bool]string{true: "bytes", false: "items"}[tt.bytes]; ev.Unit != want {
+				t.Errorf("JSON unit = %q; want %q", ev.Unit, want)
+			}
+		})
+	}
+}
+
+// Every verb's error line says "lamigrate VERB: " once and the message
+// without the prefixes that repeat the verb or its library.
+func TestErrorLine(t *testing.T) {
+	tests := []struct {
+		verb, err, want string
+	}{
+		{"drain", "isolate: drain: timed out (2 jobs still pending); is the jobs.php cron still running? Wait longer with --timeout",
+			"lamigrate drain: timed out (2 jobs still pending); is the jobs.php cron still running? Wait longer with --timeout"},
+		{"dump", "dump: reading table `t`: Error 1146: no such table", "lamigrate dump: reading table `t`: Error 1146: no such table"},
+		{"dump", "database \"x\" does not exist on socket /s (database from --dsn): check the database name", "lamigrate dump: database \"x\" does not exist on socket /s (database from --dsn): check the database name"},
+		{"verify", "verify: archive is incomplete", "lamigrate verify: archive is incomplete"},
+		{"verify", "codec: wrong passphrase", "lamigrate verify: codec: wrong passphrase"},
+		{"push", "transfer: sftp: dial tcp 127.0.0.1:1: connection refused", "lamigrate push: sftp: dial tcp 127.0.0.1:1: connection refused"},
+		{"pull", "transfer: open /x: no such file", "lamigrate pull: open /x: no such file"},
+		{"import", "load: table `a`: Error 1050 (42S01): Table 'a' already exists", "lamigrate import: table `a`: Error 1050 (42S01): Table 'a' already exists"},
+		{"isolate", "isolate: cron: crontab -l: exec: \"crontab\": executable file not found in $PATH", "lamigrate isolate: cron: crontab -l: exec: \"crontab\": executable file not found in $PATH"},
+		{"restore", "isolate: restore: open s.json: no such file or directory", "lamigrate restore: open s.json: no such file or directory"},
+		{"check", "2 blocker(s) and 1 warning(s): fix the blockers before migrating", "lamigrate check: 2 blocker(s) and 1 warning(s): fix the blockers before migrating"},
+		{"check", "migrate: check: server version: x", "lamigrate check: server version: x"},
+		{"adjust", "migrate: adjust: parameter domain has no value", "lamigrate adjust: parameter domain has no value"},
+		{"run", "migrate: config: side is missing", "lamigrate run: config: side is missing"},
+		{"run", "step import failed: Error 1050", "lamigrate run: step import failed: Error 1050"},
+		{"dump", "dump: dump: twice", "lamigrate dump: twice"},
+		{"dump", "dump: ", "lamigrate dump: dump:"},
+		{"", "unexpected argument x", "lamigrate: unexpected argument x"},
+		{"isolate", "isolate: first\nsecond", "lamigrate isolate: first; second"},
+	}
+	for _, tt := range tests {
+		if got := errorLine(tt.verb, tt.err); got != tt.want {
+			t.Errorf("errorLine(%q, %q) = %q; want %q", tt.verb, tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestUIFailLine(t *testing.T) {
+	tests := []struct {
+		name, command string
+		err           error
+		want          string
+		code          int
+	}{
+		{"library prefix dropped", "drain", errors.New("isolate: drain: timed out"), "lamigrate drain: timed out\n", exitFailure},
+		{"usage keeps its status", "run", usageErr("--redo only makes sense with --resume"), "lamigrate run: --redo only makes sense with --resume\n", exitUsage},
+		{"interrupted", "dump <flags>", &interruptedError{fmt.Errorf("dump: reading `t`: %w", context.Canceled)}, "lamigrate dump: interrupted: reading `t`: context canceled\n", exitInterrupted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := newUI(&out, &errb, false, false).fail(tt.command, tt.err)
+			if code != tt.code || errb.String() != tt.want {
+				t.Errorf("fail(%q, %v) = %d, %q; want %d, %q", tt.command, tt.err, code, errb.String(), tt.code, tt.want)
+			}
+		})
 	}
 }

@@ -28,6 +28,13 @@ type statusError struct {
 func (e *statusError) Error() string { return e.err.Error() }
 func (e *statusError) Unwrap() error { return e.err }
 
+// interruptedError is a verb's error after Ctrl-C: the line says
+// "interrupted" before the message.
+type interruptedError struct{ err error }
+
+func (e *interruptedError) Error() string { return "interrupted: " + e.err.Error() }
+func (e *interruptedError) Unwrap() error { return e.err }
+
 // withStatus returns err carrying exit status code.
 func withStatus(code int, err error) error { return &statusError{code: code, err: err} }
 
@@ -59,4 +66,54 @@ func oneLine(s string) string {
 	s = strings.TrimSpace(s)
 	s = strings.ReplaceAll(s, "\r", "")
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+// ownPrefixes are, per verb, the origins its errors come from: the library
+// package the verb calls and the verb's own name. An error starting with
+// them says nothing the line's "lamigrate VERB: " does not already say.
+var ownPrefixes = map[string][]string{
+	"check":   {"migrate", "check"},
+	"isolate": {"isolate"},
+	"restore": {"isolate", "restore"},
+	"drain":   {"isolate", "drain"},
+	"dump":    {"dump"},
+	"verify":  {"verify"},
+	"push":    {"transfer", "push"},
+	"pull":    {"transfer", "pull"},
+	"import":  {"load", "import"},
+	"adjust":  {"migrate", "adjust"},
+	"run":     {"migrate", "run"},
+	// Steps of run, for its final line.
+	"verify-db": {"verify"},
+}
+
+// errorLine is the one line a failed verb prints: "lamigrate VERB: " and
+// the message, once. Library errors carry their origin as a prefix
+// ("isolate: drain: timed out"); the leading prefixes that name the verb
+// or the library it calls are dropped, since "lamigrate VERB: " says the
+// same, and any other origin stays ("lamigrate verify: codec: wrong
+// passphrase"). Without a verb (a parse error) the line starts
+// "lamigrate: ".
+func errorLine(verb, msg string) string {
+	msg = trimOwnPrefixes(verb, oneLine(msg))
+	if verb == "" {
+		return "lamigrate: " + msg
+	}
+	return "lamigrate " + verb + ": " + msg
+}
+
+// trimOwnPrefixes drops the leading "origin: " prefixes of msg that belong
+// to verb (see ownPrefixes).
+func trimOwnPrefixes(verb, msg string) string {
+	for {
+		trimmed := false
+		for _, p := range append(ownPrefixes[verb], verb) {
+			if p != "" && strings.HasPrefix(msg, p+": ") && len(msg) > len(p)+2 {
+				msg, trimmed = msg[len(p)+2:], true
+			}
+		}
+		if !trimmed {
+			return msg
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/qualityunit/lamigrate/internal/bytesize"
+	"github.com/qualityunit/lamigrate/internal/shquote"
 	"github.com/qualityunit/lamigrate/migrate"
 )
 
@@ -43,22 +44,98 @@ func (c *runCmd) Run(e *env) error {
 		if err != nil {
 			return err
 		}
-		return e.ui.result(d, func(w io.Writer) { printDryRun(w, d) })
+		if err := e.ui.result(d, func(w io.Writer) { printDryRun(w, d) }); err != nil {
+			return err
+		}
+		if n := len(d.Blockers); n > 0 {
+			return withStatus(exitCheckBlockers, fmt.Errorf("the dry run found %d blocker(s): %s; fix them and run %s again",
+				n, strings.Join(d.Blockers, "; "), c.command("--dry-run")))
+		}
+		return nil
 	}
 	opt.Progress = &runProgress{u: e.ui}
 	rep, err := plan.Run(e.ctx, opt)
 	if rep != nil {
-		if perr := e.ui.result(rep, func(w io.Writer) { printRunReport(w, rep) }); perr != nil && err == nil {
+		if perr := e.ui.result(rep, func(w io.Writer) { printRunReport(w, rep, c.command("--resume")) }); perr != nil && err == nil {
 			err = perr
 		}
 	}
+	var ie *migrate.InterruptedError
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, migrate.ErrJournalExists), errors.Is(err, migrate.ErrNoJournal):
-		return withStatus(exitUsage, err)
+	case errors.Is(err, migrate.ErrJournalExists):
+		return withStatus(exitUsage, fmt.Errorf("%w; to continue it: %s", err, c.command("--resume")))
+	case errors.Is(err, migrate.ErrNoJournal):
+		return withStatus(exitUsage, fmt.Errorf("%w; to start one: %s", err, c.command()))
+	case errors.As(err, &ie):
+		msg := fmt.Sprintf("step %s was in progress when the last run stopped and is not safe to redo", ie.Step)
+		if ie.Check != "" {
+			msg += ": " + ie.Check
+		}
+		return &runError{msg: msg + "; when it is safe, continue with: " + c.command("--resume", "--redo", ie.Step), err: err}
+	case rep != nil && rep.FailedStep != "":
+		return &runError{msg: failureLine(rep, err, c.command("--resume")), err: err}
 	}
 	return err
+}
+
+// command is this run's command line with extra flags, quoted so that it
+// works when pasted: the config path as it was given.
+func (c *runCmd) command(extra ...string) string {
+	return shquote.Join(append([]string{"lamigrate", "run", "--config", c.Config}, extra...)...)
+}
+
+// runError is run's final error: one line saying which step failed, why,
+// what was rolled back and how to continue. It wraps the plan's error, so
+// the exit status still follows it (130 after Ctrl-C).
+type runError struct {
+	msg string
+	err error
+}
+
+func (e *runError) Error() string { return e.msg }
+func (e *runError) Unwrap() error { return e.err }
+
+// failureLine says which step failed and why, what the rollback did and
+// the command that continues the run.
+func failureLine(rep *migrate.Report, err error, resume string) string {
+	why := rep.Error
+	var se *migrate.StepError
+	if errors.As(err, &se) {
+		why = se.Err.Error()
+	}
+	why = trimOwnPrefixes(rep.FailedStep, oneLine(why))
+	verb := "failed"
+	if rep.Result == "interrupted" {
+		verb = "was interrupted"
+	}
+	msg := fmt.Sprintf("step %s %s: %s", rep.FailedStep, verb, why)
+	var undone, undoFailed []string
+	for _, s := range rep.Steps {
+		if s.Undo == nil {
+			continue
+		}
+		if s.Undo.Error != "" {
+			undoFailed = append(undoFailed, s.Name+" ("+oneLine(s.Undo.Error)+")")
+		} else {
+			undone = append(undone, s.Name)
+		}
+	}
+	switch {
+	case rep.StayedIsolated:
+		msg += "; nothing rolled back (isolate.stay_isolated_on_failure): the installation stays isolated, undo it with " + rep.RestoreCommand
+	case len(undone) == 0 && len(undoFailed) == 0:
+		msg += "; nothing to roll back"
+	default:
+		if len(undone) > 0 {
+			msg += "; rolled back: " + strings.Join(undone, ", ")
+		}
+		if len(undoFailed) > 0 {
+			msg += "; rollback FAILED for " + strings.Join(undoFailed, ", ") + ": put those back by hand"
+		}
+	}
+	return msg + "; fix the cause, then continue with: " + resume
 }
 
 // runProgress renders the plan's events with the CLI's progress display.
@@ -70,9 +147,17 @@ type runProgress struct {
 func (p *runProgress) Event(ev migrate.Event) {
 	prefix := fmt.Sprintf("[%d/%d] %s", ev.Index, ev.Count, ev.Step)
 	switch ev.Kind {
+	case migrate.EventRunStart:
+		p.u.info("journal: %s", ev.Message)
 	case migrate.EventStepStart:
 		p.u.info("%s: %s", prefix, ev.Message)
 	case migrate.EventStepProgress:
+		if p.task != nil && p.task.bytes != ev.Bytes {
+			// The step now counts something else (bytes, then rows): a
+			// new display, so items are never shown as bytes.
+			p.task.abandon()
+			p.task = nil
+		}
 		if p.task == nil {
 			p.task = p.u.task(ev.Step, ev.Total, ev.Bytes)
 		}
@@ -80,12 +165,16 @@ func (p *runProgress) Event(ev migrate.Event) {
 	case migrate.EventStepEnd:
 		r := ev.Record
 		if p.task != nil {
-			p.task.Finish(string(r.Status))
+			if r.Status == migrate.Done {
+				p.task.Complete(string(r.Status))
+			} else {
+				p.task.Stop(string(r.Status))
+			}
 			p.task = nil
 		}
 		switch r.Status {
 		case migrate.Failed:
-			p.u.warn("%s failed after %s: %s", prefix, round(r.Duration()), r.Error)
+			p.u.errorf("%s failed after %s: %s", prefix, round(r.Duration()), trimOwnPrefixes(ev.Step, oneLine(r.Error)))
 		case migrate.Done:
 			if ev.Message != "" && strings.HasPrefix(ev.Message, "already") {
 				p.u.info("%s: %s", prefix, ev.Message)
@@ -96,7 +185,7 @@ func (p *runProgress) Event(ev migrate.Event) {
 			p.u.info("%s: %s (%s)", prefix, r.Status, ev.Message)
 		}
 	case migrate.EventUndoStart:
-		p.u.warn("%s: %s", prefix, ev.Message)
+		p.u.warn("%s: rolling back", prefix)
 	case migrate.EventUndoEnd:
 		if ev.Record.Undo != nil && ev.Record.Undo.Error != "" {
 			p.u.warn("%s: rollback FAILED: %s", prefix, ev.Record.Undo.Error)
@@ -106,7 +195,11 @@ func (p *runProgress) Event(ev migrate.Event) {
 	case migrate.EventWarning:
 		p.u.warn("%s", ev.Message)
 	case migrate.EventInfo:
-		p.u.info("%s: %s", ev.Step, ev.Message)
+		if ev.Step == "" {
+			p.u.info("%s", ev.Message)
+		} else {
+			p.u.info("%s: %s", ev.Step, ev.Message)
+		}
 	}
 }
 
@@ -140,7 +233,7 @@ func outputNote(o *migrate.Output) string {
 	return ": " + strings.Join(parts, ", ")
 }
 
-func printRunReport(w io.Writer, r *migrate.Report) {
+func printRunReport(w io.Writer, r *migrate.Report, resume string) {
 	fmt.Fprintf(w, "%s side: %s in %s", r.Side, r.Result, round(time.Duration(r.Seconds*float64(time.Second))))
 	if r.RolledBack {
 		fmt.Fprint(w, " (rolled back)")
@@ -172,14 +265,14 @@ func printRunReport(w io.Writer, r *migrate.Report) {
 	switch r.Result {
 	case "done":
 	case "interrupted", "failed":
-		fmt.Fprintln(w, "continue with: lamigrate run --config FILE --resume")
+		fmt.Fprintln(w, "continue with: "+resume)
 	}
 }
 
 func printDryRun(w io.Writer, d *migrate.DryRun) {
-	j := "none yet"
+	j := d.Journal + ", not written yet"
 	if d.JournalExists {
-		j = d.Journal + " (run with --resume)"
+		j = d.Journal + ", run with --resume"
 	}
 	fmt.Fprintf(w, "plan for the %s side (journal: %s)\n", d.Side, j)
 	for i, s := range d.Steps {
@@ -199,5 +292,8 @@ func printDryRun(w io.Writer, d *migrate.DryRun) {
 	fmt.Fprintf(w, "estimated total: ~%s\n", time.Duration(d.TotalSeconds*float64(time.Second)).Round(time.Second))
 	if d.Basis != "" {
 		fmt.Fprintf(w, "sizes: %s\n", d.Basis)
+	}
+	for _, b := range d.Blockers {
+		fmt.Fprintf(w, "blocker: %s\n", oneLine(b))
 	}
 }

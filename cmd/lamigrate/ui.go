@@ -76,23 +76,34 @@ func (u *ui) info(format string, args ...any) {
 }
 
 // fail prints err as the one line on stderr and returns the exit status.
+// The line is "lamigrate VERB: " and the message once (see errorLine).
 func (u *ui) fail(command string, err error) int {
 	code := exitStatus(err)
 	if errors.Is(err, errAlreadyReported) {
 		return code
 	}
-	verb := strings.Fields(command + " ")
-	name := "lamigrate"
-	if len(verb) > 0 {
-		name += " " + verb[0]
+	verb := ""
+	if f := strings.Fields(command); len(f) > 0 {
+		verb = f[0]
 	}
-	msg := oneLine(err.Error())
+	msg := trimOwnPrefixes(verb, oneLine(err.Error()))
+	var ie *interruptedError
+	if errors.As(err, &ie) {
+		msg = "interrupted: " + trimOwnPrefixes(verb, oneLine(ie.err.Error()))
+	}
 	if u.json {
 		u.event("error", map[string]any{"command": command, "message": msg, "exit_status": code}, "")
 	} else {
-		fmt.Fprintf(u.stderr, "%s: %s\n", name, msg)
+		fmt.Fprintln(u.stderr, errorLine(verb, msg))
 	}
 	return code
+}
+
+// errorf reports a failure that is not the verb's final error (a step of
+// run that failed); never suppressed by --quiet.
+func (u *ui) errorf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	u.event("error", map[string]any{"message": msg}, "lamigrate: error: "+msg)
 }
 
 // task shows progress of one long piece of work.
@@ -108,6 +119,8 @@ type task struct {
 	bar     *progressbar.ProgressBar
 	every   time.Duration
 	stopped bool
+	// complete: the work finished (see Complete).
+	complete bool
 }
 
 // task starts a progress display. unitBytes says whether the counts are
@@ -169,22 +182,50 @@ func (t *task) Update(done, total int64, note string) {
 	t.emit("progress")
 }
 
-// Complete ends the display of work that finished: what was done is the
-// total, whatever a server estimate said before.
-func (t *task) Complete(note string) {
-	if t != nil && t.total > 0 {
-		t.total = t.done
+// Complete ends the display of work that finished. The last line shows
+// what was done as the whole ("30.0 MiB / 30.0 MiB (100%)"), whatever a
+// server estimate said the total would be; on a terminal the bar ends
+// full. JSON lines keep the true figures (done, and the total as last
+// reported) and say "complete": true.
+func (t *task) Complete(note string) { t.end(note, true) }
+
+// Stop ends the display of work that did not finish (it failed or was
+// skipped): the last line shows the true figures.
+func (t *task) Stop(note string) { t.end(note, false) }
+
+// Finish ends the display: Stop when note is "failed", else Complete.
+// New code calls Complete or Stop.
+func (t *task) Finish(note string) {
+	if note == "failed" {
+		t.Stop(note)
+		return
 	}
-	t.Finish(note)
+	t.Complete(note)
 }
 
-// Finish ends the display with a summary line.
-func (t *task) Finish(note string) {
+// abandon ends the display without a line (the work goes on under another
+// display).
+func (t *task) abandon() {
 	if t == nil || t.stopped {
 		return
 	}
 	t.stopped = true
 	if t.bar != nil {
+		t.bar.Exit()
+	}
+}
+
+func (t *task) end(note string, complete bool) {
+	if t == nil || t.stopped {
+		return
+	}
+	t.stopped = true
+	t.complete = complete
+	if t.bar != nil {
+		if complete && t.done > 0 {
+			t.bar.ChangeMax64(t.done)
+			t.bar.Set64(t.done)
+		}
 		t.bar.Finish()
 	}
 	t.note = note
@@ -201,14 +242,29 @@ func (t *task) emit(kind string) {
 		eta = time.Duration(float64(t.total-t.done)/rate) * time.Second
 	}
 	fields := map[string]any{"task": t.name, "done": t.done, "total": t.total, "elapsed_s": el.Seconds(), "rate_per_s": rate, "note": t.note}
+	if kind == "done" {
+		fields["complete"] = t.complete
+	}
+	if !t.bytes {
+		fields["unit"] = "items"
+	} else {
+		fields["unit"] = "bytes"
+	}
 	if eta > 0 {
 		fields["eta_s"] = eta.Seconds()
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %s", t.name, t.amount(t.done))
-	// A total from server estimates can be below the truth: then it says
-	// nothing and is not shown.
-	if t.total > 0 && t.done <= t.total {
+	switch {
+	case kind == "done" && t.complete:
+		// Finished work is the whole of itself: an estimated total said
+		// how much there might be, not how much there was.
+		if t.done > 0 {
+			fmt.Fprintf(&b, " / %s (100%%)", t.amount(t.done))
+		}
+	case t.total > 0 && t.done <= t.total:
+		// A total from server estimates can be below the truth: then it
+		// says nothing and is not shown.
 		fmt.Fprintf(&b, " / %s (%.0f%%)", t.amount(t.total), 100*float64(t.done)/float64(t.total))
 	}
 	if t.bytes {
