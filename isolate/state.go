@@ -118,9 +118,9 @@ type State struct {
 	// things it had to leave alone. RestoreRowsOnly says the last restore
 	// put back the rows only (on another machine, or asked to): the files,
 	// cron lines and services it records are still to restore.
-	Restored         *time.Time `json:"restored,omitempty"`
-	RestoreConflicts int        `json:"restore_conflicts,omitempty"`
-	RestoreRowsOnly  bool       `json:"restore_rows_only,omitempty"`
+	Restored         *time.Time     `json:"restored,omitempty"`
+	RestoreConflicts int            `json:"restore_conflicts,omitempty"`
+	RestoreRowsOnly  bool           `json:"restore_rows_only,omitempty"`
 	Sources          []SourceState  `json:"sources"`
 	Files            []FileState    `json:"files,omitempty"`
 	Cron             []CronState    `json:"cron,omitempty"`

@@ -24,7 +24,7 @@ func (c *connFlags) hintConn() string {
 
 var (
 	hintPasswordRE = regexp.MustCompile(`^([^:@/]*):[^@/]*@`)
-	hintSafeRE   = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+	hintSafeRE     = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
 )
 
 // hintQuote quotes s for a POSIX shell when it needs quoting.
