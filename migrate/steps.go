@@ -160,7 +160,7 @@ func (s *Session) isolateError(step string, err error) error {
 	case errors.As(err, &rb):
 		rb.RestoreCommand = s.restoreCommand()
 	case errors.As(err, &ai):
-		return fmt.Errorf("%s: %s", step, strings.Replace(strings.TrimPrefix(err.Error(), "isolate: "), "set AlreadyIsolatedOK", "set isolate.already_isolated_ok in the run config", 1))
+		return &stepErr{err: err, msg: step + ": " + strings.Replace(strings.TrimPrefix(err.Error(), "isolate: "), "set AlreadyIsolatedOK", "set isolate.already_isolated_ok in the run config", 1)}
 	}
 	msg := strings.TrimPrefix(err.Error(), "isolate: ")
 	if !strings.HasPrefix(msg, step+": ") {
