@@ -3,6 +3,7 @@ package isolate
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -20,6 +21,11 @@ import (
 const CronMarker = "#lamigrate-disabled# "
 
 // CronOptions say which crontabs to edit.
+//
+// In JSON, {} means what lamigrate isolate --cron means: the user's crontab
+// (a missing "user" is true) and the default system crontabs (a missing
+// "files" is DefaultCronFiles). "user": false and "files": [] leave them
+// out. A Go CronOptions{} leaves the user's crontab out (User is false).
 type CronOptions struct {
 	// User edits the crontab of the user running lamigrate through
 	// Command ("crontab -l" to read, "crontab -" to write).
@@ -30,6 +36,33 @@ type CronOptions struct {
 	// Files are system crontab paths or globs (with a user field). nil
 	// means DefaultCronFiles; an empty list means none.
 	Files []string `json:"files"`
+}
+
+// UnmarshalJSON reads the options strictly (unknown fields are errors),
+// with "user" true when it is missing.
+func (c *CronOptions) UnmarshalJSON(b []byte) error {
+	type plain CronOptions
+	v := plain{User: true}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return err
+	}
+	*c = CronOptions(v)
+	return nil
+}
+
+// places names the crontabs the options look at, for messages.
+func (c CronOptions) places() string {
+	var p []string
+	if c.User {
+		p = append(p, "the user crontab ("+strings.Join(c.command(), " ")+" -l)")
+	}
+	p = append(p, c.files()...)
+	if len(p) == 0 {
+		return "no crontab"
+	}
+	return strings.Join(p, ", ")
 }
 
 // DefaultCronFiles are the system crontabs searched by default.
@@ -140,12 +173,15 @@ func planCron(ctx context.Context, r Runner, o CronOptions, patterns []string) (
 			out = append(out, CronState{Kind: t.kind, Path: t.path, Lines: lines, Status: "would disable"})
 		}
 	}
+	if len(out) == 0 {
+		warns = append(warns, noCronLine(o, patterns))
+	}
 	return out, warns
 }
 
 // disableCron comments out matching lines in every crontab, recording each
 // crontab's content before writing it.
-func disableCron(ctx context.Context, r Runner, o CronOptions, patterns []string, sf *stateFile, p Progress) ([]CronState, []string, error) {
+func disableCron(ctx context.Context, r Runner, o CronOptions, patterns []string, sf *stateFile, p Progress, ch *changes) ([]CronState, []string, error) {
 	targets, warns := o.targets()
 	for _, w := range warns {
 		warn(p, "%s", w)
@@ -201,6 +237,7 @@ func disableCron(ctx context.Context, r Runner, o CronOptions, patterns []string
 			written = w
 		}
 		if written != nil {
+			ch.cron = append(ch.cron, sf.s.Cron[idx]) // a failed write may have written
 			if err := t.write(ctx, r, written); err != nil {
 				return out, warns, fmt.Errorf("isolate: cron: writing %s: %w", t.path, err)
 			}
@@ -212,7 +249,37 @@ func disableCron(ctx context.Context, r Runner, o CronOptions, patterns []string
 		report(p, Event{Step: "cron", Name: t.path, State: "disabled", Count: int64(len(sf.s.Cron[idx].Lines))})
 		out = append(out, sf.s.Cron[idx])
 	}
+	if len(out) == 0 && len(sf.s.Cron) == 0 {
+		warns = append(warns, warn(p, "%s", noCronLine(o, patterns)))
+	}
 	return out, warns, nil
+}
+
+// noCronLine is the warning for cron isolation that found nothing.
+func noCronLine(o CronOptions, patterns []string) string {
+	return fmt.Sprintf("cron: no active %s line found in %s, so no background job was switched off; "+
+		"name the crontab that runs them with --crontab-command 'crontab -u www-data' or --cron-file FILE (cron.command or cron.files in a run config)",
+		strings.Join(patterns, "/"), o.places())
+}
+
+// markedCron returns the crontabs among o's that already hold lines with
+// CronMarker (an earlier isolation that was not restored).
+func markedCron(ctx context.Context, r Runner, o CronOptions) []string {
+	targets, _ := o.targets()
+	var out []string
+	for _, t := range targets {
+		cur, err := t.read(ctx, r)
+		if err != nil {
+			continue
+		}
+		for _, l := range bytes.SplitAfter(cur, []byte("\n")) {
+			if bytes.HasPrefix(l, []byte(CronMarker)) {
+				out = append(out, t.path)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // restoreCron puts a crontab back: the exact original when nothing else

@@ -286,7 +286,7 @@ func TestIsolateStopFailureRestores(t *testing.T) {
 	fr := &fakeRunner{}
 	opts := Options{WebServer: &WebServerOptions{Services: []ServiceCommand{{Name: "web", Stop: []string{"false-stop"}, Start: []string{"service", "web", "start"}}}}, Runner: fr}
 	_, err := Isolate(context.Background(), db.DB, DefaultProfile(), filepath.Join(dir, "s.json"), opts)
-	if err == nil || !strings.Contains(err.Error(), "stopping web") || !strings.Contains(err.Error(), "restored what was done") {
+	if err == nil || !strings.Contains(err.Error(), "stopping web") || !strings.Contains(err.Error(), "switched back on what this run changed") {
 		t.Fatalf("Isolate with a failing stop = %v; want stopping web ... restored", err)
 	}
 	sameDigests(t, "after failed isolate", digests(t, db), before)

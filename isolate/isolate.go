@@ -3,10 +3,13 @@ package isolate
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -32,6 +35,19 @@ type Options struct {
 	// RestoreTimeout bounds the restore that follows a failed or cancelled
 	// Isolate (default 5 minutes).
 	RestoreTimeout time.Duration `json:"restore_timeout,omitempty"`
+	// IgnorePendingJobs lets Isolate with Cron switch the cron lines off
+	// while background jobs are still pending (they then never run); by
+	// default it refuses with a *JobsPendingError.
+	IgnorePendingJobs bool `json:"ignore_pending_jobs,omitempty"`
+	// AlreadyIsolatedOK lets Isolate start a new state file for an
+	// installation that already looks isolated; by default it refuses
+	// with an *AlreadyIsolatedError.
+	AlreadyIsolatedOK bool `json:"already_isolated_ok,omitempty"`
+	// RowsOnly makes Restore put back the database rows only, leaving the
+	// files, cron lines and services of the state file alone (the cloud
+	// side). Restore does that by itself on another machine than the one
+	// isolate ran on.
+	RowsOnly bool `json:"rows_only,omitempty"`
 
 	Runner   Runner   `json:"-"` // nil = ExecRunner
 	Progress Progress `json:"-"`
@@ -40,6 +56,15 @@ type Options struct {
 	// are updated, and its error aborts the source (a crash there).
 	afterSource func(name string)
 	afterRecord func(name string) error
+	// thisHost is the machine this runs on (nil: ThisHost).
+	thisHost func() Host
+}
+
+func (o *Options) host() Host {
+	if o.thisHost != nil {
+		return o.thisHost()
+	}
+	return ThisHost()
 }
 
 // AsideSuffix is appended to a file's name while it is moved aside.
@@ -120,7 +145,15 @@ func Isolate(ctx context.Context, db *sql.DB, p *Profile, statePath string, o Op
 			return nil, &ProfileError{Source: st.Name, Field: field, Reason: strings.TrimPrefix(st.ConditionError, "active_where ")}
 		}
 	}
+	server := serverOf(ctx, db, dbName.String)
 	if o.DryRun {
+		if o.Cron != nil && !o.IgnorePendingJobs {
+			if n, w := pendingJobs(ctx, db, p); w != "" {
+				res.Warnings = append(res.Warnings, w)
+			} else if n > 0 {
+				res.Warnings = append(res.Warnings, (&JobsPendingError{Count: n, Table: drainTable(p.Drain()), State: statePath}).Error())
+			}
+		}
 		return dryRun(ctx, db, p, statuses, statePath, o, res)
 	}
 
@@ -129,10 +162,32 @@ func Isolate(ctx context.Context, db *sql.DB, p *Profile, statePath string, o Op
 		return nil, err
 	}
 	defer sf.close()
+	fresh := sf.s.Isolated() == "" && len(sf.s.Sources) == 0
 	if sf.s.Restored != nil {
 		if sf.s.RestoreConflicts > 0 {
 			return nil, fmt.Errorf("isolate: state file %s was restored with %d conflicts and still holds their original values; fix them and use a new state file", statePath, sf.s.RestoreConflicts)
 		}
+		if !sf.s.FullyRestored() {
+			return nil, fmt.Errorf("isolate: state file %s was restored rows only and still holds %s of the machine isolate ran on; restore them there with the same state file, or use a new state file", statePath, sf.s.machineEntries())
+		}
+		fresh = true
+	}
+	// Refuse before anything changes.
+	if fresh && !o.AlreadyIsolatedOK {
+		if e := alreadyIsolated(ctx, o, statePath, dbName.String, server); e != nil {
+			return nil, e
+		}
+	}
+	if o.Cron != nil && !o.IgnorePendingJobs && !cronDone(sf.s) {
+		n, w := pendingJobs(ctx, db, p)
+		if w != "" {
+			res.Warnings = append(res.Warnings, warn(o.Progress, "%s", w))
+		}
+		if n > 0 {
+			return nil, &JobsPendingError{Count: n, Table: drainTable(p.Drain()), State: statePath}
+		}
+	}
+	if sf.s.Restored != nil {
 		archive := fmt.Sprintf("%s.restored-%s", statePath, sf.s.Restored.UTC().Format("20060102T150405Z"))
 		if err := os.Rename(statePath, archive); err != nil {
 			return nil, fmt.Errorf("isolate: archiving the restored state file: %w", err)
@@ -146,42 +201,371 @@ func Isolate(ctx context.Context, db *sql.DB, p *Profile, statePath string, o Op
 	} else if sf.s.Database != dbName.String {
 		return nil, fmt.Errorf("isolate: state file %s belongs to database %s, not %s; use another state file", statePath, sf.s.Database, dbName.String)
 	}
+	if sf.s.Host == nil {
+		h := o.host()
+		sf.s.Host = &h
+	}
+	if sf.s.Server == nil && server != nil {
+		sf.s.Server = server
+	}
 	if err := sf.save(); err != nil {
 		return nil, err
 	}
+	snap := sf.s.clone()
 
-	err = isolateAll(ctx, db, p, statuses, sf, o, res)
+	ch := &changes{rows: map[string][]Row{}}
+	err = isolateAll(ctx, db, p, statuses, sf, o, res, ch)
 	if err == nil {
 		return res, nil
 	}
 	if o.Keep {
-		return res, fmt.Errorf("%w (what was isolated is kept; the state file %s can restore it)", err, statePath)
+		return res, &RollbackError{Err: err, State: statePath, Kept: true}
 	}
-	// Undo what was done, even when ctx was cancelled.
+	// Undo what this call did, even when ctx was cancelled; what earlier
+	// calls isolated stays isolated.
 	timeout := o.RestoreTimeout
 	if timeout <= 0 {
 		timeout = 5 * time.Minute
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
-	sf.close() // restoreLocked takes the lock itself
-	rr, rerr := Restore(rctx, db, statePath, Options{Runner: o.Runner, Progress: o.Progress})
+	rr, rerr := rollback(rctx, db, p, sf, snap, ch, o)
 	res.RolledBack = rr
-	if rerr != nil {
-		return res, fmt.Errorf("%w; restoring what was done also failed: %v (run restore with the state file %s)", err, rerr, statePath)
+	re := &RollbackError{Err: err, State: statePath, RestoreErr: rerr, SwitchedBack: rr.switchedOn(), Conflicts: rr.Conflicts()}
+	if rerr == nil {
+		re.StillIsolated = sf.s.Isolated()
 	}
-	if n := rr.Conflicts(); n > 0 {
-		return res, fmt.Errorf("%w; restored what was done, except %d conflicts (see the state file %s)", err, n, statePath)
-	}
-	return res, fmt.Errorf("%w; restored what was done", err)
+	return res, re
 }
 
-func isolateAll(ctx context.Context, db *sql.DB, p *Profile, statuses []SourceStatus, sf *stateFile, o Options, res *Result) error {
+// changes is what one Isolate call changed, for its own rollback.
+type changes struct {
+	rows     map[string][]Row // per source, the rows it locked, with the values it read
+	files    []FileState
+	cron     []CronState
+	services []ServiceState
+}
+
+func (s *State) clone() *State {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err) // a State always encodes
+	}
+	var c State
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic(err)
+	}
+	return &c
+}
+
+// rollback switches back on what ch records, in reverse order, and leaves
+// the state file as snap (what it held before this call) plus whatever
+// could not be switched back.
+func rollback(ctx context.Context, db *sql.DB, p *Profile, sf *stateFile, snap *State, ch *changes, o Options) (*RestoreResult, error) {
+	rr := &RestoreResult{}
+	next := snap.clone()
+	for i := len(ch.services) - 1; i >= 0; i-- {
+		svc := ch.services[i]
+		r := startService(ctx, o, svc, rr)
+		if r.Status == "failed" {
+			next.Services = keepEntry(next.Services, svc, func(a ServiceState) bool { return a.Name == svc.Name })
+		}
+	}
+	for i := len(ch.cron) - 1; i >= 0; i-- {
+		cs := ch.cron[i]
+		cr, err := restoreCron(ctx, o.runner(), cs)
+		if err != nil {
+			return rr, err
+		}
+		reportCron(o, cr, rr)
+		if cr.Status == "partial" || cr.Status == "conflict" {
+			next.Cron = keepEntry(next.Cron, cs, func(a CronState) bool { return a.Kind == cs.Kind && a.Path == cs.Path })
+		}
+	}
+	for i := len(ch.files) - 1; i >= 0; i-- {
+		fs := ch.files[i]
+		fr := restoreFile(fs)
+		reportFile(o, fr, rr)
+		if fr.Status == "conflict" {
+			next.Files = keepEntry(next.Files, fs, func(a FileState) bool { return a.Path == fs.Path })
+		}
+	}
+	for i := len(p.Sources) - 1; i >= 0; i-- {
+		rows, ok := ch.rows[p.Sources[i].Name]
+		cur := sf.s.source(p.Sources[i].Name)
+		if !ok || cur == nil {
+			continue
+		}
+		ss := *cur
+		ss.Rows = rows
+		sr, err := restoreSource(ctx, db, ss)
+		if err != nil {
+			return rr, err
+		}
+		reportSource(o, sr, rr)
+		if len(sr.Conflicts) == 0 {
+			continue
+		}
+		// Keep the conflicting rows with their first original value.
+		n := next.source(ss.Name)
+		if n == nil {
+			cp := *cur
+			cp.Rows, cp.Status = []Row{}, Started
+			next.Sources = append(next.Sources, cp)
+			n = &next.Sources[len(next.Sources)-1]
+		}
+		known := map[string]bool{}
+		for _, r := range n.Rows {
+			known[keyOf(r.Key)] = true
+		}
+		for _, c := range sr.Conflicts {
+			for _, r := range cur.Rows {
+				if r.Key.Equal(c.Key) && !known[keyOf(r.Key)] {
+					n.Rows = append(n.Rows, r)
+					known[keyOf(r.Key)] = true
+				}
+			}
+		}
+	}
+	sf.s = next
+	return rr, sf.save()
+}
+
+// keepEntry puts e into list, replacing the entry same matches.
+func keepEntry[T any](list []T, e T, same func(T) bool) []T {
+	for i := range list {
+		if same(list[i]) {
+			list[i] = e
+			return list
+		}
+	}
+	return append(list, e)
+}
+
+// switchedOn says what a restore switched back on, e.g. "mail accounts (3
+// rows), 1 cron line in /etc/crontab"; "nothing" when nothing.
+func (r *RestoreResult) switchedOn() string {
+	if r == nil {
+		return "nothing"
+	}
+	var parts []string
+	for _, s := range r.Sources {
+		if s.Restored > 0 {
+			parts = append(parts, fmt.Sprintf("%s (%s)", s.Name, plural(int(s.Restored), "row")))
+		}
+	}
+	for _, c := range r.Cron {
+		if (c.Status == "restored" || c.Status == "partial") && c.Lines > 0 {
+			parts = append(parts, fmt.Sprintf("%s in %s", plural(c.Lines, "cron line"), c.Path))
+		}
+	}
+	for _, f := range r.Files {
+		if f.Status == "restored" {
+			parts = append(parts, "file "+f.Path)
+		}
+	}
+	for _, s := range r.Services {
+		if s.Status == "started" {
+			parts = append(parts, "service "+s.Name)
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// SwitchedOn says what the restore switched back on, e.g. "mail accounts
+// (3 rows), 1 cron line in /etc/crontab, service nginx", or "nothing".
+func (r *RestoreResult) SwitchedOn() string { return r.switchedOn() }
+
+// RollbackError is a failed or cancelled Isolate, after it switched back
+// on what that call had changed (unless Options.Keep). What earlier calls
+// with the same state file isolated stays isolated.
+type RollbackError struct {
+	Err   error  // what failed
+	State string // the state file
+	// Kept is set when Options.Keep left this call's changes in place.
+	Kept bool
+	// SwitchedBack is what this call had changed and switched back on
+	// ("nothing" when it had changed nothing).
+	SwitchedBack string
+	// StillIsolated is what the state file holds isolated from earlier
+	// calls (and conflicts of this one); "" when nothing.
+	StillIsolated string
+	// Conflicts counts what this call changed but could not switch back.
+	Conflicts int
+	// RestoreErr is set when switching back failed.
+	RestoreErr error
+	// RestoreCommand, when set, is how the caller's user restores the
+	// state file (the CLI sets "lamigrate restore --dsn ... --state S").
+	RestoreCommand string
+}
+
+func (e *RollbackError) Unwrap() error { return e.Err }
+
+func (e *RollbackError) Error() string {
+	how := "the state file " + e.State
+	if e.RestoreCommand != "" {
+		how = e.RestoreCommand
+	}
+	switch {
+	case e.Kept:
+		return fmt.Sprintf("%v; what was isolated is kept (Keep); restore it with %s", e.Err, how)
+	case e.RestoreErr != nil:
+		return fmt.Sprintf("%v; switching back on what this run changed also failed: %v; restore with %s", e.Err, e.RestoreErr, how)
+	}
+	msg := fmt.Sprintf("%v; switched back on what this run changed (%s)", e.Err, e.SwitchedBack)
+	if e.Conflicts > 0 {
+		msg += fmt.Sprintf(", except %d conflicts kept in the state file", e.Conflicts)
+	}
+	if e.StillIsolated != "" {
+		msg += fmt.Sprintf("; still isolated from earlier runs: %s; restore them with %s", e.StillIsolated, how)
+	}
+	return msg
+}
+
+// ErrJobsPending means Isolate with Cron refused because background jobs
+// are still pending; the error is a *JobsPendingError.
+var ErrJobsPending = errors.New("isolate: background jobs are still pending")
+
+// JobsPendingError is Isolate's refusal to switch cron off while
+// background jobs wait for it. Nothing was changed.
+type JobsPendingError struct {
+	Count int64
+	// Table is the jobs table the drain query counts (or the query).
+	Table string
+	State string
+}
+
+func (e *JobsPendingError) Is(t error) bool { return t == ErrJobsPending }
+
+func (e *JobsPendingError) Error() string {
+	return fmt.Sprintf("isolate: %d background jobs are still pending (%s); they run from the cron lines cron isolation would switch off: "+
+		"isolate without cron, drain, then isolate with cron and the same state file %s (or set IgnorePendingJobs); nothing was changed", e.Count, e.Table, e.State)
+}
+
+var fromRE = regexp.MustCompile(`(?i)\bFROM\s+([A-Za-z0-9_$.` + "`" + `]+)`)
+
+// drainTable names the table a drain query counts, or returns the query.
+func drainTable(q string) string {
+	if m := fromRE.FindStringSubmatch(q); m != nil {
+		return strings.Trim(m[1], "`")
+	}
+	return q
+}
+
+// pendingJobs runs the profile's drain query; a failure is a warning.
+func pendingJobs(ctx context.Context, db *sql.DB, p *Profile) (int64, string) {
+	var n sql.NullInt64
+	if err := db.QueryRowContext(ctx, p.Drain()).Scan(&n); err != nil {
+		return 0, fmt.Sprintf("cannot count pending background jobs with %q: %v; make sure none is pending before cron goes off", p.Drain(), err)
+	}
+	return n.Int64, ""
+}
+
+// cronDone reports whether the state already holds disabled crontabs.
+func cronDone(s *State) bool {
+	for _, c := range s.Cron {
+		if c.Status == Done {
+			return true
+		}
+	}
+	return false
+}
+
+// serverOf identifies the database server; nil when it cannot tell.
+func serverOf(ctx context.Context, db *sql.DB, dbName string) *Server {
+	s := &Server{Database: dbName}
+	if err := db.QueryRowContext(ctx, "SELECT @@hostname, @@port").Scan(&s.Hostname, &s.Port); err != nil {
+		return nil
+	}
+	return s
+}
+
+// ErrAlreadyIsolated means Isolate refused a new state file for an
+// installation that already looks isolated; the error is an
+// *AlreadyIsolatedError.
+var ErrAlreadyIsolated = errors.New("isolate: the installation already looks isolated")
+
+// AlreadyIsolatedError is Isolate's refusal to isolate an installation
+// that looks isolated into a new state file, which would record the
+// isolated values as the originals. Nothing was changed.
+type AlreadyIsolatedError struct {
+	Database string
+	// State is the new state file given.
+	State string
+	// Other is the state file that holds the originals: not restored,
+	// same database, beside State. "" when none was found.
+	Other string
+	// OtherHolds says what Other holds isolated.
+	OtherHolds string
+	// Cron are crontabs holding lines with CronMarker.
+	Cron []string
+}
+
+func (e *AlreadyIsolatedError) Is(t error) bool { return t == ErrAlreadyIsolated }
+
+func (e *AlreadyIsolatedError) Error() string {
+	var why []string
+	if e.Other != "" {
+		why = append(why, fmt.Sprintf("the state file %s holds the original values of an isolation not restored yet (%s)", e.Other, e.OtherHolds))
+	}
+	if len(e.Cron) > 0 {
+		why = append(why, fmt.Sprintf("%s hold cron lines lamigrate commented out (%q)", strings.Join(e.Cron, ", "), strings.TrimSpace(CronMarker)))
+	}
+	what := "find the state file that holds the originals and continue with it, or restore with it first"
+	if e.Other != "" {
+		what = "continue with the state file " + e.Other + ", or restore with it first"
+	}
+	return fmt.Sprintf("isolate: database %s already looks isolated: %s; %s (to isolate into the new state file %s anyway, set AlreadyIsolatedOK); nothing was changed",
+		e.Database, strings.Join(why, "; "), what, e.State)
+}
+
+// alreadyIsolated looks for signs of an isolation not restored yet: a
+// state file of the same database beside statePath, and crontabs with
+// CronMarker lines.
+func alreadyIsolated(ctx context.Context, o Options, statePath, dbName string, server *Server) *AlreadyIsolatedError {
+	e := &AlreadyIsolatedError{Database: dbName, State: statePath}
+	self, _ := filepath.Abs(statePath)
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(statePath), "*.json"))
+	sort.Strings(matches)
+	for _, m := range matches {
+		if abs, _ := filepath.Abs(m); abs == self {
+			continue
+		}
+		s, err := ReadState(m)
+		if err != nil || s.Database != dbName || s.FullyRestored() || s.Isolated() == "" {
+			continue
+		}
+		if s.Server != nil && server != nil && !s.Server.Same(*server) {
+			continue
+		}
+		if s.Restored != nil && s.RestoreRowsOnly && !sameHost(s, o) {
+			continue // a cloud-side copy restored there
+		}
+		e.Other, e.OtherHolds = m, s.Isolated()
+		break
+	}
+	if o.Cron != nil {
+		e.Cron = markedCron(ctx, o.runner(), *o.Cron)
+	}
+	if e.Other == "" && len(e.Cron) == 0 {
+		return nil
+	}
+	return e
+}
+
+func sameHost(s *State, o Options) bool {
+	return s.Host != nil && s.Host.Same(o.host())
+}
+
+func isolateAll(ctx context.Context, db *sql.DB, p *Profile, statuses []SourceStatus, sf *stateFile, o Options, res *Result, ch *changes) error {
 	for i, src := range p.Sources {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("isolate: %w", err)
 		}
-		sr, err := isolateSource(ctx, db, src, statuses[i], sf, o)
+		sr, err := isolateSource(ctx, db, src, statuses[i], sf, o, ch)
 		res.Sources = append(res.Sources, sr)
 		if sr.Status == "skipped" {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("source %q skipped: %s", src.Name, sr.Reason))
@@ -201,7 +585,7 @@ func isolateAll(ctx context.Context, db *sql.DB, p *Profile, statuses []SourceSt
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("isolate: %w", err)
 			}
-			fs, w, err := moveAside(o.InstallDir, src, sf, o.Progress)
+			fs, w, err := moveAside(o.InstallDir, src, sf, o.Progress, ch)
 			if w != "" {
 				res.Warnings = append(res.Warnings, w)
 			}
@@ -214,7 +598,7 @@ func isolateAll(ctx context.Context, db *sql.DB, p *Profile, statuses []SourceSt
 		}
 	}
 	if o.Cron != nil {
-		cs, warns, err := disableCron(ctx, o.runner(), *o.Cron, p.Patterns(), sf, o.Progress)
+		cs, warns, err := disableCron(ctx, o.runner(), *o.Cron, p.Patterns(), sf, o.Progress, ch)
 		res.Cron = cs
 		res.Warnings = append(res.Warnings, warns...)
 		if err != nil {
@@ -222,7 +606,7 @@ func isolateAll(ctx context.Context, db *sql.DB, p *Profile, statuses []SourceSt
 		}
 	}
 	if o.WebServer != nil {
-		ss, warns, err := stopWebServer(ctx, o.runner(), *o.WebServer, sf, o.Progress)
+		ss, warns, err := stopWebServer(ctx, o.runner(), *o.WebServer, sf, o.Progress, ch)
 		res.Services = ss
 		res.Warnings = append(res.Warnings, warns...)
 		if err != nil {
@@ -234,7 +618,7 @@ func isolateAll(ctx context.Context, db *sql.DB, p *Profile, statuses []SourceSt
 
 // isolateSource deactivates one source in one transaction: lock the active
 // rows, record them, save the state, update, commit, mark done.
-func isolateSource(ctx context.Context, db *sql.DB, src Source, st SourceStatus, sf *stateFile, o Options) (SourceResult, error) {
+func isolateSource(ctx context.Context, db *sql.DB, src Source, st SourceStatus, sf *stateFile, o Options, ch *changes) (SourceResult, error) {
 	sr := SourceResult{Name: src.Name, Table: src.Table, Column: src.Column, Write: src.Write, Confidence: src.Confidence}
 	ss := sf.s.source(src.Name)
 	if ss != nil && (ss.Table != src.Table || ss.Key != src.Key || ss.Column != src.Column || ss.Write != src.Write) {
@@ -294,6 +678,7 @@ func isolateSource(ctx context.Context, db *sql.DB, src Source, st SourceStatus,
 	if err := sf.save(); err != nil {
 		return sr, err
 	}
+	ch.rows[src.Name] = active
 	if o.afterRecord != nil {
 		if err := o.afterRecord(src.Name); err != nil {
 			return sr, err
@@ -473,7 +858,7 @@ func readValues(ctx context.Context, q txQuerier, query string, args ...any) ([]
 
 // moveAside renames the source's file to File+AsideSuffix, recording it
 // first. A missing file is a warning.
-func moveAside(installDir string, src Source, sf *stateFile, p Progress) (*FileState, string, error) {
+func moveAside(installDir string, src Source, sf *stateFile, p Progress, ch *changes) (*FileState, string, error) {
 	path := filepath.Join(installDir, filepath.FromSlash(src.File))
 	aside := path + AsideSuffix
 	var fs *FileState
@@ -508,6 +893,7 @@ func moveAside(installDir string, src Source, sf *stateFile, p Progress) (*FileS
 		if err := os.Rename(path, aside); err != nil {
 			return fs, "", fmt.Errorf("isolate: moving %s aside: %w", path, err)
 		}
+		ch.files = append(ch.files, *fs)
 	}
 	fs.Status = Done
 	report(p, Event{Step: "file", Name: path, State: "moved aside", Message: aside})

@@ -245,7 +245,7 @@ func TestIsolateCancelRestores(t *testing.T) {
 			cancel()
 		}
 	}})
-	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "restored what was done") {
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "switched back on what this run changed") {
 		t.Fatalf("Isolate cancelled = %v; want context.Canceled and restored", err)
 	}
 	if res == nil || res.RolledBack == nil || res.RolledBack.Restored() != 7 {

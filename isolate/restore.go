@@ -19,6 +19,9 @@ type RestoreResult struct {
 	Cron     []CronRestore    `json:"cron,omitempty"`
 	Services []ServiceRestore `json:"services,omitempty"`
 	Warnings []string         `json:"warnings,omitempty"`
+	// LeftAlone says which files, cron lines and services were not
+	// restored and why (another machine, or Options.RowsOnly).
+	LeftAlone string `json:"left_alone,omitempty"`
 }
 
 // SourceRestore is one source's outcome.
@@ -113,7 +116,13 @@ var ErrConflicts = errors.New("isolate: restore left conflicts alone")
 // alone. It works on any database with the same tables and keys (the
 // imported copy too) and can run any number of times.
 //
-// Only Runner and Progress of o are used.
+// Files, cron lines and services belong to the machine isolate ran on
+// (State.Host): Restore puts them back only there, and never with
+// Options.RowsOnly; elsewhere it restores the rows only and says so in
+// RestoreResult.LeftAlone. A state file without a recorded machine (older
+// versions) is restored whole unless RowsOnly.
+//
+// Only Runner, Progress and RowsOnly of o are used.
 func Restore(ctx context.Context, db *sql.DB, statePath string, o Options) (*RestoreResult, error) {
 	sf, err := openState(statePath, false)
 	if err != nil {
@@ -123,35 +132,33 @@ func Restore(ctx context.Context, db *sql.DB, statePath string, o Options) (*Res
 	res := &RestoreResult{}
 	s := sf.s
 
-	for i := len(s.Services) - 1; i >= 0; i-- {
-		svc := s.Services[i]
-		sr := ServiceRestore{Name: svc.Name, Status: "started"}
-		if err := runCommand(ctx, o.runner(), svc.Start); err != nil {
-			sr.Status, sr.Reason = "failed", err.Error()
-			res.Warnings = append(res.Warnings, warn(o.Progress, "starting %s: %v", svc.Name, err))
-		} else {
-			report(o.Progress, Event{Step: "service", Name: svc.Name, State: "started"})
+	rowsOnly := o.RowsOnly
+	if m := s.machineEntries(); m != "" {
+		switch {
+		case o.RowsOnly:
+			res.LeftAlone = fmt.Sprintf("%s: left alone (rows only)", m)
+		case s.Host != nil && !s.Host.Same(o.host()):
+			rowsOnly = true
+			res.LeftAlone = fmt.Sprintf("%s belong to %s: left alone", m, s.Host)
 		}
-		res.Services = append(res.Services, sr)
+		if res.LeftAlone != "" {
+			res.Warnings = append(res.Warnings, warn(o.Progress, "%s", res.LeftAlone))
+		}
 	}
-	for i := len(s.Cron) - 1; i >= 0; i-- {
-		cr, err := restoreCron(ctx, o.runner(), s.Cron[i])
-		if err != nil {
-			return res, err
+	if !rowsOnly {
+		for i := len(s.Services) - 1; i >= 0; i-- {
+			startService(ctx, o, s.Services[i], res)
 		}
-		if cr.Reason != "" {
-			res.Warnings = append(res.Warnings, warn(o.Progress, "%s: %s", cr.Path, cr.Reason))
+		for i := len(s.Cron) - 1; i >= 0; i-- {
+			cr, err := restoreCron(ctx, o.runner(), s.Cron[i])
+			if err != nil {
+				return res, err
+			}
+			reportCron(o, cr, res)
 		}
-		report(o.Progress, Event{Step: "cron", Name: cr.Path, State: cr.Status, Count: int64(cr.Lines)})
-		res.Cron = append(res.Cron, cr)
-	}
-	for i := len(s.Files) - 1; i >= 0; i-- {
-		fr := restoreFile(s.Files[i])
-		if fr.Reason != "" {
-			res.Warnings = append(res.Warnings, warn(o.Progress, "%s: %s", fr.Path, fr.Reason))
+		for i := len(s.Files) - 1; i >= 0; i-- {
+			reportFile(o, restoreFile(s.Files[i]), res)
 		}
-		report(o.Progress, Event{Step: "file", Name: fr.Path, State: fr.Status})
-		res.Files = append(res.Files, fr)
 	}
 	for i := len(s.Sources) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
@@ -164,23 +171,55 @@ func Restore(ctx context.Context, db *sql.DB, statePath string, o Options) (*Res
 		if sr.Skipped != "" && len(s.Sources[i].Rows) > 0 {
 			res.Warnings = append(res.Warnings, warn(o.Progress, "source %q not restored: %s", sr.Name, sr.Skipped))
 		}
-		for _, c := range sr.Conflicts {
-			warn(o.Progress, "source %q: row %s is now %s (isolation wrote %s, original %s): left alone", sr.Name, c.Key, c.Current, c.Written, c.Original)
-		}
-		if sr.Skipped != "" {
-			report(o.Progress, Event{Step: "source", Name: sr.Name, State: "skipped", Message: sr.Skipped})
-		} else {
-			report(o.Progress, Event{Step: "source", Name: sr.Name, State: "restored", Count: sr.Restored})
-		}
-		res.Sources = append(res.Sources, sr)
+		reportSource(o, sr, res)
 	}
 
 	now := time.Now().UTC()
-	s.Restored, s.RestoreConflicts = &now, res.Conflicts()
+	s.Restored, s.RestoreConflicts, s.RestoreRowsOnly = &now, res.Conflicts(), rowsOnly
 	if err := sf.save(); err != nil {
 		return res, err
 	}
 	return res, nil
+}
+
+func startService(ctx context.Context, o Options, svc ServiceState, res *RestoreResult) ServiceRestore {
+	sr := ServiceRestore{Name: svc.Name, Status: "started"}
+	if err := runCommand(ctx, o.runner(), svc.Start); err != nil {
+		sr.Status, sr.Reason = "failed", err.Error()
+		res.Warnings = append(res.Warnings, warn(o.Progress, "starting %s: %v", svc.Name, err))
+	} else {
+		report(o.Progress, Event{Step: "service", Name: svc.Name, State: "started"})
+	}
+	res.Services = append(res.Services, sr)
+	return sr
+}
+
+func reportCron(o Options, cr CronRestore, res *RestoreResult) {
+	if cr.Reason != "" {
+		res.Warnings = append(res.Warnings, warn(o.Progress, "%s: %s", cr.Path, cr.Reason))
+	}
+	report(o.Progress, Event{Step: "cron", Name: cr.Path, State: cr.Status, Count: int64(cr.Lines)})
+	res.Cron = append(res.Cron, cr)
+}
+
+func reportFile(o Options, fr FileRestore, res *RestoreResult) {
+	if fr.Reason != "" {
+		res.Warnings = append(res.Warnings, warn(o.Progress, "%s: %s", fr.Path, fr.Reason))
+	}
+	report(o.Progress, Event{Step: "file", Name: fr.Path, State: fr.Status})
+	res.Files = append(res.Files, fr)
+}
+
+func reportSource(o Options, sr SourceRestore, res *RestoreResult) {
+	for _, c := range sr.Conflicts {
+		warn(o.Progress, "source %q: row %s is now %s (isolation wrote %s, original %s): left alone", sr.Name, c.Key, c.Current, c.Written, c.Original)
+	}
+	if sr.Skipped != "" {
+		report(o.Progress, Event{Step: "source", Name: sr.Name, State: "skipped", Message: sr.Skipped})
+	} else {
+		report(o.Progress, Event{Step: "source", Name: sr.Name, State: "restored", Count: sr.Restored})
+	}
+	res.Sources = append(res.Sources, sr)
 }
 
 // restoreSource puts back one source's rows in one transaction.

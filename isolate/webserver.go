@@ -103,7 +103,7 @@ func runCommand(ctx context.Context, r Runner, argv []string) error {
 
 // stopWebServer stops each running web server, recording it first so
 // restore starts it again.
-func stopWebServer(ctx context.Context, r Runner, w WebServerOptions, sf *stateFile, p Progress) ([]ServiceState, []string, error) {
+func stopWebServer(ctx context.Context, r Runner, w WebServerOptions, sf *stateFile, p Progress, ch *changes) ([]ServiceState, []string, error) {
 	var warns []string
 	var out []ServiceState
 	for _, s := range sf.s.Services {
@@ -139,8 +139,11 @@ func stopWebServer(ctx context.Context, r Runner, w WebServerOptions, sf *stateF
 			}
 		}
 		if err := runCommand(ctx, r, sf.s.Services[idx].Stop); err != nil {
+			// It may have stopped anyway: starting it again is harmless.
+			ch.services = append(ch.services, sf.s.Services[idx])
 			return out, warns, fmt.Errorf("isolate: stopping %s: %w", c.Name, err)
 		}
+		ch.services = append(ch.services, sf.s.Services[idx])
 		sf.s.Services[idx].Status = Done
 		if err := sf.save(); err != nil {
 			return out, warns, err

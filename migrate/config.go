@@ -140,14 +140,26 @@ type IsolateOptions struct {
 	// step fails; by default they are restored.
 	StayIsolatedOnFailure bool `json:"stay_isolated_on_failure,omitempty"`
 	// Cron, when set, comments out the jobs.php/queue.php cron lines of
-	// the user's crontab and the system crontabs it names.
+	// the user's crontab and the system crontabs it names, in the cron
+	// step after drain (the background jobs run from them). {} means what
+	// lamigrate isolate --cron means: the crontab of the user running
+	// lamigrate ("user" defaults to true; "command": ["crontab", "-u",
+	// "www-data"] names another user's) and /etc/crontab and /etc/cron.d/*
+	// ("files"; [] for none).
 	Cron *isolate.CronOptions `json:"cron,omitempty"`
 	// WebServer, when set, stops the web server during the migration
 	// (explicit commands, or the detected apache2/nginx/php-fpm).
 	WebServer *isolate.WebServerOptions `json:"web_server,omitempty"`
+	// AlreadyIsolatedOK isolates into a new state file even when the
+	// installation already looks isolated (another state file of the same
+	// database in OutputDir not restored yet, or cron lines lamigrate
+	// commented out). By default the isolate step refuses: the new file
+	// would record the isolated values as the originals.
+	AlreadyIsolatedOK bool `json:"already_isolated_ok,omitempty"`
 }
 
-// DrainOptions configure the wait for background jobs.
+// DrainOptions configure the wait for background jobs (the drain step, and
+// the cron step when jobs were queued after it).
 type DrainOptions struct {
 	Timeout  Duration `json:"timeout,omitempty"`
 	Interval Duration `json:"interval,omitempty"`
@@ -181,6 +193,8 @@ type AdjustOptions struct {
 }
 
 // RestoreOptions configure the cloud side's final restore of the sources.
+// It restores the database rows only: the cron lines, files and services
+// the state file also records belong to the source server.
 type RestoreOptions struct {
 	// StateFile is the source side's isolation state file. Empty: the one
 	// pulled with the archive (OutputDir/isolate-state.json).

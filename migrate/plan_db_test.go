@@ -93,7 +93,7 @@ func TestSourceFailureRestoresIsolation(t *testing.T) {
 	if after := sourceSwitches(t, db.DB); !reflect.DeepEqual(after, before) {
 		t.Errorf("after the rollback the sources differ from before the run:\n got %v\nwant %v", after, before)
 	}
-	if got := statuses(rep.Steps); got != "check=skipped isolate=undone drain=pending fail=failed dump=pending verify=pending push=pending" || !rep.RolledBack {
+	if got := statuses(rep.Steps); got != "check=skipped isolate=undone drain=pending fail=failed cron=pending dump=pending verify=pending push=pending" || !rep.RolledBack {
 		t.Errorf("report = %s (rolled back %v); want isolate undone", got, rep.RolledBack)
 	}
 }
@@ -169,7 +169,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := statuses(j.Steps); got != "check=done isolate=done drain=done dump=started verify=pending push=pending" {
+	if got := statuses(j.Steps); got != "check=done isolate=done drain=done cron=skipped dump=started verify=pending push=pending" {
 		t.Fatalf("journal after the crash = %s; want dump started", got)
 	}
 	if _, err := os.Stat(source.ArchivePath()); !errors.Is(err, os.ErrNotExist) {
@@ -191,10 +191,10 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatalf("source Run(resume) = %v", err)
 	}
-	if got := statuses(rep.Steps); got != "check=done isolate=done drain=done dump=done verify=done push=done" {
+	if got := statuses(rep.Steps); got != "check=done isolate=done drain=done cron=skipped dump=done verify=done push=done" {
 		t.Errorf("source report = %s", got)
 	}
-	if r := rep.Steps[3]; r.Attempts != 2 || !strings.Contains(r.Note, "redone") {
+	if r := rep.Steps[4]; r.Attempts != 2 || !strings.Contains(r.Note, "redone") {
 		t.Errorf("dump record = %+v; want 2 attempts, redone", r)
 	}
 	if r := rep.Steps[1]; r.Attempts != 1 {

@@ -23,15 +23,15 @@ func TestDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatalf("DryRun = %v", err)
 	}
-	if d.JournalExists || len(d.Steps) != 6 {
-		t.Fatalf("DryRun = %+v; want 6 steps and no journal", d)
+	if d.JournalExists || len(d.Steps) != 7 {
+		t.Fatalf("DryRun = %+v; want 7 steps and no journal", d)
 	}
-	dumpStep := d.Steps[3]
+	dumpStep := d.Steps[4]
 	if dumpStep.Name != StepDump || dumpStep.EstimateSeconds < 0 || !strings.Contains(dumpStep.Basis, "MB/s") {
 		t.Errorf("dump step = %+v; want an estimate at a stated rate", dumpStep)
 	}
-	if d.Steps[5].Status != Skipped {
-		t.Errorf("push status = %s; want skipped by the config", d.Steps[5].Status)
+	if d.Steps[6].Status != Skipped {
+		t.Errorf("push status = %s; want skipped by the config", d.Steps[6].Status)
 	}
 	if !strings.Contains(d.Basis, "KiB") && !strings.Contains(d.Basis, "MiB") {
 		t.Errorf("basis = %q; want the size it rests on", d.Basis)

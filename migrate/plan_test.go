@@ -493,7 +493,7 @@ func TestPlanInsert(t *testing.T) {
 	for _, s := range p.Steps {
 		names = append(names, s.Name)
 	}
-	if got := strings.Join(names, " "); got != "check isolate drain dump notify verify push" {
+	if got := strings.Join(names, " "); got != "check isolate drain cron dump notify verify push" {
 		t.Errorf("steps after Insert = %s", got)
 	}
 	if err := p.Insert("nope", Step{Name: "x", Do: p.Steps[0].Do}); err == nil {

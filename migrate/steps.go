@@ -21,7 +21,7 @@ import (
 func StandardSteps(side Side) []Step {
 	switch side {
 	case SourceSide:
-		return []Step{CheckStep(), IsolateStep(), DrainStep(), DumpStep(), VerifyStep(), PushStep()}
+		return []Step{CheckStep(), IsolateStep(), DrainStep(), CronStep(), DumpStep(), VerifyStep(), PushStep()}
 	case CloudSide:
 		return []Step{PullStep(), VerifyStep(), ImportStep(), VerifyDBStep(), AdjustStep(), RestoreStep()}
 	}
@@ -121,56 +121,83 @@ func (s *Session) isolateProgress() isolate.Progress {
 	})
 }
 
-// IsolateStep deactivates the external sources (isolate.Isolate) with the
-// state file Config.StatePath(). Its Undo restores them. An interrupted
-// isolate is safe to redo: it continues from its state file.
+// StepCron is the source side's step that comments out the jobs.php cron
+// lines, after drain: the background jobs run from them.
+const StepCron = "cron"
+
+// restoreCommand is the lamigrate restore command for the run's state file,
+// with the run's connection.
+func (s *Session) restoreCommand() string {
+	c := s.Config.Connection
+	cmd := "lamigrate restore"
+	if c.DSN != "" {
+		cmd += " --dsn " + shellArg(c.DSN)
+	}
+	if c.DefaultsFile != "" {
+		cmd += " --defaults-file " + shellArg(c.DefaultsFile)
+	}
+	if c.InstallDir != "" {
+		cmd += " --install-dir " + shellArg(c.InstallDir)
+	}
+	return cmd + " --state " + shellArg(s.Config.StatePath())
+}
+
+// shellArg quotes a for a POSIX shell when it needs quoting.
+func shellArg(a string) string {
+	if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return a
+	}
+	return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+}
+
+// isolateError words isolate's errors for a run: the run config's field
+// instead of the library option, the restore command with the run's
+// connection, and step for the origin.
+func (s *Session) isolateError(step string, err error) error {
+	var rb *isolate.RollbackError
+	var ai *isolate.AlreadyIsolatedError
+	switch {
+	case errors.As(err, &rb):
+		rb.RestoreCommand = s.restoreCommand()
+	case errors.As(err, &ai):
+		return &stepErr{err: err, msg: step + ": " + strings.Replace(strings.TrimPrefix(err.Error(), "isolate: "), "set AlreadyIsolatedOK", "set isolate.already_isolated_ok in the run config", 1)}
+	}
+	msg := strings.TrimPrefix(err.Error(), "isolate: ")
+	if !strings.HasPrefix(msg, step+": ") {
+		msg = step + ": " + msg
+	}
+	return &stepErr{msg: msg, err: err}
+}
+
+// stepErr is an error reworded for the run; it unwraps to the original.
+type stepErr struct {
+	msg string
+	err error
+}
+
+func (e *stepErr) Error() string { return e.msg }
+func (e *stepErr) Unwrap() error { return e.err }
+
+// IsolateStep deactivates the external sources, moves the mail pipe script
+// aside and stops the web server (isolate.Isolate) with the state file
+// Config.StatePath(). The cron lines stay on: the background jobs run from
+// them, and CronStep switches them off after DrainStep. Its Undo restores
+// everything the state file holds (cron lines included) and says what it
+// switched back on. An interrupted isolate is safe to redo: it continues
+// from its state file.
 func IsolateStep() Step {
 	return Step{
 		Name:  StepIsolate,
 		Title: "deactivate the external sources",
 		Redo:  true,
 		Do: func(ctx context.Context, s *Session) (Output, error) {
-			var out Output
-			db, err := s.DB(ctx)
-			if err != nil {
-				return out, err
-			}
-			p, err := s.profile()
-			if err != nil {
-				return out, err
-			}
 			c := s.Config
-			opt := isolate.Options{
-				InstallDir: c.Connection.InstallDir,
-				Cron:       c.Isolate.Cron,
-				WebServer:  c.Isolate.WebServer,
-				Keep:       c.Isolate.StayIsolatedOnFailure,
-				Progress:   s.isolateProgress(),
-			}
-			state := c.StatePath()
-			res, err := isolate.Isolate(ctx, db, p, state, opt)
-			if err != nil {
-				return out, err
-			}
-			var changed, recorded int64
-			for _, src := range res.Sources {
-				changed += src.Changed
-				recorded += int64(src.Recorded)
-				if src.Status == "skipped" {
-					s.Warn("isolate: source %s skipped: %s", src.Name, src.Reason)
-				}
-			}
-			for _, w := range res.Warnings {
-				s.Warn("isolate: %s", w)
-			}
-			if fi, err := os.Stat(state); err == nil {
-				out.AddFile(state, fi.Size(), "")
-			}
-			out.Count("rows_changed", changed)
-			out.Count("rows_recorded", recorded)
-			out.Count("cron_files", int64(len(res.Cron)))
-			out.Count("services", int64(len(res.Services)))
-			return out, nil
+			return s.isolate(ctx, StepIsolate, isolate.Options{
+				InstallDir:        c.Connection.InstallDir,
+				WebServer:         c.Isolate.WebServer,
+				Keep:              c.Isolate.StayIsolatedOnFailure,
+				AlreadyIsolatedOK: c.Isolate.AlreadyIsolatedOK,
+			})
 		},
 		Undo: func(ctx context.Context, s *Session) error {
 			state := s.Config.StatePath()
@@ -184,10 +211,13 @@ func IsolateStep() Step {
 			}
 			res, err := isolate.Restore(ctx, db, state, isolate.Options{Progress: s.isolateProgress()})
 			if res != nil {
-				s.Info("restored %d rows", res.Restored())
+				s.Info("switched back on: %s", res.SwitchedOn())
+				if n := res.Conflicts(); n > 0 {
+					s.Warn("restore: %d conflicts left alone (changed since isolate); check them with %s", n, s.restoreCommand())
+				}
 			}
 			if err != nil {
-				return fmt.Errorf("%w; check with lamigrate restore --state %s", err, state)
+				return fmt.Errorf("%w; check with %s", err, s.restoreCommand())
 			}
 			return nil
 		},
@@ -197,7 +227,120 @@ func IsolateStep() Step {
 	}
 }
 
-// DrainStep waits until no background job is pending (isolate.Drain).
+// isolate runs isolate.Isolate with o for step and reports its result.
+func (s *Session) isolate(ctx context.Context, step string, o isolate.Options) (Output, error) {
+	var out Output
+	db, err := s.DB(ctx)
+	if err != nil {
+		return out, err
+	}
+	p, err := s.profile()
+	if err != nil {
+		return out, err
+	}
+	o.Progress = s.isolateProgress()
+	state := s.Config.StatePath()
+	res, err := isolate.Isolate(ctx, db, p, state, o)
+	if errors.Is(err, isolate.ErrJobsPending) && step == StepCron {
+		// A job queued after drain: wait for it too, then try again.
+		s.Info("cron: background jobs were queued after drain; waiting for them")
+		if _, derr := s.drain(ctx); derr != nil {
+			return out, derr
+		}
+		res, err = isolate.Isolate(ctx, db, p, state, o)
+	}
+	if err != nil {
+		return out, s.isolateError(step, err)
+	}
+	var changed, recorded int64
+	for _, src := range res.Sources {
+		changed += src.Changed
+		recorded += int64(src.Recorded)
+		if src.Status == "skipped" && step == StepIsolate {
+			s.Warn("isolate: source %s skipped: %s", src.Name, src.Reason)
+		}
+	}
+	for _, w := range res.Warnings {
+		if !strings.HasPrefix(w, "source ") || step == StepIsolate {
+			s.Warn("%s: %s", step, w)
+		}
+	}
+	if fi, err := os.Stat(state); err == nil {
+		out.AddFile(state, fi.Size(), "")
+	}
+	if step == StepCron {
+		lines := 0
+		for _, c := range res.Cron {
+			lines += len(c.Lines)
+		}
+		out.Count("cron_files", int64(len(res.Cron)))
+		out.Count("cron_lines", int64(lines))
+		return out, nil
+	}
+	out.Count("rows_changed", changed)
+	out.Count("rows_recorded", recorded)
+	out.Count("files", int64(len(res.Files)))
+	out.Count("services", int64(len(res.Services)))
+	return out, nil
+}
+
+// CronStep comments out the jobs.php/queue.php cron lines
+// (Config.Isolate.Cron) in the same state file, after DrainStep: the
+// background jobs run from them. Jobs queued after the drain are waited for
+// first. Skipped without Config.Isolate.Cron. It has no Undo of its own:
+// IsolateStep's Undo restores everything the state file holds, these cron
+// lines included. Safe to redo.
+func CronStep() Step {
+	return Step{
+		Name:  StepCron,
+		Title: "switch off the jobs.php cron",
+		Redo:  true,
+		Do: func(ctx context.Context, s *Session) (Output, error) {
+			c := s.Config
+			if c.Isolate.Cron == nil {
+				return Output{}, Skip("no isolate.cron: the jobs.php cron line stays on (set isolate.cron to {} to switch it off)")
+			}
+			return s.isolate(ctx, StepCron, isolate.Options{
+				Cron:              c.Isolate.Cron,
+				Keep:              c.Isolate.StayIsolatedOnFailure,
+				AlreadyIsolatedOK: c.Isolate.AlreadyIsolatedOK,
+			})
+		},
+		Estimate: func(ctx context.Context, s *Session) (time.Duration, string) {
+			return time.Second, "edits the crontabs"
+		},
+	}
+}
+
+// drain waits for the background jobs with the run's drain options.
+func (s *Session) drain(ctx context.Context) (*isolate.DrainResult, error) {
+	db, err := s.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.profile()
+	if err != nil {
+		return nil, err
+	}
+	timeout := s.Config.Drain.Timeout.D()
+	res, err := isolate.Drain(ctx, db, isolate.DrainOptions{
+		Query:    p.Drain(),
+		Interval: s.Config.Drain.Interval.D(),
+		Timeout:  timeout,
+		Progress: s.isolateProgress(),
+	})
+	if errors.Is(err, isolate.ErrTimeout) {
+		return res, &stepErr{err: err, msg: fmt.Sprintf("drain: timed out after %s with %d background jobs still pending; they run from the jobs.php cron line, which is still on: "+
+			"check that it runs, then raise drain.timeout in the run config and run it again", timeout, res.Remaining)}
+	}
+	if err != nil {
+		return res, &stepErr{err: err, msg: "drain: " + strings.TrimPrefix(strings.TrimPrefix(err.Error(), "isolate: "), "drain: ")}
+	}
+	return res, nil
+}
+
+// DrainStep waits until no background job is pending (isolate.Drain),
+// after IsolateStep and before CronStep.
 func DrainStep() Step {
 	return Step{
 		Name:  StepDrain,
@@ -205,20 +348,7 @@ func DrainStep() Step {
 		Redo:  true, // read-only
 		Do: func(ctx context.Context, s *Session) (Output, error) {
 			var out Output
-			db, err := s.DB(ctx)
-			if err != nil {
-				return out, err
-			}
-			p, err := s.profile()
-			if err != nil {
-				return out, err
-			}
-			res, err := isolate.Drain(ctx, db, isolate.DrainOptions{
-				Query:    p.Drain(),
-				Interval: s.Config.Drain.Interval.D(),
-				Timeout:  s.Config.Drain.Timeout.D(),
-				Progress: s.isolateProgress(),
-			})
+			res, err := s.drain(ctx)
 			if err != nil {
 				return out, err
 			}
@@ -311,6 +441,17 @@ type verifyProgress struct{ s *Session }
 
 func (p verifyProgress) Update(done, total int64, note string) { p.s.Progress(done, total, true, note) }
 
+// verifyDBProgress reports verify.Database's progress, which counts rows.
+type verifyDBProgress struct{ s *Session }
+
+func (p verifyDBProgress) Update(done, total int64, note string) {
+	msg := "rows"
+	if note != "" {
+		msg = "rows, table " + note
+	}
+	p.s.Progress(done, total, false, msg)
+}
+
 // VerifyStep proves the archive whole and checks it against its manifest
 // (verify.File). Read-only: safe to redo.
 func VerifyStep() Step {
@@ -363,7 +504,7 @@ func VerifyDBStep() Step {
 				return out, err
 			}
 			r, _ := s.Resolve()
-			rep, err := verify.Database(ctx, db, m, verify.Options{Schema: r.Config.DBName, Progress: verifyProgress{s}})
+			rep, err := verify.Database(ctx, db, m, verify.Options{Schema: r.Config.DBName, Progress: verifyDBProgress{s}})
 			if err != nil {
 				return out, err
 			}
@@ -379,9 +520,10 @@ func VerifyDBStep() Step {
 }
 
 // RestoreStep re-activates the external sources in the imported database
-// with the source side's state file. Only the database rows are restored:
-// the files, cron lines and services the state file also records belong to
-// the source server. Restore is idempotent: safe to redo.
+// with the source side's state file. Only the database rows are restored
+// (isolate.Options.RowsOnly): the files, cron lines and services the state
+// file also records belong to the source server. Restore is idempotent and
+// records its progress in the state file: safe to redo.
 func RestoreStep() Step {
 	return Step{
 		Name:  StepRestore,
@@ -393,21 +535,18 @@ func RestoreStep() Step {
 			if _, err := os.Stat(state); err != nil {
 				return out, fmt.Errorf("restore: the source side's state file: %w (pull it with the archive, or name it in restore.state_file)", err)
 			}
-			local := s.Path("isolate-state.cloud.json")
-			if err := sourcesOnly(state, local); err != nil {
-				return out, err
-			}
 			db, err := s.DB(ctx)
 			if err != nil {
 				return out, err
 			}
-			res, err := isolate.Restore(ctx, db, local, isolate.Options{Progress: s.isolateProgress()})
+			res, err := isolate.Restore(ctx, db, state, isolate.Options{Progress: s.isolateProgress(), RowsOnly: true})
 			if res != nil {
 				out.Count("rows_restored", res.Restored())
 				out.Count("conflicts", int64(res.Conflicts()))
 				for _, w := range res.Warnings {
 					s.Warn("restore: %s", w)
 				}
+				s.Info("switched back on: %s", res.SwitchedOn())
 			}
 			if err != nil {
 				return out, err
@@ -418,35 +557,6 @@ func RestoreStep() Step {
 			return 5 * time.Second, "a few updates"
 		},
 	}
-}
-
-// sourcesOnly copies the state file at src to dst without the entries that
-// belong to the source server (files, cron lines, services), keeping every
-// other field as isolate wrote it. An existing dst is kept: isolate may
-// have recorded restore progress in it.
-func sourcesOnly(src, dst string) error {
-	if _, err := os.Stat(dst); err == nil {
-		return nil
-	}
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("restore: %s is not an isolation state file: %v", src, err)
-	}
-	for _, k := range []string{"files", "cron", "services"} {
-		delete(m, k)
-	}
-	out, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return fmt.Errorf("restore: %w", err)
-	}
-	if err := manifest.WriteFileAtomic(dst, append(out, '\n'), 0o600); err != nil {
-		return fmt.Errorf("restore: writing %s: %w", dst, err)
-	}
-	return nil
 }
 
 // PushStep sends the archive, its manifest and the isolation state file to

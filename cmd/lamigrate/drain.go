@@ -47,10 +47,17 @@ func (c *drainCmd) Run(e *env) error {
 	})
 	res, err := isolate.Drain(e.ctx, db, o)
 	if errors.Is(err, isolate.ErrTimeout) {
-		return fmt.Errorf("%w; is the jobs.php cron still running? Wait longer with --timeout", err)
+		again := "lamigrate drain" + c.hintConn() + " --timeout " + (2 * c.Timeout).String()
+		if c.Query != "" {
+			again += " --query " + hintQuote(c.Query)
+		} else if c.Profile != "" {
+			again += " --profile " + hintQuote(c.Profile)
+		}
+		return &isoTrimmed{err: err, msg: fmt.Sprintf("timed out after %s with %d background jobs still pending; they run from the jobs.php cron line: "+
+			"check that it is still active (crontab -l, /etc/crontab, /etc/cron.d), then wait longer with %s", c.Timeout, res.Remaining, again)}
 	}
 	if err != nil {
-		return err
+		return trimIsolateOrigin(err, "isolate: drain: ", "isolate: ")
 	}
 	return e.ui.result(res, func(w io.Writer) {
 		fmt.Fprintf(w, "No background jobs pending (%d polls, %s).\n", res.Polls, res.Elapsed.Round(time.Millisecond))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -15,12 +16,15 @@ type isolateCmd struct {
 	DryRun  bool   `name:"dry-run" help:"Print the plan, change nothing."`
 	Keep    bool   `name:"keep" help:"On Ctrl-C or failure keep what is isolated (default: restore everything the state file holds, earlier runs included)."`
 
-	Cron           bool     `name:"cron" help:"Also comment out the jobs.php/queue.php cron lines (user crontab and system crontabs). Background jobs stop too: run drain first, then isolate --cron with the same state file."`
+	Cron           bool     `name:"cron" help:"Also comment out the jobs.php/queue.php cron lines (user crontab and system crontabs). Background jobs stop too: isolate without --cron, run drain, then isolate --cron with the same state file (refused while jobs are pending)."`
 	CrontabCommand string   `name:"crontab-command" default:"crontab" help:"Program (and leading arguments) that reads (-l) and writes (-) the user crontab, e.g. 'crontab -u www-data'." placeholder:"CMD"`
 	CronFiles      []string `name:"cron-file" help:"System crontab files or globs to edit with --cron (default /etc/crontab and /etc/cron.d/*)." placeholder:"GLOB"`
 	StopWebServer  bool     `name:"stop-web-server" help:"Also stop the web server (apache2, httpd, nginx, lighttpd, php-fpm found running via systemctl, else service)."`
 	WebStop        string   `name:"web-stop" help:"Shell command that stops the web server (implies --stop-web-server; needs --web-start)." placeholder:"CMD"`
 	WebStart       string   `name:"web-start" help:"Shell command that starts the web server again (run by restore)." placeholder:"CMD"`
+
+	IgnorePendingJobs bool `name:"ignore-pending-jobs" help:"Switch cron off with --cron even while background jobs are pending (they then never run)."`
+	AlreadyIsolatedOK bool `name:"already-isolated-ok" help:"Isolate into a new state file even though the installation already looks isolated (another state file not restored yet, or cron lines lamigrate commented out)."`
 }
 
 func (c *isolateCmd) Run(e *env) error {
@@ -37,7 +41,8 @@ func (c *isolateCmd) Run(e *env) error {
 			return withStatus(exitUsage, err)
 		}
 	}
-	o := isolate.Options{DryRun: c.DryRun, Keep: c.Keep, InstallDir: c.InstallDir, Progress: progressTo(e)}
+	o := isolate.Options{DryRun: c.DryRun, Keep: c.Keep, InstallDir: c.InstallDir, Progress: progressTo(e),
+		IgnorePendingJobs: c.IgnorePendingJobs, AlreadyIsolatedOK: c.AlreadyIsolatedOK}
 	if c.Cron {
 		o.Cron = &isolate.CronOptions{User: true, Command: strings.Fields(c.CrontabCommand), Files: c.CronFiles}
 	}
@@ -58,9 +63,69 @@ func (c *isolateCmd) Run(e *env) error {
 		if res != nil && res.RolledBack != nil {
 			e.ui.result(res, func(w io.Writer) { printRestore(w, res.RolledBack) })
 		}
-		return err
+		return c.explain(err)
 	}
 	return e.ui.result(res, func(w io.Writer) { printIsolate(w, res, c.State) })
+}
+
+// command is "lamigrate isolate" with the connection, the state file and
+// the flags given, except the cron ones; cronArgs are those.
+func (c *isolateCmd) command(state string) (base, cronArgs string) {
+	base = "lamigrate isolate" + c.hintConn() + " --state " + hintQuote(state)
+	if c.Profile != "" {
+		base += " --profile " + hintQuote(c.Profile)
+	}
+	if c.WebStop != "" {
+		base += " --web-stop " + hintQuote(c.WebStop) + " --web-start " + hintQuote(c.WebStart)
+	} else if c.StopWebServer {
+		base += " --stop-web-server"
+	}
+	cronArgs = " --cron"
+	if c.CrontabCommand != "crontab" {
+		cronArgs += " --crontab-command " + hintQuote(c.CrontabCommand)
+	}
+	for _, f := range c.CronFiles {
+		cronArgs += " --cron-file " + hintQuote(f)
+	}
+	return base, cronArgs
+}
+
+// explain turns the library's refusals into lines with commands to paste.
+func (c *isolateCmd) explain(err error) error {
+	var jp *isolate.JobsPendingError
+	var ai *isolate.AlreadyIsolatedError
+	var rb *isolate.RollbackError
+	switch {
+	case errors.As(err, &jp):
+		base, cron := c.command(c.State)
+		drain := "lamigrate drain" + c.hintConn()
+		if c.Profile != "" {
+			drain += " --profile " + hintQuote(c.Profile)
+		}
+		return &isoTrimmed{err: err, msg: fmt.Sprintf("%d background jobs are still pending (%s); they run from the cron line --cron would switch off, so nothing was changed: "+
+			"run %s (everything but cron), then %s, then %s (or pass --ignore-pending-jobs)", jp.Count, jp.Table, base, drain, base+cron)}
+	case errors.As(err, &ai):
+		var why []string
+		if ai.Other != "" {
+			why = append(why, fmt.Sprintf("the state file %s holds the original values of an isolation not restored yet (%s)", ai.Other, ai.OtherHolds))
+		}
+		if len(ai.Cron) > 0 {
+			why = append(why, fmt.Sprintf("%s hold cron lines lamigrate commented out", strings.Join(ai.Cron, ", ")))
+		}
+		what := "restore with the state file that recorded them first"
+		if ai.Other != "" {
+			base, cron := c.command(ai.Other)
+			if c.Cron {
+				base += cron
+			}
+			what = fmt.Sprintf("continue with %s, or restore first with lamigrate restore%s --state %s", base, c.hintConn(), hintQuote(ai.Other))
+		}
+		return &isoTrimmed{err: err, msg: fmt.Sprintf("database %s already looks isolated: %s; isolating it into the new state file %s would record the isolated values as the originals, so nothing was changed: %s (or pass --already-isolated-ok)",
+			ai.Database, strings.Join(why, "; "), c.State, what)}
+	case errors.As(err, &rb):
+		rb.RestoreCommand = "lamigrate restore" + c.hintConn() + " --state " + hintQuote(c.State)
+	}
+	return trimIsolateOrigin(err, "isolate: ")
 }
 
 // progressTo renders library events through the UI.
@@ -93,6 +158,7 @@ func printIsolate(w io.Writer, r *isolate.Result, state string) {
 	} else {
 		fmt.Fprintf(w, "Isolated database %s; original values in %s\n", r.Database, state)
 	}
+	tagged := false
 	for _, s := range r.Sources {
 		target := fmt.Sprintf("%s.%s := %q", s.Table, s.Column, s.Write)
 		var what string
@@ -109,6 +175,7 @@ func printIsolate(w io.Writer, r *isolate.Result, state string) {
 		conf := ""
 		if s.Confidence != "" && s.Confidence != isolate.Confirmed {
 			conf = " [" + s.Confidence + "]"
+			tagged = true
 		}
 		fmt.Fprintf(w, "  %-18s %-16s %s: %s%s\n", s.Name, s.Status, target, what, conf)
 		if r.DryRun && len(s.Keys) > 0 {
@@ -131,6 +198,9 @@ func printIsolate(w io.Writer, r *isolate.Result, state string) {
 	}
 	for _, s := range r.Services {
 		fmt.Fprintf(w, "  service %s: %s (%s)\n", s.Name, s.Status, strings.Join(s.Stop, " "))
+	}
+	if tagged {
+		fmt.Fprintf(w, "[%s]/[%s]: the profile entry is not confirmed for your LiveAgent version; check it with lamigrate check, or override it with --profile FILE\n", isolate.Inferred, isolate.Guess)
 	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(w, "%d warnings:\n", len(r.Warnings))

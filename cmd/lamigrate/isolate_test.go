@@ -266,8 +266,8 @@ func TestCLIIsolateInterrupted(t *testing.T) {
 				}
 				return
 			}
-			if !strings.Contains(r.stderr, "restored what was done") {
-				t.Errorf("interrupted isolate stderr = %q; want 'restored what was done'", r.stderr)
+			if !strings.Contains(r.stderr, "switched back on what this run changed") {
+				t.Errorf("interrupted isolate stderr = %q; want 'switched back on what this run changed'", r.stderr)
 			}
 			sameTables(t, "after Ctrl-C", after, before)
 		})

@@ -9,7 +9,8 @@ import (
 
 type restoreCmd struct {
 	connFlags
-	State string `name:"state" required:"" help:"State file written by isolate." placeholder:"FILE"`
+	State    string `name:"state" required:"" help:"State file written by isolate." placeholder:"FILE"`
+	RowsOnly bool   `name:"rows-only" help:"Restore the database rows only, not the cron lines, files and services the state file records (the cloud side; done by itself on another machine than the one isolate ran on)."`
 }
 
 func (c *restoreCmd) Run(e *env) error {
@@ -18,9 +19,9 @@ func (c *restoreCmd) Run(e *env) error {
 		return err
 	}
 	defer db.Close()
-	res, err := isolate.Restore(e.ctx, db, c.State, isolate.Options{Progress: progressTo(e)})
+	res, err := isolate.Restore(e.ctx, db, c.State, isolate.Options{Progress: progressTo(e), RowsOnly: c.RowsOnly})
 	if err != nil {
-		return err
+		return trimIsolateOrigin(err, "isolate: restore: ", "isolate: ")
 	}
 	if err := e.ui.result(res, func(w io.Writer) { printRestore(w, res) }); err != nil {
 		return err
@@ -41,6 +42,9 @@ func printRestore(w io.Writer, r *isolate.RestoreResult) {
 	}
 	for _, f := range r.Files {
 		fmt.Fprintf(w, "  file    %s: %s %s\n", f.Path, f.Status, f.Reason)
+	}
+	if r.LeftAlone != "" {
+		fmt.Fprintf(w, "  not restored: %s\n", r.LeftAlone)
 	}
 	for _, s := range r.Sources {
 		if s.Skipped != "" {

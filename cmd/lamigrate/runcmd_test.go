@@ -102,8 +102,8 @@ func TestRunSourceSide(t *testing.T) {
 			Name, Status string
 		} `json:"steps"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &rep); code != 0 || err != nil || rep.Result != "done" || len(rep.Steps) != 6 {
-		t.Errorf("run --resume --json = %d, %v, %+v; want a done report of 6 steps", code, err, rep)
+	if err := json.Unmarshal([]byte(stdout), &rep); code != 0 || err != nil || rep.Result != "done" || len(rep.Steps) != 7 {
+		t.Errorf("run --resume --json = %d, %v, %+v; want a done report of 7 steps", code, err, rep)
 	}
 }
 
