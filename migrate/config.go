@@ -21,7 +21,8 @@ type Side string
 
 const (
 	// SourceSide runs on the customer's server: check → isolate → drain →
-	// dump → verify → push.
+	// cron → dump → verify → push (the article's order: sources and web
+	// server off, background jobs drained, then the jobs.php cron off).
 	SourceSide Side = "source"
 	// CloudSide runs in the cloud: pull → verify → import → verify-db →
 	// adjust → restore.
@@ -407,15 +408,14 @@ func validEnvName(s string) bool {
 	return s != ""
 }
 
-// StepNames lists the standard steps of a side in order.
+// StepNames lists the standard steps of a side in order (the names of
+// StandardSteps).
 func StepNames(side Side) []string {
-	switch side {
-	case SourceSide:
-		return []string{StepCheck, StepIsolate, StepDrain, StepDump, StepVerify, StepPush}
-	case CloudSide:
-		return []string{StepPull, StepVerify, StepImport, StepVerifyDB, StepAdjust, StepRestore}
+	var names []string
+	for _, st := range StandardSteps(side) {
+		names = append(names, st.Name)
 	}
-	return nil
+	return names
 }
 
 // Names of the standard steps.
