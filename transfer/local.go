@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -34,6 +36,30 @@ func (l *Local) path(name string) (string, error) {
 		return "", fmt.Errorf("transfer: invalid file name %q", name)
 	}
 	return filepath.Join(l.dir, filepath.FromSlash(clean[1:])), nil
+}
+
+// Folder implements Backend.
+func (l *Local) Folder(ctx context.Context, create bool) error {
+	return localFolder(l.dir, create, false)
+}
+
+// localFolder checks (and with create makes) the folder dir of this machine.
+func localFolder(dir string, create, remote bool) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil:
+		return fmt.Errorf("transfer: %s is not a folder", dir)
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("transfer: %w", err)
+	case !create:
+		return &FolderError{Folder: dir, Remote: remote}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("transfer: %w", err)
+	}
+	return nil
 }
 
 // Stat implements Backend.
