@@ -27,7 +27,14 @@ var _ Backend = (*Local)(nil)
 // the first Write if it does not exist.
 func NewLocal(dir string) *Local { return &Local{dir: dir} }
 
-func (l *Local) String() string { return l.dir }
+// String names the folder with a trailing separator, so String()+name is
+// the file's path.
+func (l *Local) String() string {
+	if strings.HasSuffix(l.dir, string(filepath.Separator)) {
+		return l.dir
+	}
+	return l.dir + string(filepath.Separator)
+}
 
 // path maps a backend name onto the folder, refusing names that leave it.
 func (l *Local) path(name string) (string, error) {
@@ -40,7 +47,7 @@ func (l *Local) path(name string) (string, error) {
 
 // Folder implements Backend.
 func (l *Local) Folder(ctx context.Context, create bool) error {
-	return localFolder(l.dir, create, false)
+	return localFolder(l.String(), create, false)
 }
 
 // localFolder checks (and with create makes) the folder dir of this machine.

@@ -163,8 +163,8 @@ func TestCLIPushCarriesStateFile(t *testing.T) {
 	other := filepath.Join(t.TempDir(), "mine.json")
 	os.WriteFile(other, []byte(`{"other":true}`), 0o600)
 	dst := t.TempDir()
-	if code, _, stderr := runCLI(t, f.env, "push", "--state", other, f.file, dst); code != 0 {
-		t.Fatalf("push --state = %d, %q", code, stderr)
+	if code, stdout, stderr := runCLI(t, f.env, "push", "--state", other, f.file, dst); code != 0 || !strings.Contains(stdout, " to "+dst+"/dump.sql: ") {
+		t.Fatalf("push --state = %d, %q, %q; want 0 and the file's local path", code, stdout, stderr)
 	}
 	if got, _ := os.ReadFile(filepath.Join(dst, "isolate-state.json")); string(got) != `{"other":true}` {
 		t.Errorf("push --state sent %q; want the named file as isolate-state.json", got)
