@@ -32,15 +32,32 @@ type FileResult struct {
 	Manifest    string // path of FILE.manifest.json
 }
 
-// Kind returns the compression File uses for path: Config.Compression, or
-// the one the file's extension names.
-func (c *Config) Kind(path string) codec.Kind {
-	if c.Compression != "" {
-		k, _ := codec.ParseKind(c.Compression)
-		return k
+// Kind returns the compression File uses for path: the one the file's
+// extension names (.sql, .sql.gz, .sql.zst, .sql.lz4, each optionally
+// + .age), or Config.Compression. A name with another extension
+// (x.sql.bz2, x.dump) needs Config.Compression; a Config.Compression
+// that contradicts the extension (x.sql.gz with zstd) is refused. Both
+// are ErrArchiveName.
+func (c *Config) Kind(path string) (codec.Kind, error) {
+	named, ok := codec.KindOfName(path)
+	if c.Compression == "" {
+		if !ok {
+			return "", fmt.Errorf("%w: %s does not end in %s; rename it, or name the compression explicitly", ErrArchiveName, filepath.Base(path), codec.Extensions)
+		}
+		return named, nil
 	}
-	return codec.KindFromPath(path)
+	k, err := codec.ParseKind(c.Compression)
+	if err != nil {
+		return "", fmt.Errorf("dump: %w", err)
+	}
+	if ok && k != named {
+		return "", fmt.Errorf("%w: %s names %s compression, but %s was asked for; rename the file or drop the compression option", ErrArchiveName, filepath.Base(path), named, k)
+	}
+	return k, nil
 }
+
+// ErrArchiveName: the archive's file name does not say what it holds.
+var ErrArchiveName = errors.New("dump: archive name does not match its format")
 
 func (c *Config) level(k codec.Kind) int {
 	if c.Level != 0 {
@@ -70,7 +87,10 @@ func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Option
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	kind := cfg.Kind(path)
+	kind, err := cfg.Kind(path)
+	if err != nil {
+		return nil, err
+	}
 	level := cfg.level(kind)
 	encrypt := cfg.Encrypt || codec.Encrypted(path)
 	if encrypt && opt.Passphrase == "" {

@@ -63,9 +63,12 @@
 // # Safety
 //
 // Load refuses a target database that holds tables (ErrTargetNotEmpty)
-// unless Config.Force is set, and a statement longer than the server's
-// max_allowed_packet before sending it (ErrPacketTooLarge, naming the
-// SET GLOBAL to run). Errors from the server come as *StatementError naming
+// unless Config.Force is set. Force replaces what the archive creates: each
+// of its tables is dropped just before its CREATE TABLE runs, each of its
+// views, routines, events and triggers before it is made; every other
+// table of the target stays as it was. Load also refuses a statement
+// longer than the server's max_allowed_packet before sending it
+// (ErrPacketTooLarge, naming the SET GLOBAL to run). Errors from the server come as *StatementError naming
 // the table, the statement's byte offset in the uncompressed stream and the
 // server's message. A GET_LOCK keeps two imports out of one database.
 //

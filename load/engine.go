@@ -734,7 +734,7 @@ func (e *engine) global(ctx context.Context, text []byte, off int64, cls class) 
 	serr := func(err error) error {
 		return &StatementError{Table: cls.table, Offset: off, Text: snippet(text), Err: err}
 	}
-	if e.resumed {
+	if e.resumed || e.c.Force {
 		if err := dropObject(ctx, e.main, cls); err != nil {
 			return serr(err)
 		}
@@ -1144,6 +1144,12 @@ func (e *engine) loadUnit(ctx context.Context, w *wconn, u *unit) error {
 			if first {
 				if err := dropObject(ctx, c, it.cls); err != nil {
 					return statementError(u, it, text, err)
+				}
+			}
+			if e.c.Force && it.cls.kind == kindCreate && it.cls.object == "TABLE" {
+				// Force replaces the archive's own tables, nothing else.
+				if _, err := c.ExecContext(ctx, "DROP TABLE IF EXISTS "+ident.Quote(it.cls.table)); err != nil {
+					return statementError(u, it, text, fmt.Errorf("replacing the table (--force): %w", err))
 				}
 			}
 			if it.keys != nil {

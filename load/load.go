@@ -33,8 +33,13 @@ type Config struct {
 	// Threads is the number of connections loading tables in parallel
 	// (0: the number of CPUs).
 	Threads int `json:"threads,omitempty"`
-	// Force loads into a database that already holds tables (statements
-	// that clash with them fail as they would with the stock client).
+	// Force loads into a database that already holds tables, replacing
+	// the archive's own objects: each table the archive creates is dropped
+	// (with its rows and triggers) just before its CREATE TABLE runs, and
+	// each view, routine, event or trigger it creates is dropped before it
+	// is made. Tables and objects the archive does not create are left
+	// alone (an INSERT into one of them adds rows, as the stock client
+	// would).
 	Force bool `json:"force,omitempty"`
 	// Fingerprint identifies the archive (for example the SQL stream hash
 	// its manifest records). It is stored with the progress of an

@@ -121,6 +121,9 @@ type TransferOptions struct {
 	// records its key there (trust on first use). A changed key is always
 	// refused.
 	AcceptNewHostKey bool `json:"accept_new_host_key,omitempty"`
+	// Mkdir creates the destination folder when it does not exist (source
+	// side's push); without it a missing folder fails the push, naming it.
+	Mkdir bool `json:"mkdir,omitempty"`
 }
 
 // CheckOptions configure the source side's check step.

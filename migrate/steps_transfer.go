@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,12 +15,12 @@ import (
 // side) named by Config.Transfer.URL.
 func (s *Session) backend(ctx context.Context) (transfer.Backend, error) {
 	t := s.Config.Transfer
-	if !transfer.IsURL(t.URL) {
-		return transfer.NewLocal(t.URL), nil
-	}
-	loc, err := transfer.ParseURL(t.URL)
+	loc, err := transfer.ParseTarget(t.URL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("transfer: transfer.url: %w", err)
+	}
+	if loc == nil {
+		return transfer.NewLocal(t.URL), nil
 	}
 	if !loc.IsDir() {
 		return nil, fmt.Errorf("transfer: transfer.url %q must name a folder (end it with /)", t.URL)
@@ -67,14 +68,20 @@ func (p transferProgress) Sent(done, total int64) { p.s.Progress(done, total, tr
 
 func addResult(out *Output, r *transfer.Result) {
 	out.AddFile(r.Name, r.Size, r.SHA256)
-	out.Count("sent_bytes", out.Counts["sent_bytes"]+r.Sent)
+	if r.Sent > 0 || out.Counts["sent_bytes"] > 0 {
+		out.Count("sent_bytes", out.Counts["sent_bytes"]+r.Sent)
+	}
+	if r.Received > 0 || out.Counts["received_bytes"] > 0 {
+		out.Count("received_bytes", out.Counts["received_bytes"]+r.Received)
+	}
 	if r.ResumedAt > 0 {
 		out.Count("resumed_at", r.ResumedAt)
 	}
 	out.Count("retries", out.Counts["retries"]+int64(r.Retries))
 }
 
-// push sends the archive (its manifest travels with it) and the state file.
+// push sends the archive, its manifest and the isolation state file (last,
+// as transfer.StateName), as one transfer with one progress total.
 func (s *Session) push(ctx context.Context) (Output, error) {
 	var out Output
 	b, err := s.backend(ctx)
@@ -83,8 +90,18 @@ func (s *Session) push(ctx context.Context) (Output, error) {
 	}
 	defer b.Close()
 	archive := s.Config.ArchivePath()
-	r, err := transfer.Push(ctx, b, archive, transfer.Options{}, transferProgress{s, filepath.Base(archive)})
+	opts := transfer.Options{Mkdir: s.Config.Transfer.Mkdir}
+	state := s.Config.StatePath()
+	if _, err := os.Stat(state); err == nil {
+		opts.State = state
+	} else {
+		s.Warn("push: no isolation state file %s to send: the cloud side cannot re-activate the sources without it", state)
+	}
+	r, err := transfer.Push(ctx, b, archive, opts, transferProgress{s, filepath.Base(archive)})
 	if err != nil {
+		if errors.Is(err, transfer.ErrNoFolder) {
+			return out, fmt.Errorf("%w: check transfer.url, or set \"mkdir\": true in the config's transfer section to create it", err)
+		}
 		return out, err
 	}
 	if !r.Manifest {
@@ -92,22 +109,17 @@ func (s *Session) push(ctx context.Context) (Output, error) {
 	}
 	addResult(&out, r)
 	out.Value("verified", string(r.Verified))
-	state := s.Config.StatePath()
-	if _, err := os.Stat(state); err == nil {
-		r, err := transfer.Push(ctx, b, state, transfer.Options{}, transferProgress{s, filepath.Base(state)})
-		if err != nil {
-			return out, err
-		}
-		addResult(&out, r)
-	} else {
-		s.Warn("push: no isolation state file %s to send: the cloud side cannot re-activate the sources without it", state)
+	if r.State != nil {
+		addResult(&out, r.State)
+		s.Info("push: carried the isolation state file %s as %s", state, r.State.Name)
 	}
 	out.Value("destination", b.String())
 	return out, nil
 }
 
 // pull fetches the archive with its manifest and, unless the config names a
-// state file, the source side's isolation state file.
+// state file, the source side's isolation state file (transfer.StateName
+// beside the archive) into StatePath.
 func (s *Session) pull(ctx context.Context) (Output, error) {
 	var out Output
 	if err := os.MkdirAll(s.Config.OutputDir, 0o700); err != nil {
@@ -119,7 +131,11 @@ func (s *Session) pull(ctx context.Context) (Output, error) {
 	}
 	defer b.Close()
 	archive := s.Config.ArchivePath()
-	r, err := transfer.Pull(ctx, b, filepath.Base(archive), archive, transfer.Options{}, transferProgress{s, filepath.Base(archive)})
+	var opts transfer.Options
+	if s.Config.Restore.StateFile == "" {
+		opts.State = s.Config.StatePath()
+	}
+	r, err := transfer.Pull(ctx, b, filepath.Base(archive), archive, opts, transferProgress{s, filepath.Base(archive)})
 	if err != nil {
 		return out, err
 	}
@@ -127,13 +143,11 @@ func (s *Session) pull(ctx context.Context) (Output, error) {
 		return out, fmt.Errorf("pull: %s has no manifest beside it at %s: the run needs it to verify the import", filepath.Base(archive), b)
 	}
 	addResult(&out, r)
-	if s.Config.Restore.StateFile == "" {
-		state := s.Config.StatePath()
-		r, err := transfer.Pull(ctx, b, filepath.Base(state), state, transfer.Options{}, transferProgress{s, filepath.Base(state)})
-		if err != nil {
-			return out, fmt.Errorf("pull: the isolation state file: %w (or name a copy in restore.state_file)", err)
+	if opts.State != "" {
+		if r.State == nil {
+			return out, fmt.Errorf("pull: no isolation state file %s beside %s at %s: push it there, or name a copy in restore.state_file", transfer.StateName, filepath.Base(archive), b)
 		}
-		addResult(&out, r)
+		addResult(&out, r.State)
 	}
 	out.Value("origin", b.String())
 	return out, nil

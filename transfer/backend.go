@@ -53,6 +53,11 @@ type Backend interface {
 	// if the file holds fewer than n bytes.
 	Hash(ctx context.Context, name string, n int64) (string, HashMethod, error)
 
+	// Folder checks that the backend's folder exists; with create it is
+	// made (with its parents) when missing. A missing folder without
+	// create is a *FolderError (ErrNoFolder).
+	Folder(ctx context.Context, create bool) error
+
 	// String names the backend's folder for messages (never a secret).
 	String() string
 
@@ -94,7 +99,43 @@ var (
 	ErrHostKeyChanged = errors.New("SSH host key has CHANGED")
 	// ErrAuth: no offered credential was accepted.
 	ErrAuth = errors.New("SSH authentication failed")
+	// ErrNoFolder: the folder a file goes to does not exist, and
+	// Options.Mkdir does not ask to create it.
+	ErrNoFolder = errors.New("folder does not exist")
+	// ErrConnect: the server could not be reached at all (refused, no
+	// route, unknown host name, timeout while connecting).
+	ErrConnect = errors.New("cannot connect")
 )
+
+// FolderError is the fact behind ErrNoFolder: which folder is missing.
+type FolderError struct {
+	Folder string // as the backend names it (sftp://USER@HOST:PORT/DIR/ or a local path)
+	Remote bool   // on the server (a push's destination), not this machine
+}
+
+func (e *FolderError) Error() string {
+	return fmt.Sprintf("transfer: the folder %s does not exist", e.Folder)
+}
+
+// Is makes errors.Is(err, ErrNoFolder) work.
+func (e *FolderError) Is(target error) bool { return target == ErrNoFolder }
+
+// ConnectError is the fact behind ErrConnect: the TCP connection to the SSH
+// server (or the start of its handshake) failed, before anything was
+// transferred. DialSFTP returns it as a permanent error; while Push or Pull
+// reconnect after a broken link it is transient (the server may come back).
+type ConnectError struct {
+	Address string // host:port
+	Err     error
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("transfer: cannot connect to %s: %v", e.Address, e.Err)
+}
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// Is makes errors.Is(err, ErrConnect) work.
+func (e *ConnectError) Is(target error) bool { return target == ErrConnect }
 
 // MismatchError is the fact behind ErrVerify and ErrManifestMismatch: which
 // file, and what was expected against what was found.

@@ -354,7 +354,7 @@ func TestConformance(t *testing.T) {
 			if !bytes.Equal(mustRead(t, out), data) || !bytes.Equal(mustRead(t, manifest.PathFor(out)), mb) {
 				t.Fatal("pulled file or manifest differs")
 			}
-			if !res.Manifest || res.Sent != testSize || res.Verified != HashStream || exists(filepath.Join(e.local, PartialName("got.sql.gz"))) {
+			if !res.Manifest || res.Received != testSize || res.Verified != HashStream || exists(filepath.Join(e.local, PartialName("got.sql.gz"))) {
 				t.Errorf("Pull result = %+v; want manifest, sent %d, verified stream, no partial", res, testSize)
 			}
 		}},
@@ -385,8 +385,8 @@ func TestConformance(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Pull = %v", err)
 			}
-			if res.ResumedAt != have || res.Sent != testSize-have {
-				t.Errorf("Pull resumed at %d sent %d; want %d and %d", res.ResumedAt, res.Sent, have, testSize-have)
+			if res.ResumedAt != have || res.Received != testSize-have {
+				t.Errorf("Pull resumed at %d sent %d; want %d and %d", res.ResumedAt, res.Received, have, testSize-have)
 			}
 			if !bytes.Equal(mustRead(t, out), data) {
 				t.Fatal("pulled file differs after resume")
@@ -414,8 +414,8 @@ func TestConformance(t *testing.T) {
 			if err != nil {
 				t.Fatalf("resumed Pull = %v", err)
 			}
-			if res.ResumedAt == 0 || res.Sent != testSize-res.ResumedAt {
-				t.Errorf("resumed Pull at %d sent %d; want a resume sending only the rest", res.ResumedAt, res.Sent)
+			if res.ResumedAt == 0 || res.Received != testSize-res.ResumedAt {
+				t.Errorf("resumed Pull at %d sent %d; want a resume sending only the rest", res.ResumedAt, res.Received)
 			}
 			if !bytes.Equal(mustRead(t, out), data) {
 				t.Fatal("pulled file differs")
@@ -432,8 +432,8 @@ func TestConformance(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Pull = %v", err)
 			}
-			if !res.Restarted || res.Sent != testSize || !bytes.Equal(mustRead(t, out), data) {
-				t.Errorf("Pull over a corrupt partial: restarted %v sent %d; want true, %d, same bytes", res.Restarted, res.Sent, testSize)
+			if !res.Restarted || res.Received != testSize || !bytes.Equal(mustRead(t, out), data) {
+				t.Errorf("Pull over a corrupt partial: restarted %v sent %d; want true, %d, same bytes", res.Restarted, res.Received, testSize)
 			}
 		}},
 		{"pull of a file that does not match its manifest", func(t *testing.T, e *conformanceEnv) {

@@ -29,8 +29,20 @@
 //     fails.
 //  4. A stale FILE.manifest.json at the destination is removed, the
 //     partial file is renamed to FILE (posix-rename@openssh.com: atomic,
-//     replacing), then the manifest is uploaded the same way, last. A
-//     manifest present at the destination therefore means a complete FILE.
+//     replacing), then the manifest is uploaded the same way. A manifest
+//     present at the destination therefore means a complete FILE.
+//  5. When Options.State names the isolation state file that belongs to the
+//     dump, it travels last, under StateName (isolate-state.json), verified
+//     and renamed into place like FILE.
+//
+// Before anything is sent the destination folder must exist: a missing one
+// is a *FolderError (ErrNoFolder) unless Options.Mkdir asks to create it,
+// so a mistyped path never makes folders where nobody looks. Pull applies
+// the same rule to the local folder it writes into, fetches StateName from
+// beside the remote file into Options.State when it is there (its absence
+// is no error), and never replaces a different local state file.
+//
+// Progress counts the file, its manifest and the state file as one total.
 //
 // Any mismatch stops before the rename: FILE never appears at the
 // destination unless it is complete and verified. Pull is the mirror image,
@@ -49,7 +61,11 @@
 //
 // # Retries
 //
-// A transient error (IsTransient: a dropped connection, a timeout) makes
+// A server that cannot be reached when DialSFTP first connects (refused,
+// no route, unknown host name, connect timeout) is a permanent
+// *ConnectError (ErrConnect): a wrong address, not a broken link. Once
+// connected, a transient error (IsTransient: a dropped connection, a
+// timeout, a failed reconnect) makes
 // Push and Pull reconnect after an exponentially growing wait and redo the
 // attempt, at most Options.Retries times. An attempt starts by looking at
 // what the destination holds, so redoing it is safe even after a step
@@ -68,5 +84,10 @@
 // # URLs
 //
 // ParseURL reads sftp://USER@HOST[:PORT]/PATH. PATH is absolute; /~/PATH is
-// relative to the login folder.
+// relative to the login folder. ParseTarget reads what push and pull take:
+// an sftp:// URL or a local path; other URL schemes are refused, and so is
+// an scp-style USER@HOST:PATH (scp's rule: a colon before the first slash),
+// with an *SCPError that spells the sftp:// URL to use. A local path that
+// contains a colon is written with a slash before it: ./host:dir or
+// /abs/host:dir.
 package transfer

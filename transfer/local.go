@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -25,7 +27,14 @@ var _ Backend = (*Local)(nil)
 // the first Write if it does not exist.
 func NewLocal(dir string) *Local { return &Local{dir: dir} }
 
-func (l *Local) String() string { return l.dir }
+// String names the folder with a trailing separator, so String()+name is
+// the file's path.
+func (l *Local) String() string {
+	if strings.HasSuffix(l.dir, string(filepath.Separator)) {
+		return l.dir
+	}
+	return l.dir + string(filepath.Separator)
+}
 
 // path maps a backend name onto the folder, refusing names that leave it.
 func (l *Local) path(name string) (string, error) {
@@ -34,6 +43,30 @@ func (l *Local) path(name string) (string, error) {
 		return "", fmt.Errorf("transfer: invalid file name %q", name)
 	}
 	return filepath.Join(l.dir, filepath.FromSlash(clean[1:])), nil
+}
+
+// Folder implements Backend.
+func (l *Local) Folder(ctx context.Context, create bool) error {
+	return localFolder(l.String(), create, false)
+}
+
+// localFolder checks (and with create makes) the folder dir of this machine.
+func localFolder(dir string, create, remote bool) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil:
+		return fmt.Errorf("transfer: %s is not a folder", dir)
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("transfer: %w", err)
+	case !create:
+		return &FolderError{Folder: dir, Remote: remote}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("transfer: %w", err)
+	}
+	return nil
 }
 
 // Stat implements Backend.

@@ -53,6 +53,12 @@ func DialSFTP(ctx context.Context, cfg SFTPConfig, sec Secrets) (*SFTP, error) {
 	}
 	s := &SFTP{cfg: cfg.withDefaults(), secrets: sec}
 	if err := s.connect(ctx); err != nil {
+		// Nothing was transferred yet: a server that cannot be reached is
+		// a wrong address or a stopped sshd, not a broken link to retry.
+		var ce *ConnectError
+		if errors.As(err, &ce) {
+			return nil, ce
+		}
 		return nil, err
 	}
 	return s, nil
@@ -204,6 +210,30 @@ func (s *SFTP) during(ctx context.Context, op func() error) error {
 
 // cancelGrace is how long a cancelled operation may take to wind down.
 const cancelGrace = 3 * time.Second
+
+// Folder implements Backend.
+func (s *SFTP) Folder(ctx context.Context, create bool) error {
+	if err := s.ready(); err != nil {
+		return err
+	}
+	var fi os.FileInfo
+	err := s.during(ctx, func() (err error) { fi, err = s.client.Stat(s.dir); return err })
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil:
+		return fmt.Errorf("transfer: %s on %s is not a folder", s.dir, s.cfg.address())
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("transfer: %s: %w", s.dir, err)
+	case !create:
+		return &FolderError{Folder: s.String(), Remote: true}
+	}
+	err = s.during(ctx, func() error { return s.client.MkdirAll(s.dir) })
+	if err != nil {
+		return fmt.Errorf("transfer: creating %s on %s: %w", s.dir, s.cfg.address(), err)
+	}
+	return nil
+}
 
 // Stat implements Backend.
 func (s *SFTP) Stat(ctx context.Context, name string) (int64, error) {

@@ -475,7 +475,7 @@ func dialSSH(ctx context.Context, cfg SFTPConfig, sec Secrets) (*ssh.Client, err
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("transfer: connecting to %s: %w", addr, ctx.Err())
 		}
-		return nil, &transientError{fmt.Errorf("transfer: connecting to %s: %w", addr, err)}
+		return nil, &transientError{&ConnectError{Address: addr, Err: err}}
 	}
 	conn.SetDeadline(time.Now().Add(cfg.ConnectTimeout))
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -494,7 +494,7 @@ func dialSSH(ctx context.Context, cfg SFTPConfig, sec Secrets) (*ssh.Client, err
 		case strings.Contains(err.Error(), "unable to authenticate"):
 			return nil, fmt.Errorf("%w as %s at %s (offered: %s)", ErrAuth, cfg.User, addr, strings.Join(offered, ", "))
 		case isNetError(err):
-			return nil, &transientError{fmt.Errorf("transfer: connecting to %s: %w", addr, err)}
+			return nil, &transientError{&ConnectError{Address: addr, Err: err}}
 		}
 		return nil, fmt.Errorf("transfer: connecting to %s: %w", addr, err)
 	}

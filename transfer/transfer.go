@@ -47,7 +47,23 @@ type Options struct {
 	// a server that writes concurrently may leave a gap where requests were
 	// in flight when the transfer broke. Default 16 MiB; negative: off.
 	ResumeWindow int64 `json:"resume_window,omitempty"`
+	// Mkdir creates the folder the file goes to (Push: the backend's
+	// folder; Pull: the local file's folder) when it does not exist.
+	// Without it a missing folder is a *FolderError (ErrNoFolder): a typo
+	// in a path must not create folders where nobody looks.
+	Mkdir bool `json:"mkdir,omitempty"`
+	// State is a local isolation state file that belongs to the dump. Push
+	// sends it last, after FILE and its manifest, under StateName (verified
+	// and renamed into place like FILE). Pull fetches StateName from the
+	// folder of the remote file into State when it is there (its absence
+	// is not an error) and refuses to replace a different file at State.
+	State string `json:"state,omitempty"`
 }
+
+// StateName is the name the isolation state file travels under, whatever
+// it is called locally: the name run and the README use, so the cloud side
+// finds it beside the archive.
+const StateName = "isolate-state.json"
 
 const (
 	defaultRetries      = 5
@@ -87,13 +103,40 @@ func (o Options) withDefaults() Options {
 // Progress receives what Push and Pull are doing; nil means nobody listens.
 // Calls come from the goroutine that called Push or Pull, or from one
 // goroutine of the backend at a time.
+//
+// Counts cover everything one call moves as one total: the file, its
+// manifest and the isolation state file (Options.State), in that order.
+// Step("sending") comes once per file that is sent.
 type Progress interface {
 	// Step announces a phase: "checking", "sending", "verifying",
 	// "finishing", "retrying". For "sending", from is where it resumes and
-	// total the file's size; otherwise both are 0.
+	// total the size of everything the call moves; otherwise both are 0.
 	Step(step string, from, total int64)
 	// Sent reports that the first done of total bytes are there.
 	Sent(done, total int64)
+}
+
+// totalProgress turns one file's counts into counts over everything a
+// Push or Pull moves.
+type totalProgress struct {
+	p           Progress
+	base, total int64
+}
+
+func (t *totalProgress) Step(step string, from, total int64) {
+	if step == "sending" {
+		t.p.Step(step, t.base+from, t.total)
+		return
+	}
+	t.p.Step(step, 0, 0)
+}
+
+func (t *totalProgress) Sent(done, total int64) { t.p.Sent(t.base+done, t.total) }
+
+// advance marks n more bytes as there (a file and its manifest in place).
+func (t *totalProgress) advance(n int64) {
+	t.base += n
+	t.p.Sent(t.base, t.total)
 }
 
 type noProgress struct{}
@@ -110,8 +153,10 @@ type Result struct {
 	SHA256 string `json:"sha256"`
 	// Manifest: FILE.manifest.json travelled too, and the file matched it.
 	Manifest bool `json:"manifest"`
-	// Sent is the number of bytes this call moved (over all attempts).
-	Sent int64 `json:"sent"`
+	// Sent is the number of bytes Push moved (over all attempts).
+	Sent int64 `json:"sent,omitempty"`
+	// Received is the number of bytes Pull moved (over all attempts).
+	Received int64 `json:"received,omitempty"`
 	// ResumedAt is the offset the last transfer continued from (0: fresh).
 	ResumedAt int64 `json:"resumed_at"`
 	// Restarted: a partial file was there but did not match, so it was
@@ -124,6 +169,9 @@ type Result struct {
 	// Retries is the number of reconnects after transient errors.
 	Retries  int           `json:"retries"`
 	Duration time.Duration `json:"duration_ns"`
+	// State is the isolation state file's transfer (Options.State); nil
+	// when none travelled.
+	State *Result `json:"state,omitempty"`
 }
 
 // source is what is known about the file being sent.
@@ -183,8 +231,36 @@ func Push(ctx context.Context, dst Backend, file string, opts Options, p Progres
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("transfer: %w", err)
 	}
+	var state *source
+	if opts.State != "" {
+		sfi, err := os.Stat(opts.State)
+		if err != nil {
+			return nil, fmt.Errorf("transfer: the isolation state file: %w", err)
+		}
+		if !sfi.Mode().IsRegular() {
+			return nil, fmt.Errorf("transfer: the isolation state file %s is not a regular file", opts.State)
+		}
+		state = &source{name: StateName, size: sfi.Size()}
+	}
+	tp := &totalProgress{p: p, total: src.size + int64(len(src.manifest))}
+	if state != nil {
+		tp.total += state.size
+	}
 	res := &Result{Name: src.name, Size: src.size, Manifest: src.manifest != nil}
-	err = retry(ctx, dst, opts, p, res, func() error { return pushOnce(ctx, dst, file, src, opts, p, res) })
+	err = retry(ctx, dst, opts, p, res, func() error { return pushOnce(ctx, dst, file, src, opts, tp, res) })
+	if err == nil && state != nil {
+		tp.advance(src.size + int64(len(src.manifest)))
+		sres := &Result{Name: state.name, Size: state.size}
+		res.State = sres
+		err = retry(ctx, dst, opts, p, sres, func() error { return pushOnce(ctx, dst, opts.State, state, opts, tp, sres) })
+		if err != nil {
+			err = fmt.Errorf("%w (the isolation state file %s; %s and its manifest are in place)", err, opts.State, src.name)
+		}
+	}
+	if err == nil && tp.total > res.Size {
+		// The manifest and the state file count too: say they are there.
+		tp.advance(tp.total - tp.base)
+	}
 	res.Duration = time.Since(start)
 	if err != nil {
 		return res, err
@@ -197,6 +273,9 @@ func Push(ctx context.Context, dst Backend, file string, opts Options, p Progres
 // one whose effect is unknown, like a rename cut off) is safe.
 func pushOnce(ctx context.Context, dst Backend, file string, src *source, opts Options, p Progress, res *Result) error {
 	p.Step("checking", 0, 0)
+	if err := dst.Folder(ctx, opts.Mkdir); err != nil {
+		return err
+	}
 	partial := PartialName(src.name)
 	// 1. Already in place (an earlier run, or a rename whose answer was lost)?
 	size, err := dst.Stat(ctx, src.name)
@@ -307,8 +386,10 @@ func pushOnce(ctx context.Context, dst Backend, file string, src *source, opts O
 	// file), then the file, then its manifest, so that a manifest present
 	// beside a file always means the file is complete.
 	p.Step("finishing", 0, 0)
-	if err := dst.Remove(ctx, src.mname); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	if src.mname != "" {
+		if err := dst.Remove(ctx, src.mname); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
 	}
 	if err := dst.Rename(ctx, partial, src.name); err != nil {
 		return err
@@ -463,8 +544,49 @@ func Pull(ctx context.Context, src Backend, name, file string, opts Options, p P
 		p = noProgress{}
 	}
 	start := time.Now()
+	if err := localFolder(filepath.Dir(file), opts.Mkdir, false); err != nil {
+		return nil, err
+	}
+	if opts.State != "" {
+		if err := localFolder(filepath.Dir(opts.State), opts.Mkdir, false); err != nil {
+			return nil, err
+		}
+	}
+	stateName := path.Join(path.Dir(name), StateName)
+	tp := &totalProgress{p: p}
+	var stateSize int64 = -1 // -1: not there
+	sized := func(ctx context.Context, size, msize int64) error {
+		tp.total = size + msize
+		if opts.State == "" {
+			return nil
+		}
+		n, err := src.Stat(ctx, stateName)
+		switch {
+		case err == nil:
+			stateSize = n
+			tp.total += n
+		case errors.Is(err, fs.ErrNotExist):
+			stateSize = -1
+		default:
+			return err
+		}
+		return nil
+	}
 	res := &Result{Name: file}
-	err := retry(ctx, src, opts, p, res, func() error { return pullOnce(ctx, src, name, file, opts, p, res) })
+	err := retry(ctx, src, opts, p, res, func() error { return pullOnce(ctx, src, name, file, opts, tp, res, sized) })
+	if err == nil && stateSize >= 0 {
+		tp.advance(tp.total - stateSize - tp.base)
+		sres := &Result{Name: opts.State}
+		res.State = sres
+		err = retry(ctx, src, opts, p, sres, func() error { return pullState(ctx, src, stateName, opts, tp, sres) })
+		if err != nil {
+			err = fmt.Errorf("%w (the isolation state file %s%s; %s and its manifest are in place)", err, src.String(), stateName, file)
+		}
+	}
+	if err == nil && tp.total > res.Size {
+		// The manifest and the state file count too: say they are there.
+		tp.advance(tp.total - tp.base)
+	}
 	res.Duration = time.Since(start)
 	if err != nil {
 		return res, err
@@ -472,8 +594,39 @@ func Pull(ctx context.Context, src Backend, name, file string, opts Options, p P
 	return res, nil
 }
 
+// pullState fetches the isolation state file into opts.State. A different
+// file already there is never replaced: it may hold the only record of an
+// installation's original values.
+func pullState(ctx context.Context, src Backend, name string, opts Options, p Progress, res *Result) error {
+	if fi, err := os.Stat(opts.State); err == nil {
+		have, err := hashLocalFile(ctx, opts.State, -1)
+		if err != nil {
+			return err
+		}
+		want, method, err := src.Hash(ctx, name, -1)
+		if err != nil {
+			return err
+		}
+		if have != want {
+			return fmt.Errorf("transfer: %s already exists and differs from %s%s: move it away, or fetch the state file to another name", opts.State, src.String(), name)
+		}
+		res.Size, res.SHA256, res.Verified, res.AlreadyPresent = fi.Size(), have, method, true
+		return nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("transfer: %w", err)
+	}
+	if err := pullOnce(ctx, src, name, opts.State, opts, p, res, nil); err != nil {
+		return err
+	}
+	if err := os.Chmod(opts.State, 0o600); err != nil {
+		return fmt.Errorf("transfer: %w", err)
+	}
+	return nil
+}
+
 // pullOnce is one idempotent attempt (see pushOnce).
-func pullOnce(ctx context.Context, src Backend, name, file string, opts Options, p Progress, res *Result) error {
+func pullOnce(ctx context.Context, src Backend, name, file string, opts Options, p Progress, res *Result,
+	sized func(ctx context.Context, size, msize int64) error) error {
 	p.Step("checking", 0, 0)
 	size, err := src.Stat(ctx, name)
 	if err != nil {
@@ -499,6 +652,11 @@ func pullOnce(ctx context.Context, src Backend, name, file string, opts Options,
 		res.Manifest = true
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
+	}
+	if sized != nil {
+		if err := sized(ctx, size, int64(len(mb))); err != nil {
+			return err
+		}
 	}
 	partial := filepath.Join(filepath.Dir(file), PartialName(filepath.Base(file)))
 
@@ -551,7 +709,7 @@ func pullOnce(ctx context.Context, src Backend, name, file string, opts Options,
 	// 3. Receive the rest, hashing as it comes.
 	p.Step("sending", off, size)
 	n, err := receive(ctx, src, name, partial, off, size, h, p)
-	res.Sent += n
+	res.Received += n
 	if err != nil {
 		return err
 	}

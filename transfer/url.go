@@ -104,3 +104,91 @@ func redact(u *url.URL) string {
 	c.User = url.User(u.User.Username())
 	return c.String()
 }
+
+// SCPError reports an scp-style destination (USER@HOST:PATH or HOST:PATH)
+// given where an sftp:// URL or a local folder was expected: lamigrate
+// would otherwise make a local folder of that name.
+type SCPError struct {
+	Arg  string // as given
+	User string // "" when the argument names none
+	Host string
+	Path string // the part after the colon
+}
+
+func (e *SCPError) Error() string {
+	return fmt.Sprintf("%s looks like an scp destination; write it as %s", e.Arg, e.URL(""))
+}
+
+// URL is the sftp:// spelling of the destination. user stands in when the
+// argument names no user (scp would log in as the local user); "" leaves
+// USER there.
+func (e *SCPError) URL(user string) string {
+	u := e.User
+	if u == "" {
+		u = user
+	}
+	if u == "" {
+		u = "USER"
+	}
+	host := e.Host
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	p := e.Path
+	switch {
+	case strings.HasPrefix(p, "/"):
+	case p == "" || p == "~" || p == ".":
+		p = "/~/"
+	default:
+		p = "/~/" + strings.TrimPrefix(strings.TrimPrefix(p, "~/"), "./")
+	}
+	return "sftp://" + u + "@" + host + p
+}
+
+// ParseTarget reads where a push goes to or a pull comes from: an sftp://
+// URL (loc is set) or a path on this machine (loc is nil). Other URL
+// schemes are refused, and so is an scp-style USER@HOST:PATH or HOST:PATH,
+// with an *SCPError giving the sftp:// spelling.
+//
+// The rule is scp's own: a colon before the first slash makes an argument
+// remote. A local path that contains a colon is therefore written with a
+// slash before it: ./host:dir or /abs/host:dir.
+func ParseTarget(s string) (loc *Location, err error) {
+	if IsURL(s) {
+		return ParseURL(s)
+	}
+	if i := strings.Index(s, "://"); i > 0 && !strings.Contains(s[:i], "/") {
+		return nil, fmt.Errorf("transfer: %s: only sftp:// URLs and local folders are supported", s)
+	}
+	if e := scpLike(s); e != nil {
+		return nil, e
+	}
+	return nil, nil
+}
+
+// scpLike returns s as an scp destination, or nil when s is a local path.
+func scpLike(s string) *SCPError {
+	rest := s
+	user := ""
+	if at := strings.IndexByte(rest, '@'); at >= 0 && !strings.Contains(rest[:at], "/") && !strings.Contains(rest[:at], ":") {
+		user, rest = rest[:at], rest[at+1:]
+	}
+	var host, p string
+	if strings.HasPrefix(rest, "[") {
+		end := strings.Index(rest, "]:")
+		if end < 0 || strings.Contains(rest[:end], "/") {
+			return nil
+		}
+		host, p = rest[1:end], rest[end+2:]
+	} else {
+		colon := strings.IndexByte(rest, ':')
+		if colon <= 0 || strings.Contains(rest[:colon], "/") {
+			return nil
+		}
+		host, p = rest[:colon], rest[colon+1:]
+	}
+	if host == "" {
+		return nil
+	}
+	return &SCPError{Arg: s, User: user, Host: host, Path: p}
+}

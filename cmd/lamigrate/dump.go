@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -77,6 +78,13 @@ func (p *dumpProgress) Warn(msg string) {
 }
 
 func (c *dumpCmd) Run(e *env) error {
+	// The name must say what the file holds, before anything is read.
+	if _, err := (&dump.Config{Compression: c.Compress}).Kind(c.Output); err != nil {
+		if errors.Is(err, dump.ErrArchiveName) {
+			return withStatus(exitUsage, trimPrefixErr{fmt.Errorf("%w (--compress gzip|zstd|lz4|none)", err), "dump: "})
+		}
+		return withStatus(exitUsage, trimPrefixErr{err, "dump: "})
+	}
 	db, r, err := c.open(e)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -114,5 +115,38 @@ func TestDumpCLIFailures(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 0 {
 		t.Errorf("failed dumps left files: %v", entries)
+	}
+}
+
+func TestDumpCLIRefusesUnknownExtension(t *testing.T) {
+	dir := t.TempDir()
+	dsn := "root@unix(/nonexistent.sock)/x" // never reached: the name is checked first
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-o", filepath.Join(dir, "x.sql.bz2")}, "lamigrate dump: archive name does not match its format: x.sql.bz2 does not end in .sql, .sql.gz, .sql.zst, .sql.lz4 (each optionally + .age); rename it, or name the compression explicitly (--compress gzip|zstd|lz4|none)"},
+		{[]string{"-o", filepath.Join(dir, "x.dump")}, "x.dump does not end in .sql, .sql.gz"},
+		{[]string{"-o", filepath.Join(dir, "x.sql.gz"), "--compress", "zstd"}, "x.sql.gz names gzip compression, but zstd was asked for"},
+		{[]string{"-o", filepath.Join(dir, "x.sql"), "--compress", "gzip"}, "x.sql names none compression, but gzip was asked for"},
+	}
+	for _, tt := range tests {
+		args := append([]string{"dump", "--dsn", dsn}, tt.args...)
+		code, _, stderr := runCLI(t, nil, args...)
+		if code != exitUsage || !strings.Contains(stderr, tt.want) {
+			t.Errorf("lamigrate %v = %d, %q; want %d and %q", args, code, stderr, exitUsage, tt.want)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("refused dumps left files: %v", entries)
+	}
+	// An unknown extension with the compression named is fine.
+	db := dumpFixture(t)
+	path := filepath.Join(dir, "x.dump")
+	if code, _, stderr := runCLI(t, nil, "dump", "--dsn", db.Config().FormatDSN(), "-o", path, "--compress", "none"); code != 0 {
+		t.Fatalf("dump -o x.dump --compress none = %d, %q; want 0", code, stderr)
+	}
+	if b, _ := os.ReadFile(path); !bytes.Contains(b, []byte("CREATE TABLE")) {
+		t.Error("x.dump with --compress none does not hold plain SQL")
 	}
 }

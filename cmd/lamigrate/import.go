@@ -6,7 +6,10 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/manifest"
@@ -17,7 +20,7 @@ type importCmd struct {
 	connFlags
 	File    string `arg:"" help:"Archive to load (ours or a plain mysqldump file, any codec)." type:"path"`
 	Threads int    `name:"threads" default:"0" help:"Parallel connections (0: number of CPUs)."`
-	Force   bool   `name:"force" help:"Load into a database that already holds tables."`
+	Force   bool   `name:"force" help:"Load into a database that already holds tables: drop and replace each table (and view, routine, trigger) the archive creates; other tables are left alone."`
 	Spool   string `name:"spool-dir" help:"Folder for statements read ahead of the connections (default: the system temp folder)." placeholder:"DIR"`
 }
 
@@ -106,9 +109,16 @@ func (c *importCmd) Run(e *env) error {
 	if err != nil {
 		prog.t.Finish("failed")
 		var se *load.StatementError
+		var me *mysql.MySQLError
 		switch {
 		case errors.Is(err, load.ErrTargetNotEmpty):
-			err = fmt.Errorf("%w, or pass --force to load on top of them", err)
+			err = fmt.Errorf("%w, or run the same command with --force to replace the tables the archive holds (the target's other tables are left alone)", err)
+		case errors.As(err, &se) && errors.As(err, &me) && me.Number == 1050:
+			name := se.Table
+			if i := strings.IndexByte(me.Message, '\''); name == "" && i >= 0 {
+				name = strings.SplitN(me.Message[i+1:], "'", 2)[0]
+			}
+			return fmt.Errorf("table %s already exists in %s: import into an empty database, drop that table, or run the same command with --force to replace the tables the archive holds", name, r.Config.DBName)
 		case errors.As(err, &se) && !errors.Is(err, load.ErrPacketTooLarge) && !errors.Is(err, load.ErrUnsupported):
 			err = fmt.Errorf("%w; fix the cause and run the same command again: finished tables are kept", err)
 		}

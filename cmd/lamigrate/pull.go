@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path"
@@ -11,19 +12,25 @@ import (
 )
 
 type pullCmd struct {
-	Source string `arg:"" help:"sftp://USER@HOST[:PORT]/PATH (PATH absolute; /~/PATH for the login folder) or a local path."`
-	File   string `arg:"" help:"Where to write it (a folder keeps the remote name)." type:"path"`
+	Source  string `arg:"" help:"sftp://USER@HOST[:PORT]/PATH (PATH absolute; /~/PATH for the login folder) or a local path (a path with a colon: ./PATH or /PATH)."`
+	File    string `arg:"" help:"Where to write it (a folder keeps the remote name)." type:"path"`
+	State   string `name:"state" help:"Where to write the isolation state file when isolate-state.json lies beside the remote file (default: isolate-state.json beside FILE). A different file already there is never replaced." placeholder:"FILE" type:"path"`
+	NoState bool   `name:"no-state" help:"Do not fetch the isolation state file."`
+	Mkdir   bool   `name:"mkdir" help:"Create the local folder of FILE when it does not exist."`
 	sshFlags
 }
 
 func (c *pullCmd) Run(e *env) error {
+	if c.State != "" && c.NoState {
+		return usageErr("--state and --no-state contradict each other: give one")
+	}
+	loc, err := parseTarget(e, c.Source)
+	if err != nil {
+		return err
+	}
 	var b transfer.Backend
 	var name string
-	if transfer.IsURL(c.Source) {
-		loc, err := transfer.ParseURL(c.Source)
-		if err != nil {
-			return withStatus(exitUsage, err)
-		}
+	if loc != nil {
 		if loc.IsDir() {
 			return usageErr("%s names a folder: give the file's path", c.Source)
 		}
@@ -41,13 +48,26 @@ func (c *pullCmd) Run(e *env) error {
 	if fi, err := os.Stat(out); (err == nil && fi.IsDir()) || strings.HasSuffix(out, string(os.PathSeparator)) {
 		out = filepath.Join(out, path.Base(name))
 	}
+	opts := transfer.Options{Mkdir: c.Mkdir}
+	switch {
+	case c.State != "":
+		opts.State = c.State
+	case !c.NoState:
+		opts.State = filepath.Join(filepath.Dir(out), transfer.StateName)
+	}
 	p := newTransferProgress(e, "pull", name)
-	res, err := transfer.Pull(e.ctx, b, name, out, transfer.Options{}, p)
-	p.stop()
+	res, err := transfer.Pull(e.ctx, b, name, out, opts, p)
 	if err != nil {
+		p.stop()
 		return transferError(err, b)
 	}
+	p.done()
 	return e.ui.result(res, func(w io.Writer) {
 		printTransfer(w, "pulled", b.String()+name, out, res)
+		if res.State != nil {
+			printTransfer(w, "pulled", b.String()+path.Join(path.Dir(name), transfer.StateName), res.State.Name, res.State)
+		} else if opts.State != "" {
+			fmt.Fprintf(w, "no isolation state file beside it at %s\n", b.String()+path.Dir(name)+"/")
+		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	osuser "os/user"
 	"path"
 	"path/filepath"
 	"strings"
@@ -21,8 +22,11 @@ type sshFlags struct {
 }
 
 type pushCmd struct {
-	File string `arg:"" help:"File to send (its manifest travels with it)." type:"path"`
-	Dest string `arg:"" help:"sftp://USER@HOST[:PORT]/DIR/ (DIR absolute; /~/DIR for the login folder) or a local folder."`
+	File    string `arg:"" help:"File to send (its manifest travels with it)." type:"path"`
+	Dest    string `arg:"" help:"sftp://USER@HOST[:PORT]/DIR/ (DIR absolute; /~/DIR for the login folder) or a local folder (a path with a colon: ./PATH or /PATH)."`
+	State   string `name:"state" help:"Isolation state file to send last, as isolate-state.json (default: isolate-state.json beside FILE, when there)." placeholder:"FILE" type:"path"`
+	NoState bool   `name:"no-state" help:"Do not send an isolation state file."`
+	Mkdir   bool   `name:"mkdir" help:"Create the destination folder when it does not exist."`
 	sshFlags
 }
 
@@ -34,12 +38,26 @@ func (c *pushCmd) Run(e *env) error {
 	if !fi.Mode().IsRegular() {
 		return usageErr("%s is not a regular file", c.File)
 	}
-	var b transfer.Backend
-	if transfer.IsURL(c.Dest) {
-		loc, err := transfer.ParseURL(c.Dest)
-		if err != nil {
-			return withStatus(exitUsage, err)
+	opts := transfer.Options{Mkdir: c.Mkdir}
+	switch {
+	case c.State != "" && c.NoState:
+		return usageErr("--state and --no-state contradict each other: give one")
+	case c.State != "":
+		if _, err := os.Stat(c.State); err != nil {
+			return withStatus(exitUsage, fmt.Errorf("--state: %w", err))
 		}
+		opts.State = c.State
+	case !c.NoState:
+		if beside := filepath.Join(filepath.Dir(c.File), transfer.StateName); fileExists(beside) {
+			opts.State = beside
+		}
+	}
+	loc, err := parseTarget(e, c.Dest)
+	if err != nil {
+		return err
+	}
+	var b transfer.Backend
+	if loc != nil {
 		dir := loc.Path
 		// sftp://h/in/dump.sql.gz names the file itself; anything else is
 		// the folder.
@@ -56,14 +74,46 @@ func (c *pushCmd) Run(e *env) error {
 	}
 	defer b.Close()
 	p := newTransferProgress(e, "push", filepath.Base(c.File))
-	res, err := transfer.Push(e.ctx, b, c.File, transfer.Options{}, p)
-	p.stop()
+	res, err := transfer.Push(e.ctx, b, c.File, opts, p)
 	if err != nil {
+		p.stop()
 		return transferError(err, b)
 	}
+	p.done()
 	return e.ui.result(res, func(w io.Writer) {
 		printTransfer(w, "pushed", c.File, b.String()+res.Name, res)
+		if res.State != nil {
+			printTransfer(w, "pushed", opts.State, b.String()+res.State.Name, res.State)
+		} else {
+			fmt.Fprintf(w, "no isolation state file sent (none at %s; name one with --state)\n", filepath.Join(filepath.Dir(c.File), transfer.StateName))
+		}
 	})
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// parseTarget reads push's destination or pull's source: an sftp:// URL
+// (loc set) or a local path (loc nil). An scp-style USER@HOST:PATH is
+// refused with the sftp:// spelling to use.
+func parseTarget(e *env, s string) (*transfer.Location, error) {
+	loc, err := transfer.ParseTarget(s)
+	var se *transfer.SCPError
+	switch {
+	case errors.As(err, &se):
+		user := e.getenv("USER")
+		if user == "" {
+			if u, uerr := osuser.Current(); uerr == nil {
+				user = u.Username
+			}
+		}
+		return nil, usageErr("%s looks like an scp destination; write it as %s (or ./%s for a local folder of that name)", s, se.URL(user), s)
+	case err != nil:
+		return nil, withStatus(exitUsage, trimPrefixErr{err, "transfer: "})
+	}
+	return loc, nil
 }
 
 // dial connects to the server of loc, with its folder dir.
@@ -120,9 +170,13 @@ func transferError(err error, b transfer.Backend) error {
 	case errors.Is(err, transfer.ErrVerify):
 		return fmt.Errorf("%w; the partial file was kept: run the same command again to resume and re-check", err)
 	case transfer.IsTransient(err):
-		return fmt.Errorf("%w; the network failed: run the same command again to resume", err)
+		return trimPrefixErr{fmt.Errorf("%w; the connection broke during the transfer: run the same command again to resume", err), "transfer: "}
+	case errors.Is(err, transfer.ErrConnect):
+		return trimPrefixErr{fmt.Errorf("%w; check the host name and the port, that sshd runs there, and that no firewall blocks this machine", err), "transfer: "}
+	case errors.Is(err, transfer.ErrNoFolder):
+		return trimPrefixErr{fmt.Errorf("%w: check the path, or run the same command with --mkdir to create it", err), "transfer: "}
 	}
-	return err
+	return trimPrefixErr{err, "transfer: "}
 }
 
 func printTransfer(w io.Writer, verb, from, to string, r *transfer.Result) {
@@ -130,7 +184,7 @@ func printTransfer(w io.Writer, verb, from, to string, r *transfer.Result) {
 	if r.AlreadyPresent {
 		notes = append(notes, "already there")
 	} else if r.ResumedAt > 0 {
-		notes = append(notes, fmt.Sprintf("resumed at %s, sent %s", bytesize.Format(r.ResumedAt), bytesize.Format(r.Sent)))
+		notes = append(notes, fmt.Sprintf("resumed at %s, moved %s", bytesize.Format(r.ResumedAt), bytesize.Format(r.Sent+r.Received)))
 	} else if r.Restarted {
 		notes = append(notes, "the partial file did not match and was sent again")
 	}
@@ -163,15 +217,22 @@ func newTransferProgress(e *env, verb, name string) *transferProgress {
 func (p *transferProgress) Step(step string, from, total int64) {
 	switch step {
 	case "sending":
-		p.stop()
+		// One display for everything the call moves (file, manifest,
+		// state file): later files continue it.
+		if p.t != nil {
+			return
+		}
 		p.from = from
 		if from > 0 {
 			p.e.ui.info("%s %s: resuming at %s of %s", p.verb, p.name, bytesize.Format(from), bytesize.Format(total))
 		}
 		p.t = p.e.ui.task(p.verb+" "+p.name, total-from, true)
 	case "verifying":
-		p.stop()
-		p.e.ui.info("%s %s: verifying size and SHA-256", p.verb, p.name)
+		if p.t != nil {
+			p.t.Update(p.t.done, 0, "verifying size and SHA-256")
+		} else {
+			p.e.ui.info("%s %s: verifying size and SHA-256", p.verb, p.name)
+		}
 	case "retrying":
 		p.stop()
 		p.e.ui.warn("%s %s: connection lost; reconnecting to resume", p.verb, p.name)
@@ -187,6 +248,14 @@ func (p *transferProgress) Sent(done, total int64) {
 func (p *transferProgress) stop() {
 	if p.t != nil {
 		p.t.Finish("")
+		p.t = nil
+	}
+}
+
+// done ends the display of a transfer that finished: 100% of what moved.
+func (p *transferProgress) done() {
+	if p.t != nil {
+		p.t.Complete("")
 		p.t = nil
 	}
 }

@@ -105,7 +105,7 @@ func TestCLIPushPull(t *testing.T) {
 				}
 			}},
 		{name: "manifest mismatch", args: []string{"push", bad, url}, code: exitFailure, stderr: []string{"does not match its manifest", "lamigrate verify"}},
-		{name: "pull into a folder", args: []string{"pull", "sftp://me@" + addr + remote + "/dump.sql", filepath.Join(local, "in") + "/"}, code: 0,
+		{name: "pull into a folder", args: []string{"pull", "--mkdir", "sftp://me@" + addr + remote + "/dump.sql", filepath.Join(local, "in") + "/"}, code: 0,
 			check: func(t *testing.T, stdout string) {
 				got, _ := os.ReadFile(filepath.Join(local, "in", "dump.sql"))
 				if !bytes.Equal(got, data) {
@@ -117,7 +117,7 @@ func TestCLIPushPull(t *testing.T) {
 			}},
 		{name: "pull of a missing file", args: []string{"pull", "sftp://me@" + addr + remote + "/nope.sql", filepath.Join(local, "nope.sql")}, code: exitFailure,
 			stderr: []string{"does not exist"}},
-		{name: "push to a local folder", args: []string{"push", file, filepath.Join(local, "copy")}, code: 0,
+		{name: "push to a local folder", args: []string{"push", "--mkdir", file, filepath.Join(local, "copy")}, code: 0,
 			check: func(t *testing.T, _ string) {
 				if got, _ := os.ReadFile(filepath.Join(local, "copy", "dump.sql")); !bytes.Equal(got, data) {
 					t.Error("file not copied to the local folder")

@@ -72,6 +72,24 @@ func KindFromPath(path string) Kind {
 	return None
 }
 
+// Extensions lists the archive names lamigrate writes, for messages.
+const Extensions = ".sql, .sql.gz, .sql.zst, .sql.lz4 (each optionally + .age)"
+
+// KindOfName picks the format from a file name that ends in one of
+// lamigrate's extensions (.sql, .gz/.gzip, .zst/.zstd, .lz4, each
+// optionally + .age); ok is false for any other name (x.sql.bz2, x.dump),
+// whose content a reader would mistake.
+func KindOfName(path string) (k Kind, ok bool) {
+	p := strings.TrimSuffix(strings.ToLower(path), ".age")
+	switch filepath.Ext(p) {
+	case ".sql":
+		return None, true
+	case ".gz", ".gzip", ".zst", ".zstd", ".lz4":
+		return KindFromPath(p), true
+	}
+	return None, false
+}
+
 // Encrypted reports whether a file name asks for encryption (ends in .age).
 func Encrypted(path string) bool { return strings.HasSuffix(strings.ToLower(path), ".age") }
 

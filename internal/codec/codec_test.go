@@ -130,3 +130,19 @@ func TestKindFromPath(t *testing.T) {
 		}
 	}
 }
+
+func TestKindOfName(t *testing.T) {
+	cases := []struct {
+		in   string
+		want Kind
+		ok   bool
+	}{
+		{"d.sql", None, true}, {"d.sql.gz", Gzip, true}, {"D.SQL.ZST", Zstd, true}, {"d.sql.lz4.age", LZ4, true},
+		{"d.sql.age", None, true}, {"d.sql.bz2", None, false}, {"d.dump", None, false}, {"d.sql.xz.age", None, false}, {"d", None, false},
+	}
+	for _, tc := range cases {
+		if got, ok := KindOfName(tc.in); got != tc.want || ok != tc.ok {
+			t.Errorf("KindOfName(%q) = %s, %v; want %s, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
