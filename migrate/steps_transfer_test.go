@@ -15,10 +15,6 @@ import (
 	"github.com/qualityunit/lamigrate/transfer"
 )
 
-type eventLog struct{ events []Event }
-
-func (l *eventLog) Event(e Event) { l.events = append(l.events, e) }
-
 // TestPushPullSteps: run's push sends the archive, its manifest and the
 // state file as one total and needs transfer.mkdir for a missing folder;
 // run's pull reports received bytes and fetches the state file.

@@ -54,11 +54,6 @@ func newPushFixture(t *testing.T) *pushFixture {
 
 func (f *pushFixture) url(dir string) string { return "sftp://me@" + f.addr + dir }
 
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
-}
-
 func TestCLIPushRefusesSCPDestination(t *testing.T) {
 	f := newPushFixture(t)
 	cwd := t.TempDir()
