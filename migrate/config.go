@@ -14,6 +14,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/qualityunit/lamigrate/internal/strictjson"
 	"github.com/qualityunit/lamigrate/isolate"
+	"github.com/qualityunit/lamigrate/transfer"
 )
 
 // Side says which half of the migration a plan runs.
@@ -282,8 +283,8 @@ func (c Config) resolvePaths(dir string) Config {
 	abs(&c.Transfer.KnownHosts)
 	abs(&c.Adjust.Rules)
 	abs(&c.Restore.StateFile)
-	if c.Transfer.URL != "" && !strings.Contains(c.Transfer.URL, "://") {
-		abs(&c.Transfer.URL)
+	if loc, err := transfer.ParseTarget(c.Transfer.URL); c.Transfer.URL != "" && err == nil && loc == nil {
+		abs(&c.Transfer.URL) // a local folder; Validate reports scp-style and other schemes
 	}
 	if c.Isolate.StateFile != "" && strings.ContainsRune(c.Isolate.StateFile, filepath.Separator) {
 		abs(&c.Isolate.StateFile)
@@ -353,13 +354,14 @@ func (c Config) Validate() error {
 			bad("%s %q is not an environment variable name (it must name the variable, never hold the secret)", e.field, e.v)
 		}
 	}
-	if u := c.Transfer.URL; u != "" && strings.Contains(u, "://") {
-		if !strings.HasPrefix(u, "sftp://") {
-			bad("transfer.url %q: want sftp://USER@HOST[:PORT]/DIR/ or a local folder", u)
-		} else if pu, err := url.Parse(u); err != nil {
-			bad("transfer.url %q: %v", u, err)
-		} else if _, has := pu.User.Password(); has {
-			bad("transfer.url holds a password: remove it and name its environment variable in transfer.password_env")
+	if u := c.Transfer.URL; u != "" {
+		if pu, err := url.Parse(u); err == nil && pu.Scheme == "sftp" && pu.User != nil {
+			if _, has := pu.User.Password(); has {
+				bad("transfer.url holds a password: remove it and name its environment variable in transfer.password_env")
+			}
+		}
+		if _, err := transfer.ParseTarget(u); err != nil {
+			bad("transfer.url: %s", strings.TrimPrefix(err.Error(), "transfer: "))
 		}
 	}
 	switch c.Dump.Compress {

@@ -28,7 +28,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad dsn", func(c *Config) { c.Connection.DSN = "u@tcp(h:3306" }, "not a go-sql-driver DSN"},
 		{"secret instead of env name", func(c *Config) { c.Connection.PasswordEnv = "hunter2!" }, "not an environment variable name"},
 		{"password in url", func(c *Config) { c.Transfer.URL = "sftp://u:pw@h/in/" }, "transfer.url holds a password"},
-		{"scp url", func(c *Config) { c.Transfer.URL = "scp://h/in/" }, "want sftp://"},
+		{"scp url", func(c *Config) { c.Transfer.URL = "scp://h/in/" }, "only sftp:// URLs and local folders"},
 		{"archive path", func(c *Config) { c.Archive = "../x.sql.gz" }, "must be a file name"},
 		{"compress", func(c *Config) { c.Dump.Compress = "bzip2" }, `dump.compress "bzip2"`},
 		{"negative threads", func(c *Config) { c.Import.Threads = -1 }, "import.threads"},

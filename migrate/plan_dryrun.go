@@ -183,7 +183,7 @@ func (p *Plan) dryRunBlockers(ctx context.Context, s *Session) []string {
 		out = append(out, err.Error())
 	}
 	if pending(StepDump) {
-		if err := archiveNameKnown(cfg.Archive); err != nil {
+		if err := archiveNameKnown(cfg.Archive, cfg.Dump.Compress); err != nil {
 			out = append(out, err.Error())
 		}
 	}
@@ -245,18 +245,14 @@ func outputDirUsable(dir string) error {
 }
 
 // archiveNameKnown refuses an archive name whose extension names no format
-// lamigrate writes: the dump would otherwise write plain SQL under a name
-// that promises compression (.bz2, .xz).
-func archiveNameKnown(name string) error {
+// lamigrate writes (the rule of codec.KindOfName, which dump.File applies
+// too), unless the config names the compression explicitly.
+func archiveNameKnown(name, compress string) error {
 	if name == "" {
 		name = DefaultArchive
 	}
-	if codec.KindFromPath(name) != codec.None {
+	if _, ok := codec.KindOfName(name); ok || compress != "" {
 		return nil
 	}
-	base := strings.TrimSuffix(strings.ToLower(name), ".age")
-	if strings.HasSuffix(base, ".sql") {
-		return nil
-	}
-	return fmt.Errorf("archive %s: unknown extension %q: end it in .sql.gz, .sql.zst, .sql.lz4 or .sql (and .age to encrypt)", name, filepath.Ext(base))
+	return fmt.Errorf("archive %s: unknown extension %q: end it in %s, or set dump.compress", name, filepath.Ext(strings.TrimSuffix(strings.ToLower(name), ".age")), codec.Extensions)
 }

@@ -118,9 +118,13 @@ func TestArchiveNameKnown(t *testing.T) {
 		{"dump.sql.gz", true}, {"dump.sql.zst", true}, {"dump.sql.lz4", true}, {"dump.sql", true},
 		{"dump.sql.zst.age", true}, {"DUMP.SQL.GZ", true}, {"", true},
 		{"dump.sql.bz2", false}, {"dump.sql.xz", false}, {"dump", false}, {"dump.age", false},
+		{"dump.gz", true}, {"dump.sql.zstd", true},
 	} {
-		if err := archiveNameKnown(tt.name); (err == nil) != tt.ok {
+		if err := archiveNameKnown(tt.name, ""); (err == nil) != tt.ok {
 			t.Errorf("archiveNameKnown(%q) = %v; want ok %v", tt.name, err, tt.ok)
 		}
+	}
+	if err := archiveNameKnown("dump.bin", "zstd"); err != nil {
+		t.Errorf("archiveNameKnown(dump.bin, zstd) = %v; want nil (the compression is named)", err)
 	}
 }
