@@ -290,6 +290,19 @@ func TestRestoreOnlyRowsOnAnotherMachine(t *testing.T) {
 	sameDigests(t, "cloud copy after restore", digests(t, copyDB), copyBefore)
 	assert.Equal(t, disabled, readFile(t, ct))
 
+	// The copy on the machine isolate ran on (a rehearsal, the demo): still
+	// another database, so the rows only.
+	_, err = Isolate(ctx, copyDB.DB, DefaultProfile(), filepath.Join(t.TempDir(), "s.json"), Options{})
+	require.NoError(t, err)
+	cp2 := filepath.Join(t.TempDir(), "state.json")
+	require.NoError(t, os.WriteFile(cp2, b, 0o600))
+	rr, err = Restore(ctx, copyDB.DB, cp2, Options{Runner: &fakeRunner{}, thisHost: src})
+	require.NoError(t, err)
+	assert.Contains(t, rr.LeftAlone, "1 cron line belong to the installation of database "+db.Name)
+	assert.Empty(t, rr.Cron)
+	sameDigests(t, "same-machine copy after restore", digests(t, copyDB), copyBefore)
+	assert.Equal(t, disabled, readFile(t, ct))
+
 	// RowsOnly on the source machine too.
 	rr, err = Restore(ctx, db.DB, state, Options{RowsOnly: true, Runner: &fakeRunner{}, thisHost: src})
 	require.NoError(t, err)

@@ -116,10 +116,12 @@ var ErrConflicts = errors.New("isolate: restore left conflicts alone")
 // alone. It works on any database with the same tables and keys (the
 // imported copy too) and can run any number of times.
 //
-// Files, cron lines and services belong to the machine isolate ran on
-// (State.Host): Restore puts them back only there, and never with
-// Options.RowsOnly; elsewhere it restores the rows only and says so in
-// RestoreResult.LeftAlone. A state file without a recorded machine (older
+// Files, cron lines and services belong to the installation isolate ran on
+// (State.Host, the machine, and State.Server, the database it changed):
+// Restore puts them back only when it runs on that machine against that
+// database, and never with Options.RowsOnly; elsewhere (the imported copy
+// in the cloud, even on the same machine) it restores the rows only and
+// says so in RestoreResult.LeftAlone. A state file without a recorded machine (older
 // versions) is restored whole unless RowsOnly.
 //
 // Only Runner, Progress and RowsOnly of o are used.
@@ -140,6 +142,10 @@ func Restore(ctx context.Context, db *sql.DB, statePath string, o Options) (*Res
 		case s.Host != nil && !s.Host.Same(o.host()):
 			rowsOnly = true
 			res.LeftAlone = fmt.Sprintf("%s belong to %s: left alone", m, s.Host)
+		case s.Server != nil && !sameServer(ctx, db, *s.Server):
+			rowsOnly = true
+			res.LeftAlone = fmt.Sprintf("%s belong to the installation of database %s on %s:%d, not this database: left alone",
+				m, s.Server.Database, s.Server.Hostname, s.Server.Port)
 		}
 		if res.LeftAlone != "" {
 			res.Warnings = append(res.Warnings, warn(o.Progress, "%s", res.LeftAlone))
@@ -336,4 +342,16 @@ func restoreFile(fs FileState) FileRestore {
 		fr.Status, fr.Reason = "missing", fmt.Sprintf("neither %s nor %s exists", fs.Path, fs.Aside)
 	}
 	return fr
+}
+
+// sameServer reports whether db is connected to the server and database
+// isolate changed. When it cannot tell, it says no: restoring rows only is
+// the safe side (the machine's entries stay recorded for a later restore).
+func sameServer(ctx context.Context, db *sql.DB, want Server) bool {
+	var name sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&name); err != nil {
+		return false
+	}
+	cur := serverOf(ctx, db, name.String)
+	return cur != nil && cur.Same(want)
 }
