@@ -35,9 +35,11 @@
 //
 // The state file records the machine isolate ran on ([Host]: host name and
 // /etc/machine-id) and the database server it changed ([Server]). Files,
-// cron lines and services belong to that machine: Restore puts them back
-// only there, and never with [Options].RowsOnly (the cloud side); elsewhere
-// it restores the rows only and says so in [RestoreResult].LeftAlone. A
+// cron lines and services belong to that installation: Restore puts them
+// back only on that machine against that database, and never with
+// [Options].RowsOnly (the cloud side); elsewhere, a copy on the same machine
+// included, it restores the rows only and says so in
+// [RestoreResult].LeftAlone. A
 // state file of an older version, without a machine, is restored whole
 // unless RowsOnly.
 //
