@@ -5,9 +5,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
@@ -49,6 +52,19 @@ type DowntimeEstimate struct {
 }
 
 // size adds the tables up and estimates the dump.
+//
+// information_schema's DATA_LENGTH is InnoDB's statistics, recomputed in
+// the background only after a tenth of a table changed: right after a bulk
+// load (an import, a restore from backup) it can be a twentieth of the
+// truth, and a minute later right. TABLE_ROWS, in contrast, is counted as
+// rows come and go. So the estimate rests on what stays current: the
+// sampled tables scale their measured SQL bytes per row by TABLE_ROWS, and
+// a table whose tablespace file holds far more than DATA_LENGTH says is
+// sized by the file (its FILE_SIZE minus indexes and free extents) to
+// choose the tables to sample and to estimate the others. check does not run ANALYZE
+// TABLE to refresh the statistics: on the customer's live server it
+// writes to the binary log, replans every query on the table and, on some
+// versions, waits for long-running queries while new ones queue behind it.
 func (c *checker) size(ctx context.Context) error {
 	f := &c.rep.Facts
 	s := &f.Size
@@ -56,6 +72,7 @@ func (c *checker) size(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	files := c.tablespaceBytes(ctx)
 	var cand []*TableFact
 	for i := range f.Tables {
 		t := &f.Tables[i]
@@ -67,19 +84,26 @@ func (c *checker) size(ctx context.Context) error {
 		if t.Ignored {
 			continue
 		}
-		s.DumpedDataBytes += t.DataBytes
-		s.Rows += t.Rows
-		if blob[t.Name] {
-			t.SQLBytes, t.Ratio = 2*t.DataBytes, BlobArchiveRatio
-		} else {
-			t.SQLBytes, t.Ratio = t.DataBytes, TextArchiveRatio
+		t.SizeBytes = t.DataBytes
+		if fb := files[t.Name] - t.IndexBytes; fb > 2*t.DataBytes && fb > staleFileBytes {
+			t.SizeBytes = fb // the statistics are stale
 		}
-		t.ArchiveBytes = int64(float64(t.DataBytes) * t.Ratio)
-		if t.Rows > 0 && t.DataBytes > 0 {
+		s.DumpedDataBytes += t.SizeBytes
+		s.Rows += t.Rows
+		switch {
+		case blob[t.Name] && c.cfg.HexBlob:
+			t.SQLBytes, t.Ratio = 2*t.SizeBytes, BlobArchiveRatio
+		case blob[t.Name]:
+			t.SQLBytes, t.Ratio = t.SizeBytes, BlobArchiveRatio
+		default:
+			t.SQLBytes, t.Ratio = t.SizeBytes, TextArchiveRatio
+		}
+		t.ArchiveBytes = int64(float64(t.SizeBytes) * t.Ratio)
+		if t.Rows > 0 || t.SizeBytes > 0 {
 			cand = append(cand, t)
 		}
 	}
-	sort.SliceStable(cand, func(i, j int) bool { return cand[i].DataBytes > cand[j].DataBytes })
+	sort.SliceStable(cand, func(i, j int) bool { return cand[i].SizeBytes > cand[j].SizeBytes })
 	if c.cfg.SampleBytes > 0 {
 		for i, t := range cand {
 			if i >= c.cfg.SampleTables {
@@ -100,7 +124,7 @@ func (c *checker) size(ctx context.Context) error {
 		s.SQLBytes += t.SQLBytes
 		s.ArchiveBytes += t.ArchiveBytes
 	}
-	s.Method = fmt.Sprintf("%d largest table(s) measured by gzip-compressing up to %s of rows; the rest at %.2f× (text) / %.2f× (BLOB) of their data size",
+	s.Method = fmt.Sprintf("%d largest table(s) measured by gzip-compressing up to %s of rows written as the dump writes them, scaled by their row count; the rest at %.2f× (text) / %.2f× (BLOB) of their data size",
 		s.SampledTables, bytesize.Format(c.cfg.SampleBytes), TextArchiveRatio, BlobArchiveRatio)
 	if c.cfg.SampleBytes <= 0 {
 		s.Method = fmt.Sprintf("%.2f× (text) / %.2f× (BLOB) of the data size", TextArchiveRatio, BlobArchiveRatio)
@@ -109,6 +133,42 @@ func (c *checker) size(ctx context.Context) error {
 		"%d tables, %s data + %s indexes, ~%d rows in the dump; estimated dump %s SQL, %s gzip archive",
 		len(f.Tables), bytesize.Format(s.DataBytes), bytesize.Format(s.IndexBytes), s.Rows, bytesize.Format(s.SQLBytes), bytesize.Format(s.ArchiveBytes))
 	return nil
+}
+
+// staleFileBytes: a tablespace file holding more than this and more than
+// twice DATA_LENGTH means the statistics lag behind (a new file is 64 to
+// 96 KiB however little it holds, and the file grows 1 to 4 MiB at a time).
+const staleFileBytes = 8 << 20
+
+// tablespaceBytes maps each table with its own InnoDB tablespace file to
+// the bytes the file holds, less its free extents. The file's size is
+// current even when DATA_LENGTH is not. Servers without the view (or
+// without the privilege to read it) give an empty map.
+func (c *checker) tablespaceBytes(ctx context.Context) map[string]int64 {
+	out := map[string]int64{}
+	for _, view := range []string{"INNODB_SYS_TABLESPACES", "INNODB_TABLESPACES"} { // MariaDB and MySQL 5.7; MySQL 8
+		rows, err := c.db.QueryContext(ctx, `SELECT t.TABLE_NAME, s.FILE_SIZE - COALESCE(t.DATA_FREE, 0)
+			FROM information_schema.TABLES t JOIN information_schema.`+view+` s
+			  ON s.NAME = CONCAT(t.TABLE_SCHEMA, '/', t.TABLE_NAME)
+			WHERE t.TABLE_SCHEMA = ? AND t.TABLE_TYPE = 'BASE TABLE' AND s.FILE_SIZE > 0`, c.dbName)
+		if err != nil {
+			continue
+		}
+		for rows.Next() {
+			var name string
+			var n int64
+			if rows.Scan(&name, &n) == nil && n > 0 {
+				out[name] = n
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err == nil {
+			return out
+		}
+		clear(out)
+	}
+	return out
 }
 
 // blobTables names the tables with binary large-object columns.
@@ -140,8 +200,8 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 	}
 	cols = rowhash.Stored(cols)
 	limit := int64(1000)
-	if t.AvgRow > 0 {
-		limit = c.cfg.SampleBytes/t.AvgRow + 1
+	if t.Rows > 0 && t.SizeBytes > 0 {
+		limit = c.cfg.SampleBytes/max(t.SizeBytes/t.Rows, 1) + 1
 	}
 	limit = min(max(limit, 10), 200000)
 	rows, err := c.db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s LIMIT %d", rowhash.SelectList(cols), ident.Quote(t.Name), limit))
@@ -150,7 +210,7 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 	}
 	defer rows.Close()
 	var sqlText bytes.Buffer
-	var n, raw int64
+	var n int64
 	vals := make([]sql.RawBytes, len(cols))
 	ptrs := make([]any, len(cols))
 	for i := range vals {
@@ -165,8 +225,7 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 			if i > 0 {
 				sqlText.WriteByte(',')
 			}
-			sqlText.WriteString(sqlValue(cols[i].DataType, v))
-			raw += int64(len(v))
+			sqlText.WriteString(sqlValue(cols[i].DataType, v, c.cfg.HexBlob))
 		}
 		sqlText.WriteString("),")
 		n++
@@ -193,26 +252,30 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 	if n < limit && int64(sqlText.Len()) < c.cfg.SampleBytes {
 		t.SQLBytes = int64(sqlText.Len()) // the whole table was read
 	} else {
-		// Scale by the table's data size, not its row count: row sizes in
-		// LiveAgent tables are heavy-tailed (attachments), so a few first
-		// rows say little about the average row, but much about how values
-		// expand when written as SQL.
-		t.SQLBytes = int64(float64(t.DataBytes) * float64(sqlText.Len()) / float64(max(raw, 1)))
+		// Scale by the row count, which InnoDB keeps current, not by
+		// DATA_LENGTH, which lags behind bulk changes and counts half-empty
+		// pages: the sample's rows come in key order, which for LiveAgent's
+		// random 8-character ids is no order at all.
+		t.SQLBytes = int64(float64(max(t.Rows, n)) * float64(sqlText.Len()) / float64(n))
 	}
 	t.ArchiveBytes = int64(float64(t.SQLBytes) * ratio)
-	t.Ratio = math.Round(1000*float64(t.ArchiveBytes)/float64(max(t.DataBytes, 1))) / 1000
+	t.Ratio = math.Round(1000*float64(t.ArchiveBytes)/float64(max(t.SizeBytes, 1))) / 1000
 	t.Sampled = true
 	return nil
 }
 
-// sqlValue renders v roughly as a dump writes it.
-func sqlValue(dataType string, v sql.RawBytes) string {
+// sqlValue renders v roughly as a dump writes it: binary values as
+// _binary '...', or 0x... with hexBlob.
+func sqlValue(dataType string, v sql.RawBytes, hexBlob bool) string {
 	switch {
 	case v == nil:
 		return "NULL"
 	case strings.Contains(dataType, "blob") || strings.Contains(dataType, "binary") || dataType == "bit":
 		if len(v) == 0 {
 			return "''"
+		}
+		if !hexBlob {
+			return "_binary " + ident.String(string(v))
 		}
 		return "0x" + hex.EncodeToString(v)
 	case strings.Contains(dataType, "int") || dataType == "decimal" || dataType == "double" || dataType == "float":
@@ -226,21 +289,23 @@ type countWriter int64
 func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
 
 // disk compares the free space in OutDir with the estimated archive and
-// the dump's spill files beside it.
+// the dump's spill files beside it. An OutDir that does not exist yet is
+// fine when it can be created (run creates it): the space is that of its
+// nearest existing parent.
 func (c *checker) disk(ctx context.Context) error {
 	dir := c.cfg.OutDir
 	if dir == "" {
 		c.add(Info, "disk_space", "", "run check with --out-dir DIR to compare", "free space for the dump was not checked (no output folder given)")
 		return nil
 	}
-	st, err := os.Stat(dir)
-	if err != nil || !st.IsDir() {
-		c.add(Blocker, "disk_space", dir, "create the folder or choose another --out-dir", "output folder %s does not exist or is not a folder", dir)
+	at, missing, problem := outDirState(dir)
+	if problem != "" {
+		c.add(Blocker, "disk_space", dir, "choose another --out-dir, or fix the folder's permissions", "%s", problem)
 		return nil
 	}
 	var fs syscall.Statfs_t
-	if err := syscall.Statfs(dir, &fs); err != nil {
-		c.add(Warning, "disk_space", dir, "check the free space yourself", "cannot read the free space of %s: %v", dir, err)
+	if err := syscall.Statfs(at, &fs); err != nil {
+		c.add(Warning, "disk_space", dir, "check the free space yourself", "cannot read the free space of %s: %v", at, err)
 		return nil
 	}
 	free := int64(fs.Bavail) * int64(fs.Bsize)
@@ -250,17 +315,56 @@ func (c *checker) disk(ctx context.Context) error {
 	need := archive + scratch
 	what := fmt.Sprintf("about %s (a %s archive and up to %s of spill files while it runs)",
 		bytesize.Format(need), bytesize.Format(archive), bytesize.Format(scratch))
+	where := dir
+	if missing {
+		where = fmt.Sprintf("%s (not there yet: run creates it, for a dump by hand mkdir -p it; space of %s)", dir, at)
+	}
 	switch {
 	case free < need:
 		c.add(Blocker, "disk_space", dir, "free space there or choose another --out-dir",
-			"%s has %s free but the dump needs %s", dir, bytesize.Format(free), what)
+			"%s has %s free but the dump needs %s", where, bytesize.Format(free), what)
 	case float64(free) < 1.5*float64(need):
 		c.add(Warning, "disk_space", dir, "free more space: the estimate can be off by tens of percent",
-			"%s has %s free for a dump needing %s: little margin", dir, bytesize.Format(free), what)
+			"%s has %s free for a dump needing %s: little margin", where, bytesize.Format(free), what)
 	default:
-		c.add(Info, "disk_space", dir, "", "%s has %s free for a dump needing %s", dir, bytesize.Format(free), what)
+		c.add(Info, "disk_space", dir, "", "%s has %s free for a dump needing %s", where, bytesize.Format(free), what)
 	}
 	return nil
+}
+
+// outDirState finds where the output folder is or will be: dir itself, or
+// its nearest existing parent when dir is still to be created (missing).
+// problem says why the dump could not write there.
+func outDirState(dir string) (at string, missing bool, problem string) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", false, fmt.Sprintf("output folder %s: %v", dir, err)
+	}
+	at = abs
+	for {
+		st, err := os.Stat(at)
+		switch {
+		case err == nil && !st.IsDir() && at == abs:
+			return at, false, fmt.Sprintf("output folder %s is a file, not a folder", dir)
+		case err == nil && !st.IsDir():
+			return at, true, fmt.Sprintf("output folder %s cannot be created: %s is a file, not a folder", dir, at)
+		case err == nil:
+			if syscall.Access(at, 0o3) != nil { // W_OK|X_OK
+				if at == abs {
+					return at, false, fmt.Sprintf("output folder %s is not writable by this user", dir)
+				}
+				return at, true, fmt.Sprintf("output folder %s does not exist and cannot be created: %s is not writable by this user", dir, at)
+			}
+			return at, at != abs, ""
+		case !errors.Is(err, fs.ErrNotExist):
+			return at, at != abs, fmt.Sprintf("output folder %s: %v", dir, err)
+		}
+		parent := filepath.Dir(at)
+		if parent == at {
+			return at, true, fmt.Sprintf("output folder %s: no part of its path exists", dir)
+		}
+		at, missing = parent, true
+	}
 }
 
 // downtime estimates dump + transfer + import.
