@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -190,50 +191,58 @@ func (c *checker) blobTables(ctx context.Context) (map[string]bool, error) {
 	return out, rows.Err()
 }
 
-// sample reads the first rows of t up to SampleBytes of SQL text, written
-// the way a dump writes them (strings quoted, binary data as hex), gzips
-// them and scales both sizes to the whole table.
+// sampleChunks is how many places of a table the sample reads from;
+// sampleMaxRows bounds the rows it reads; tables with fewer rows than
+// exactCountRows (by TABLE_ROWS) are counted exactly.
+const (
+	sampleChunks   = 8
+	sampleMaxRows  = 200000
+	exactCountRows = 1000000
+)
+
+// sample reads up to SampleBytes of t's rows, written the way a dump writes
+// them, gzips them and scales both sizes to the whole table. A table too
+// large to read whole is read in sampleChunks runs of rows starting at
+// evenly spread values of its primary key's first column (the first rows
+// only, without one): row sizes are heavy-tailed (attachments), so one run of
+// neighbouring rows can be far from the table's average.
 func (c *checker) sample(ctx context.Context, t *TableFact) error {
 	cols, err := rowhash.Columns(ctx, c.db, c.dbName, t.Name)
 	if err != nil {
 		return err
 	}
 	cols = rowhash.Stored(cols)
-	limit := int64(1000)
-	if t.Rows > 0 && t.SizeBytes > 0 {
-		limit = c.cfg.SampleBytes/max(t.SizeBytes/t.Rows, 1) + 1
-	}
-	limit = min(max(limit, 10), 200000)
-	rows, err := c.db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s LIMIT %d", rowhash.SelectList(cols), ident.Quote(t.Name), limit))
+	sel := "SELECT " + rowhash.SelectList(cols) + " FROM " + ident.Quote(t.Name)
+	text, n, whole, err := c.readSample(ctx, fmt.Sprintf("%s LIMIT %d", sel, sampleMaxRows), nil, c.cfg.SampleBytes, cols)
 	if err != nil {
 		return fmt.Errorf("sample %s: %w", t.Name, err)
 	}
-	defer rows.Close()
-	var sqlText bytes.Buffer
-	var n int64
-	vals := make([]sql.RawBytes, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	for rows.Next() && int64(sqlText.Len()) < c.cfg.SampleBytes {
-		if err := rows.Scan(ptrs...); err != nil {
-			return fmt.Errorf("sample %s: %w", t.Name, err)
-		}
-		sqlText.WriteByte('(')
-		for i, v := range vals {
-			if i > 0 {
-				sqlText.WriteByte(',')
+	rows := t.Rows
+	if !whole {
+		if pk, starts := c.spread(ctx, t.Name, cols, sampleChunks); len(starts) > 1 {
+			var all []byte
+			n = 0
+			for _, st := range starts {
+				q := fmt.Sprintf("%s WHERE %s >= ? ORDER BY %s LIMIT %d", sel, ident.Quote(pk), ident.Quote(pk), sampleMaxRows/len(starts))
+				part, k, _, err := c.readSample(ctx, q, []any{st}, c.cfg.SampleBytes/int64(len(starts)), cols)
+				if err != nil {
+					return fmt.Errorf("sample %s: %w", t.Name, err)
+				}
+				all, n = append(all, part...), n+k
 			}
-			sqlText.WriteString(sqlValue(cols[i].DataType, v, c.cfg.HexBlob))
+			text = all
 		}
-		sqlText.WriteString("),")
-		n++
+		// TABLE_ROWS is itself an estimate after ANALYZE: count exactly
+		// where that is quick.
+		if rows < exactCountRows {
+			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			var exact int64
+			if err := c.db.QueryRowContext(cctx, "SELECT COUNT(*) FROM "+ident.Quote(t.Name)).Scan(&exact); err == nil {
+				rows = exact
+			}
+			cancel()
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sample %s: %w", t.Name, err)
-	}
-	rows.Close()
 	if n == 0 {
 		return nil
 	}
@@ -242,26 +251,137 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(sqlText.Bytes()); err != nil {
+	if _, err := w.Write(text); err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {
 		return err
 	}
-	ratio := float64(out) / float64(sqlText.Len())
-	if n < limit && int64(sqlText.Len()) < c.cfg.SampleBytes {
-		t.SQLBytes = int64(sqlText.Len()) // the whole table was read
+	ratio := float64(out) / float64(len(text))
+	if whole {
+		t.SQLBytes = int64(len(text)) // the whole table was read
 	} else {
 		// Scale by the row count, which InnoDB keeps current, not by
 		// DATA_LENGTH, which lags behind bulk changes and counts half-empty
-		// pages: the sample's rows come in key order, which for LiveAgent's
-		// random 8-character ids is no order at all.
-		t.SQLBytes = int64(float64(max(t.Rows, n)) * float64(sqlText.Len()) / float64(n))
+		// pages.
+		t.SQLBytes = int64(float64(max(rows, n)) * float64(len(text)) / float64(n))
 	}
 	t.ArchiveBytes = int64(float64(t.SQLBytes) * ratio)
 	t.Ratio = math.Round(1000*float64(t.ArchiveBytes)/float64(max(t.SizeBytes, 1))) / 1000
 	t.Sampled = true
 	return nil
+}
+
+// readSample renders the rows q returns as a dump writes them, until
+// budget bytes; whole says q ran out of rows first.
+func (c *checker) readSample(ctx context.Context, q string, args []any, budget int64, cols []rowhash.Column) ([]byte, int64, bool, error) {
+	rows, err := c.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	defer rows.Close()
+	var text bytes.Buffer
+	var n int64
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	whole := true
+	for rows.Next() {
+		if int64(text.Len()) >= budget || n >= sampleMaxRows {
+			whole = false
+			break
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, 0, false, err
+		}
+		text.WriteByte('(')
+		for i, v := range vals {
+			if i > 0 {
+				text.WriteByte(',')
+			}
+			text.WriteString(sqlValue(cols[i].DataType, v, c.cfg.HexBlob))
+		}
+		text.WriteString("),")
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, false, err
+	}
+	return text.Bytes(), n, whole, nil
+}
+
+// spread returns the first column of t's primary key and k values evenly
+// spread between its smallest and largest value (numbers by value,
+// strings by their first bytes). None when there is no such key.
+func (c *checker) spread(ctx context.Context, table string, cols []rowhash.Column, k int) (string, []any) {
+	var pk string
+	err := c.db.QueryRowContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' AND SEQ_IN_INDEX = 1`, c.dbName, table).Scan(&pk)
+	if err != nil {
+		return "", nil
+	}
+	typ := ""
+	for _, col := range cols {
+		if strings.EqualFold(col.Name, pk) {
+			typ = col.DataType
+		}
+	}
+	var lo, hi []byte
+	if err := c.db.QueryRowContext(ctx, "SELECT MIN("+ident.Quote(pk)+"), MAX("+ident.Quote(pk)+") FROM "+ident.Quote(table)).Scan(&lo, &hi); err != nil || lo == nil || hi == nil {
+		return "", nil
+	}
+	var out []any
+	switch {
+	case strings.HasSuffix(typ, "int"):
+		a, err1 := strconv.ParseInt(string(lo), 10, 64)
+		b, err2 := strconv.ParseInt(string(hi), 10, 64)
+		if err1 != nil || err2 != nil || b <= a {
+			return "", nil
+		}
+		for i := range k {
+			out = append(out, a+int64(float64(b-a)*float64(i)/float64(k)))
+		}
+	case strings.Contains(typ, "char") || strings.Contains(typ, "binary"):
+		a, b := prefixNum(lo), prefixNum(hi)
+		if b <= a {
+			return "", nil
+		}
+		for i := range k {
+			out = append(out, numPrefix(a+uint64(float64(b-a)*float64(i)/float64(k))))
+		}
+		out[0] = string(lo)
+	default:
+		return "", nil
+	}
+	return pk, out
+}
+
+// Strings are spread as numbers in base 95 over their first prefixLen
+// bytes, each clamped to printable ASCII, so that every value spread
+// returns is a valid string in any character set.
+const prefixLen = 8
+
+func prefixNum(b []byte) uint64 {
+	var n uint64
+	for i := range prefixLen {
+		d := uint64(0)
+		if i < len(b) {
+			d = uint64(min(max(b[i], 0x20), 0x7e) - 0x20)
+		}
+		n = n*95 + d
+	}
+	return n
+}
+
+func numPrefix(n uint64) string {
+	var buf [prefixLen]byte
+	for i := prefixLen - 1; i >= 0; i-- {
+		buf[i] = byte(n%95) + 0x20
+		n /= 95
+	}
+	return strings.TrimRight(string(buf[:]), " ")
 }
 
 // sqlValue renders v roughly as a dump writes it: binary values as
@@ -356,7 +476,7 @@ func outDirState(dir string) (at string, missing bool, problem string) {
 				return at, true, fmt.Sprintf("output folder %s does not exist and cannot be created: %s is not writable by this user", dir, at)
 			}
 			return at, at != abs, ""
-		case !errors.Is(err, fs.ErrNotExist):
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
 			return at, at != abs, fmt.Sprintf("output folder %s: %v", dir, err)
 		}
 		parent := filepath.Dir(at)
