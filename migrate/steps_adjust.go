@@ -17,17 +17,17 @@ func (s *Session) adjust(ctx context.Context) (Output, error) {
 	if err != nil {
 		return out, err
 	}
-	db, err := s.DB(ctx)
-	if err != nil {
-		return out, err
-	}
 	if missing := rules.Missing(s.Config.Adjust.Params); len(missing) > 0 {
 		var kv []string
 		for _, m := range missing {
 			kv = append(kv, fmt.Sprintf("%q: \"VALUE\"", m))
 		}
-		return out, fmt.Errorf("adjust: %v (rules %s): add them to the configuration's adjust section, \"params\": {%s}",
+		return out, fmt.Errorf("adjust: %v (rules %s): add to the configuration's adjust section: \"params\": {%s}",
 			&MissingParamsError{Names: missing}, s.Config.Adjust.Rules, strings.Join(kv, ", "))
+	}
+	db, err := s.DB(ctx)
+	if err != nil {
+		return out, err
 	}
 	rep, err := Adjust(ctx, db, rules, AdjustConfig{Params: s.Config.Adjust.Params})
 	if err != nil {
