@@ -117,7 +117,7 @@ func TestCheckOutDir(t *testing.T) {
 		free     bool
 	}{
 		{"exists", base, Info, "free for a dump needing", true},
-		{"to be created", filepath.Join(base, "new", "out"), Info, "(not there yet: run creates it, for a dump by hand mkdir -p it; space of " + base + ")", true},
+		{"to be created", filepath.Join(base, "new", "out"), Info, "(not there yet: run creates it; create it before a dump by hand) is on the file system of " + base + ", which has", true},
 		{"relative, to be created", filepath.Join(base, "rel", "..", "new2"), Info, "not there yet", true},
 		{"under a file", filepath.Join(file, "out"), Blocker, "cannot be created: " + file + " is a file, not a folder", false},
 		{"is a file", file, Blocker, "is a file, not a folder", false},

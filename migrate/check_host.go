@@ -125,7 +125,7 @@ func (c *checker) cron(ctx context.Context) error {
 		where = "no crontab (none configured)"
 	}
 	scripts := strings.Join(patterns, "/")
-	byHand := "after drain, lamigrate isolate --cron comments it out (give isolate the same --crontab-command and --cron-file as check)"
+	byHand := "after drain, lamigrate isolate --cron comments it out (with the --crontab-command and --cron-file given here)"
 	for _, pr := range problems {
 		if c.cfg.CronIsolation == CronIsolated {
 			c.add(Warning, "cron", "", "fix it, or change isolate.cron so isolate does not read it",
@@ -154,7 +154,7 @@ func (c *checker) cron(ctx context.Context) error {
 			c.add(Info, "cron", l.Source, "isolate comments it out after the drain",
 				"%s runs %s: %s (isolate.cron comments it out after the drain)", l.Source, l.Script, l.Line)
 		default:
-			c.add(Info, "cron", l.Source, byHand, "%s runs %s: %s (%s)", l.Source, l.Script, l.Line, byHand)
+			c.add(Info, "cron", l.Source, byHand, "%s runs %s: %s; %s", l.Source, l.Script, l.Line, byHand)
 		}
 	}
 	return nil

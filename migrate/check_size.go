@@ -437,7 +437,7 @@ func (c *checker) disk(ctx context.Context) error {
 		bytesize.Format(need), bytesize.Format(archive), bytesize.Format(scratch))
 	where := dir
 	if missing {
-		where = fmt.Sprintf("%s (not there yet: run creates it, for a dump by hand mkdir -p it; space of %s)", dir, at)
+		where = fmt.Sprintf("%s (not there yet: run creates it; create it before a dump by hand) is on the file system of %s, which", dir, at)
 	}
 	switch {
 	case free < need:

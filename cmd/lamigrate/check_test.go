@@ -110,8 +110,8 @@ func TestCheckCLIHealthyInstallation(t *testing.T) {
 	}
 	for _, want := range []string{
 		"verdict:  ready (0 blocker(s), 0 warning(s)",
-		filepath.Join(crond, "liveagent") + " runs jobs.php: * * * * * www-data php -q /srv/la/scripts/jobs.php (after drain, lamigrate isolate --cron comments it out",
-		out + " (not there yet: run creates it",
+		filepath.Join(crond, "liveagent") + " runs jobs.php: * * * * * www-data php -q /srv/la/scripts/jobs.php; after drain, lamigrate isolate --cron comments it out (with the --crontab-command and --cron-file given here)",
+		out + " (not there yet: run creates it; create it before a dump by hand) is on the file system of " + filepath.Dir(filepath.Dir(out)) + ", which has",
 		"inside the migration window",
 	} {
 		if !strings.Contains(stdout, want) {
