@@ -22,7 +22,7 @@ const (
 
 type checkCmd struct {
 	connFlags
-	OutDir   string  `name:"out-dir" default:"." help:"Folder the dump will be written to (free space is checked against the estimate)." placeholder:"DIR"`
+	OutDir   string  `name:"out-dir" default:"." help:"Folder the dump will be written to; it need not exist yet (free space is checked against the estimate)." placeholder:"DIR"`
 	Profile  string  `name:"profile" help:"Profile of external sources (JSON; default: the built-in LiveAgent profile)." placeholder:"FILE"`
 	LinkMbps float64 `name:"link-mbps" default:"100" help:"Upload speed to the cloud in Mbit/s, for the downtime estimate."`
 	HexBlob  bool    `name:"hex-blob" help:"Estimate the dump as dump --hex-blob writes it (binary values as 0x... hex)."`
