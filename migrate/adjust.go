@@ -23,6 +23,32 @@ type AdjustConfig struct {
 	Params map[string]string `json:"params,omitempty"`
 }
 
+// MissingParamsError names the rules' parameters that were given no
+// value. Callers say how to give them: lamigrate adjust --param NAME=VALUE,
+// or run's "adjust": {"params": {"NAME": "VALUE"}}.
+type MissingParamsError struct {
+	Names []string
+}
+
+func (e *MissingParamsError) Error() string {
+	if len(e.Names) == 1 {
+		return fmt.Sprintf("parameter %s of the rules has no value", e.Names[0])
+	}
+	return fmt.Sprintf("parameters %s of the rules have no value", strings.Join(e.Names, ", "))
+}
+
+// Missing lists the declared parameters params gives no value, in the
+// order the rules declare them.
+func (r *Rules) Missing(params map[string]string) []string {
+	var out []string
+	for _, p := range r.Params {
+		if _, ok := params[p]; !ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // AdjustReport is what Adjust did (or, with DryRun, would do).
 type AdjustReport struct {
 	Database string       `json:"database"`
@@ -151,10 +177,8 @@ func Adjust(ctx context.Context, db *sql.DB, rules *Rules, cfg AdjustConfig) (*A
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
-	for _, p := range rules.Params {
-		if _, ok := cfg.Params[p]; !ok {
-			return nil, fmt.Errorf("migrate: adjust: parameter %s has no value (give it with --param %s=VALUE)", p, p)
-		}
+	if missing := rules.Missing(cfg.Params); len(missing) > 0 {
+		return nil, fmt.Errorf("migrate: adjust: %w", &MissingParamsError{Names: missing})
 	}
 	bound := make([]Rule, len(rules.Rules))
 	for i, ru := range rules.Rules {

@@ -14,7 +14,7 @@ func ExampleParseRules() {
 	  "rules": [
 	    {"name": "server name", "table": "qu_g_settings",
 	     "set": {"value": "help.${domain}"}, "where": {"name": "server_name"}},
-	    {"name": "old sessions", "sql": "DELETE FROM qu_g_sessions WHERE domain = ${domain}"}
+	    {"name": "built-in mailbox", "sql": "UPDATE qu_la_mail_accounts SET email = CONCAT('help@', ${domain}) WHERE fetch_type = 'B'"}
 	  ]
 	}`))
 	if err != nil {
@@ -31,14 +31,14 @@ func ExampleParseRules() {
 	}
 	// Output:
 	// qu_g_settings "help.it's.example"
-	// DELETE FROM qu_g_sessions WHERE domain = 'it\'s.example'
+	// UPDATE qu_la_mail_accounts SET email = CONCAT('help@', 'it\'s.example') WHERE fetch_type = 'B'
 }
 
 // Adjust a database, keep the record, and take the changes back.
 func ExampleAdjust() {
 	var db *sql.DB // connected to the imported database
 	ctx := context.Background()
-	rules, err := migrate.LoadRules("cloud-rules.json")
+	rules, err := migrate.LoadRules("examples/adjust-rules.json")
 	if err != nil {
 		return
 	}

@@ -18,28 +18,55 @@ import (
 )
 
 // Rules is a reviewed rules file for adjust: the value changes the cloud
-// copy of an installation needs. Example:
+// copy of an installation needs, applied after import. It is JSON with
+// three keys:
+//
+//   - "description": free text, for the reviewer.
+//   - "params": the names of the parameters the rules use. Each needs a
+//     value when adjust runs: lamigrate adjust --param NAME=VALUE, or
+//     "params": {"NAME": "VALUE"} in run's adjust configuration. A rule
+//     refers to one as ${NAME}; using one not listed here is an error.
+//   - "rules": the rules, applied in order in one transaction. Each has a
+//     unique "name" and is either a set rule or an SQL rule.
+//
+// A set rule ("table", "set", "where") writes set's values into the rows
+// of table that where selects: equality on every listed column, null
+// meaning IS NULL; "all_rows": true instead of where changes every row.
+// Values are JSON strings, numbers, booleans (stored as 1 and 0), null or
+// {"base64": "..."} for bytes that are not UTF-8, and may contain ${NAME}
+// parameters, which are data, never SQL. Rows already at the target are
+// skipped and every changed row is recorded (key, value before, value
+// after), so the rule can be run again and undone (lamigrate adjust
+// --record FILE, then --undo FILE). The table needs a primary key or a
+// unique key of NOT NULL columns.
+//
+// An SQL rule ("sql") is one UPDATE, INSERT, DELETE or REPLACE statement
+// run as written. A ${NAME} parameter in it becomes a quoted SQL string
+// literal: write it bare (${domain}, not '${domain}'); parameters inside
+// quotes or comments are refused. It must be idempotent by itself (UPDATE
+// ... WHERE col <> 'x'), as adjust records only how many rows it affected
+// and cannot undo it.
+//
+// The rules may only name tables the dump carries: the tables of the
+// dump's ignore list (dump.DefaultIgnores: sessions, logs, queues, visits,
+// ...) are not in the cloud copy. This example is examples/adjust-rules.json
+// (a test applies it to a generated installation), run with
+// lamigrate adjust --dsn DSN --rules examples/adjust-rules.json --param
+// domain=help.example.com --record adjust-record.json:
 //
 //	{
+//	  "description": "The cloud copy answers at its own domain (settings and the built-in mailbox); the source's last cron run means nothing there.",
 //	  "params": ["domain"],
 //	  "rules": [
 //	    {"name": "server name", "table": "qu_g_settings",
 //	     "set": {"value": "${domain}"}, "where": {"name": "server_name"}},
-//	    {"name": "drop stale sessions", "sql": "DELETE FROM qu_g_sessions WHERE userid = ${user}"}
+//	    {"name": "base url", "table": "qu_g_settings",
+//	     "set": {"value": "https://${domain}/"}, "where": {"name": "base_url"}},
+//	    {"name": "last cron run", "table": "qu_g_settings",
+//	     "set": {"value": ""}, "where": {"name": "last_cron_run"}},
+//	    {"name": "built-in mailbox", "sql": "UPDATE qu_la_mail_accounts SET email = CONCAT(SUBSTRING_INDEX(email, '@', 1), '@', ${domain}) WHERE fetch_type = 'B' AND email <> CONCAT(SUBSTRING_INDEX(email, '@', 1), '@', ${domain})"}
 //	  ]
 //	}
-//
-// A set rule writes Set's values into the rows Where selects (equality on
-// every listed column; null means IS NULL), skipping rows already at the
-// target, and records each changed row so it can be undone. Values may
-// contain ${name} parameters; they are data, never SQL.
-//
-// An SQL rule is one UPDATE, INSERT, DELETE or REPLACE statement run as
-// written. A ${name} parameter in it becomes a quoted SQL string literal
-// (write it bare: ${name}, not '${name}'); parameters inside quotes or
-// comments are refused. SQL rules must be idempotent by themselves (e.g.
-// UPDATE ... WHERE col <> 'x'); adjust records only how many rows they
-// affected and cannot undo them.
 type Rules struct {
 	Description string `json:"description,omitempty"`
 	// Params declares the parameters the rules use; each must be given a
@@ -435,7 +462,7 @@ func (ru Rule) Bind(params map[string]string) (Rule, error) {
 	get := func(name string) (string, error) {
 		v, ok := params[name]
 		if !ok {
-			return "", fmt.Errorf("migrate: rule %q: parameter %s has no value (give it with --param %s=VALUE)", ru.Name, name, name)
+			return "", fmt.Errorf("migrate: rule %q: %w", ru.Name, &MissingParamsError{Names: []string{name}})
 		}
 		return v, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -193,8 +194,9 @@ func TestAdjustAllOrNothing(t *testing.T) {
 		})
 	}
 	r, _ := ParseRules([]byte(`{"params":["p"],"rules":[{"name":"a","sql":"DELETE FROM nokey WHERE a = ${p}"}]}`))
-	if _, err := Adjust(ctx, db.DB, r, AdjustConfig{}); err == nil || !strings.Contains(err.Error(), "--param p=") {
-		t.Errorf("Adjust without a parameter value = %v; want a --param error", err)
+	var mp *MissingParamsError
+	if _, err := Adjust(ctx, db.DB, r, AdjustConfig{}); !errors.As(err, &mp) || len(mp.Names) != 1 || mp.Names[0] != "p" {
+		t.Errorf("Adjust without a parameter value = %v; want a MissingParamsError naming p", err)
 	}
 }
 

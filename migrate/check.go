@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/qualityunit/lamigrate/isolate"
 )
 
 // Severity ranks a finding. Its JSON form is the lower-case word.
@@ -69,7 +71,7 @@ var Codes = map[string]string{
 	"source_lookalike":    "table that looks like a source but is not in the profile",
 	"jobs_pending":        "background jobs not finished",
 	"jobs_unknown":        "no qu_g_queued_jobs table",
-	"cron":                "jobs.php/queue.php cron lines (or none found)",
+	"cron":                "jobs.php/queue.php cron lines where isolate looks (or none found, or a crontab not readable)",
 	"install_dir":         "installation folder missing or not given",
 	"encryption_key":      "whether settings.php sets ENCRYPTION_KEY (never its value)",
 	"mail_pipe":           "whether accounts/mail_pipe.php exists",
@@ -115,7 +117,8 @@ type Facts struct {
 	Views           []string     `json:"views"`
 	Triggers        int          `json:"triggers"`
 	Size            SizeEstimate `json:"size"`
-	// FreeBytes is the free space in OutDir (-1 when not checked).
+	// FreeBytes is the free space in OutDir, or in its nearest existing
+	// parent when OutDir is still to be created (-1 when not checked).
 	FreeBytes   int64              `json:"free_bytes"`
 	Downtime    DowntimeEstimate   `json:"downtime"`
 	Sources     []SourceFact       `json:"sources"`
@@ -142,6 +145,10 @@ type TableFact struct {
 	AvgRow     int64 `json:"avg_row_length"`
 	Ignored    bool  `json:"ignored"`
 	HasLOB     bool  `json:"has_lob"`
+	// SizeBytes is the data size the estimate used: DATA_LENGTH, or more
+	// when the table's tablespace file holds more (DATA_LENGTH lags after
+	// bulk changes until InnoDB recomputes its statistics).
+	SizeBytes int64 `json:"size_bytes"`
 	// SQLBytes and ArchiveBytes are this table's share of the estimated
 	// dump (0 for ignored tables).
 	SQLBytes     int64   `json:"sql_bytes"`
@@ -210,6 +217,8 @@ type checker struct {
 	// filled by tables()
 	dbName  string
 	ignored map[string]bool
+	// filled by sources()
+	profile *isolate.Profile
 }
 
 func (c *checker) add(sev Severity, code, subject, action, format string, args ...any) {

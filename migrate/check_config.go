@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/qualityunit/lamigrate/dump"
+	"github.com/qualityunit/lamigrate/isolate"
 )
 
 // Throughput assumptions of the downtime estimate, measured on the
@@ -43,10 +44,6 @@ var (
 	StandardPlugins = []string{"Bootstrap", "Core", "Gpf", "La", "Default", "index.php", ".htaccess"}
 	StandardThemes  = []string{"Default", "default", "LiveAgent", "liveagent", "_common_templates", "index.php", ".htaccess"}
 )
-
-// DefaultCronPaths are the system crontabs check reads for the jobs.php and
-// queue.php lines: files, or folders whose every file is read.
-var DefaultCronPaths = []string{"/etc/crontab", "/etc/cron.d", "/var/spool/cron/crontabs"}
 
 // DefaultVersionFiles are the places, relative to the installation folder,
 // where check looks for the installed LiveAgent version. The real location
@@ -89,11 +86,23 @@ type CheckConfig struct {
 	// exact MAX(row length) query for the max_allowed_packet check
 	// (0 = 256 MiB; -1 = never).
 	ScanBytes int64 `json:"scan_bytes,omitempty"`
-	// CrontabCommand lists the current user's crontab (nil = crontab -l;
-	// empty non-nil = do not run it). CronPaths are read as crontabs (nil =
-	// DefaultCronPaths).
+	// HexBlob: the dump writes binary values as 0x... (dump.Config.HexBlob),
+	// which doubles them before compression.
+	HexBlob bool `json:"hex_blob,omitempty"`
+	// Cron is where isolate will look for the jobs.php/queue.php cron
+	// lines: the user crontab (listed with Cron.Command plus -l) and the
+	// system crontab files or globs of Cron.Files, read the way isolate
+	// reads them. nil = the user crontab ("crontab -l") and
+	// isolate.DefaultCronFiles.
+	Cron *isolate.CronOptions `json:"cron,omitempty"`
+	// CronIsolation says whether the migration comments those lines out,
+	// which decides how much a line found, or none, matters; see the
+	// CronIsolation constants.
+	CronIsolation CronIsolation `json:"cron_isolation,omitempty"`
+	// CrontabCommand, when non-nil, replaces how the user crontab is
+	// listed (the whole command, e.g. ["crontab", "-l"]); an empty non-nil
+	// list does not read the user crontab at all.
 	CrontabCommand []string `json:"crontab_command,omitempty"`
-	CronPaths      []string `json:"cron_paths,omitempty"`
 	// StandardPlugins, StandardThemes, VersionFiles replace the defaults.
 	StandardPlugins []string `json:"standard_plugins,omitempty"`
 	StandardThemes  []string `json:"standard_themes,omitempty"`
@@ -126,12 +135,6 @@ func (c CheckConfig) withDefaults() CheckConfig {
 	if c.ScanBytes == 0 {
 		c.ScanBytes = 256 << 20
 	}
-	if c.CrontabCommand == nil {
-		c.CrontabCommand = []string{"crontab", "-l"}
-	}
-	if c.CronPaths == nil {
-		c.CronPaths = DefaultCronPaths
-	}
 	if c.StandardPlugins == nil {
 		c.StandardPlugins = StandardPlugins
 	}
@@ -147,6 +150,24 @@ func (c CheckConfig) withDefaults() CheckConfig {
 	return c
 }
 
+// CronIsolation is whether the migration comments the cron lines out.
+type CronIsolation string
+
+const (
+	// CronByHand (the zero value): nobody said; the lines found, or that
+	// none were, are information with the isolate --cron hint (the
+	// lamigrate check command).
+	CronByHand CronIsolation = ""
+	// CronIsolated: the migration comments the lines out (run with
+	// isolate.cron); finding none, or failing to read a crontab isolate
+	// will edit, is a warning.
+	CronIsolated CronIsolation = "isolated"
+	// CronKept: the migration leaves cron alone (run without
+	// isolate.cron); a line found is a warning, since its jobs keep
+	// running.
+	CronKept CronIsolation = "kept"
+)
+
 // Validate reports a configuration check cannot work with.
 func (c CheckConfig) Validate() error {
 	var errs []error
@@ -155,6 +176,11 @@ func (c CheckConfig) Validate() error {
 	}
 	if c.DumpMBps < 0 || c.ImportMBps < 0 {
 		errs = append(errs, fmt.Errorf("throughput must not be negative"))
+	}
+	switch c.CronIsolation {
+	case CronByHand, CronIsolated, CronKept:
+	default:
+		errs = append(errs, fmt.Errorf("cron isolation %q is not one of %q, %q or empty", c.CronIsolation, CronIsolated, CronKept))
 	}
 	if c.Zone != "" {
 		if _, err := time.LoadLocation(c.Zone); err != nil {

@@ -1,7 +1,6 @@
 package migrate
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	_ "time/tzdata" // the migration window's zone even where the system lacks it
 
 	"github.com/qualityunit/lamigrate/internal/dbconn"
+	"github.com/qualityunit/lamigrate/isolate"
 )
 
 // CronLine is a crontab line that runs a LiveAgent job script.
@@ -27,74 +27,142 @@ type CronLine struct {
 	Script string `json:"script"` // jobs.php or queue.php
 }
 
-var cronScriptRE = regexp.MustCompile(`\b(jobs|queue)\.php\b`)
+// cronPlaces says where isolate looks for cron lines with o (nil: the
+// user crontab and isolate.DefaultCronFiles). It is the one place that
+// reads isolate.CronOptions' fields.
+func cronPlaces(o *isolate.CronOptions) (user bool, command, files []string) {
+	if o == nil {
+		return true, []string{"crontab"}, isolate.DefaultCronFiles
+	}
+	command = o.Command
+	if len(command) == 0 {
+		command = []string{"crontab"}
+	}
+	files = o.Files
+	if files == nil {
+		files = isolate.DefaultCronFiles
+	}
+	return o.User, command, files
+}
 
-// cron finds the jobs.php/queue.php lines in the user's and the system's
-// crontabs.
+// cron finds the active cron lines running the profile's job scripts
+// (jobs.php, queue.php) where isolate will look for them, matched the way
+// isolate matches them.
 func (c *checker) cron(ctx context.Context) error {
 	f := &c.rep.Facts
-	if len(c.cfg.CrontabCommand) > 0 {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		out, err := exec.CommandContext(cctx, c.cfg.CrontabCommand[0], c.cfg.CrontabCommand[1:]...).Output()
-		cancel()
-		if err == nil {
-			f.CronLines = append(f.CronLines, cronLines(strings.Join(c.cfg.CrontabCommand, " "), out)...)
-		}
-		// No crontab for the user (exit 1) or no crontab program: nothing
-		// to report for this source.
+	f.CronLines = []CronLine{}
+	p := c.profile
+	if p == nil {
+		p = isolate.DefaultProfile()
 	}
-	for _, p := range c.cfg.CronPaths {
-		st, err := os.Stat(p)
-		if err != nil {
-			continue
-		}
-		files := []string{p}
-		if st.IsDir() {
-			ents, err := os.ReadDir(p)
-			if err != nil {
-				continue
-			}
-			files = files[:0]
-			for _, e := range ents {
-				if e.Type().IsRegular() && !strings.HasPrefix(e.Name(), ".") {
-					files = append(files, filepath.Join(p, e.Name()))
+	patterns := p.Patterns()
+	user, command, files := cronPlaces(c.cfg.Cron)
+	list := append(command[:len(command):len(command)], "-l")
+	if c.cfg.CrontabCommand != nil {
+		user, list = len(c.cfg.CrontabCommand) > 0, c.cfg.CrontabCommand
+	}
+	var places, problems []string
+	found := func(source string, b []byte) {
+		_, lines := isolate.DisableCronLines(b, patterns)
+		for _, l := range lines {
+			script := ""
+			for _, pat := range patterns {
+				if strings.Contains(l, pat) {
+					script = pat
+					break
 				}
 			}
+			f.CronLines = append(f.CronLines, CronLine{Source: source, Line: strings.TrimSpace(l), Script: script})
 		}
-		for _, fn := range files {
-			b, err := os.ReadFile(fn)
-			if err != nil {
+	}
+	if user {
+		src := strings.Join(list, " ")
+		places = append(places, src)
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		var stderr bytes.Buffer
+		cmd := exec.CommandContext(cctx, list[0], list[1:]...)
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		cancel()
+		switch {
+		case err == nil:
+			found(src, out)
+		case strings.Contains(strings.ToLower(stderr.String()), "no crontab"):
+			// The user has no crontab: nothing to find there.
+		default:
+			msg := strings.TrimSpace(stderr.String())
+			if msg == "" {
+				msg = err.Error()
+			}
+			problems = append(problems, fmt.Sprintf("%s failed: %s", src, firstLine(msg)))
+		}
+	}
+	for _, pat := range files {
+		places = append(places, pat)
+		matches, err := filepath.Glob(pat)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("cron files %q: %v", pat, err))
+			continue
+		}
+		sort.Strings(matches)
+		for _, m := range matches {
+			if strings.HasPrefix(filepath.Base(m), ".") {
 				continue
 			}
-			f.CronLines = append(f.CronLines, cronLines(fn, b)...)
+			if st, err := os.Stat(m); err != nil || !st.Mode().IsRegular() {
+				continue
+			}
+			b, err := os.ReadFile(m)
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("cannot read %s: %v", m, err))
+				continue
+			}
+			found(m, b)
+		}
+	}
+	where := strings.Join(places, ", ")
+	if len(places) == 0 {
+		where = "no crontab (none configured)"
+	}
+	scripts := strings.Join(patterns, "/")
+	byHand := "after drain, lamigrate isolate --cron comments it out (with the --crontab-command and --cron-file given here)"
+	for _, pr := range problems {
+		if c.cfg.CronIsolation == CronIsolated {
+			c.add(Warning, "cron", "", "fix it, or change isolate.cron so isolate does not read it",
+				"isolate.cron reads a crontab check could not: %s", pr)
+		} else {
+			c.add(Info, "cron", "", "", "crontab not checked: %s", pr)
 		}
 	}
 	if len(f.CronLines) == 0 {
-		c.add(Warning, "cron", "", "if the jobs run from another user's crontab (crontab -l -u www-data), stop them yourself during the migration",
-			"no jobs.php/queue.php cron line found in %s", strings.Join(append([]string{strings.Join(c.cfg.CrontabCommand, " ")}, c.cfg.CronPaths...), ", "))
+		switch c.cfg.CronIsolation {
+		case CronIsolated:
+			c.add(Warning, "cron", "", `point isolate.cron at the crontab that runs them: "command": ["crontab", "-u", "www-data"] for another user's crontab, or "files": ["/etc/cron.d/liveagent"]`,
+				"isolate.cron finds no active %s cron line in %s, so it cannot stop LiveAgent's background jobs", scripts, where)
+		default:
+			c.add(Info, "cron", "", "",
+				"no active %s cron line found in %s; if LiveAgent's jobs run from another user's crontab, check and isolate --cron take --crontab-command 'crontab -u www-data' (or --cron-file GLOB for a system crontab)", scripts, where)
+		}
 		return nil
 	}
 	for _, l := range f.CronLines {
-		c.add(Info, "cron", l.Source, "isolate comments it out for the migration",
-			"%s runs %s: %s", l.Source, l.Script, l.Line)
+		switch c.cfg.CronIsolation {
+		case CronKept:
+			c.add(Warning, "cron", l.Source, "set isolate.cron in the configuration, so run comments it out after the drain",
+				"%s runs %s: %s; isolate.cron is not set, so it keeps running during the migration", l.Source, l.Script, l.Line)
+		case CronIsolated:
+			c.add(Info, "cron", l.Source, "isolate comments it out after the drain",
+				"%s runs %s: %s (isolate.cron comments it out after the drain)", l.Source, l.Script, l.Line)
+		default:
+			c.add(Info, "cron", l.Source, byHand, "%s runs %s: %s; %s", l.Source, l.Script, l.Line, byHand)
+		}
 	}
 	return nil
 }
 
-func cronLines(source string, b []byte) []CronLine {
-	var out []CronLine
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if m := cronScriptRE.FindString(line); m != "" {
-			out = append(out, CronLine{Source: source, Line: line, Script: m})
-		}
-	}
-	return out
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
 }
 
 // install checks the installation folder: settings.php's ENCRYPTION_KEY,

@@ -42,6 +42,7 @@ func (c *checker) sources(ctx context.Context) error {
 	} else {
 		p = isolate.DefaultProfile()
 	}
+	c.profile = p
 	sts, err := p.Inspect(ctx, c.db)
 	if err != nil {
 		return err

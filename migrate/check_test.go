@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
+	"github.com/qualityunit/lamigrate/isolate"
 )
 
 // laSchema is a small LiveAgent-like database with one of each thing check
@@ -77,14 +78,33 @@ func laInstall(t *testing.T, encKey bool) string {
 	return dir
 }
 
-func cronFixture(t *testing.T) (cmd []string, paths []string) {
+// cronFixture writes a stand-in crontab program (the machine has none)
+// whose user crontab runs jobs.php, a system crontab without LiveAgent and
+// a cron.d folder whose liveagent file runs queue.php. It returns the
+// options isolate would get, and the stand-in program's path.
+func cronFixture(t *testing.T) (*isolate.CronOptions, string) {
 	t.Helper()
 	dir := t.TempDir()
+	user := filepath.Join(dir, "user-crontab")
+	prog := filepath.Join(dir, "crontab")
 	crond := filepath.Join(dir, "cron.d")
-	os.MkdirAll(crond, 0o755)
-	os.WriteFile(filepath.Join(crond, "liveagent"), []byte("# comment with jobs.php\n*/5 * * * * www-data php -q /srv/la/scripts/queue.php\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, "crontab"), []byte("17 * * * * root cd / && run-parts --report /etc/cron.hourly\n"), 0o644)
-	return []string{"sh", "-c", "echo '* * * * * php -q /srv/la/scripts/jobs.php'"}, []string{filepath.Join(dir, "crontab"), crond}
+	files := map[string]string{
+		user:                              "MAILTO=root\n* * * * * php -q /srv/la/scripts/jobs.php\n# */5 * * * * php /srv/la/scripts/queue.php\n",
+		prog:                              "#!/bin/sh\ncase \"$1\" in -l) cat '" + user + "' ;; -) cat > '" + user + "' ;; *) echo \"usage: $0 -l|-\" >&2; exit 1 ;; esac\n",
+		filepath.Join(crond, "liveagent"): "# comment with jobs.php\n*/5 * * * * www-data php -q /srv/la/scripts/queue.php\n",
+		filepath.Join(crond, ".hidden"):   "* * * * * root php /srv/la/scripts/jobs.php\n",
+		filepath.Join(dir, "crontab.sys"): "17 * * * * root cd / && run-parts --report /etc/cron.hourly\n",
+	}
+	for p, body := range files {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &isolate.CronOptions{User: true, Command: []string{prog},
+		Files: []string{filepath.Join(dir, "crontab.sys"), filepath.Join(crond, "*")}}, prog
 }
 
 // wednesday 10:00 in Bratislava: inside the window.
@@ -99,10 +119,10 @@ func newCheckDB(t *testing.T) *mysqltest.DB {
 
 func TestCheckFindings(t *testing.T) {
 	db := newCheckDB(t)
-	cron, cronPaths := cronFixture(t)
+	cron, prog := cronFixture(t)
 	install := laInstall(t, true)
 	rep, err := Check(context.Background(), db.DB, CheckConfig{
-		InstallDir: install, OutDir: t.TempDir(), CrontabCommand: cron, CronPaths: cronPaths,
+		InstallDir: install, OutDir: t.TempDir(), Cron: cron,
 		Now: func() time.Time { return insideWindow },
 	})
 	if err != nil {
@@ -133,9 +153,9 @@ func TestCheckFindings(t *testing.T) {
 		{"source_missing", "facebook pages", Warning, "not found"},
 		{"source_missing", "twitter accounts", Warning, "state"},
 		{"source_lookalike", "qu_g_mail_accounts", Warning, "account_status"},
-		{"jobs_pending", "", Warning, "2 background job"},
-		{"cron", "sh -c echo '* * * * * php -q /srv/la/scripts/jobs.php'", Info, "jobs.php"},
-		{"cron", filepath.Join(cronPaths[1], "liveagent"), Info, "queue.php"},
+		{"jobs_pending", "", Info, "2 background job"},
+		{"cron", prog + " -l", Info, "runs jobs.php: * * * * * php -q /srv/la/scripts/jobs.php"},
+		{"cron", filepath.Join(filepath.Dir(prog), "cron.d", "liveagent"), Info, "queue.php"},
 		{"encryption_key", "", Info, "is set"},
 		{"mail_pipe", "", Info, "exists"},
 		{"plugin_custom", filepath.Join(install, "plugins", "Acme"), Warning, "Acme"},
@@ -171,8 +191,8 @@ func TestCheckFindings(t *testing.T) {
 	if got := rep.Find("view_reads_ignored", "v_versions"); len(got) != 0 {
 		t.Errorf("Check: view_reads_ignored for v_versions = %+v; want none", got)
 	}
-	if got := rep.Find("cron", cronPaths[0]); len(got) != 0 {
-		t.Errorf("Check: cron finding for a crontab without jobs.php = %+v", got)
+	if got := rep.Find("cron", cron.Files[0]); len(got) != 0 || len(rep.Facts.CronLines) != 2 {
+		t.Errorf("Check: cron finding for a crontab without jobs.php = %+v, lines %+v; want none, and 2 lines (the hidden file and the comments skipped)", got, rep.Facts.CronLines)
 	}
 	if rep.Worst != Blocker || rep.Blockers != 1 {
 		t.Errorf("Check: worst %s with %d blockers; want blocker with 1 (qu_la_old_notes): %s", rep.Worst, rep.Blockers, codes(rep))
@@ -206,7 +226,7 @@ func TestCheckWithoutInstallDirAndMissingOutDir(t *testing.T) {
 	db := mysqltest.New(t)
 	db.MustExec(t, `CREATE TABLE qu_g_versions (versionid INT PRIMARY KEY, name VARCHAR(40), application VARCHAR(20), done DATETIME NULL)`)
 	rep, err := Check(context.Background(), db.DB, CheckConfig{
-		OutDir: filepath.Join(t.TempDir(), "nope"), CrontabCommand: []string{}, CronPaths: []string{},
+		OutDir: filepath.Join(t.TempDir(), "nope"), CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}},
 		Now: func() time.Time { return time.Date(2025, 3, 15, 12, 0, 0, 0, time.UTC) }, // Saturday
 	})
 	if err != nil {
@@ -216,10 +236,10 @@ func TestCheckWithoutInstallDirAndMissingOutDir(t *testing.T) {
 		code string
 		sev  Severity
 	}{
-		{"disk_space", Blocker},
+		{"disk_space", Info},
 		{"install_dir", Info},
 		{"version_unknown", Warning},
-		{"cron", Warning},
+		{"cron", Info},
 		{"window", Warning},
 		{"jobs_unknown", Info},
 	}
@@ -229,14 +249,14 @@ func TestCheckWithoutInstallDirAndMissingOutDir(t *testing.T) {
 			t.Errorf("Check: %s = %+v; want one %s", w.code, fs, w.sev)
 		}
 	}
-	if rep.Worst != Blocker {
-		t.Errorf("Check worst = %s; want blocker", rep.Worst)
+	if rep.Worst != Warning {
+		t.Errorf("Check worst = %s; want warning (a missing output folder that can be created is no blocker): %s", rep.Worst, codes(rep))
 	}
 }
 
 func TestCheckNotLiveAgent(t *testing.T) {
 	db := mysqltest.New(t)
-	rep, err := Check(context.Background(), db.DB, CheckConfig{CrontabCommand: []string{}, CronPaths: []string{}, SampleBytes: -1})
+	rep, err := Check(context.Background(), db.DB, CheckConfig{CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
 	if err != nil {
 		t.Fatalf("Check: %v", err)
 	}
@@ -248,7 +268,7 @@ func TestCheckNotLiveAgent(t *testing.T) {
 func TestCheckEncryptionKeyMissing(t *testing.T) {
 	db := newCheckDB(t)
 	rep, err := Check(context.Background(), db.DB, CheckConfig{InstallDir: laInstall(t, false),
-		CrontabCommand: []string{}, CronPaths: []string{}, SampleBytes: -1})
+		CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
 	if err != nil {
 		t.Fatalf("Check: %v", err)
 	}
@@ -261,7 +281,7 @@ func TestCheckBadProfile(t *testing.T) {
 	db := mysqltest.New(t)
 	p := filepath.Join(t.TempDir(), "profile.json")
 	os.WriteFile(p, []byte(`{"sources": []}`), 0o644)
-	_, err := Check(context.Background(), db.DB, CheckConfig{ProfilePath: p, CrontabCommand: []string{}, CronPaths: []string{}})
+	_, err := Check(context.Background(), db.DB, CheckConfig{ProfilePath: p, CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}})
 	if err == nil || !strings.Contains(err.Error(), "profile") {
 		t.Errorf("Check(bad profile) error = %v; want a profile error", err)
 	}
@@ -291,7 +311,7 @@ func TestInWindow(t *testing.T) {
 	}
 	// 06:30 UTC in July is 08:30 CEST: inside once read in the zone.
 	db := mysqltest.New(t)
-	rep, err := Check(context.Background(), db.DB, CheckConfig{CrontabCommand: []string{}, CronPaths: []string{}, SampleBytes: -1,
+	rep, err := Check(context.Background(), db.DB, CheckConfig{CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1,
 		Now: func() time.Time { return time.Date(2025, 7, 2, 6, 30, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)
@@ -395,7 +415,7 @@ func TestCheckPrivilegesOfLimitedUser(t *testing.T) {
 	}
 	limited := sql.OpenDB(c)
 	defer limited.Close()
-	rep, err := Check(context.Background(), limited, CheckConfig{CrontabCommand: []string{}, CronPaths: []string{}, SampleBytes: -1})
+	rep, err := Check(context.Background(), limited, CheckConfig{CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
 	if err != nil {
 		t.Fatalf("Check(limited user): %v", err)
 	}
@@ -417,7 +437,7 @@ func TestCheckPrivilegesOfLimitedUser(t *testing.T) {
 func TestCheckCodesDocumented(t *testing.T) {
 	db := newCheckDB(t)
 	rep, err := Check(context.Background(), db.DB, CheckConfig{InstallDir: laInstall(t, false), OutDir: t.TempDir(),
-		CrontabCommand: []string{}, CronPaths: []string{}, SampleBytes: -1})
+		CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

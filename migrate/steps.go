@@ -86,16 +86,26 @@ func findingLine(f Finding) string {
 	return msg
 }
 
+// checkConfig is check as this run will migrate: its ignore list, its
+// way of writing binary values, and cron where isolate.cron will look for
+// it (a line found without isolate.cron is a warning: it keeps running).
 func (s *Session) checkConfig() CheckConfig {
 	c := s.Config
 	dc := s.dumpConfig("")
-	return CheckConfig{
-		InstallDir:  c.Connection.InstallDir,
-		OutDir:      c.OutputDir,
-		LinkMbps:    c.Check.LinkMbps,
-		ProfilePath: c.Profile,
-		Ignore:      dc.IgnoreList(),
+	cc := CheckConfig{
+		InstallDir:    c.Connection.InstallDir,
+		OutDir:        c.OutputDir,
+		LinkMbps:      c.Check.LinkMbps,
+		ProfilePath:   c.Profile,
+		Ignore:        dc.IgnoreList(),
+		HexBlob:       dc.HexBlob,
+		Cron:          c.Isolate.Cron,
+		CronIsolation: CronKept,
 	}
+	if c.Isolate.Cron != nil {
+		cc.CronIsolation = CronIsolated
+	}
+	return cc
 }
 
 func (s *Session) profile() (*isolate.Profile, error) {

@@ -3,7 +3,9 @@ package migrate
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 )
 
 // adjust applies the rules file and appends what it changed to
@@ -14,6 +16,14 @@ func (s *Session) adjust(ctx context.Context) (Output, error) {
 	rules, err := LoadRules(s.Config.Adjust.Rules)
 	if err != nil {
 		return out, err
+	}
+	if missing := rules.Missing(s.Config.Adjust.Params); len(missing) > 0 {
+		var kv []string
+		for _, m := range missing {
+			kv = append(kv, fmt.Sprintf("%q: \"VALUE\"", m))
+		}
+		return out, fmt.Errorf("adjust: %v (rules %s): add to the configuration's adjust section: \"params\": {%s}",
+			&MissingParamsError{Names: missing}, s.Config.Adjust.Rules, strings.Join(kv, ", "))
 	}
 	db, err := s.DB(ctx)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"sort"
 	"strings"
 
@@ -35,6 +36,22 @@ func (c *adjustCmd) Run(e *env) error {
 	rules, err := migrate.LoadRules(c.Rules)
 	if err != nil {
 		return withStatus(exitUsage, err)
+	}
+	if missing := rules.Missing(c.Param); len(missing) > 0 {
+		var flags []string
+		for _, m := range missing {
+			flags = append(flags, "--param "+m+"=VALUE")
+		}
+		return usageErr("%v (rules %s): add %s to the command", &migrate.MissingParamsError{Names: missing}, c.Rules, strings.Join(flags, " "))
+	}
+	for name := range c.Param {
+		if !slices.Contains(rules.Params, name) {
+			declared := "none"
+			if len(rules.Params) > 0 {
+				declared = strings.Join(rules.Params, ", ")
+			}
+			return usageErr("--param %s: the rules %s have no parameter %s (they declare: %s)", name, c.Rules, name, declared)
+		}
 	}
 	var prior *migrate.AdjustRecord
 	if c.Record != "" && !c.DryRun {
@@ -68,7 +85,64 @@ func (c *adjustCmd) Run(e *env) error {
 			return fmt.Errorf("changes committed, but writing the record failed: %v", err)
 		}
 	}
-	return e.ui.result(rep, func(w io.Writer) { c.printAdjust(w, rep) })
+	undo, note := c.undoCommand(e)
+	return e.ui.result(rep, func(w io.Writer) { c.printAdjust(w, rep, undo, note) })
+}
+
+// undoCommand is the command that takes this run's changes back, with the
+// connection flags as given (the DSN without its password, which the
+// command line never carries), and a note when it needs the password set
+// first.
+func (c *adjustCmd) undoCommand(e *env) (cmd, note string) {
+	args := []string{"lamigrate", "adjust"}
+	dsn := c.DSN
+	if dsn == "" {
+		dsn = e.getenv("LAMIGRATE_DSN")
+	}
+	if dsn != "" {
+		var stripped bool
+		dsn, stripped = withoutPassword(dsn)
+		args = append(args, "--dsn", shellQuote(dsn))
+		if stripped && e.getenv("MYSQL_PWD") == "" {
+			note = "the DSN's password is left out: export MYSQL_PWD first"
+		}
+	}
+	if c.DefaultsFile != "" {
+		args = append(args, "--defaults-file", shellQuote(c.DefaultsFile))
+	}
+	if c.InstallDir != "" {
+		args = append(args, "--install-dir", shellQuote(c.InstallDir))
+	}
+	args = append(args, "--undo", shellQuote(c.Record))
+	return strings.Join(args, " "), note
+}
+
+// withoutPassword removes the password from a go-sql-driver DSN
+// (user:password@net(addr)/db), keeping the rest as written.
+func withoutPassword(dsn string) (string, bool) {
+	slash := strings.LastIndex(dsn, "/")
+	if slash < 0 {
+		return dsn, false
+	}
+	at := strings.LastIndex(dsn[:slash], "@")
+	if at < 0 {
+		return dsn, false
+	}
+	colon := strings.Index(dsn[:at], ":")
+	if colon < 0 {
+		return dsn, false
+	}
+	return dsn[:colon] + dsn[at:], at > colon+1
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (c *adjustCmd) undo(e *env) error {
@@ -96,7 +170,7 @@ func (c *adjustCmd) undo(e *env) error {
 
 const maxRowsShown = 20
 
-func (c *adjustCmd) printAdjust(w io.Writer, r *migrate.AdjustReport) {
+func (c *adjustCmd) printAdjust(w io.Writer, r *migrate.AdjustReport, undo, note string) {
 	mode := "changed"
 	if r.DryRun {
 		mode = "would change (dry run, rolled back)"
@@ -116,8 +190,14 @@ func (c *adjustCmd) printAdjust(w io.Writer, r *migrate.AdjustReport) {
 			fmt.Fprintf(w, "      %s: %s\n", cells(ch.Key, nil), cells(ch.Before, ch.After))
 		}
 	}
+	if c.Record == "" && !r.DryRun && r.Changed > 0 {
+		fmt.Fprintln(w, "not recorded: with --record FILE, adjust keeps what it changed so --undo FILE can put it back")
+	}
 	if c.Record != "" && !r.DryRun {
-		fmt.Fprintf(w, "recorded in %s (undo with: lamigrate adjust --undo %s)\n", c.Record, c.Record)
+		fmt.Fprintf(w, "recorded in %s; to undo, run:\n  %s\n", c.Record, undo)
+		if note != "" {
+			fmt.Fprintf(w, "(%s)\n", note)
+		}
 	}
 }
 

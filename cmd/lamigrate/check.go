@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/qualityunit/lamigrate/internal/bytesize"
+	"github.com/qualityunit/lamigrate/isolate"
 	"github.com/qualityunit/lamigrate/migrate"
 )
 
@@ -21,14 +22,30 @@ const (
 
 type checkCmd struct {
 	connFlags
-	OutDir   string  `name:"out-dir" default:"." help:"Folder the dump will be written to (free space is checked against the estimate)." placeholder:"DIR"`
+	OutDir   string  `name:"out-dir" default:"." help:"Folder the dump will be written to; it need not exist yet (free space is checked against the estimate)." placeholder:"DIR"`
 	Profile  string  `name:"profile" help:"Profile of external sources (JSON; default: the built-in LiveAgent profile)." placeholder:"FILE"`
 	LinkMbps float64 `name:"link-mbps" default:"100" help:"Upload speed to the cloud in Mbit/s, for the downtime estimate."`
+	HexBlob  bool    `name:"hex-blob" help:"Estimate the dump as dump --hex-blob writes it (binary values as 0x... hex)."`
+	At       string  `name:"at" help:"When the migration will start, for the migration-window check: 2025-03-12T10:00 (CET/CEST) or RFC 3339 (default: now)." placeholder:"TIME"`
+
+	CrontabCommand string   `name:"crontab-command" default:"crontab" help:"Program (and leading arguments) that lists (-l) the user crontab isolate --cron will edit, e.g. 'crontab -u www-data' (same as isolate's flag)." placeholder:"CMD"`
+	CronFiles      []string `name:"cron-file" help:"System crontab files or globs isolate --cron will edit (default /etc/crontab and /etc/cron.d/*; same as isolate's flag)." placeholder:"GLOB"`
 }
 
 func (c *checkCmd) Run(e *env) error {
 	if c.LinkMbps <= 0 {
 		return usageErr("--link-mbps must be a positive speed in Mbit/s, not %g", c.LinkMbps)
+	}
+	if strings.TrimSpace(c.CrontabCommand) == "" {
+		return usageErr("--crontab-command is empty")
+	}
+	var now func() time.Time
+	if c.At != "" {
+		at, err := parseAt(c.At)
+		if err != nil {
+			return err
+		}
+		now = func() time.Time { return at }
 	}
 	db, _, err := c.open(e)
 	if err != nil {
@@ -41,6 +58,10 @@ func (c *checkCmd) Run(e *env) error {
 		OutDir:      c.OutDir,
 		LinkMbps:    c.LinkMbps,
 		ProfilePath: c.Profile,
+		HexBlob:     c.HexBlob,
+		// Where isolate --cron with the same flags looks.
+		Cron: &isolate.CronOptions{User: true, Command: strings.Fields(c.CrontabCommand), Files: c.CronFiles},
+		Now:  now,
 	})
 	if err != nil {
 		return err
@@ -55,6 +76,23 @@ func (c *checkCmd) Run(e *env) error {
 		return withStatus(exitCheckWarnings, fmt.Errorf("%d warning(s): read them before migrating", rep.Warnings))
 	}
 	return nil
+}
+
+// parseAt reads --at: a local time in the migration window's zone, or RFC 3339.
+func parseAt(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	loc, err := time.LoadLocation(migrate.MigrationZone)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, usageErr("--at %q is not a time: write 2025-03-12T10:00 (%s) or 2025-03-12T10:00:00+01:00", s, migrate.MigrationZone)
 }
 
 // printCheck writes the report for a person: a summary header, then one

@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/qualityunit/lamigrate/internal/lagen"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
 
@@ -68,8 +72,68 @@ func TestCheckCLI(t *testing.T) {
 }
 
 func TestCheckCLIUsage(t *testing.T) {
-	code, _, stderr := runCLI(t, nil, "check", "--dsn", "root@unix(/nonexistent)/x", "--link-mbps", "0")
-	if code != exitUsage || !strings.Contains(stderr, "--link-mbps") {
-		t.Errorf("check --link-mbps 0 = exit %d, %q; want %d naming the flag", code, stderr, exitUsage)
+	tests := []struct{ flag, value string }{
+		{"--link-mbps", "0"},
+		{"--at", "next monday"},
+		{"--crontab-command", " "},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runCLI(t, nil, "check", "--dsn", "root@unix(/nonexistent)/x", tt.flag, tt.value)
+		if code != exitUsage || !strings.Contains(stderr, tt.flag) {
+			t.Errorf("check %s %q = exit %d, %q; want %d naming the flag", tt.flag, tt.value, code, stderr, exitUsage)
+		}
+	}
+}
+
+// TestCheckCLIHealthyInstallation: a generated installation whose cron
+// line is where isolate --cron looks, with a first-run output folder that
+// does not exist yet, is ready: exit 0.
+func TestCheckCLIHealthyInstallation(t *testing.T) {
+	db := mysqltest.New(t)
+	if _, err := lagen.Generate(context.Background(), db.DB, lagen.Config{Size: 512 << 10, Seed: 3}); err != nil {
+		t.Fatalf("lagen.Generate: %v", err)
+	}
+	dir := t.TempDir()
+	crond := filepath.Join(dir, "cron.d")
+	os.MkdirAll(crond, 0o755)
+	os.WriteFile(filepath.Join(crond, "liveagent"), []byte("* * * * * www-data php -q /srv/la/scripts/jobs.php\n"), 0o644)
+	// A stand-in for crontab (the machine has none): this user has no crontab.
+	noCrontab := filepath.Join(dir, "crontab")
+	os.WriteFile(noCrontab, []byte("#!/bin/sh\necho \"no crontab for $(id -un)\" >&2\nexit 1\n"), 0o755)
+	out := filepath.Join(dir, "migration", "out") // first run: not created yet
+	args := []string{"check", "--dsn", dsnOf(db), "--out-dir", out, "--crontab-command", noCrontab,
+		"--cron-file", filepath.Join(crond, "*"), "--at", "2025-03-12T10:00"}
+
+	code, stdout, stderr := runCLI(t, nil, args...)
+	if code != 0 {
+		t.Fatalf("check = exit %d; want 0\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"verdict:  ready (0 blocker(s), 0 warning(s)",
+		filepath.Join(crond, "liveagent") + " runs jobs.php: * * * * * www-data php -q /srv/la/scripts/jobs.php; after drain, lamigrate isolate --cron comments it out (with the --crontab-command and --cron-file given here)",
+		out + " (not there yet: run creates it; create it before a dump by hand) is on the file system of " + filepath.Dir(filepath.Dir(out)) + ", which has",
+		"inside the migration window",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("check output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("check created %s", out)
+	}
+
+	// No cron line where isolate looks: information with the flags to
+	// point it elsewhere, still exit 0.
+	args[len(args)-3] = filepath.Join(dir, "nothing-here", "*")
+	code, stdout, stderr = runCLI(t, nil, args...)
+	if code != 0 || !strings.Contains(stdout, "no active jobs.php/queue.php cron line found in "+noCrontab+" -l, "+args[len(args)-3]) ||
+		!strings.Contains(stdout, "--crontab-command 'crontab -u www-data'") {
+		t.Errorf("check without a cron line = exit %d; want 0 and the hint\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
+	// An output folder that cannot be created is a blocker: exit 5.
+	args[4] = filepath.Join(noCrontab, "out")
+	if code, stdout, _ := runCLI(t, nil, args...); code != exitCheckBlockers || !strings.Contains(stdout, "cannot be created: "+noCrontab+" is a file, not a folder") {
+		t.Errorf("check --out-dir under a file = exit %d; want %d naming the file\n%s", code, exitCheckBlockers, stdout)
 	}
 }
