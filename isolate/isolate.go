@@ -231,7 +231,7 @@ func Isolate(ctx context.Context, db *sql.DB, p *Profile, statePath string, o Op
 	defer cancel()
 	rr, rerr := rollback(rctx, db, p, sf, snap, ch, o)
 	res.RolledBack = rr
-	re := &RollbackError{Err: err, State: statePath, RestoreErr: rerr, SwitchedBack: rr.switchedOn(), Conflicts: rr.Conflicts()}
+	re := &RollbackError{Err: err, State: statePath, RestoreErr: rerr, SwitchedBack: rr.SwitchedOn(), Conflicts: rr.Conflicts()}
 	if rerr == nil {
 		re.StillIsolated = sf.s.Isolated()
 	}
@@ -342,9 +342,9 @@ func keepEntry[T any](list []T, e T, same func(T) bool) []T {
 	return append(list, e)
 }
 
-// switchedOn says what a restore switched back on, e.g. "mail accounts (3
-// rows), 1 cron line in /etc/crontab"; "nothing" when nothing.
-func (r *RestoreResult) switchedOn() string {
+// SwitchedOn says what the restore switched back on, e.g. "mail accounts
+// (3 rows), 1 cron line in /etc/crontab, service nginx", or "nothing".
+func (r *RestoreResult) SwitchedOn() string {
 	if r == nil {
 		return "nothing"
 	}
@@ -374,10 +374,6 @@ func (r *RestoreResult) switchedOn() string {
 	}
 	return strings.Join(parts, ", ")
 }
-
-// SwitchedOn says what the restore switched back on, e.g. "mail accounts
-// (3 rows), 1 cron line in /etc/crontab, service nginx", or "nothing".
-func (r *RestoreResult) SwitchedOn() string { return r.switchedOn() }
 
 // RollbackError is a failed or cancelled Isolate, after it switched back
 // on what that call had changed (unless Options.Keep). What earlier calls

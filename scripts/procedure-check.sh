@@ -163,13 +163,12 @@ if grep -q -- '--force' "$out/import-again.out"; then
 fi
 run_la verify-db verify "$out/cloud/dump.sql.gz" --dsn "$C"
 expect_rc 0 "verify --dsn"
-run_la adjust adjust --dsn "$C" --rules scripts/demo/rules.json --param domain=demo.ladesk.com
+run_la adjust adjust --dsn "$C" --rules examples/adjust-rules.json --param domain=help.example.com --record "$out/cloud/adjust-record.json"
 expect_rc 0 "adjust"
 undo=$(grep -Eo 'lamigrate adjust [^;]*--undo[^;]*' "$out/adjust.out" | head -n1 | sed 's/[.]$//' || true)
 if [ -n "$undo" ]; then
   echo "pasting the printed undo hint: $undo"
-  # shellcheck disable=SC2086
-  run_la adjust-undo ${undo#lamigrate }
+  eval "run_la adjust-undo ${undo#lamigrate }"
   expect_rc 0 "the printed adjust undo hint works when pasted"
 else
   fail "adjust printed no undo command"
@@ -234,8 +233,7 @@ resume=$(grep -Eo 'lamigrate run --config [^;]* --resume' "$out/run-cloud-fail.o
 if [ -n "$resume" ]; then
   sql "$dst" -e "DROP TABLE qu_g_settings"
   echo "pasting the printed resume hint: $resume"
-  # shellcheck disable=SC2086
-  run_la run-cloud-resume ${resume#lamigrate }
+  eval "run_la run-cloud-resume ${resume#lamigrate }"
   expect_rc 0 "the printed resume command works when pasted"
 else
   fail "the failed run printed no resume command"

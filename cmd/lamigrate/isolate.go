@@ -60,7 +60,7 @@ func (c *isolateCmd) Run(e *env) error {
 	defer db.Close()
 	res, err := isolate.Isolate(e.ctx, db, p, c.State, o)
 	if err != nil {
-		if res != nil && res.RolledBack != nil {
+		if res != nil && res.RolledBack != nil && (res.RolledBack.SwitchedOn() != "nothing" || res.RolledBack.Conflicts() > 0) {
 			e.ui.result(res, func(w io.Writer) { printRestore(w, res.RolledBack) })
 		}
 		return c.explain(err)
