@@ -28,6 +28,10 @@ type Config struct {
 	IgnoreTables []string `json:"ignore_tables,omitempty"`
 	// NoDefaultIgnores drops DefaultIgnores from the ignore list.
 	NoDefaultIgnores bool `json:"no_default_ignores,omitempty"`
+	// KeepTables are default-ignored tables to dump after all (e.g.
+	// "qu_g_logs" to carry the logs along); names not on the list are
+	// harmless.
+	KeepTables []string `json:"keep_tables,omitempty"`
 	// Compression is gzip, zstd, lz4 or none; empty: from the file's
 	// extension (File) or none (Stream, which never compresses).
 	Compression string `json:"compression,omitempty"`
@@ -92,10 +96,14 @@ func (c *Config) Validate() error {
 }
 
 // IgnoreList is the effective list of ignored names: DefaultIgnores (unless
-// NoDefaultIgnores) followed by IgnoreTables, without duplicates.
+// NoDefaultIgnores) without KeepTables, followed by IgnoreTables, without
+// duplicates.
 func (c *Config) IgnoreList() []string {
 	var out []string
 	seen := map[string]bool{}
+	for _, n := range c.KeepTables {
+		seen[n] = true
+	}
 	add := func(n string) {
 		if !seen[n] {
 			seen[n] = true

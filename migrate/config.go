@@ -175,9 +175,11 @@ type DumpOptions struct {
 	// Compress is gzip, zstd, lz4 or none (empty: from Archive's extension).
 	Compress string `json:"compress,omitempty"`
 	Level    int    `json:"level,omitempty"`
-	// Ignore adds tables to skip; NoDefaultIgnores drops the 20 default ones.
+	// Ignore adds tables to skip; NoDefaultIgnores drops the 20 default
+	// ones; Keep dumps some of them after all.
 	Ignore           []string `json:"ignore,omitempty"`
 	NoDefaultIgnores bool     `json:"no_default_ignores,omitempty"`
+	Keep             []string `json:"keep,omitempty"`
 	// PassphraseEnv names the environment variable holding the archive's
 	// passphrase (needed when Archive ends in .age).
 	PassphraseEnv string `json:"passphrase_env,omitempty"`

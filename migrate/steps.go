@@ -378,6 +378,7 @@ func (s *Session) dumpConfig(db string) dump.Config {
 		Database:         db,
 		IgnoreTables:     c.Ignore,
 		NoDefaultIgnores: c.NoDefaultIgnores,
+		KeepTables:       c.Keep,
 		Compression:      c.Compress,
 		Level:            c.Level,
 	}

@@ -19,7 +19,8 @@ type dumpCmd struct {
 	Compress         string   `name:"compress" enum:",gzip,zstd,lz4,none" default:"" help:"Compression (default: from the file extension)."`
 	Level            int      `name:"level" help:"Compression level (0: the codec's default)."`
 	IgnoreTable      []string `name:"ignore-table" help:"Also skip this table (repeatable)." placeholder:"NAME"`
-	NoDefaultIgnores bool     `name:"no-default-ignores" help:"Do not skip LiveAgent's transient tables."`
+	NoDefaultIgnores bool     `name:"no-default-ignores" help:"Do not skip LiveAgent's 20 transient tables (logs, sessions, queues, visits; see the README)."`
+	KeepTable        []string `name:"keep-table" help:"Dump this table although it is on the default ignore list (repeatable)." placeholder:"NAME"`
 	Encrypt          bool     `name:"encrypt" help:"Encrypt the archive with a passphrase (LAMIGRATE_PASSPHRASE or a prompt); implied by a .age file name."`
 	HexBlob          bool     `name:"hex-blob" help:"Write binary values as 0x... hex like mysqldump --hex-blob (larger before compression)."`
 	Connections      int      `name:"connections" help:"Connections reading rows on one snapshot (0: 4); more than one needs the LOCK TABLES privilege, held for a moment while the snapshots start, else one is used." placeholder:"N"`
@@ -94,6 +95,7 @@ func (c *dumpCmd) Run(e *env) error {
 		Database:         r.Config.DBName,
 		IgnoreTables:     c.IgnoreTable,
 		NoDefaultIgnores: c.NoDefaultIgnores,
+		KeepTables:       c.KeepTable,
 		Compression:      c.Compress,
 		Level:            c.Level,
 		Encrypt:          c.Encrypt,
