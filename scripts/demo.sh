@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The demo: a generated LiveAgent-like database migrated end to end on this
-# machine. The source side (check → isolate → drain → dump → verify → push)
+# machine. The source side (check → isolate → drain → cron → dump → verify → push)
 # and the cloud side (pull → verify → import → verify against the database →
 # adjust → restore the sources) each run as one `lamigrate run` plan; the
 # "cloud" is a second database and the transfer goes to a local folder.
