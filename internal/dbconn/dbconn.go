@@ -3,6 +3,18 @@
 // my.cnf (--defaults-file), LiveAgent's accounts/settings.php (--install-dir)
 // and the MYSQL_PWD password. It never needs a password on a command line,
 // and every error names where the offending setting came from.
+//
+// # Errors
+//
+// Open turns a failed connection into a *ConnectError: one line saying what
+// happened (wrong password, unknown database, refused port, unknown host,
+// missing socket, a timeout, a handshake the server closed or reset, a
+// service that does not speak the MySQL protocol, a server refusing the
+// client) and what to check. The driver logs the real cause of a broken
+// connection and returns only "invalid connection"; every configuration
+// Resolve builds therefore carries its own mysql.Logger, which collects those
+// lines for Open and Explain instead of printing them. A program that also
+// builds connections elsewhere installs DiscardLogger with mysql.SetLogger.
 package dbconn
 
 import (

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,4 +130,39 @@ func TestResolveSetsDriverLogger(t *testing.T) {
 	}
 	assert.Len(t, r.log.since(0), driverLogKeep, "the log keeps only the last lines")
 	assert.Len(t, r.log.since(r.log.mark()-2), 2)
+}
+
+// fullBacklog returns a loopback address whose listener never accepts and
+// whose accept queue is full: the kernel drops further SYNs, so a connect
+// there times out as it would against a firewalled host.
+func fullBacklog(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	require.NoError(t, err)
+	t.Cleanup(func() { syscall.Close(fd) })
+	require.NoError(t, syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}))
+	require.NoError(t, syscall.Listen(fd, 0))
+	sa, err := syscall.Getsockname(fd)
+	require.NoError(t, err)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+	for range 3 {
+		c, err := net.DialTimeout("tcp", addr, 50*time.Millisecond)
+		if err != nil {
+			return addr // queue full
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Fatalf("the accept queue of %s never filled", addr)
+	return ""
+}
+
+func TestOpenConnectTimeout(t *testing.T) {
+	addr := fullBacklog(t)
+	r, err := Sources{DSN: "root@tcp(" + addr + ")/x?timeout=100ms"}.Resolve()
+	require.NoError(t, err)
+	_, err = Open(context.Background(), r)
+	var ce *ConnectError
+	require.True(t, errors.As(err, &ce), "Open error %T %v; want a *ConnectError", err, err)
+	assert.Equal(t, FaultTimeout, ce.Fault, "fault of %q", err)
+	assert.Equal(t, "no answer from "+addr+" within 100ms (address from --dsn): check the host, the port, and any firewall between", err.Error())
 }
