@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -35,6 +36,11 @@ func (c *verifyCmd) Run(e *env) error {
 	}
 	if checkDB && c.NoManifest {
 		return usageErr("a database check needs the manifest: drop --no-manifest")
+	}
+	// A missing or unreadable archive fails here, before any progress line.
+	size, err := archiveSize(c.File)
+	if err != nil {
+		return err
 	}
 	opt := verify.Options{Passphrase: e.secret("LAMIGRATE_PASSPHRASE", "Archive passphrase"), NoManifest: c.NoManifest}
 	if c.Manifest != "" {
@@ -78,10 +84,6 @@ func (c *verifyCmd) Run(e *env) error {
 		}
 	}
 
-	var size int64
-	if st, err := os.Stat(c.File); err == nil {
-		size = st.Size()
-	}
 	t := e.ui.task("verify archive", size, true)
 	opt.Progress = t
 	opt.NoManifest = true // already read above
@@ -120,6 +122,28 @@ func (c *verifyCmd) Run(e *env) error {
 		return trimOrigin(first)
 	}
 	return nil
+}
+
+// archiveSize opens the archive once to prove it can be read and returns its
+// size; the error names the file.
+func archiveSize(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return 0, withStatus(exitUsage, fmt.Errorf("cannot read the archive %s: %v", path, err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, withStatus(exitUsage, fmt.Errorf("cannot read the archive %s: %v", path, err))
+	}
+	if st.IsDir() {
+		return 0, withStatus(exitUsage, fmt.Errorf("%s is a folder, not an archive: name the dump file", path))
+	}
+	return st.Size(), nil
 }
 
 // readManifestBeside reads FILE.manifest.json when it exists.

@@ -98,7 +98,13 @@ func TestVerifyCLI(t *testing.T) {
 		{"encrypted archive ok", pw, nil, []string{"-q", "verify", enc}, 0, []string{"zstd, checksummed, encrypted (age)", "Verdict: OK"}, ""},
 		{"encrypted, wrong passphrase", wrongPW, nil, []string{"-q", "verify", enc}, 1, nil, "lamigrate verify: codec: wrong passphrase"},
 		{"truncated", nil, nil, []string{"-q", "verify", truncated}, 1, []string{"Verdict: FAILED"}, "lamigrate verify: archive is incomplete"},
-		{"no such file", nil, nil, []string{"-q", "verify", filepath.Join(dir, "nope.gz")}, 1, nil, "no such file"},
+		// Without -q: a missing or unreadable archive fails before any
+		// progress line, so the error is the only line on stderr.
+		{"no such file", nil, nil, []string{"verify", filepath.Join(dir, "nope.gz")}, 2, nil,
+			"lamigrate verify: cannot read the archive " + filepath.Join(dir, "nope.gz") + ": no such file or directory"},
+		{"no such file, with a database", nil, nil, []string{"verify", filepath.Join(dir, "nope.gz"), "--dsn", dsn}, 2, nil,
+			"lamigrate verify: cannot read the archive " + filepath.Join(dir, "nope.gz") + ": no such file or directory"},
+		{"a folder", nil, nil, []string{"verify", dir}, 2, nil, "lamigrate verify: " + dir + " is a folder, not an archive: name the dump file"},
 		{"database ok", nil, nil, []string{"-q", "verify", gz, "--dsn", dsn}, 0,
 			[]string{"Database verdict: OK", "Verdict: OK"}, ""},
 		{"database without manifest", nil, nil, []string{"-q", "verify", noManifest, "--dsn", dsn}, 2, nil, "needs the dump's manifest"},

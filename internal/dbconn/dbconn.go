@@ -3,15 +3,25 @@
 // my.cnf (--defaults-file), LiveAgent's accounts/settings.php (--install-dir)
 // and the MYSQL_PWD password. It never needs a password on a command line,
 // and every error names where the offending setting came from.
+//
+// # Errors
+//
+// Open turns a failed connection into a *ConnectError: one line saying what
+// happened (wrong password, unknown database, refused port, unknown host,
+// missing socket, a timeout, a handshake the server closed or reset, a
+// service that does not speak the MySQL protocol, a server refusing the
+// client) and what to check. The driver logs the real cause of a broken
+// connection and returns only "invalid connection"; every configuration
+// Resolve builds therefore carries its own mysql.Logger, which collects those
+// lines for Open and Explain instead of printing them. A program that also
+// builds connections elsewhere installs DiscardLogger with mysql.SetLogger.
 package dbconn
 
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +37,7 @@ const DefaultSocket = "/run/mysqld/mysqld.sock"
 // Password, the MYSQL_PWD value, is used only when no other source sets one.
 type Sources struct {
 	DSN          string // go-sql-driver DSN (--dsn, LAMIGRATE_DSN)
+	DSNOrigin    string // where DSN came from, for errors; default "--dsn"
 	DefaultsFile string // my.cnf with a [client] section
 	InstallDir   string // LiveAgent installation (reads accounts/settings.php)
 	Password     string // MYSQL_PWD
@@ -41,6 +52,8 @@ type Resolved struct {
 	Origin map[string]string
 	// Settings is LiveAgent's settings.php when InstallDir was given.
 	Settings *Settings
+
+	log *driverLog // Config.Logger: what the driver logs, for Explain
 }
 
 // Resolve merges the sources into a configuration. It reads files but does
@@ -48,7 +61,7 @@ type Resolved struct {
 func (s Sources) Resolve() (*Resolved, error) {
 	cfg := mysql.NewConfig()
 	cfg.Net, cfg.Addr = "unix", DefaultSocket
-	r := &Resolved{Config: cfg, Origin: map[string]string{"address": "default"}}
+	r := &Resolved{Config: cfg, Origin: map[string]string{"address": "default"}, log: &driverLog{}}
 	set := func(field, origin string) { r.Origin[field] = origin }
 
 	if s.InstallDir != "" {
@@ -106,10 +119,14 @@ func (s Sources) Resolve() (*Resolved, error) {
 			set("database", o)
 		}
 	}
+	dsnFrom := s.DSNOrigin
+	if dsnFrom == "" {
+		dsnFrom = "--dsn"
+	}
 	if s.DSN != "" {
 		d, err := mysql.ParseDSN(s.DSN)
 		if err != nil {
-			return nil, fmt.Errorf("dbconn: --dsn/LAMIGRATE_DSN is not a valid DSN (want user@unix(/run/mysqld/mysqld.sock)/db or user@tcp(host:3306)/db): %v", err)
+			return nil, fmt.Errorf("dbconn: %s is not a valid DSN (want user@unix(/run/mysqld/mysqld.sock)/db or user@tcp(host:3306)/db): %v", dsnFrom, err)
 		}
 		// Keep the DSN's parameters (timeouts, TLS, ...), then lay the
 		// fields it really names over what the files said.
@@ -118,19 +135,19 @@ func (s Sources) Resolve() (*Resolved, error) {
 		cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName = base.User, base.Passwd, base.Net, base.Addr, base.DBName
 		if d.User != "" {
 			cfg.User = d.User
-			set("user", "--dsn")
+			set("user", dsnFrom)
 		}
 		if d.Passwd != "" {
 			cfg.Passwd = d.Passwd
-			set("password", "--dsn")
+			set("password", dsnFrom)
 		}
 		if strings.Contains(s.DSN, "(") {
 			cfg.Net, cfg.Addr = d.Net, d.Addr
-			set("address", "--dsn")
+			set("address", dsnFrom)
 		}
 		if d.DBName != "" {
 			cfg.DBName = d.DBName
-			set("database", "--dsn")
+			set("database", dsnFrom)
 		}
 	}
 	if _, ok := r.Origin["password"]; !ok && s.Password != "" {
@@ -141,7 +158,9 @@ func (s Sources) Resolve() (*Resolved, error) {
 		cfg.User = s.DefaultUser
 		set("user", "default")
 	}
-	// Settings lamigrate relies on everywhere.
+	// Settings lamigrate relies on everywhere. The driver's log lines go
+	// to r, never to stderr: Open and Explain turn them into the error.
+	cfg.Logger = r.log
 	cfg.ParseTime = false
 	cfg.InterpolateParams = false
 	cfg.MultiStatements = false
@@ -182,62 +201,36 @@ func hostAddr(host, port, socket string) (string, string, error) {
 }
 
 // Open connects with r's configuration and checks the connection, turning the
-// usual failures into one actionable sentence.
-func Open(ctx context.Context, r *Resolved) (*sql.DB, error) {
+// usual failures into one *ConnectError that says what happened and what to
+// check. The connect and the server's greeting each get Config.Timeout.
+func Open(ctx context.Context, r *Resolved) (db *sql.DB, err error) {
 	c, err := mysql.NewConnector(r.Config)
 	if err != nil {
 		return nil, fmt.Errorf("dbconn: %w", err)
 	}
-	db := sql.OpenDB(c)
-	pctx, cancel := context.WithTimeout(ctx, r.Config.Timeout+5*time.Second)
+	db = sql.OpenDB(c)
+	budget := 2 * r.Config.Timeout
+	pctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
+	mark := r.log.mark()
+	defer func() {
+		// The driver indexes into the server's greeting without checking
+		// its length: a service that answers with a short packet panics it.
+		if p := recover(); p != nil {
+			db.Close()
+			db, err = nil, r.explain(fmt.Errorf("%w: the driver failed on it: %v", mysql.ErrMalformPkt, p), nil, budget)
+		}
+	}()
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
-		return nil, r.Explain(err)
+		return nil, r.explain(err, r.log.since(mark), budget)
 	}
 	return db, nil
 }
 
-// Explain rewrites a connection error as what failed and what to do.
+// Explain rewrites an error from connecting with r's configuration as one
+// line saying what happened and what to check (a *ConnectError), reading
+// what the driver logged for r's connections.
 func (r *Resolved) Explain(err error) error {
-	cfg := r.Config
-	where := cfg.Addr
-	if cfg.Net == "unix" {
-		where = "socket " + cfg.Addr
-	}
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case 1045:
-			pw := "no password"
-			if o, ok := r.Origin["password"]; ok {
-				pw = "the password from " + o
-			}
-			return fmt.Errorf("access denied for user %q at %s with %s (user from %s): check the user and password", cfg.User, where, pw, r.Origin["user"])
-		case 1049:
-			return fmt.Errorf("database %q does not exist on %s (database from %s): check the database name", cfg.DBName, where, r.Origin["database"])
-		case 1044:
-			return fmt.Errorf("user %q may not use database %q on %s: grant it the privileges or use another user", cfg.User, cfg.DBName, where)
-		}
-		return fmt.Errorf("server at %s refused the connection: %v", where, me)
-	}
-	var ne net.Error
-	var oe *net.OpError
-	if errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, os.ErrNotExist) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("cannot reach the database server at %s (address from %s): %v: is it running, and is the address right?", where, r.Origin["address"], rootCause(err))
-	}
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	return fmt.Errorf("connecting to %s: %v", where, err)
-}
-
-func rootCause(err error) error {
-	for {
-		u := errors.Unwrap(err)
-		if u == nil {
-			return err
-		}
-		err = u
-	}
+	return r.explain(err, r.log.since(0), 2*r.Config.Timeout)
 }

@@ -4,12 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
@@ -113,38 +117,58 @@ func TestSourcesBadInput(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "bad", "accounts", "settings.php"), "<?php echo 'hello'; ?>")
 	writeFile(t, filepath.Join(dir, "unclosed", "accounts", "settings.php"), "<?php /*\nDB_USERNAME=x\n")
 	writeFile(t, filepath.Join(dir, "port.cnf"), "[client]\nhost=db.example\nport=eighty\n")
+	nopw := writeFile(t, filepath.Join(dir, "nopw.cnf"), "[client]\nuser="+user+"\n")
+	// A socket file nobody listens on, as a crashed server leaves it.
+	stale := filepath.Join(dir, "stale.sock")
+	l, err := net.Listen("unix", stale)
+	require.NoError(t, err)
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
 
 	tests := []struct {
-		name string
-		src  Sources
-		want []string // substrings of the one-line error
+		name  string
+		src   Sources
+		fault Fault    // of the *ConnectError; -1: not a connection error
+		want  []string // substrings of the one-line error
 	}{
-		{"unreadable defaults file", Sources{DefaultsFile: filepath.Join(dir, "nope.cnf")}, []string{"--defaults-file", "nope.cnf"}},
-		{"missing settings.php", Sources{InstallDir: filepath.Join(dir, "nothing")}, []string{"settings.php", "--install-dir"}},
-		{"malformed settings.php", Sources{InstallDir: filepath.Join(dir, "bad")}, []string{"settings.php", "no /* ... */ settings block"}},
-		{"unclosed settings.php", Sources{InstallDir: filepath.Join(dir, "unclosed")}, []string{"never closed"}},
-		{"bad port in my.cnf", Sources{DefaultsFile: filepath.Join(dir, "port.cnf")}, []string{"port.cnf", "port \"eighty\""}},
-		{"malformed dsn", Sources{DSN: "user@tcp(host:3306"}, []string{"not a valid DSN"}},
-		{"wrong password", Sources{DSN: user + ":wrong@" + addr + "/" + db.Name}, []string{"access denied", user, "password from --dsn"}},
-		{"wrong password from MYSQL_PWD", Sources{DSN: user + "@" + addr + "/" + db.Name, Password: "wrong"}, []string{"access denied", "MYSQL_PWD"}},
-		{"unknown database", Sources{DSN: "root@" + addr + "/lt_no_such_db_x"}, []string{"does not exist", "lt_no_such_db_x"}},
-		{"unreachable server", Sources{DSN: "root@tcp(127.0.0.1:1)/x"}, []string{"cannot reach", "127.0.0.1:1", "--dsn"}},
-		{"missing socket", Sources{DSN: "root@unix(" + filepath.Join(dir, "no.sock") + ")/x"}, []string{"cannot reach", "no.sock"}},
+		{"unreadable defaults file", Sources{DefaultsFile: filepath.Join(dir, "nope.cnf")}, -1, []string{"--defaults-file", "nope.cnf"}},
+		{"missing settings.php", Sources{InstallDir: filepath.Join(dir, "nothing")}, -1, []string{"settings.php", "--install-dir"}},
+		{"malformed settings.php", Sources{InstallDir: filepath.Join(dir, "bad")}, -1, []string{"settings.php", "no /* ... */ settings block"}},
+		{"unclosed settings.php", Sources{InstallDir: filepath.Join(dir, "unclosed")}, -1, []string{"never closed"}},
+		{"bad port in my.cnf", Sources{DefaultsFile: filepath.Join(dir, "port.cnf")}, -1, []string{"port.cnf", "port \"eighty\""}},
+		{"malformed dsn", Sources{DSN: "user@tcp(host:3306"}, -1, []string{"--dsn is not a valid DSN"}},
+		{"malformed dsn from the environment", Sources{DSN: "user@tcp(host:3306", DSNOrigin: "LAMIGRATE_DSN"}, -1, []string{"LAMIGRATE_DSN is not a valid DSN"}},
+		{"wrong password", Sources{DSN: user + ":wrong@" + addr + "/" + db.Name}, FaultAccessDenied,
+			[]string{"access denied for user \"" + user + "\"", "with the password from --dsn (user from --dsn): check the user name and the password in --dsn"}},
+		{"wrong password from MYSQL_PWD", Sources{DSN: user + "@" + addr + "/" + db.Name, Password: "wrong"}, FaultAccessDenied,
+			[]string{"access denied", "check the user name and the password in MYSQL_PWD"}},
+		{"no password at all", Sources{DefaultsFile: nopw, DSN: "@" + addr + "/" + db.Name}, FaultAccessDenied,
+			[]string{"with no password (user from " + nopw + "): check the user name, and give its password in MYSQL_PWD or in the [client] section of a --defaults-file (or read settings.php with --install-dir)"}},
+		{"unknown database", Sources{DSN: "root@" + addr + "/lt_no_such_db_x"}, FaultUnknownDatabase,
+			[]string{"database \"lt_no_such_db_x\" does not exist on", "(database from --dsn): check the database name"}},
+		{"refused port", Sources{DSN: "root@tcp(127.0.0.1:1)/x"}, FaultRefused,
+			[]string{"nothing accepts connections at 127.0.0.1:1 (connection refused, address from --dsn): check the host and port, and that the database server runs"}},
+		{"missing socket", Sources{DSN: "root@unix(" + filepath.Join(dir, "no.sock") + ")/x"}, FaultNoSocket,
+			[]string{"socket " + filepath.Join(dir, "no.sock") + " does not exist (address from --dsn): check that the database server runs and that this is its socket"}},
+		{"stale socket", Sources{DSN: "root@unix(" + stale + ")/x"}, FaultRefused,
+			[]string{"no server listens on socket " + stale + " (connection refused, address from --dsn)"}},
+		{"unknown host", Sources{DSN: "root@tcp(no-such-host..invalid:3306)/x"}, FaultUnknownHost,
+			[]string{"cannot resolve host \"no-such-host..invalid\"", "address from --dsn): check the host name"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := connect(t, tt.src)
-			if err == nil {
-				t.Fatalf("connect(%+v) = nil error; want one naming %q", tt.src, tt.want)
-			}
+			require.Error(t, err)
 			msg := err.Error()
-			if strings.Contains(msg, "\n") {
-				t.Errorf("error has several lines: %q", msg)
-			}
+			assert.NotContains(t, msg, "\n")
 			for _, w := range tt.want {
-				if !strings.Contains(msg, w) {
-					t.Errorf("connect(%+v) error = %q; want it to mention %q", tt.src, msg, w)
-				}
+				assert.Contains(t, msg, w)
+			}
+			var ce *ConnectError
+			if tt.fault < 0 {
+				assert.False(t, errors.As(err, &ce), "a configuration error is not a *ConnectError: %v", err)
+			} else if assert.True(t, errors.As(err, &ce), "want a *ConnectError, got %T %v", err, err) {
+				assert.Equal(t, tt.fault, ce.Fault, "fault of %q", msg)
 			}
 		})
 	}

@@ -119,13 +119,15 @@ func Read(path string) (*Manifest, error) {
 	return &m, nil
 }
 
-// Write stores m at path atomically (temp file, fsync, rename).
+// Write stores m at path atomically (temp file, fsync, rename), mode 0600:
+// a manifest names every table of the customer's help desk, so it is as
+// private as the dump it describes.
 func Write(path string, m *Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
-	return WriteFileAtomic(path, append(b, '\n'), 0o644)
+	return WriteFileAtomic(path, append(b, '\n'), 0o600)
 }
 
 // WriteFileAtomic writes data to a temp file in path's folder, fsyncs it and

@@ -4,7 +4,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMarkerRoundTrip(t *testing.T) {
@@ -68,5 +72,23 @@ func TestStreamHash(t *testing.T) {
 		if n, sum, err := ParseMarker(s.Marker()); err != nil || n != s.Bytes || sum != s.XXH3 {
 			t.Errorf("ParseMarker(%q) = %d, %s, %v", s.Marker(), n, sum, err)
 		}
+	}
+}
+
+// TestWriteMode checks the manifest is as private as the dump it describes,
+// also when it replaces an older world-readable one and under a lax umask.
+func TestWriteMode(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	fresh := filepath.Join(dir, "new.sql.gz"+Suffix)
+	replaced := filepath.Join(dir, "old.sql.gz"+Suffix)
+	require.NoError(t, os.WriteFile(replaced, []byte("{}"), 0o644))
+	require.NoError(t, os.Chmod(replaced, 0o644))
+	for _, p := range []string{fresh, replaced} {
+		require.NoError(t, Write(p, &Manifest{Format: FormatVersion, Database: "db"}))
+		st, err := os.Stat(p)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "mode of %s", filepath.Base(p))
 	}
 }
