@@ -358,6 +358,31 @@ func TestConformance(t *testing.T) {
 				t.Errorf("Pull result = %+v; want manifest, sent %d, verified stream, no partial", res, testSize)
 			}
 		}},
+		{"files land owner-only", func(t *testing.T, e *conformanceEnv) {
+			data := testData(12, testSize)
+			file := filepath.Join(e.local, "dump.sql.gz")
+			mustWrite(t, file, data)
+			writeManifest(t, file, testSize, sha(data))
+			if _, err := Push(context.Background(), e.b, file, fastRetry, nil); err != nil {
+				t.Fatalf("Push = %v", err)
+			}
+			out := filepath.Join(e.local, "back", "got.sql.gz")
+			if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := Pull(context.Background(), e.b, "dump.sql.gz", out, fastRetry, nil); err != nil {
+				t.Fatalf("Pull = %v", err)
+			}
+			for _, p := range []string{filepath.Join(e.remote, "dump.sql.gz"), manifest.PathFor(filepath.Join(e.remote, "dump.sql.gz")), out, manifest.PathFor(out)} {
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Mode().Perm() != 0o600 {
+					t.Errorf("mode of %s = %o; want 600 (it holds the customer's help desk)", p, fi.Mode().Perm())
+				}
+			}
+		}},
 		{"pull without manifest", func(t *testing.T, e *conformanceEnv) {
 			data := testData(11, testSize)
 			mustWrite(t, filepath.Join(e.remote, "plain.sql"), data)

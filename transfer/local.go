@@ -116,7 +116,7 @@ func (l *Local) Write(ctx context.Context, name string, off int64, r io.Reader) 
 
 // writeLocalFile is Write's body, shared with Pull's local side.
 func writeLocalFile(ctx context.Context, p string, off int64, r io.Reader) (n int64, err error) {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return 0, fmt.Errorf("transfer: %w", err)
 	}

@@ -338,6 +338,9 @@ func (s *SFTP) Write(ctx context.Context, name string, off int64, r io.Reader) (
 			return err
 		}
 		defer f.Close()
+		// The archive holds the customer's whole help desk: owner only, as
+		// every file we write. A server that refuses chmod keeps its umask.
+		_ = f.Chmod(0o600)
 		if off > 0 {
 			fi, err := f.Stat()
 			if err != nil {

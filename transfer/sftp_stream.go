@@ -37,6 +37,9 @@ func (s *SFTP) openStream(ctx context.Context, name string, off int64) (stream, 
 		if f, err = s.client.OpenFile(p, os.O_WRONLY|os.O_CREATE); err != nil {
 			return err
 		}
+		// The archive holds the customer's whole help desk: owner only, as
+		// every file we write. A server that refuses chmod keeps its umask.
+		_ = f.Chmod(0o600)
 		if err := openAt(f, off); err != nil {
 			f.Close()
 			return err

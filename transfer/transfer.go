@@ -750,7 +750,7 @@ func receive(ctx context.Context, src Backend, name, partial string, off, size i
 		return 0, err
 	}
 	defer r.Close()
-	f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return 0, fmt.Errorf("transfer: %w", err)
 	}
@@ -789,7 +789,7 @@ func placeManifest(file string, mb []byte) error {
 	if mb == nil {
 		return nil
 	}
-	if err := manifest.WriteFileAtomic(manifest.PathFor(file), mb, 0o644); err != nil {
+	if err := manifest.WriteFileAtomic(manifest.PathFor(file), mb, 0o600); err != nil {
 		return fmt.Errorf("transfer: writing manifest: %w", err)
 	}
 	return nil
