@@ -174,7 +174,7 @@ func Isolate(ctx context.Context, db *sql.DB, p *Profile, statePath string, o Op
 	}
 	// Refuse before anything changes.
 	if fresh && !o.AlreadyIsolatedOK {
-		if e := alreadyIsolated(ctx, o, statePath, dbName.String, server); e != nil {
+		if e := alreadyIsolated(ctx, db, p, statuses, o, statePath, dbName.String, server); e != nil {
 			return nil, e
 		}
 	}
@@ -498,6 +498,10 @@ type AlreadyIsolatedError struct {
 	OtherHolds string
 	// Cron are crontabs holding lines with CronMarker.
 	Cron []string
+	// Written says, when no source has an active row, which rows hold the
+	// value isolation writes, e.g. "mail accounts (5 rows at 'I')"; "" when
+	// that sign was not seen.
+	Written string
 }
 
 func (e *AlreadyIsolatedError) Is(t error) bool { return t == ErrAlreadyIsolated }
@@ -508,9 +512,16 @@ func (e *AlreadyIsolatedError) Error() string {
 		why = append(why, fmt.Sprintf("the state file %s holds the original values of an isolation not restored yet (%s)", e.Other, e.OtherHolds))
 	}
 	if len(e.Cron) > 0 {
-		why = append(why, fmt.Sprintf("%s hold cron lines lamigrate commented out (%q)", strings.Join(e.Cron, ", "), strings.TrimSpace(CronMarker)))
+		verb := "holds"
+		if len(e.Cron) > 1 {
+			verb = "hold"
+		}
+		why = append(why, fmt.Sprintf("%s %s cron lines lamigrate commented out (%q)", strings.Join(e.Cron, ", "), verb, strings.TrimSpace(CronMarker)))
 	}
-	what := "find the state file that holds the originals and continue with it, or restore with it first"
+	if e.Written != "" {
+		why = append(why, fmt.Sprintf("no source has an active row and %s the value isolation writes", e.Written))
+	}
+	what := "find the state file that holds the originals (isolate-state.json in the folder of the earlier isolate or run) and continue with it, or restore with it first"
 	if e.Other != "" {
 		what = "continue with the state file " + e.Other + ", or restore with it first"
 	}
@@ -521,7 +532,7 @@ func (e *AlreadyIsolatedError) Error() string {
 // alreadyIsolated looks for signs of an isolation not restored yet: a
 // state file of the same database beside statePath, and crontabs with
 // CronMarker lines.
-func alreadyIsolated(ctx context.Context, o Options, statePath, dbName string, server *Server) *AlreadyIsolatedError {
+func alreadyIsolated(ctx context.Context, db *sql.DB, p *Profile, statuses []SourceStatus, o Options, statePath, dbName string, server *Server) *AlreadyIsolatedError {
 	e := &AlreadyIsolatedError{Database: dbName, State: statePath}
 	self, _ := filepath.Abs(statePath)
 	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(statePath), "*.json"))
@@ -546,10 +557,42 @@ func alreadyIsolated(ctx context.Context, o Options, statePath, dbName string, s
 	if o.Cron != nil {
 		e.Cron = markedCron(ctx, o.runner(), *o.Cron)
 	}
-	if e.Other == "" && len(e.Cron) == 0 {
+	if e.Other == "" {
+		e.Written = writtenRows(ctx, db, p, statuses)
+	}
+	if e.Other == "" && len(e.Cron) == 0 && e.Written == "" {
 		return nil
 	}
 	return e
+}
+
+// writtenRows is the third sign of an installation isolated before: no
+// usable source has an active row, yet rows hold the values isolation
+// writes. It says which, e.g. "mail accounts (5 rows at 'I')", or "" when
+// a source is active or nothing holds those values (a fresh installation
+// with nothing switched on is not refused). Errors count as "not seen".
+func writtenRows(ctx context.Context, db *sql.DB, p *Profile, statuses []SourceStatus) string {
+	for _, st := range statuses {
+		if st.Usable() && st.Active != 0 {
+			return ""
+		}
+	}
+	var parts []string
+	for i, src := range p.Sources {
+		if !statuses[i].Usable() {
+			continue
+		}
+		var n int64
+		q := "SELECT COUNT(*) FROM " + ident.Quote(src.Table) + " WHERE " + ident.Quote(src.Column) + " <=> ?"
+		if err := db.QueryRowContext(ctx, q, src.Write).Scan(&n); err != nil || n == 0 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s at %s)", src.Name, plural(int(n), "row"), ident.String(src.Write)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, ", ") + " hold"
 }
 
 func sameHost(s *State, o Options) bool {

@@ -202,7 +202,35 @@ func TestIsolateAlreadyIsolated(t *testing.T) {
 	_, err = Isolate(ctx, db3.DB, DefaultProfile(), filepath.Join(dir3, "s.json"), Options{Cron: &CronOptions{Files: []string{ct}}, Runner: &fakeRunner{}})
 	require.ErrorAs(t, err, &ai)
 	assert.Equal(t, []string{ct}, ai.Cron)
-	assert.Contains(t, err.Error(), ct+" hold cron lines lamigrate commented out")
+	assert.Contains(t, err.Error(), ct+" holds cron lines lamigrate commented out")
+
+	// A new state file in another folder: the sources themselves show it
+	// (no active row, rows at the values isolation writes).
+	db4 := newSchemaDB(t)
+	_, err = Isolate(ctx, db4.DB, DefaultProfile(), filepath.Join(t.TempDir(), "isolate-state.json"), Options{})
+	require.NoError(t, err)
+	elsewhere := filepath.Join(t.TempDir(), "other-state.json")
+	_, err = Isolate(ctx, db4.DB, DefaultProfile(), elsewhere, Options{})
+	require.ErrorAs(t, err, &ai)
+	assert.Empty(t, ai.Other)
+	assert.Contains(t, ai.Written, "mail accounts (")
+	assert.Contains(t, err.Error(), "no source has an active row and mail accounts (")
+	_, err = os.Stat(elsewhere)
+	assert.True(t, errors.Is(err, os.ErrNotExist), "refused isolate wrote %s: %v", elsewhere, err)
+
+	// A fresh installation with nothing active and nothing at those values
+	// is not refused.
+	db5 := newSchemaDB(t)
+	st, err := DefaultProfile().Inspect(ctx, db5.DB)
+	require.NoError(t, err)
+	for i, src := range DefaultProfile().Sources {
+		if st[i].TableExists {
+			_, err := db5.DB.Exec("DELETE FROM `" + src.Table + "`")
+			require.NoError(t, err)
+		}
+	}
+	_, err = Isolate(ctx, db5.DB, DefaultProfile(), filepath.Join(t.TempDir(), "s.json"), Options{})
+	require.NoError(t, err)
 }
 
 func TestCronOptionsJSON(t *testing.T) {
