@@ -73,6 +73,7 @@ type fakeRunner struct {
 	running   map[string]bool // service name -> running (SysV)
 	calls     []string
 	failStart bool
+	failWrite bool // crontab - fails (reading works)
 }
 
 func (f *fakeRunner) Run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte, error) {
@@ -88,6 +89,9 @@ func (f *fakeRunner) Run(ctx context.Context, stdin []byte, name string, args ..
 		}
 		return []byte(*f.crontab), nil
 	case name == "crontab" && len(args) == 1 && args[0] == "-":
+		if f.failWrite {
+			return nil, fail("crontab: installing new crontab: permission denied")
+		}
 		s := string(stdin)
 		f.crontab = &s
 		return nil, nil

@@ -178,6 +178,11 @@ func Isolate(ctx context.Context, db *sql.DB, p *Profile, statePath string, o Op
 			return nil, e
 		}
 	}
+	if o.Cron != nil && len(sf.s.Cron) == 0 {
+		if found, warns := planCron(ctx, o.runner(), *o.Cron, p.Patterns()); len(found) == 0 {
+			return nil, fmt.Errorf("%w: %s; nothing was changed (or leave cron out)", ErrNoCronLine, strings.Join(warns, "; "))
+		}
+	}
 	if o.Cron != nil && !o.IgnorePendingJobs && !cronDone(sf.s) {
 		n, w := pendingJobs(ctx, db, p)
 		if w != "" {
@@ -478,6 +483,12 @@ func serverOf(ctx context.Context, db *sql.DB, dbName string) *Server {
 	}
 	return s
 }
+
+// ErrNoCronLine means Isolate with Options.Cron found no active cron line
+// running the profile's scripts in the crontabs it looks at, and refused
+// before changing anything: switching "cron" off would leave the jobs
+// running.
+var ErrNoCronLine = errors.New("isolate: no cron line to switch off")
 
 // ErrAlreadyIsolated means Isolate refused a new state file for an
 // installation that already looks isolated; the error is an

@@ -87,14 +87,16 @@ func TestIsolateFailureKeepsEarlierRounds(t *testing.T) {
 		switchedOn  string
 		afterSecond func(t *testing.T, dir string)
 	}{
-		{"crontab program missing",
+		{"crontab cannot be written",
 			func(dir string) Options {
-				return Options{Cron: &CronOptions{User: true, Command: []string{filepath.Join(dir, "no-such-crontab")}, Files: []string{}}}
+				tab := jobsLine
+				return Options{Cron: &CronOptions{User: true, Files: []string{}}, Runner: &fakeRunner{crontab: &tab, failWrite: true}}
 			},
 			"(nothing)", nil},
 		{"mail pipe moved, then cron fails",
 			func(dir string) Options {
-				return Options{InstallDir: filepath.Join(dir, "la"), Cron: &CronOptions{User: true, Command: []string{filepath.Join(dir, "no-such-crontab")}, Files: []string{}}}
+				tab := jobsLine
+				return Options{InstallDir: filepath.Join(dir, "la"), Cron: &CronOptions{User: true, Files: []string{}}, Runner: &fakeRunner{crontab: &tab, failWrite: true}}
 			},
 			"(file " + "PIPE" + ")",
 			func(t *testing.T, dir string) {
@@ -260,25 +262,31 @@ func TestCronOptionsJSON(t *testing.T) {
 	}
 }
 
-func TestIsolateWarnsNoCronLine(t *testing.T) {
+func TestIsolateRefusesNoCronLine(t *testing.T) {
 	db := newSchemaDB(t)
 	dir := t.TempDir()
 	ct := filepath.Join(dir, "crontab")
 	require.NoError(t, os.WriteFile(ct, []byte("0 0 * * * root /usr/bin/true\n"), 0o644))
 	empty := ""
-	res, err := Isolate(context.Background(), db.DB, DefaultProfile(), filepath.Join(dir, "s.json"),
+	before := digests(t, db)
+	state := filepath.Join(dir, "s.json")
+	_, err := Isolate(context.Background(), db.DB, DefaultProfile(), state,
 		Options{Cron: &CronOptions{User: true, Files: []string{ct}}, Runner: &fakeRunner{crontab: &empty}})
+	require.ErrorIs(t, err, ErrNoCronLine)
+	msg := err.Error()
+	assert.Contains(t, msg, "no active jobs.php/queue.php line found")
+	assert.Contains(t, msg, "the user crontab (crontab -l), "+ct)
+	assert.Contains(t, msg, "--crontab-command 'crontab -u www-data'")
+	assert.Contains(t, msg, "nothing was changed")
+	sameDigests(t, "after the refusal", digests(t, db), before)
+	_, err = os.Stat(state)
+	assert.True(t, errors.Is(err, os.ErrNotExist), "refused isolate wrote %s: %v", state, err)
+
+	// A dry run says the same as a warning.
+	res, err := Isolate(context.Background(), db.DB, DefaultProfile(), state,
+		Options{DryRun: true, Cron: &CronOptions{User: true, Files: []string{ct}}, Runner: &fakeRunner{crontab: &empty}})
 	require.NoError(t, err)
-	var found string
-	for _, w := range res.Warnings {
-		if strings.Contains(w, "no active jobs.php/queue.php line found") {
-			found = w
-		}
-	}
-	require.NotEmpty(t, found, "warnings %q; want one about no cron line", res.Warnings)
-	assert.Contains(t, found, "the user crontab (crontab -l), "+ct)
-	assert.Contains(t, found, "--crontab-command 'crontab -u www-data'")
-	assert.Contains(t, found, "cron.files in a run config")
+	assert.Contains(t, strings.Join(res.Warnings, "\n"), "no active jobs.php/queue.php line found")
 }
 
 func TestRestoreOnlyRowsOnAnotherMachine(t *testing.T) {

@@ -14,7 +14,7 @@ type isolateCmd struct {
 	State   string `name:"state" required:"" help:"State file recording every original value (JSON, mode 0600)." placeholder:"FILE"`
 	Profile string `name:"profile" help:"Profile of external sources (JSON) instead of the built-in LiveAgent one." placeholder:"FILE"`
 	DryRun  bool   `name:"dry-run" help:"Print the plan, change nothing."`
-	Keep    bool   `name:"keep" help:"On Ctrl-C or failure keep what is isolated (default: restore everything the state file holds, earlier runs included)."`
+	Keep    bool   `name:"keep" help:"On Ctrl-C or failure keep what this command isolated (default: switch back on what this command changed; what earlier isolate commands isolated always stays)."`
 
 	Cron           bool     `name:"cron" help:"Also comment out the jobs.php/queue.php cron lines (user crontab and system crontabs). Background jobs stop too: isolate without --cron, run drain, then isolate --cron with the same state file (refused while jobs are pending)."`
 	CrontabCommand string   `name:"crontab-command" default:"crontab" help:"Program (and leading arguments) that reads (-l) and writes (-) the user crontab, e.g. 'crontab -u www-data'." placeholder:"CMD"`
@@ -200,12 +200,17 @@ func printIsolate(w io.Writer, r *isolate.Result, state string) {
 		fmt.Fprintf(w, "  service %s: %s (%s)\n", s.Name, s.Status, strings.Join(s.Stop, " "))
 	}
 	if tagged {
-		fmt.Fprintf(w, "[%s]/[%s]: the profile entry is not confirmed for your LiveAgent version; check it with lamigrate check, or override it with --profile FILE\n", isolate.Inferred, isolate.Guess)
+		fmt.Fprintf(w, "[%s]/[%s]: the profile entry's table or column is not confirmed for every LiveAgent version; lamigrate check lists the tables and columns that look like sources; correct an entry with --profile FILE\n", isolate.Inferred, isolate.Guess)
 	}
-	if len(r.Warnings) > 0 {
-		fmt.Fprintf(w, "%d warnings:\n", len(r.Warnings))
-		for _, m := range r.Warnings {
-			fmt.Fprintf(w, "  %s\n", m)
-		}
+	if n := len(r.Warnings); n > 0 {
+		fmt.Fprintf(w, "%s (printed on stderr as they happened)\n", plural(n, "warning"))
 	}
+}
+
+// plural says "1 warning", "2 warnings".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

@@ -93,7 +93,17 @@ func TestCLIIsolateFailureKeepsEarlierRound(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	isolated := tableDigests(t, db)
 
+	// A crontab program that is missing: refused before anything changes.
 	code, _, stderr = runCLI(t, nil, "isolate", "--dsn", dsn, "--state", state, "--cron", "--crontab-command", filepath.Join(t.TempDir(), "crontab"), "--cron-file", filepath.Join(t.TempDir(), "none"))
+	require.Equal(t, exitFailure, code, stderr)
+	assert.Contains(t, lastLine(stderr), "no active jobs.php/queue.php line found")
+	assert.Contains(t, lastLine(stderr), "nothing was changed")
+	sameTables(t, "after the refused --cron", tableDigests(t, db), isolated)
+
+	// A crontab that can be read but not written: this call fails half way.
+	cmd := filepath.Join(t.TempDir(), "crontab")
+	require.NoError(t, os.WriteFile(cmd, []byte("#!/bin/sh\ncase \"$1\" in\n-l) printf '%s' '"+cliJobsLine+"' ;;\n*) echo 'crontab: permission denied' >&2; exit 1 ;;\nesac\n"), 0o755))
+	code, _, stderr = runCLI(t, nil, "isolate", "--dsn", dsn, "--state", state, "--cron", "--crontab-command", cmd, "--cron-file", filepath.Join(t.TempDir(), "none"))
 	require.Equal(t, exitFailure, code, stderr)
 	msg := lastLine(stderr)
 	assert.Contains(t, msg, "switched back on what this run changed (nothing); still isolated from earlier runs: mail accounts (2 rows)")
@@ -197,5 +207,5 @@ func TestCLIIsolateLegend(t *testing.T) {
 	require.Equal(t, 0, code, stderr)
 	tagged := strings.Contains(out, "["+isolate.Guess+"]") || strings.Contains(out, "["+isolate.Inferred+"]")
 	require.True(t, tagged, "the default profile has unconfirmed entries; output %q", out)
-	assert.Contains(t, out, "[inferred]/[guess]: the profile entry is not confirmed for your LiveAgent version")
+	assert.Contains(t, out, "[inferred]/[guess]: the profile entry's table or column is not confirmed for every LiveAgent version; lamigrate check lists the tables and columns that look like sources")
 }
