@@ -71,7 +71,7 @@ func TestDryRunBlockers(t *testing.T) {
 		{"cloud database missing", func(c *Config) { c.Side = CloudSide; c.Connection.DSN = missing.FormatDSN() },
 			[]string{"cannot connect to the target database (it must exist: the import loads into it): database \"" + missing.DBName + "\" does not exist"}},
 		{"source unreachable", func(c *Config) { c.Connection.DSN = "root@unix(/nonexistent/mysqld.sock)/x" },
-			[]string{"cannot connect to the source database: cannot reach the database server at socket /nonexistent/mysqld.sock"}},
+			[]string{"cannot connect to the source database: socket /nonexistent/mysqld.sock does not exist"}},
 		{"output folder under a file", func(c *Config) { c.OutputDir = filepath.Join(file, "out") },
 			[]string{"output_dir " + filepath.Join(file, "out") + " cannot be created: " + file + " is not a folder"}},
 		{"output folder is a file", func(c *Config) { c.OutputDir = file }, []string{"output_dir " + file + " is not a folder"}},
