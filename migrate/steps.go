@@ -628,8 +628,8 @@ func ImportStep() Step {
 }
 
 // AdjustStep applies the reviewed rules file (Config.Adjust.Rules) to the
-// imported database. Adjust is idempotent: safe to redo. Without a rules
-// file the step is skipped.
+// imported database (adjust.Apply). It is idempotent: safe to redo.
+// Without a rules file the step is skipped.
 func AdjustStep() Step {
 	return Step{
 		Name:  StepAdjust,

@@ -157,6 +157,8 @@ func ReadRecord(path string) (*Record, error) {
 }
 
 // Write stores the record atomically with mode 0600 (it holds data).
+// Write writes the record to path (JSON, mode 0600), atomically: a
+// temporary file renamed over path.
 func (r *Record) Write(path string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
