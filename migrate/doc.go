@@ -1,7 +1,30 @@
 // Package migrate runs a whole side of a LiveAgent migration as one plan of
 // ordered, journaled steps that can be resumed after a crash and rolled back
-// on failure. It also holds check's analysis of an installation and adjust's
-// rules for the cloud copy.
+// on failure. The steps call the step packages: migrate/check analyses the
+// installation (the check step), isolate, dump, verify and transfer do the
+// source side's work, load imports on the cloud side, and migrate/adjust
+// applies the reviewed cloud changes (the adjust step).
+//
+// # Order
+//
+// NewPlan validates a Config and returns the standard steps of its side
+// (StandardSteps): on the source side check, isolate, drain, cron, dump,
+// verify, push; on the cloud side pull, verify, import, verify-db, adjust,
+// restore. A program adds its own steps with Plan.Insert.
+//
+// Run validates the configuration and the steps, creates the output
+// folder, takes the journal's lock (see Locking), creates the journal or,
+// with RunOptions.Resume, reads it (see Resuming), saves it and emits
+// EventRunStart naming it. Then it takes the steps in order. A step the
+// journal records as done or
+// skipped is not run again (its EventStepEnd says so); a step named in
+// Config.Skip is recorded as skipped. Otherwise Run marks the step started
+// and saves the journal, emits EventStepStart, calls its Do, then records
+// the outcome (done with its Output, skipped when Do returned Skip, or
+// failed with the error), saves the journal again and emits EventStepEnd.
+// The first failure stops the run (see Failure and rollback). ctx is
+// checked before each step. Events go to RunOptions.Progress; the library
+// never prints.
 //
 // # The journal
 //
@@ -9,9 +32,21 @@
 // folder named after the side: lamigrate-source.journal.json on the source
 // side, lamigrate-cloud.journal.json on the cloud side (JournalPath). It is
 // written atomically after every change, and the run's first event
-// (EventRunStart) names it. A journal left by an earlier run makes Run
-// refuse unless RunOptions.Resume is set; a resumed run skips the steps
-// done and redoes the others.
+// (EventRunStart) names it. Besides the steps it keeps the configuration
+// and every invocation (RunRecord) with its result.
+//
+// # Resuming
+//
+// A journal left by an earlier run makes Run refuse (ErrJournalExists,
+// with a summary of that run) unless RunOptions.Resume is set; Resume
+// without a journal fails with ErrNoJournal. A resumed run refuses a
+// configuration that describes another migration (another side, archive,
+// connection or state file; options such as timeouts may change) and a
+// journal holding a started or done step this plan lacks. It skips the
+// steps done and runs the others again. A step the crash left started is
+// run again only when it declares Redo (it is idempotent or resumes by
+// itself) or the person names it in RunOptions.Redo; otherwise Run stops
+// with an *InterruptedError saying what to check (Step.Check).
 //
 // # Locking
 //
@@ -28,9 +63,13 @@
 // # Failure and rollback
 //
 // When a step fails (Ctrl-C included), Run rolls back, newest first, the
-// earlier steps that have an Undo (isolate's restore) on a context Ctrl-C
-// does not cancel, unless Config.Isolate.StayIsolatedOnFailure; it then
-// returns the Report, whose FailedStep names the step, and a *StepError.
+// failed step and the earlier ones that have an Undo (isolate's restore)
+// and were started, on a context Ctrl-C does not cancel, bounded by
+// Config.RollbackTimeout, unless Config.Isolate.StayIsolatedOnFailure.
+// Each undo emits EventUndoStart and EventUndoEnd and is recorded in the
+// step's journal record (UndoRecord); a step undone becomes Undone. Run
+// then returns the Report, whose FailedStep names the step, and a
+// *StepError joined with any failure of the rollback.
 // With StayIsolatedOnFailure nothing is rolled back and
 // Report.RestoreCommand is the lamigrate restore command that undoes the
 // isolation by hand. The steps after a rolled-back one return to pending,

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/qualityunit/lamigrate/internal/manifest"
@@ -265,6 +267,137 @@ func unlockFile(f *os.File, path string) error {
 	}
 	if err != nil {
 		return fmt.Errorf("migrate: removing the journal lock: %w", err)
+	}
+	return nil
+}
+
+// InterruptedError: a resumed run found a step that was in progress when
+// the last run stopped, and the step is not safe to redo.
+type InterruptedError struct {
+	Step  string
+	Check string
+}
+
+func (e *InterruptedError) Error() string {
+	msg := fmt.Sprintf("migrate: step %s was in progress when the last run stopped and is not safe to redo", e.Step)
+	if e.Check != "" {
+		msg += ": " + e.Check
+	}
+	return msg + fmt.Sprintf("; when it is safe, resume again naming it to redo (--redo %s)", e.Step)
+}
+
+// openJournal creates the journal or, when resuming, reads it and checks
+// that it belongs to this plan and that no interrupted step is unsafe.
+func (p *Plan) openJournal(s *Session, path string, opt RunOptions) (*Journal, error) {
+	cfg := s.Config
+	_, statErr := os.Stat(path)
+	exists := statErr == nil
+	if !exists && !errors.Is(statErr, os.ErrNotExist) {
+		return nil, fmt.Errorf("migrate: journal: %w", statErr)
+	}
+	switch {
+	case exists && !opt.Resume:
+		j, err := ReadJournal(path)
+		if err != nil {
+			return nil, fmt.Errorf("migrate: %w (%s): resume it with --resume, or move it aside to start a new migration", ErrJournalExists, path)
+		}
+		return nil, fmt.Errorf("migrate: %w (%s, %s): resume it with --resume, or move it aside to start a new migration",
+			ErrJournalExists, path, j.summary())
+	case !exists && opt.Resume:
+		return nil, fmt.Errorf("migrate: %w in %s: run without --resume to start a migration", ErrNoJournal, cfg.OutputDir)
+	case !exists:
+		now := s.now()
+		j := &Journal{Format: JournalFormat, Side: cfg.Side, Created: now, Config: cfg, path: path}
+		for _, st := range p.Steps {
+			j.Steps = append(j.Steps, StepRecord{Name: st.Name, Title: st.Title, Status: Pending})
+		}
+		return j, nil
+	}
+	j, err := ReadJournal(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := sameMigration(j.Config, cfg); err != nil {
+		return nil, err
+	}
+	// Order the records as the plan; refuse records the plan lacks.
+	byName := map[string]StepRecord{}
+	for _, r := range j.Steps {
+		byName[r.Name] = r
+	}
+	var recs []StepRecord
+	for _, st := range p.Steps {
+		r, ok := byName[st.Name]
+		if !ok {
+			r = StepRecord{Name: st.Name, Status: Pending}
+		}
+		r.Title = st.Title
+		delete(byName, st.Name)
+		recs = append(recs, r)
+	}
+	for name, r := range byName {
+		if r.Status == Started || r.Status == Done {
+			return nil, fmt.Errorf("migrate: the journal %s has a step %q (%s) that this plan does not have: resume with the same plan", path, name, r.Status)
+		}
+	}
+	for _, r := range recs {
+		if r.Status != Started {
+			continue
+		}
+		st := p.Step(r.Name)
+		if !st.Redo && !slices.Contains(opt.Redo, r.Name) {
+			return nil, &InterruptedError{Step: r.Name, Check: st.Check}
+		}
+	}
+	j.Steps = recs
+	j.Config = cfg
+	return j, nil
+}
+
+// summary describes a journal in one phrase.
+func (j *Journal) summary() string {
+	var done []string
+	last := ""
+	for _, r := range j.Steps {
+		switch r.Status {
+		case Done, Skipped:
+			done = append(done, r.Name)
+		case Started, Failed, Undone:
+			if last == "" {
+				last = r.Name + " " + string(r.Status)
+			}
+		}
+	}
+	s := fmt.Sprintf("last written %s", j.Updated.Format(time.RFC3339))
+	if len(done) > 0 {
+		s += ", done: " + strings.Join(done, " ")
+	}
+	if last != "" {
+		s += ", " + last
+	}
+	if len(done) == len(j.Steps) {
+		s += ", the migration finished"
+	}
+	return s
+}
+
+// sameMigration refuses to resume a journal with a configuration that
+// describes another migration. Options (timeouts, threads, ...) may change.
+func sameMigration(old, cur Config) error {
+	diff := func(what, a, b string) error {
+		return fmt.Errorf("migrate: the journal in %s was written for %s %q, the config now says %q: resume with the same %s, or use another output_dir",
+			cur.OutputDir, what, a, b, what)
+	}
+	o, c := old.WithDefaults(), cur.WithDefaults()
+	switch {
+	case o.Side != c.Side:
+		return diff("side", string(o.Side), string(c.Side))
+	case o.Archive != c.Archive:
+		return diff("archive", o.Archive, c.Archive)
+	case o.Connection != c.Connection:
+		return diff("connection", fmt.Sprint(o.Connection), fmt.Sprint(c.Connection))
+	case o.StatePath() != c.StatePath():
+		return diff("state file", o.StatePath(), c.StatePath())
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/migrate/check"
 )
 
 // DryRun is a plan as it would run: each step with its status in the
@@ -142,7 +143,7 @@ func (s *Session) basis(ctx context.Context) *basis {
 	}
 	cc := s.checkConfig()
 	cc.CrontabCommand = []string{}
-	if rep, err := Check(ctx, db, cc); err == nil && rep.Facts.Size.SQLBytes > 0 {
+	if rep, err := check.Run(ctx, db, cc); err == nil && rep.Facts.Size.SQLBytes > 0 {
 		b.sqlBytes, b.archiveBytes = rep.Facts.Size.SQLBytes, rep.Facts.Size.ArchiveBytes
 		b.note = fmt.Sprintf("check's estimate: %s of SQL, %s archive (%s)", bytesize.Format(b.sqlBytes), bytesize.Format(b.archiveBytes), rep.Facts.Size.Method)
 		return b
@@ -159,8 +160,8 @@ func (s *Session) basis(ctx context.Context) *basis {
 		return b
 	}
 	b.sqlBytes = int64(float64(data) * SQLPerDataByte)
-	b.archiveBytes = int64(float64(b.sqlBytes) * TextArchiveRatio)
-	b.note = fmt.Sprintf("information_schema: %s of data, at %.2f bytes of SQL per byte and a %.2f compression ratio", bytesize.Format(data), SQLPerDataByte, TextArchiveRatio)
+	b.archiveBytes = int64(float64(b.sqlBytes) * check.TextArchiveRatio)
+	b.note = fmt.Sprintf("information_schema: %s of data, at %.2f bytes of SQL per byte and a %.2f compression ratio", bytesize.Format(data), SQLPerDataByte, check.TextArchiveRatio)
 	return b
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/isolate"
+	"github.com/qualityunit/lamigrate/migrate/check"
 	"github.com/qualityunit/lamigrate/verify"
 )
 
@@ -28,7 +29,7 @@ func StandardSteps(side Side) []Step {
 	return nil
 }
 
-// CheckStep analyses the installation (Check), writes the report to
+// CheckStep analyses the installation (check.Run), writes the report to
 // check-report.json in the output folder and fails on blockers unless
 // Config.Check.AllowBlockers.
 func CheckStep() Step {
@@ -42,7 +43,7 @@ func CheckStep() Step {
 			if err != nil {
 				return out, err
 			}
-			rep, err := Check(ctx, db, s.checkConfig())
+			rep, err := check.Run(ctx, db, s.checkConfig())
 			if err != nil {
 				return out, err
 			}
@@ -59,10 +60,10 @@ func CheckStep() Step {
 			var blockers []string
 			for _, f := range rep.Findings {
 				switch f.Severity {
-				case Blocker:
+				case check.Blocker:
 					blockers = append(blockers, f.Message)
 					s.Warn("check: blocker: %s", findingLine(f))
-				case Warning:
+				case check.Warning:
 					s.Warn("check: %s", findingLine(f))
 				}
 			}
@@ -78,7 +79,7 @@ func CheckStep() Step {
 	}
 }
 
-func findingLine(f Finding) string {
+func findingLine(f check.Finding) string {
 	msg := f.Message
 	if f.Action != "" {
 		msg += " (" + f.Action + ")"
@@ -89,10 +90,10 @@ func findingLine(f Finding) string {
 // checkConfig is check as this run will migrate: its ignore list, its
 // way of writing binary values, and cron where isolate.cron will look for
 // it (a line found without isolate.cron is a warning: it keeps running).
-func (s *Session) checkConfig() CheckConfig {
+func (s *Session) checkConfig() check.Config {
 	c := s.Config
 	dc := s.dumpConfig("")
-	cc := CheckConfig{
+	cc := check.Config{
 		InstallDir:    c.Connection.InstallDir,
 		OutDir:        c.OutputDir,
 		LinkMbps:      c.Check.LinkMbps,
@@ -100,10 +101,10 @@ func (s *Session) checkConfig() CheckConfig {
 		Ignore:        dc.IgnoreList(),
 		HexBlob:       dc.HexBlob,
 		Cron:          c.Isolate.Cron,
-		CronIsolation: CronKept,
+		CronIsolation: check.CronKept,
 	}
 	if c.Isolate.Cron != nil {
-		cc.CronIsolation = CronIsolated
+		cc.CronIsolation = check.CronIsolated
 	}
 	return cc
 }
@@ -444,7 +445,7 @@ func DumpStep() Step {
 			out.Count("ignored", int64(len(res.Ignored)))
 			return out, nil
 		},
-		Estimate: bySQLBytes(DefaultDumpMBps, "{size} of SQL at {rate} MB/s", true),
+		Estimate: bySQLBytes(check.DefaultDumpMBps, "{size} of SQL at {rate} MB/s", true),
 	}
 }
 
@@ -622,13 +623,13 @@ func ImportStep() Step {
 		Do: func(ctx context.Context, s *Session) (Output, error) {
 			return s.load(ctx)
 		},
-		Estimate: bySQLBytes(DefaultImportMBps, "{size} of SQL at {rate} MB/s", false),
+		Estimate: bySQLBytes(check.DefaultImportMBps, "{size} of SQL at {rate} MB/s", false),
 	}
 }
 
 // AdjustStep applies the reviewed rules file (Config.Adjust.Rules) to the
-// imported database. Adjust is idempotent: safe to redo. Without a rules
-// file the step is skipped.
+// imported database (adjust.Apply). It is idempotent: safe to redo.
+// Without a rules file the step is skipped.
 func AdjustStep() Step {
 	return Step{
 		Name:  StepAdjust,

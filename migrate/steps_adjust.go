@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/qualityunit/lamigrate/migrate/adjust"
 )
 
 // adjust applies the rules file and appends what it changed to
@@ -13,7 +15,7 @@ import (
 // run changes nothing, so the step is safe to redo.
 func (s *Session) adjust(ctx context.Context) (Output, error) {
 	var out Output
-	rules, err := LoadRules(s.Config.Adjust.Rules)
+	rules, err := adjust.LoadRules(s.Config.Adjust.Rules)
 	if err != nil {
 		return out, err
 	}
@@ -23,19 +25,19 @@ func (s *Session) adjust(ctx context.Context) (Output, error) {
 			kv = append(kv, fmt.Sprintf("%q: \"VALUE\"", m))
 		}
 		return out, fmt.Errorf("adjust: %v (rules %s): add to the configuration's adjust section: \"params\": {%s}",
-			&MissingParamsError{Names: missing}, s.Config.Adjust.Rules, strings.Join(kv, ", "))
+			&adjust.MissingParamsError{Names: missing}, s.Config.Adjust.Rules, strings.Join(kv, ", "))
 	}
 	db, err := s.DB(ctx)
 	if err != nil {
 		return out, err
 	}
-	rep, err := Adjust(ctx, db, rules, AdjustConfig{Params: s.Config.Adjust.Params})
+	rep, err := adjust.Apply(ctx, db, rules, adjust.Config{Params: s.Config.Adjust.Params})
 	if err != nil {
 		return out, err
 	}
 	path := s.Path("adjust-record.json")
 	rec := rep.Record()
-	if old, err := ReadAdjustRecord(path); err == nil {
+	if old, err := adjust.ReadRecord(path); err == nil {
 		old.Append(rec)
 		rec = old
 	} else if _, serr := os.Stat(path); !errors.Is(serr, os.ErrNotExist) {

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/qualityunit/lamigrate/migrate"
+	"github.com/qualityunit/lamigrate/migrate/adjust"
 )
 
 type adjustCmd struct {
@@ -33,7 +33,7 @@ func (c *adjustCmd) Run(e *env) error {
 	if c.Undo != "" {
 		return c.undo(e)
 	}
-	rules, err := migrate.LoadRules(c.Rules)
+	rules, err := adjust.LoadRules(c.Rules)
 	if err != nil {
 		return withStatus(exitUsage, err)
 	}
@@ -42,7 +42,7 @@ func (c *adjustCmd) Run(e *env) error {
 		for _, m := range missing {
 			flags = append(flags, "--param "+m+"=VALUE")
 		}
-		return usageErr("%v (rules %s): add %s to the command", &migrate.MissingParamsError{Names: missing}, c.Rules, strings.Join(flags, " "))
+		return usageErr("%v (rules %s): add %s to the command", &adjust.MissingParamsError{Names: missing}, c.Rules, strings.Join(flags, " "))
 	}
 	for name := range c.Param {
 		if !slices.Contains(rules.Params, name) {
@@ -53,9 +53,9 @@ func (c *adjustCmd) Run(e *env) error {
 			return usageErr("--param %s: the rules %s have no parameter %s (they declare: %s)", name, c.Rules, name, declared)
 		}
 	}
-	var prior *migrate.AdjustRecord
+	var prior *adjust.Record
 	if c.Record != "" && !c.DryRun {
-		switch r, err := migrate.ReadAdjustRecord(c.Record); {
+		switch r, err := adjust.ReadRecord(c.Record); {
 		case err == nil:
 			prior = r
 		case errors.Is(err, fs.ErrNotExist):
@@ -68,7 +68,7 @@ func (c *adjustCmd) Run(e *env) error {
 		return err
 	}
 	defer db.Close()
-	rep, err := migrate.Adjust(e.ctx, db, rules, migrate.AdjustConfig{DryRun: c.DryRun, Params: c.Param})
+	rep, err := adjust.Apply(e.ctx, db, rules, adjust.Config{DryRun: c.DryRun, Params: c.Param})
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func shellQuote(s string) string {
 }
 
 func (c *adjustCmd) undo(e *env) error {
-	rec, err := migrate.ReadAdjustRecord(c.Undo)
+	rec, err := adjust.ReadRecord(c.Undo)
 	if err != nil {
 		return withStatus(exitUsage, err)
 	}
@@ -155,7 +155,7 @@ func (c *adjustCmd) undo(e *env) error {
 		return err
 	}
 	defer db.Close()
-	rep, err := migrate.Undo(e.ctx, db, rec, c.DryRun)
+	rep, err := adjust.Undo(e.ctx, db, rec, c.DryRun)
 	if err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func (c *adjustCmd) undo(e *env) error {
 
 const maxRowsShown = 20
 
-func (c *adjustCmd) printAdjust(w io.Writer, r *migrate.AdjustReport, undo, note string) {
+func (c *adjustCmd) printAdjust(w io.Writer, r *adjust.Report, undo, note string) {
 	mode := "changed"
 	if r.DryRun {
 		mode = "would change (dry run, rolled back)"
@@ -201,7 +201,7 @@ func (c *adjustCmd) printAdjust(w io.Writer, r *migrate.AdjustReport, undo, note
 	}
 }
 
-func printUndo(w io.Writer, r *migrate.UndoReport) {
+func printUndo(w io.Writer, r *adjust.UndoReport) {
 	mode := "restored"
 	if r.DryRun {
 		mode = "would restore (dry run, rolled back)"
@@ -221,7 +221,7 @@ func printUndo(w io.Writer, r *migrate.UndoReport) {
 }
 
 // cells renders col=value pairs, or col: before → after when after is set.
-func cells(m, after map[string]migrate.Cell) string {
+func cells(m, after map[string]adjust.Cell) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/isolate"
-	"github.com/qualityunit/lamigrate/migrate"
+	"github.com/qualityunit/lamigrate/migrate/check"
 )
 
 // check's exit statuses: the worst finding decides. 0 = only information,
@@ -53,7 +53,7 @@ func (c *checkCmd) Run(e *env) error {
 	}
 	defer db.Close()
 	e.ui.info("analysing the database and installation")
-	rep, err := migrate.Check(e.ctx, db, migrate.CheckConfig{
+	rep, err := check.Run(e.ctx, db, check.Config{
 		InstallDir:  c.InstallDir,
 		OutDir:      c.OutDir,
 		LinkMbps:    c.LinkMbps,
@@ -70,9 +70,9 @@ func (c *checkCmd) Run(e *env) error {
 		return err
 	}
 	switch rep.Worst {
-	case migrate.Blocker:
+	case check.Blocker:
 		return withStatus(exitCheckBlockers, fmt.Errorf("%d blocker(s) and %d warning(s): fix the blockers before migrating", rep.Blockers, rep.Warnings))
-	case migrate.Warning:
+	case check.Warning:
 		return withStatus(exitCheckWarnings, fmt.Errorf("%d warning(s): read them before migrating", rep.Warnings))
 	}
 	return nil
@@ -83,7 +83,7 @@ func parseAt(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
-	loc, err := time.LoadLocation(migrate.MigrationZone)
+	loc, err := time.LoadLocation(check.MigrationZone)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -92,12 +92,12 @@ func parseAt(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, usageErr("--at %q is not a time: write 2025-03-12T10:00 (%s) or 2025-03-12T10:00:00+01:00", s, migrate.MigrationZone)
+	return time.Time{}, usageErr("--at %q is not a time: write 2025-03-12T10:00 (%s) or 2025-03-12T10:00:00+01:00", s, check.MigrationZone)
 }
 
 // printCheck writes the report for a person: a summary header, then one
 // line per finding, worst first.
-func printCheck(w io.Writer, r *migrate.CheckReport) {
+func printCheck(w io.Writer, r *check.Report) {
 	f := r.Facts
 	la := f.LiveAgentVersion
 	if la == "" {
@@ -126,10 +126,10 @@ func printCheck(w io.Writer, r *migrate.CheckReport) {
 	fmt.Fprintf(w, "  sources:  %d of %d profile sources found, %d active row(s); %d background job(s) pending\n", found, len(f.Sources), active, f.PendingJobs)
 	fmt.Fprintf(w, "  verdict:  %s (%d blocker(s), %d warning(s), %d info)\n", verdict(r.Worst), r.Blockers, r.Warnings, r.Infos)
 	groups := []struct {
-		sev   migrate.Severity
+		sev   check.Severity
 		title string
 		mark  string
-	}{{migrate.Blocker, "BLOCKERS", "✗"}, {migrate.Warning, "WARNINGS", "!"}, {migrate.Info, "INFO", "·"}}
+	}{{check.Blocker, "BLOCKERS", "✗"}, {check.Warning, "WARNINGS", "!"}, {check.Info, "INFO", "·"}}
 	for _, g := range groups {
 		var lines []string
 		for _, fd := range r.Findings {
@@ -137,7 +137,7 @@ func printCheck(w io.Writer, r *migrate.CheckReport) {
 				continue
 			}
 			line := fmt.Sprintf("  %s %s", g.mark, fd.Message)
-			if fd.Action != "" && g.sev != migrate.Info {
+			if fd.Action != "" && g.sev != check.Info {
 				line += " → " + fd.Action
 			}
 			lines = append(lines, line)
@@ -150,11 +150,11 @@ func printCheck(w io.Writer, r *migrate.CheckReport) {
 	fmt.Fprintf(w, "\nEstimates assume: %s.\n", strings.Join(d.Assumptions, "; "))
 }
 
-func verdict(s migrate.Severity) string {
+func verdict(s check.Severity) string {
 	switch s {
-	case migrate.Blocker:
+	case check.Blocker:
 		return "NOT READY"
-	case migrate.Warning:
+	case check.Warning:
 		return "ready after review"
 	}
 	return "ready"

@@ -1,4 +1,4 @@
-package migrate
+package adjust
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"github.com/qualityunit/lamigrate/internal/manifest"
 )
 
-// AdjustConfig configures Adjust.
-type AdjustConfig struct {
+// Config configures Apply.
+type Config struct {
 	// DryRun applies the rules inside the transaction, reports what
 	// changed, and rolls back.
 	DryRun bool `json:"dry_run,omitempty"`
@@ -49,8 +49,8 @@ func (r *Rules) Missing(params map[string]string) []string {
 	return out
 }
 
-// AdjustReport is what Adjust did (or, with DryRun, would do).
-type AdjustReport struct {
+// Report is what Apply did (or, with DryRun, would do).
+type Report struct {
 	Database string       `json:"database"`
 	DryRun   bool         `json:"dry_run"`
 	Time     time.Time    `json:"time"`
@@ -85,13 +85,13 @@ type RowChange struct {
 	After  map[string]Cell `json:"after"`
 }
 
-// AdjustRecordFormat is the version of the record file's layout.
-const AdjustRecordFormat = 1
+// RecordFormat is the version of the record file's layout.
+const RecordFormat = 1
 
-// AdjustRecord is what adjust changed, kept so it can be shown and undone:
+// Record is what adjust changed, kept so it can be shown and undone:
 // every row change in the order applied, and the SQL rules that ran (not
 // undoable).
-type AdjustRecord struct {
+type Record struct {
 	Format     int               `json:"format"`
 	Database   string            `json:"database"`
 	Changes    []RowChange       `json:"changes"`
@@ -108,8 +108,8 @@ type StatementRecord struct {
 
 // Record returns what the report changed as a record. A dry run's report
 // gives an empty record.
-func (r *AdjustReport) Record() *AdjustRecord {
-	rec := &AdjustRecord{Format: AdjustRecordFormat, Database: r.Database, Changes: []RowChange{}}
+func (r *Report) Record() *Record {
+	rec := &Record{Format: RecordFormat, Database: r.Database, Changes: []RowChange{}}
 	if r.DryRun {
 		return rec
 	}
@@ -123,23 +123,23 @@ func (r *AdjustReport) Record() *AdjustRecord {
 }
 
 // Append adds o's changes after r's (a later run of adjust).
-func (r *AdjustRecord) Append(o *AdjustRecord) {
+func (r *Record) Append(o *Record) {
 	r.Changes = append(r.Changes, o.Changes...)
 	r.Statements = append(r.Statements, o.Statements...)
 }
 
-// ReadAdjustRecord reads a record file.
-func ReadAdjustRecord(path string) (*AdjustRecord, error) {
+// ReadRecord reads a record file.
+func ReadRecord(path string) (*Record, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: adjust record: %w", err)
 	}
-	var r AdjustRecord
+	var r Record
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("migrate: adjust record %s is not valid JSON: %w", path, err)
 	}
-	if r.Format != AdjustRecordFormat {
-		return nil, fmt.Errorf("migrate: adjust record %s has format %d; this lamigrate reads format %d", path, r.Format, AdjustRecordFormat)
+	if r.Format != RecordFormat {
+		return nil, fmt.Errorf("migrate: adjust record %s has format %d; this lamigrate reads format %d", path, r.Format, RecordFormat)
 	}
 	for i, c := range r.Changes {
 		if checkIdentName(c.Table) != nil || len(c.Key) == 0 || len(c.Before) == 0 || len(c.Before) != len(c.After) {
@@ -157,7 +157,9 @@ func ReadAdjustRecord(path string) (*AdjustRecord, error) {
 }
 
 // Write stores the record atomically with mode 0600 (it holds data).
-func (r *AdjustRecord) Write(path string) error {
+// Write writes the record to path (JSON, mode 0600), atomically: a
+// temporary file renamed over path.
+func (r *Record) Write(path string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
@@ -165,7 +167,7 @@ func (r *AdjustRecord) Write(path string) error {
 	return manifest.WriteFileAtomic(path, append(b, '\n'), 0o600)
 }
 
-// Adjust applies rules in one transaction. Set rules change only rows not
+// Apply applies rules in one transaction. Set rules change only rows not
 // yet at their target and record each change, so a second run changes
 // nothing; SQL rules run as written. Any error rolls everything back. With
 // cfg.DryRun the transaction is rolled back after the report is made.
@@ -173,7 +175,7 @@ func (r *AdjustRecord) Write(path string) error {
 // Set rules change the rows one at a time by key (the primary key, or a
 // unique key of NOT NULL columns): meant for settings-sized changes, not
 // bulk rewrites.
-func Adjust(ctx context.Context, db *sql.DB, rules *Rules, cfg AdjustConfig) (*AdjustReport, error) {
+func Apply(ctx context.Context, db *sql.DB, rules *Rules, cfg Config) (*Report, error) {
 	if err := rules.Validate(); err != nil {
 		return nil, err
 	}
@@ -188,7 +190,7 @@ func Adjust(ctx context.Context, db *sql.DB, rules *Rules, cfg AdjustConfig) (*A
 		}
 		bound[i] = b
 	}
-	rep := &AdjustReport{DryRun: cfg.DryRun, Time: time.Now().UTC(), Rules: []RuleResult{}}
+	rep := &Report{DryRun: cfg.DryRun, Time: time.Now().UTC(), Rules: []RuleResult{}}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: adjust: %w", err)
@@ -495,7 +497,7 @@ type UndoConflict struct {
 // transaction, but only where a row still holds exactly what adjust wrote;
 // any other row is a conflict, reported and left alone. With dryRun the
 // transaction is rolled back.
-func Undo(ctx context.Context, db *sql.DB, rec *AdjustRecord, dryRun bool) (*UndoReport, error) {
+func Undo(ctx context.Context, db *sql.DB, rec *Record, dryRun bool) (*UndoReport, error) {
 	rep := &UndoReport{DryRun: dryRun, Conflicts: []UndoConflict{}, NotUndoable: rec.Statements}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {

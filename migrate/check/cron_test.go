@@ -1,4 +1,4 @@
-package migrate
+package check
 
 import (
 	"context"
@@ -48,7 +48,7 @@ func TestCheckCronWhereIsolateLooks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, err := Check(context.Background(), db.DB, CheckConfig{Cron: tt.cron, CronIsolation: tt.mode, SampleBytes: -1,
+			rep, err := Run(context.Background(), db.DB, Config{Cron: tt.cron, CronIsolation: tt.mode, SampleBytes: -1,
 				Now: func() time.Time { return insideWindow }})
 			if err != nil {
 				t.Fatalf("Check: %v", err)
@@ -79,7 +79,7 @@ func TestCheckCronWhereIsolateLooks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("isolate dry run: %v", err)
 	}
-	rep, err := Check(context.Background(), db.DB, CheckConfig{Cron: withJobs, CronIsolation: CronIsolated, SampleBytes: -1})
+	rep, err := Run(context.Background(), db.DB, Config{Cron: withJobs, CronIsolation: CronIsolated, SampleBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestCheckOutDir(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep, err := Check(context.Background(), db.DB, CheckConfig{OutDir: tt.dir, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
+			rep, err := Run(context.Background(), db.DB, Config{OutDir: tt.dir, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,17 +1,17 @@
-package migrate_test
+package check_test
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
 
-	"github.com/qualityunit/lamigrate/migrate"
+	"github.com/qualityunit/lamigrate/migrate/check"
 )
 
 // Check an installation and list what must be fixed first.
-func ExampleCheck() {
+func ExampleRun() {
 	var db *sql.DB // connected to the LiveAgent database
-	rep, err := migrate.Check(context.Background(), db, migrate.CheckConfig{
+	rep, err := check.Run(context.Background(), db, check.Config{
 		InstallDir: "/var/www/liveagent",
 		OutDir:     "/var/backups",
 		LinkMbps:   50,
@@ -20,7 +20,7 @@ func ExampleCheck() {
 		return
 	}
 	for _, f := range rep.Findings {
-		if f.Severity == migrate.Blocker {
+		if f.Severity == check.Blocker {
 			fmt.Printf("%s: %s (%s)\n", f.Code, f.Message, f.Action)
 		}
 	}

@@ -1,4 +1,4 @@
-package migrate
+package check
 
 import (
 	"context"
@@ -21,8 +21,8 @@ func TestCheckEstimateStableAfterBulkLoad(t *testing.T) {
 	if _, err := lagen.Generate(context.Background(), db.DB, lagen.Config{Size: 24 << 20, Seed: 5}); err != nil {
 		t.Fatalf("lagen.Generate: %v", err)
 	}
-	cfg := CheckConfig{Cron: &isolate.CronOptions{Files: []string{}}}
-	first, err := Check(context.Background(), db.DB, cfg)
+	cfg := Config{Cron: &isolate.CronOptions{Files: []string{}}}
+	first, err := Run(context.Background(), db.DB, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestCheckEstimateStableAfterBulkLoad(t *testing.T) {
 		}
 	}
 	db.MustExec(t, "ANALYZE TABLE "+names)
-	second, err := Check(context.Background(), db.DB, cfg)
+	second, err := Run(context.Background(), db.DB, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestCheckEstimateStableAfterBulkLoad(t *testing.T) {
 		t.Fatalf("dump: %v", err)
 	}
 	realSQL, realArchive := float64(res.SQL.Bytes), float64(res.File.Size)
-	for i, rep := range []*CheckReport{first, second} {
+	for i, rep := range []*Report{first, second} {
 		s := rep.Facts.Size
 		t.Logf("check %d: SQL %d, archive %d; dump: SQL %.0f, archive %.0f", i+1, s.SQLBytes, s.ArchiveBytes, realSQL, realArchive)
 		if r := float64(s.SQLBytes) / realSQL; r < 0.8 || r > 1.25 {

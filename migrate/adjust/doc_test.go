@@ -1,4 +1,4 @@
-package migrate
+package adjust
 
 import (
 	"context"
@@ -21,7 +21,7 @@ import (
 // indented block.
 func rulesDocExample(t *testing.T) string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "adjust_rules.go", nil, parser.ParseComments)
+	f, err := parser.ParseFile(token.NewFileSet(), "rules.go", nil, parser.ParseComments)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func rulesDocExample(t *testing.T) string {
 		}
 		return strings.Join(block, "\n")
 	}
-	t.Fatal("no type Rules in adjust_rules.go")
+	t.Fatal("no type Rules in rules.go")
 	return ""
 }
 
@@ -47,7 +47,7 @@ func rulesDocExample(t *testing.T) string {
 // installation: applied, applied again (no change), undone.
 func TestRulesDocExample(t *testing.T) {
 	example := rulesDocExample(t)
-	file, err := os.ReadFile(filepath.Join("..", "examples", "adjust-rules.json"))
+	file, err := os.ReadFile(filepath.Join("..", "..", "examples", "adjust-rules.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,16 +84,16 @@ func TestRulesDocExample(t *testing.T) {
 	}
 	before := map[string]string{"server_name": setting("server_name"), "base_url": setting("base_url"), "last_cron_run": setting("last_cron_run")}
 
-	_, err = Adjust(context.Background(), db.DB, rules, AdjustConfig{})
+	_, err = Apply(context.Background(), db.DB, rules, Config{})
 	var mp *MissingParamsError
 	if !errors.As(err, &mp) || strings.Join(mp.Names, ",") != "domain" || !strings.Contains(err.Error(), "parameter domain of the rules has no value") {
-		t.Fatalf("Adjust without params = %v; want a MissingParamsError naming domain", err)
+		t.Fatalf("Apply without params = %v; want a MissingParamsError naming domain", err)
 	}
 
 	params := map[string]string{"domain": "help.example.com"}
-	rep, err := Adjust(context.Background(), db.DB, rules, AdjustConfig{Params: params})
+	rep, err := Apply(context.Background(), db.DB, rules, Config{Params: params})
 	if err != nil {
-		t.Fatalf("Adjust(doc example): %v", err)
+		t.Fatalf("Apply(doc example): %v", err)
 	}
 	want := map[string]string{"server_name": "help.example.com", "base_url": "https://help.example.com/", "last_cron_run": ""}
 	for k, v := range want {
@@ -107,9 +107,9 @@ func TestRulesDocExample(t *testing.T) {
 	if rep.Changed != 4 {
 		t.Errorf("adjust changed %d rows; want 4 (3 settings, 1 mailbox)", rep.Changed)
 	}
-	again, err := Adjust(context.Background(), db.DB, rules, AdjustConfig{Params: params})
+	again, err := Apply(context.Background(), db.DB, rules, Config{Params: params})
 	if err != nil || again.Changed != 0 {
-		t.Fatalf("Adjust(doc example) again = %v, changed %d; want no change", err, again.Changed)
+		t.Fatalf("Apply(doc example) again = %v, changed %d; want no change", err, again.Changed)
 	}
 	undo, err := Undo(context.Background(), db.DB, rep.Record(), false)
 	if err != nil || undo.Restored != 3 || len(undo.NotUndoable) != 1 {
@@ -122,48 +122,11 @@ func TestRulesDocExample(t *testing.T) {
 	}
 
 	// The demo's rules run on the same installation too.
-	demo, err := LoadRules(filepath.Join("..", "scripts", "demo", "rules.json"))
+	demo, err := LoadRules(filepath.Join("..", "..", "scripts", "demo", "rules.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := Adjust(context.Background(), db.DB, demo, AdjustConfig{Params: map[string]string{"domain": "demo.ladesk.com"}, DryRun: true}); err != nil || rep.Changed == 0 {
-		t.Errorf("Adjust(scripts/demo/rules.json) = %v; want changes", err)
-	}
-}
-
-// TestRunAdjustDocExample: run's adjust step applies the documented
-// example with its params from the configuration, and without them says
-// what to add there.
-func TestRunAdjustDocExample(t *testing.T) {
-	db := mysqltest.New(t)
-	if _, err := lagen.Generate(context.Background(), db.DB, lagen.Config{Size: 512 << 10, Seed: 3}); err != nil {
-		t.Fatalf("lagen.Generate: %v", err)
-	}
-	rules, err := filepath.Abs(filepath.Join("..", "examples", "adjust-rules.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func(params map[string]string) error {
-		cfg := Config{Side: CloudSide, OutputDir: t.TempDir(), Connection: Connection{DSNEnv: "DST_DSN"},
-			Adjust: AdjustOptions{Rules: rules, Params: params},
-			Skip:   []string{StepPull, StepVerify, StepImport, StepVerifyDB, StepRestore}}
-		p, err := NewPlan(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = p.Run(context.Background(), RunOptions{Getenv: envOf(map[string]string{"DST_DSN": dsnOf(db)})})
-		return err
-	}
-	err = run(nil)
-	want := `adjust: parameter domain of the rules has no value (rules ` + rules + `): add to the configuration's adjust section: "params": {"domain": "VALUE"}`
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("run without adjust.params = %v; want it to contain %q", err, want)
-	}
-	if err := run(map[string]string{"domain": "help.example.com"}); err != nil {
-		t.Fatalf("run with adjust.params: %v", err)
-	}
-	var v string
-	if err := db.QueryRow("SELECT value FROM qu_g_settings WHERE name = 'base_url'").Scan(&v); err != nil || v != "https://help.example.com/" {
-		t.Errorf("after run, base_url = %q, %v; want https://help.example.com/", v, err)
+	if rep, err := Apply(context.Background(), db.DB, demo, Config{Params: map[string]string{"domain": "demo.ladesk.com"}, DryRun: true}); err != nil || rep.Changed == 0 {
+		t.Errorf("Apply(scripts/demo/rules.json) = %v; want changes", err)
 	}
 }

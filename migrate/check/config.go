@@ -1,4 +1,4 @@
-package migrate
+package check
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ import (
 // the ~1 GB LiveAgent-like benchmark database by bench/check.sh: the
 // documented mysqldump piped to pigz -6 wrote 898 MB of SQL in 15.5 s
 // (57.8 MB/s); the stock mariadb client loaded it in 19.3 s (46.5 MB/s).
-// They are stated in every report's downtime assumptions, and a CheckConfig
+// They are stated in every report's downtime assumptions, and a Config
 // can replace them with figures measured on the real server.
 const (
 	// DefaultDumpMBps is how fast the dump produces the uncompressed SQL
@@ -39,7 +39,7 @@ const (
 // StandardPlugins and StandardThemes are the folder names under plugins/
 // and themes/ that a standard LiveAgent installation ships. LiveAgent's
 // sources are not public, so these lists are a best guess: anything else is
-// reported as custom, and a CheckConfig can replace them.
+// reported as custom, and a Config can replace them.
 var (
 	StandardPlugins = []string{"Bootstrap", "Core", "Gpf", "La", "Default", "index.php", ".htaccess"}
 	StandardThemes  = []string{"Default", "default", "LiveAgent", "liveagent", "_common_templates", "index.php", ".htaccess"}
@@ -58,9 +58,9 @@ var DefaultVersionFiles = []string{
 // MigrationZone is the time zone of the migration window (CET/CEST).
 const MigrationZone = "Europe/Bratislava"
 
-// CheckConfig configures Check. It is plain data; zero values mean the
+// Config configures Run. It is plain data; zero values mean the
 // defaults.
-type CheckConfig struct {
+type Config struct {
 	// InstallDir is the LiveAgent installation folder (optional): enables
 	// the settings.php, mail pipe, plugins, themes and disk version checks.
 	InstallDir string `json:"install_dir,omitempty"`
@@ -113,7 +113,7 @@ type CheckConfig struct {
 	Now func() time.Time `json:"-"`
 }
 
-func (c CheckConfig) withDefaults() CheckConfig {
+func (c Config) withDefaults() Config {
 	if c.LinkMbps == 0 {
 		c.LinkMbps = DefaultLinkMbps
 	}
@@ -169,7 +169,7 @@ const (
 )
 
 // Validate reports a configuration check cannot work with.
-func (c CheckConfig) Validate() error {
+func (c Config) Validate() error {
 	var errs []error
 	if c.LinkMbps < 0 {
 		errs = append(errs, fmt.Errorf("link speed %g Mbit/s is negative", c.LinkMbps))
@@ -193,7 +193,7 @@ func (c CheckConfig) Validate() error {
 	return nil
 }
 
-func (c CheckConfig) now() time.Time {
+func (c Config) now() time.Time {
 	if c.Now != nil {
 		return c.Now()
 	}

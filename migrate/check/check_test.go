@@ -1,4 +1,4 @@
-package migrate
+package check
 
 import (
 	"context"
@@ -121,7 +121,7 @@ func TestCheckFindings(t *testing.T) {
 	db := newCheckDB(t)
 	cron, prog := cronFixture(t)
 	install := laInstall(t, true)
-	rep, err := Check(context.Background(), db.DB, CheckConfig{
+	rep, err := Run(context.Background(), db.DB, Config{
 		InstallDir: install, OutDir: t.TempDir(), Cron: cron,
 		Now: func() time.Time { return insideWindow },
 	})
@@ -225,7 +225,7 @@ func TestCheckFindings(t *testing.T) {
 func TestCheckWithoutInstallDirAndMissingOutDir(t *testing.T) {
 	db := mysqltest.New(t)
 	db.MustExec(t, `CREATE TABLE qu_g_versions (versionid INT PRIMARY KEY, name VARCHAR(40), application VARCHAR(20), done DATETIME NULL)`)
-	rep, err := Check(context.Background(), db.DB, CheckConfig{
+	rep, err := Run(context.Background(), db.DB, Config{
 		OutDir: filepath.Join(t.TempDir(), "nope"), CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}},
 		Now: func() time.Time { return time.Date(2025, 3, 15, 12, 0, 0, 0, time.UTC) }, // Saturday
 	})
@@ -256,7 +256,7 @@ func TestCheckWithoutInstallDirAndMissingOutDir(t *testing.T) {
 
 func TestCheckNotLiveAgent(t *testing.T) {
 	db := mysqltest.New(t)
-	rep, err := Check(context.Background(), db.DB, CheckConfig{CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
+	rep, err := Run(context.Background(), db.DB, Config{CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
 	if err != nil {
 		t.Fatalf("Check: %v", err)
 	}
@@ -267,7 +267,7 @@ func TestCheckNotLiveAgent(t *testing.T) {
 
 func TestCheckEncryptionKeyMissing(t *testing.T) {
 	db := newCheckDB(t)
-	rep, err := Check(context.Background(), db.DB, CheckConfig{InstallDir: laInstall(t, false),
+	rep, err := Run(context.Background(), db.DB, Config{InstallDir: laInstall(t, false),
 		CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
 	if err != nil {
 		t.Fatalf("Check: %v", err)
@@ -281,7 +281,7 @@ func TestCheckBadProfile(t *testing.T) {
 	db := mysqltest.New(t)
 	p := filepath.Join(t.TempDir(), "profile.json")
 	os.WriteFile(p, []byte(`{"sources": []}`), 0o644)
-	_, err := Check(context.Background(), db.DB, CheckConfig{ProfilePath: p, CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}})
+	_, err := Run(context.Background(), db.DB, Config{ProfilePath: p, CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}})
 	if err == nil || !strings.Contains(err.Error(), "profile") {
 		t.Errorf("Check(bad profile) error = %v; want a profile error", err)
 	}
@@ -311,7 +311,7 @@ func TestInWindow(t *testing.T) {
 	}
 	// 06:30 UTC in July is 08:30 CEST: inside once read in the zone.
 	db := mysqltest.New(t)
-	rep, err := Check(context.Background(), db.DB, CheckConfig{CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1,
+	rep, err := Run(context.Background(), db.DB, Config{CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1,
 		Now: func() time.Time { return time.Date(2025, 7, 2, 6, 30, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)
@@ -382,7 +382,7 @@ func TestMentionsTable(t *testing.T) {
 	}
 }
 
-func codes(r *CheckReport) string {
+func codes(r *Report) string {
 	var s []string
 	for _, f := range r.Findings {
 		s = append(s, string(f.Severity)+":"+f.Code+"("+f.Subject+")")
@@ -415,7 +415,7 @@ func TestCheckPrivilegesOfLimitedUser(t *testing.T) {
 	}
 	limited := sql.OpenDB(c)
 	defer limited.Close()
-	rep, err := Check(context.Background(), limited, CheckConfig{CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
+	rep, err := Run(context.Background(), limited, Config{CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
 	if err != nil {
 		t.Fatalf("Check(limited user): %v", err)
 	}
@@ -436,7 +436,7 @@ func TestCheckPrivilegesOfLimitedUser(t *testing.T) {
 
 func TestCheckCodesDocumented(t *testing.T) {
 	db := newCheckDB(t)
-	rep, err := Check(context.Background(), db.DB, CheckConfig{InstallDir: laInstall(t, false), OutDir: t.TempDir(),
+	rep, err := Run(context.Background(), db.DB, Config{InstallDir: laInstall(t, false), OutDir: t.TempDir(),
 		CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package migrate
+package check
 
 import (
 	"context"
@@ -46,7 +46,7 @@ type Finding struct {
 	Action string `json:"action,omitempty"`
 }
 
-// Codes lists every finding code Check emits and what it is about. A code
+// Codes lists every finding code Run emits and what it is about. A code
 // may appear with different severities (engine_not_innodb is a blocker for a
 // LiveAgent table, a warning for a foreign one, info for an ignored one).
 var Codes = map[string]string{
@@ -83,8 +83,8 @@ var Codes = map[string]string{
 	"window":              "now inside or outside the migration window",
 }
 
-// CheckReport is check's result: what it found and the facts it measured.
-type CheckReport struct {
+// Report is check's result: what it found and the facts it measured.
+type Report struct {
 	Time     time.Time `json:"time"`
 	Worst    Severity  `json:"worst"`
 	Blockers int       `json:"blockers"`
@@ -119,17 +119,17 @@ type Facts struct {
 	Size            SizeEstimate `json:"size"`
 	// FreeBytes is the free space in OutDir, or in its nearest existing
 	// parent when OutDir is still to be created (-1 when not checked).
-	FreeBytes   int64              `json:"free_bytes"`
-	Downtime    DowntimeEstimate   `json:"downtime"`
-	Sources     []SourceFact       `json:"sources"`
-	PendingJobs int64              `json:"pending_jobs"`
-	CronLines   []CronLine         `json:"cron_lines"`
-	MailPipe    *bool              `json:"mail_pipe,omitempty"`
-	EncKeySet   *bool              `json:"encryption_key_set,omitempty"`
-	Plugins     []string           `json:"custom_plugins,omitempty"`
-	Themes      []string           `json:"custom_themes,omitempty"`
-	Privileges  map[string]bool    `json:"privileges"`
-	Window      MigrationWindowFac `json:"window"`
+	FreeBytes   int64            `json:"free_bytes"`
+	Downtime    DowntimeEstimate `json:"downtime"`
+	Sources     []SourceFact     `json:"sources"`
+	PendingJobs int64            `json:"pending_jobs"`
+	CronLines   []CronLine       `json:"cron_lines"`
+	MailPipe    *bool            `json:"mail_pipe,omitempty"`
+	EncKeySet   *bool            `json:"encryption_key_set,omitempty"`
+	Plugins     []string         `json:"custom_plugins,omitempty"`
+	Themes      []string         `json:"custom_themes,omitempty"`
+	Privileges  map[string]bool  `json:"privileges"`
+	Window      WindowFact       `json:"window"`
 }
 
 // TableFact describes one table as information_schema reports it.
@@ -157,23 +157,23 @@ type TableFact struct {
 	Ratio        float64 `json:"ratio"` // archive bytes / data bytes used for the estimate
 }
 
-// MigrationWindowFac is the migration window check's outcome.
-type MigrationWindowFac struct {
+// WindowFact is the migration window check's outcome.
+type WindowFact struct {
 	Zone   string    `json:"zone"`
 	Now    time.Time `json:"now"`
 	Inside bool      `json:"inside"`
 }
 
-// Check analyses a LiveAgent installation before a migration: the database
+// Run analyses a LiveAgent installation before a migration: the database
 // behind db and, with cfg.InstallDir, the files. Problems it finds are
 // findings in the report; the error is only for a failure to analyse at all
 // (an invalid configuration, a lost connection, a cancelled ctx).
-func Check(ctx context.Context, db *sql.DB, cfg CheckConfig) (*CheckReport, error) {
+func Run(ctx context.Context, db *sql.DB, cfg Config) (*Report, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c := &checker{db: db, cfg: cfg, rep: &CheckReport{}}
+	c := &checker{db: db, cfg: cfg, rep: &Report{}}
 	c.rep.Time = cfg.now()
 	c.rep.Facts.FreeBytes = -1
 	steps := []struct {
@@ -212,8 +212,8 @@ func Check(ctx context.Context, db *sql.DB, cfg CheckConfig) (*CheckReport, erro
 
 type checker struct {
 	db  *sql.DB
-	cfg CheckConfig
-	rep *CheckReport
+	cfg Config
+	rep *Report
 	// filled by tables()
 	dbName  string
 	ignored map[string]bool
@@ -227,7 +227,7 @@ func (c *checker) add(sev Severity, code, subject, action, format string, args .
 }
 
 // finish sorts the findings (worst first, stable otherwise) and counts them.
-func (r *CheckReport) finish() {
+func (r *Report) finish() {
 	sort.SliceStable(r.Findings, func(i, j int) bool {
 		return r.Findings[i].Severity.rank() > r.Findings[j].Severity.rank()
 	})
@@ -250,7 +250,7 @@ func (r *CheckReport) finish() {
 
 // Find returns the findings with code (and, when subject is not empty, that
 // subject).
-func (r *CheckReport) Find(code, subject string) []Finding {
+func (r *Report) Find(code, subject string) []Finding {
 	var out []Finding
 	for _, f := range r.Findings {
 		if f.Code == code && (subject == "" || f.Subject == subject) {

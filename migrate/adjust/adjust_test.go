@@ -1,4 +1,4 @@
-package migrate
+package adjust
 
 import (
 	"context"
@@ -63,20 +63,20 @@ func TestAdjustIdempotentDryRunAndUndo(t *testing.T) {
 	orig := settingValues(t, db.DB)
 
 	// Dry run: reports the changes, keeps the data.
-	dry, err := Adjust(ctx, db.DB, rules, AdjustConfig{DryRun: true, Params: params})
+	dry, err := Apply(ctx, db.DB, rules, Config{DryRun: true, Params: params})
 	if err != nil {
-		t.Fatalf("Adjust(dry run): %v", err)
+		t.Fatalf("Apply(dry run): %v", err)
 	}
 	if dry.Changed != 6 || len(dry.Record().Changes) != 0 {
-		t.Errorf("Adjust(dry run) changed %d, record %d changes; want 6 and an empty record", dry.Changed, len(dry.Record().Changes))
+		t.Errorf("Apply(dry run) changed %d, record %d changes; want 6 and an empty record", dry.Changed, len(dry.Record().Changes))
 	}
 	if got := settingValues(t, db.DB); !reflect.DeepEqual(got, orig) {
-		t.Errorf("Adjust(dry run) changed the data: %v; want %v", got, orig)
+		t.Errorf("Apply(dry run) changed the data: %v; want %v", got, orig)
 	}
 
-	rep, err := Adjust(ctx, db.DB, rules, AdjustConfig{Params: params})
+	rep, err := Apply(ctx, db.DB, rules, Config{Params: params})
 	if err != nil {
-		t.Fatalf("Adjust: %v", err)
+		t.Fatalf("Apply: %v", err)
 	}
 	want := map[string][3]int64{ // matched, changed, unchanged
 		"server name": {3, 3, 0},
@@ -86,13 +86,13 @@ func TestAdjustIdempotentDryRunAndUndo(t *testing.T) {
 	}
 	for _, r := range rep.Rules {
 		if got := [3]int64{r.Matched, r.Changed, r.Unchanged}; got != want[r.Name] {
-			t.Errorf("Adjust rule %q = matched/changed/unchanged %v; want %v", r.Name, got, want[r.Name])
+			t.Errorf("Apply rule %q = matched/changed/unchanged %v; want %v", r.Name, got, want[r.Name])
 		}
 	}
 	got := settingValues(t, db.DB)
 	wantVals := map[int]string{1: "help.cloud.example", 2: "help.cloud.example", 3: params["smtp"], 4: "help.cloud.example", 5: "n/a"}
 	if !reflect.DeepEqual(got, wantVals) {
-		t.Errorf("after Adjust settings = %v; want %v", got, wantVals)
+		t.Errorf("after Apply settings = %v; want %v", got, wantVals)
 	}
 	var n int
 	if err := db.QueryRow("SELECT COUNT(*) FROM nokey").Scan(&n); err != nil || n != 1 {
@@ -112,21 +112,21 @@ func TestAdjustIdempotentDryRunAndUndo(t *testing.T) {
 	if err := rec.Write(path); err != nil {
 		t.Fatal(err)
 	}
-	rec2, err := ReadAdjustRecord(path)
+	rec2, err := ReadRecord(path)
 	if err != nil {
-		t.Fatalf("ReadAdjustRecord: %v", err)
+		t.Fatalf("ReadRecord: %v", err)
 	}
 	if !reflect.DeepEqual(rec2.Changes, rec.Changes) {
-		t.Errorf("ReadAdjustRecord = %+v; want %+v", rec2.Changes, rec.Changes)
+		t.Errorf("ReadRecord = %+v; want %+v", rec2.Changes, rec.Changes)
 	}
 
 	// Second run: nothing left to change.
-	again, err := Adjust(ctx, db.DB, rules, AdjustConfig{Params: params})
+	again, err := Apply(ctx, db.DB, rules, Config{Params: params})
 	if err != nil {
-		t.Fatalf("Adjust (again): %v", err)
+		t.Fatalf("Apply (again): %v", err)
 	}
 	if again.Changed != 0 || len(again.Record().Changes) != 0 {
-		t.Errorf("Adjust (again) changed %d rows; want 0: %+v", again.Changed, again.Rules)
+		t.Errorf("Apply (again) changed %d rows; want 0: %+v", again.Changed, again.Rules)
 	}
 
 	// Someone edits one row; undo leaves it and restores the others.
@@ -184,19 +184,19 @@ func TestAdjustAllOrNothing(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseRules: %v", err)
 			}
-			_, err = Adjust(ctx, db.DB, r, AdjustConfig{})
+			_, err = Apply(ctx, db.DB, r, Config{})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("Adjust = %v; want an error containing %q", err, tt.wantErr)
+				t.Errorf("Apply = %v; want an error containing %q", err, tt.wantErr)
 			}
 			if got := settingValues(t, db.DB); !reflect.DeepEqual(got, orig) {
-				t.Errorf("Adjust failed but changed data: %v", got)
+				t.Errorf("Apply failed but changed data: %v", got)
 			}
 		})
 	}
 	r, _ := ParseRules([]byte(`{"params":["p"],"rules":[{"name":"a","sql":"DELETE FROM nokey WHERE a = ${p}"}]}`))
 	var mp *MissingParamsError
-	if _, err := Adjust(ctx, db.DB, r, AdjustConfig{}); !errors.As(err, &mp) || len(mp.Names) != 1 || mp.Names[0] != "p" {
-		t.Errorf("Adjust without a parameter value = %v; want a MissingParamsError naming p", err)
+	if _, err := Apply(ctx, db.DB, r, Config{}); !errors.As(err, &mp) || len(mp.Names) != 1 || mp.Names[0] != "p" {
+		t.Errorf("Apply without a parameter value = %v; want a MissingParamsError naming p", err)
 	}
 }
 

@@ -1,15 +1,15 @@
-package migrate_test
+package adjust_test
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
 
-	"github.com/qualityunit/lamigrate/migrate"
+	"github.com/qualityunit/lamigrate/migrate/adjust"
 )
 
 func ExampleParseRules() {
-	rules, err := migrate.ParseRules([]byte(`{
+	rules, err := adjust.ParseRules([]byte(`{
 	  "params": ["domain"],
 	  "rules": [
 	    {"name": "server name", "table": "qu_g_settings",
@@ -35,22 +35,22 @@ func ExampleParseRules() {
 }
 
 // Adjust a database, keep the record, and take the changes back.
-func ExampleAdjust() {
+func ExampleApply() {
 	var db *sql.DB // connected to the imported database
 	ctx := context.Background()
-	rules, err := migrate.LoadRules("examples/adjust-rules.json")
+	rules, err := adjust.LoadRules("examples/adjust-rules.json")
 	if err != nil {
 		return
 	}
-	rep, err := migrate.Adjust(ctx, db, rules, migrate.AdjustConfig{Params: map[string]string{"domain": "example.com"}})
+	rep, err := adjust.Apply(ctx, db, rules, adjust.Config{Params: map[string]string{"domain": "example.com"}})
 	if err != nil {
 		return
 	}
 	if err := rep.Record().Write("adjust-record.json"); err != nil {
 		return
 	}
-	rec, _ := migrate.ReadAdjustRecord("adjust-record.json")
-	undo, err := migrate.Undo(ctx, db, rec, false)
+	rec, _ := adjust.ReadRecord("adjust-record.json")
+	undo, err := adjust.Undo(ctx, db, rec, false)
 	if err == nil {
 		fmt.Println(undo.Restored, len(undo.Conflicts))
 	}

@@ -1,4 +1,4 @@
-package migrate
+package check
 
 import (
 	"bytes"
@@ -285,7 +285,7 @@ func (c *checker) window(ctx context.Context) error {
 	}
 	now := c.cfg.now().In(loc)
 	in := InWindow(now)
-	c.rep.Facts.Window = MigrationWindowFac{Zone: c.cfg.Zone, Now: now, Inside: in}
+	c.rep.Facts.Window = WindowFact{Zone: c.cfg.Zone, Now: now, Inside: in}
 	if in {
 		c.add(Info, "window", c.cfg.Zone, "", "now (%s) is inside the migration window, Monday–Friday 08:00–20:00 %s", now.Format("Mon 15:04 MST"), c.cfg.Zone)
 	} else {
