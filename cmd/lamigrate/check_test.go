@@ -122,13 +122,13 @@ func TestCheckCLIHealthyInstallation(t *testing.T) {
 		t.Errorf("check created %s", out)
 	}
 
-	// No cron line where isolate looks: information with the flags to
-	// point it elsewhere, still exit 0.
+	// No cron line where isolate looks: a warning (exit 4) with the flags
+	// to point it elsewhere.
 	args[len(args)-3] = filepath.Join(dir, "nothing-here", "*")
 	code, stdout, stderr = runCLI(t, nil, args...)
-	if code != 0 || !strings.Contains(stdout, "no active jobs.php/queue.php cron line found in "+noCrontab+" -l, "+args[len(args)-3]) ||
+	if code != exitCheckWarnings || !strings.Contains(stdout, "no active jobs.php/queue.php cron line found in "+noCrontab+" -l, "+args[len(args)-3]) ||
 		!strings.Contains(stdout, "--crontab-command 'crontab -u www-data'") {
-		t.Errorf("check without a cron line = exit %d; want 0 and the hint\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		t.Errorf("check without a cron line = exit %d; want 4 and the hint\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 
 	// An output folder that cannot be created is a blocker: exit 5.

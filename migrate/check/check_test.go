@@ -239,7 +239,7 @@ func TestCheckWithoutInstallDirAndMissingOutDir(t *testing.T) {
 		{"disk_space", Info},
 		{"install_dir", Info},
 		{"version_unknown", Warning},
-		{"cron", Info},
+		{"cron", Warning},
 		{"window", Warning},
 		{"jobs_unknown", Info},
 	}

@@ -42,9 +42,9 @@ func TestCheckCronWhereIsolateLooks(t *testing.T) {
 		{"by hand, lines found", withJobs, CronByHand, 2, Info, "lamigrate isolate --cron", 2, prog + " -l"},
 		{"kept, lines found", withJobs, CronKept, 2, Warning, "keeps running during the migration", 2, prog + " -l"},
 		{"isolated, none found", sysOnly, CronIsolated, 0, Warning, "isolate.cron finds no active jobs.php/queue.php cron line in " + withJobs.Files[0], 1, ""},
-		{"by hand, none found", sysOnly, CronByHand, 0, Info, "--crontab-command 'crontab -u www-data'", 1, ""},
+		{"by hand, none found", sysOnly, CronByHand, 0, Warning, "--crontab-command 'crontab -u www-data'", 1, ""},
 		{"isolated, crontab program fails", broken, CronIsolated, 0, Warning, "isolate.cron reads a crontab check could not", 2, ""},
-		{"by hand, crontab program fails", broken, CronByHand, 0, Info, "crontab not checked", 2, ""},
+		{"by hand, crontab program fails", broken, CronByHand, 0, Warning, "crontab not checked", 2, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

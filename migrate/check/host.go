@@ -127,10 +127,13 @@ func (c *checker) cron(ctx context.Context) error {
 	scripts := strings.Join(patterns, "/")
 	byHand := "after drain, lamigrate isolate --cron comments it out (with the --crontab-command and --cron-file given here)"
 	for _, pr := range problems {
-		if c.cfg.CronIsolation == CronIsolated {
+		switch {
+		case c.cfg.CronIsolation == CronIsolated:
 			c.add(Warning, "cron", "", "fix it, or change isolate.cron so isolate does not read it",
 				"isolate.cron reads a crontab check could not: %s", pr)
-		} else {
+		case len(f.CronLines) == 0:
+			c.add(Warning, "cron", "", "", "crontab not checked: %s", pr)
+		default:
 			c.add(Info, "cron", "", "", "crontab not checked: %s", pr)
 		}
 	}
@@ -140,8 +143,10 @@ func (c *checker) cron(ctx context.Context) error {
 			c.add(Warning, "cron", "", `point isolate.cron at the crontab that runs them: "command": ["crontab", "-u", "www-data"] for another user's crontab, or "files": ["/etc/cron.d/liveagent"]`,
 				"isolate.cron finds no active %s cron line in %s, so it cannot stop LiveAgent's background jobs", scripts, where)
 		default:
-			c.add(Info, "cron", "", "",
-				"no active %s cron line found in %s; if LiveAgent's jobs run from another user's crontab, check and isolate --cron take --crontab-command 'crontab -u www-data' (or --cron-file GLOB for a system crontab)", scripts, where)
+			// LiveAgent's background jobs need that line; not finding it
+			// means check (and isolate --cron) look in the wrong crontab.
+			c.add(Warning, "cron", "", "",
+				"no active %s cron line found in %s, though LiveAgent's background jobs run from one; if they run from another user's crontab, check and isolate --cron take --crontab-command 'crontab -u www-data' (or --cron-file GLOB for a system crontab)", scripts, where)
 		}
 		return nil
 	}
