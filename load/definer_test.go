@@ -111,7 +111,8 @@ func TestDefinerErrorNamesAFewObjects(t *testing.T) {
 // definersDump is `mysqldump --routines --events --triggers` of MariaDB
 // 10.11 on a schema whose view, trigger, procedure, function and event
 // root@localhost created (one view SQL SECURITY INVOKER, one DEFINER; a
-// row holds DEFINER text, which is data).
+// row holds DEFINER text, which is data). It is kept as .txt since *.sql
+// files are git-ignored (dumps never enter the repository).
 func definersDump(t testing.TB) []byte {
 	t.Helper()
 	b, err := os.ReadFile("testdata/definers.mysqldump.txt")
