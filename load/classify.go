@@ -51,6 +51,8 @@ type class struct {
 type lexer struct {
 	s []byte
 	i int
+	// start is where the last token began.
+	start int
 }
 
 func (l *lexer) next() (tok string, quoted bool) {
@@ -76,6 +78,7 @@ func (l *lexer) next() (tok string, quoted bool) {
 		}
 		break
 	}
+	l.start = l.i
 	if l.i >= len(s) {
 		return "", false
 	}

@@ -35,9 +35,16 @@ type engine struct {
 	mainSess int       // session statements main has replayed
 	release  func()    // releases the import lock and main
 
+	// account is the importing account; checkDefiners: it may not set
+	// every DEFINER, so each one met is checked (Config.StripDefiners off).
+	account       account
+	checkDefiners bool
+
 	// resume state read from the progress table
 	resumed bool
 	state   map[string]unitState
+	// fresh: no import to resume; begin creates the progress table.
+	fresh bool
 
 	mu   sync.Mutex
 	cond *sync.Cond
@@ -181,6 +188,12 @@ func (e *engine) prepare(ctx context.Context, fp string) error {
 	if testMaxPacket > 0 {
 		e.maxPacket = testMaxPacket
 	}
+	if !e.c.StripDefiners {
+		if e.account, err = currentAccount(ctx, conn); err != nil {
+			return err
+		}
+		e.checkDefiners = !e.account.anyDefiner
+	}
 	rows, err := conn.QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME")
 	if err != nil {
 		return fmt.Errorf("load: listing the target's tables: %w", err)
@@ -259,6 +272,16 @@ func (e *engine) prepare(ctx context.Context, fp string) error {
 		}
 		return fmt.Errorf("%w: %s holds %d (%s): import into an empty database", ErrTargetNotEmpty, ident.Quote(e.dbName), len(tables), strings.Join(list, ", "))
 	}
+	e.fresh = true
+	return nil
+}
+
+// begin creates the progress table of a new import.
+func (e *engine) begin(ctx context.Context, fp string) error {
+	if !e.fresh {
+		return nil
+	}
+	conn, pt := e.main, ident.Quote(ProgressTable)
 	if _, err := conn.ExecContext(ctx, "CREATE TABLE "+pt+" (unit VARBINARY(1024) NOT NULL PRIMARY KEY, state VARCHAR(80) NOT NULL, stmts BIGINT NOT NULL DEFAULT 0, `rows` BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB"); err != nil {
 		return fmt.Errorf("load: creating the progress table %s: %w", pt, err)
 	}
@@ -465,6 +488,17 @@ func (e *engine) produce(ctx context.Context, src io.Reader) error {
 			e.loaded += raw
 			e.mu.Unlock()
 			continue
+		}
+		if definerObjects[cls.object] && (e.c.StripDefiners || e.checkDefiners) {
+			if d, ok := findDefiner(text); ok {
+				switch {
+				case e.c.StripDefiners:
+					text = stripDefiner(text, d)
+				case !e.account.allows(d):
+					return &DefinerError{Account: e.account.String(), Late: true,
+						Objects: []Object{{Type: cls.object, Name: cls.name, Definer: d.String()}}}
+				}
+			}
 		}
 		if int64(len(text))+1 > e.maxPacket {
 			return e.tooLarge(Statement{Text: text, Offset: st.Offset})

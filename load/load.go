@@ -68,6 +68,12 @@ type Config struct {
 	// keys after its rows (see "Secondary keys" in the package
 	// documentation).
 	KeepIndexes bool `json:"keep_indexes,omitempty"`
+	// StripDefiners creates the archive's views, triggers, routines and
+	// events with the importing account as their definer: their DEFINER
+	// clause is dropped, SQL SECURITY stays as written. Without it, an
+	// archive holding definers the account may not set (that needs SUPER
+	// or SET USER) is refused with a *DefinerError before any row is loaded.
+	StripDefiners bool `json:"strip_definers,omitempty"`
 }
 
 // Validate reports a configuration that cannot work.
@@ -217,12 +223,26 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 		return nil, errors.New("load: the target configuration names no database")
 	}
 	start := time.Now()
+	if o.passphrase != nil {
+		o.passphrase = once(o.passphrase) // the archive may be read twice
+	}
+	// A seekable archive (a file) can be read twice: first for its
+	// definers, then to load it.
+	seeker, _ := r.(io.Seeker)
+	var origin int64
+	if seeker != nil {
+		pos, err := seeker.Seek(0, io.SeekCurrent)
+		if err != nil {
+			seeker = nil // a pipe
+		}
+		origin = pos
+	}
 	cr := &countingReader{r: r}
 	plain, _, err := codec.NewReader(cr, o.passphrase)
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	defer plain.Close()
+	defer func() { plain.Close() }()
 	br := bufio.NewReaderSize(plain, 1<<20)
 	head, _ := br.Peek(1 << 20)
 	h := sha256.New()
@@ -254,12 +274,69 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 	if err != nil {
 		return nil, err
 	}
+	if e.checkDefiners && seeker != nil {
+		// Refuse before loading anything: triggers come after their
+		// table's rows, views and routines after every table.
+		objs, err := scanDefiners(ctx, seeker, r, origin, o.passphrase, e.account)
+		if err != nil {
+			return nil, err
+		}
+		if len(objs) > 0 {
+			return nil, &DefinerError{Account: e.account.String(), Objects: objs}
+		}
+		plain.Close()
+		if _, err := seeker.Seek(origin, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("load: rewinding the archive: %w", err)
+		}
+		cr = &countingReader{r: r}
+		if plain, _, err = codec.NewReader(cr, o.passphrase); err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+		br = bufio.NewReaderSize(plain, 1<<20)
+		e.archive = cr
+	}
+	if err := e.begin(ctx, fp); err != nil {
+		return nil, err
+	}
 	res, err := e.run(ctx, br)
 	if err != nil {
 		return nil, err
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// scanDefiners reads the archive r from origin and lists the objects whose
+// DEFINER a may not set.
+func scanDefiners(ctx context.Context, seeker io.Seeker, r io.Reader, origin int64, pass func() (string, error), a account) ([]Object, error) {
+	if _, err := seeker.Seek(origin, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("load: rewinding the archive: %w", err)
+	}
+	plain, _, err := codec.NewReader(r, pass)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	defer plain.Close()
+	return definers(ctx, plain, a)
+}
+
+// once calls f the first time and returns its answer ever after.
+func once(f func() (string, error)) func() (string, error) {
+	var (
+		mu   sync.Mutex
+		done bool
+		v    string
+		err  error
+	)
+	return func() (string, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			v, err = f()
+			done = err == nil
+		}
+		return v, err
+	}
 }
 
 type countingReader struct {

@@ -22,6 +22,7 @@ type importCmd struct {
 	Threads int    `name:"threads" default:"0" help:"Parallel connections (0: number of CPUs)."`
 	Force   bool   `name:"force" help:"Load into a database that already holds tables: drop and replace each table (and view, routine, trigger) the archive creates; other tables are left alone."`
 	Spool   string `name:"spool-dir" help:"Folder for statements read ahead of the connections (default: the system temp folder)." placeholder:"DIR"`
+	Strip   bool   `name:"strip-definers" help:"Create the archive's views, triggers, routines and events with the importing user as their definer (SQL SECURITY unchanged), for a user without SUPER or SET USER."`
 }
 
 // importResult is what import prints.
@@ -85,7 +86,7 @@ func (c *importCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	cfg := load.Config{Threads: c.Threads, Force: c.Force, SpoolDir: c.Spool, ArchiveSize: fi.Size()}
+	cfg := load.Config{Threads: c.Threads, Force: c.Force, SpoolDir: c.Spool, ArchiveSize: fi.Size(), StripDefiners: c.Strip}
 	prog := &importProgress{t: e.ui.task("import", fi.Size(), true)}
 	out := importResult{File: c.File, Database: r.Config.DBName}
 	mpath := manifest.PathFor(c.File)
@@ -107,10 +108,20 @@ func (c *importCmd) Run(e *env) error {
 	res, err := load.Load(e.ctx, r.Config, f, cfg, load.WithProgress(prog),
 		load.WithPassphrase(e.secret("LAMIGRATE_PASSPHRASE", "Archive passphrase")))
 	if err != nil {
-		prog.t.Finish("failed")
 		var se *load.StatementError
 		var me *mysql.MySQLError
+		var de *load.DefinerError
+		if errors.As(err, &de) && !de.Late {
+			prog.t.abandon() // refused before any work: no progress line
+		} else {
+			prog.t.Finish("failed")
+		}
 		switch {
+		case errors.As(err, &de):
+			if de.Late {
+				return fmt.Errorf("%s: run the same command with --strip-definers to create them as %s; it continues after the tables loaded so far", de.Summary(), de.Account)
+			}
+			return fmt.Errorf("%s: run the same command with --strip-definers to create them as %s", de.Summary(), de.Account)
 		case errors.Is(err, load.ErrTargetNotEmpty):
 			err = fmt.Errorf("%w, or run the same command with --force to replace the tables the archive holds (the target's other tables are left alone)", err)
 		case errors.As(err, &se) && errors.As(err, &me) && me.Number == 1050:
@@ -119,6 +130,10 @@ func (c *importCmd) Run(e *env) error {
 				name = strings.SplitN(me.Message[i+1:], "'", 2)[0]
 			}
 			return fmt.Errorf("table %s already exists in %s: import into an empty database, drop that table, or run the same command with --force to replace the tables the archive holds", name, r.Config.DBName)
+		case errors.As(err, &se) && errors.As(err, &me) && me.Number == 1227 && !c.Strip:
+			// ER_SPECIFIC_ACCESS_DENIED_ERROR, as for a DEFINER the
+			// privilege check did not foresee (a role's SUPER).
+			err = fmt.Errorf("%w; if it creates a view, trigger, routine or event with another user's DEFINER, run the same command with --strip-definers to create it as the importing user: finished tables are kept", err)
 		case errors.As(err, &se) && !errors.Is(err, load.ErrPacketTooLarge) && !errors.Is(err, load.ErrUnsupported):
 			err = fmt.Errorf("%w; fix the cause and run the same command again: finished tables are kept", err)
 		}
