@@ -189,6 +189,9 @@ type DumpOptions struct {
 type ImportOptions struct {
 	// Threads is the number of parallel connections (0: CPUs).
 	Threads int `json:"threads,omitempty"`
+	// StripDefiners creates views, triggers, routines and events with the
+	// importing user as their definer (no SUPER / SET USER needed).
+	StripDefiners bool `json:"strip_definers,omitempty"`
 }
 
 // AdjustOptions configure the cloud side's adjust step.

@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -41,11 +42,16 @@ func (s *Session) load(ctx context.Context) (Output, error) {
 	}
 	cfg := load.Config{
 		Threads:       s.Config.Import.Threads,
+		StripDefiners: s.Config.Import.StripDefiners,
 		Fingerprint:   m.File.SHA256,
 		RequireMarker: true,
 		ArchiveSize:   size,
 	}
 	res, err := load.Load(ctx, r.Config.Clone(), f, cfg, load.WithProgress(loadProgress{s}), load.WithPassphrase(s.passphrase()))
+	var de *load.DefinerError
+	if errors.As(err, &de) {
+		return out, fmt.Errorf("%s: set \"import\": {\"strip_definers\": true} in the run config to create them as %s", de.Summary(), de.Account)
+	}
 	if err != nil {
 		return out, err
 	}
