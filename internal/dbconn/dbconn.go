@@ -1,8 +1,55 @@
 // Package dbconn turns the places a MySQL client looks for connection settings
-// into one *mysql.Config: a go-sql-driver DSN, the [client] section of a
-// my.cnf (--defaults-file), LiveAgent's accounts/settings.php (--install-dir)
-// and the MYSQL_PWD password. It never needs a password on a command line,
-// and every error names where the offending setting came from.
+// into one *mysql.Config: a go-sql-driver DSN, the option files (my.cnf) the
+// mariadb client reads, LiveAgent's accounts/settings.php (--install-dir) and
+// the MYSQL_PWD password. It never needs a password on a command line, and
+// every error names where the offending setting came from.
+//
+// # Option files
+//
+// ReadOptionFiles reads option files as MariaDB 10.11's client library does
+// on Linux ("mariadb --help --verbose" lists them):
+//
+//   - by default /etc/my.cnf, /etc/mysql/my.cnf, $MARIADB_HOME/my.cnf (else
+//     $MYSQL_HOME/my.cnf) when set, then ~/.my.cnf, each skipped when absent
+//     or unreadable; a setting read later overrides one read earlier;
+//   - --defaults-extra-file: that file too, after the others but before
+//     ~/.my.cnf; --defaults-file: only that file; either must exist;
+//     --no-defaults: none (neither may be combined with it, nor with each
+//     other);
+//   - "!include FILE" reads FILE there (skipped when absent, as the client
+//     does); "!includedir DIR" reads DIR's *.cnf files in byte order (a
+//     missing DIR is an error, as with the client); 10 levels at most;
+//   - a world-writable file is ignored with a warning, as the client does;
+//   - the groups [client], [client-server] and [client-mariadb]: those every
+//     client program and the client library read. [mysql] and
+//     [mariadb-client] are the mysql program's own, [mysqldump] mysqldump's;
+//     lamigrate is neither;
+//   - the keys host, port, socket, user, password and database, in any case,
+//     with '_' for '-' and a "loose-" prefix; other keys are ignored, and
+//     abbreviations ("pass") are not recognised. Values are parsed as
+//     ParseOptionFile says (quotes, escapes, '#' comments). An empty value
+//     leaves the setting to the next source. A bare "password" line, which
+//     makes the client prompt, is an error: lamigrate never prompts.
+//
+// The caller passes HOME and MARIADB_HOME / MYSQL_HOME in Sources: this
+// package never reads the environment.
+//
+// # Precedence
+//
+// Field by field, each source overrides the ones before it:
+//
+//  1. the option files, when none was named (--defaults-file or
+//     --defaults-extra-file);
+//  2. settings.php (--install-dir): its DB_HOSTNAME is a whole address, so a
+//     port from an option file does not apply to it;
+//  3. the option files, when one was named;
+//  4. the DSN (--dsn or LAMIGRATE_DSN), for the fields it names;
+//  5. MYSQL_PWD, only when nothing above gave a password (as with the
+//     client, an option file's password wins over MYSQL_PWD).
+//
+// host, port and socket are merged key by key before they make the
+// address: with no host (or localhost) the socket is used, as the client
+// does. A user none of them names is the login name (DefaultUser).
 //
 // # Errors
 //
