@@ -3,6 +3,7 @@ package main
 import (
 	"database/sql"
 	"os/user"
+	"strings"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -19,43 +20,93 @@ func init() { mysql.SetLogger(dbconn.DiscardLogger{}) }
 // password flag on purpose: it comes from MYSQL_PWD, a my.cnf or LiveAgent's
 // settings.php (a password inside --dsn works, with a warning).
 type connFlags struct {
-	DSN          string `name:"dsn" help:"go-sql-driver DSN, e.g. user@unix(/run/mysqld/mysqld.sock)/db or user@tcp(host:3306)/db (env LAMIGRATE_DSN). Give the password in MYSQL_PWD or --defaults-file, not here: the command line is visible to other users." placeholder:"DSN"`
-	DefaultsFile string `name:"defaults-file" help:"Read host, port, socket, user, password and database from the [client] section of this my.cnf." placeholder:"FILE"`
-	InstallDir   string `name:"install-dir" help:"LiveAgent installation folder: read the database settings from accounts/settings.php." placeholder:"DIR"`
+	DSN               string `name:"dsn" help:"go-sql-driver DSN, e.g. user@unix(/run/mysqld/mysqld.sock)/db or user@tcp(host:3306)/db (env LAMIGRATE_DSN). Give the password in MYSQL_PWD or ~/.my.cnf, not here: the command line is visible to other users." placeholder:"DSN"`
+	DefaultsFile      string `name:"defaults-file" help:"Read only this option file, not /etc/my.cnf, /etc/mysql/my.cnf and ~/.my.cnf (host, port, socket, user, password and database of its [client], [client-server] and [client-mariadb] groups)." placeholder:"FILE"`
+	DefaultsExtraFile string `name:"defaults-extra-file" help:"Also read this option file, after /etc/my.cnf and /etc/mysql/my.cnf and before ~/.my.cnf." placeholder:"FILE"`
+	NoDefaults        bool   `name:"no-defaults" help:"Read no option file (my.cnf)."`
+	InstallDir        string `name:"install-dir" help:"LiveAgent installation folder: read the database settings from accounts/settings.php." placeholder:"DIR"`
 
-	warned bool // the password-in---dsn warning was printed
+	warned bool // the password-in---dsn and option file warnings were printed
 }
 
 // dsnPasswordWarning is printed once when --dsn carries a password.
 const dsnPasswordWarning = "the password in --dsn is visible to other users of this machine (ps, /proc): " +
-	"leave it out of --dsn and set MYSQL_PWD, or put password= in the [client] section of a my.cnf and pass --defaults-file"
+	"leave it out of --dsn and set MYSQL_PWD, or put password= in the [client] section of ~/.my.cnf (or of a file given with --defaults-file)"
 
-// resolve merges the flags with LAMIGRATE_DSN and MYSQL_PWD.
-func (c *connFlags) resolve(e *env) (*dbconn.Resolved, error) {
+// sources are the connection sources the flags and the environment give:
+// LAMIGRATE_DSN, MYSQL_PWD, and HOME, MARIADB_HOME or MYSQL_HOME for the
+// option files.
+func (c *connFlags) sources(e *env) dbconn.Sources {
 	dsn, from := c.DSN, "--dsn"
 	if dsn == "" {
 		dsn, from = e.getenv("LAMIGRATE_DSN"), "LAMIGRATE_DSN"
-	}
-	if dsn == "" && c.DefaultsFile == "" && c.InstallDir == "" {
-		return nil, usageErr("no database given: use --dsn, LAMIGRATE_DSN, --defaults-file or --install-dir")
 	}
 	def := "root"
 	if u, err := user.Current(); err == nil && u.Username != "" {
 		def = u.Username
 	}
-	r, err := dbconn.Sources{DSN: dsn, DSNOrigin: from, DefaultsFile: c.DefaultsFile, InstallDir: c.InstallDir,
-		Password: e.getenv("MYSQL_PWD"), DefaultUser: def}.Resolve()
+	myHome := e.getenv("MARIADB_HOME")
+	if myHome == "" {
+		myHome = e.getenv("MYSQL_HOME")
+	}
+	return dbconn.Sources{DSN: dsn, DSNOrigin: from,
+		DefaultsFile: c.DefaultsFile, DefaultsExtraFile: c.DefaultsExtraFile, NoDefaults: c.NoDefaults,
+		Home: e.getenv("HOME"), MySQLHome: myHome,
+		InstallDir: c.InstallDir, Password: e.getenv("MYSQL_PWD"), DefaultUser: def}
+}
+
+// optionFileArgs repeats the option file flags the user gave, for hints
+// that must work when pasted.
+func (c *connFlags) optionFileArgs() []string {
+	var a []string
+	if c.NoDefaults {
+		a = append(a, "--no-defaults")
+	}
+	if c.DefaultsFile != "" {
+		a = append(a, "--defaults-file", hintQuote(c.DefaultsFile))
+	}
+	if c.DefaultsExtraFile != "" {
+		a = append(a, "--defaults-extra-file", hintQuote(c.DefaultsExtraFile))
+	}
+	return a
+}
+
+// resolve merges the flags with LAMIGRATE_DSN, MYSQL_PWD and the option
+// files.
+func (c *connFlags) resolve(e *env) (*dbconn.Resolved, error) {
+	s := c.sources(e)
+	r, err := s.Resolve()
 	if err != nil {
 		return nil, withStatus(exitUsage, err)
 	}
-	// Like the mysql client's "Using a password on the command line
-	// interface can be insecure": it works, and says so once. The
-	// environment is not visible to other users, so LAMIGRATE_DSN is fine.
-	if r.Origin["password"] == "--dsn" && !c.warned && e.ui != nil {
+	if s.DSN == "" && c.DefaultsFile == "" && c.DefaultsExtraFile == "" && c.InstallDir == "" && r.Config.DBName == "" {
+		return nil, usageErr("no database given: use --dsn, LAMIGRATE_DSN, --defaults-file or --install-dir, or put database= in the [client] section of ~/.my.cnf (%s)", optionFilesRead(r))
+	}
+	if !c.warned && e.ui != nil {
+		// Like the mysql client's "Using a password on the command line
+		// interface can be insecure": it works, and says so once. The
+		// environment is not visible to other users, so LAMIGRATE_DSN is
+		// fine.
+		if r.Origin["password"] == "--dsn" {
+			e.ui.warn(dsnPasswordWarning)
+		}
+		for _, w := range r.Options.Warnings {
+			e.ui.warn("%s", w)
+		}
 		c.warned = true
-		e.ui.warn(dsnPasswordWarning)
 	}
 	return r, nil
+}
+
+// optionFilesRead says which option files r read.
+func optionFilesRead(r *dbconn.Resolved) string {
+	switch {
+	case r.NoDefaults:
+		return "--no-defaults: none read"
+	case len(r.Options.Read) == 0:
+		return "none found: looked for " + strings.Join(r.Options.Looked, ", ")
+	}
+	return "read: " + strings.Join(r.Options.Read, ", ")
 }
 
 // open resolves and connects; the database name is required.
@@ -65,7 +116,7 @@ func (c *connFlags) open(e *env) (*sql.DB, *dbconn.Resolved, error) {
 		return nil, nil, err
 	}
 	if r.Config.DBName == "" {
-		return nil, nil, usageErr("no database name: put it in the DSN (.../dbname), the defaults file (database=) or settings.php (DB_DATABASE)")
+		return nil, nil, usageErr("no database name: put it in the DSN (.../dbname), an option file ([client] database=, %s) or settings.php (DB_DATABASE)", optionFilesRead(r))
 	}
 	db, err := dbconn.Open(e.ctx, r)
 	if err != nil {

@@ -143,7 +143,7 @@ func TestSourcesBadInput(t *testing.T) {
 		{"wrong password from MYSQL_PWD", Sources{DSN: user + "@" + addr + "/" + db.Name, Password: "wrong"}, FaultAccessDenied,
 			[]string{"access denied", "check the user name and the password in MYSQL_PWD"}},
 		{"no password at all", Sources{DefaultsFile: nopw, DSN: "@" + addr + "/" + db.Name}, FaultAccessDenied,
-			[]string{"with no password (user from " + nopw + "): check the user name, and give its password in MYSQL_PWD or in the [client] section of a --defaults-file (or read settings.php with --install-dir)"}},
+			[]string{"with no password (user from " + nopw + "; none in the option files read: " + nopw + "): check the user name, and give its password in MYSQL_PWD, in the [client] section of ~/.my.cnf or of a --defaults-file, or read settings.php with --install-dir"}},
 		{"unknown database", Sources{DSN: "root@" + addr + "/lt_no_such_db_x"}, FaultUnknownDatabase,
 			[]string{"database \"lt_no_such_db_x\" does not exist on", "(database from --dsn): check the database name"}},
 		{"refused port", Sources{DSN: "root@tcp(127.0.0.1:1)/x"}, FaultRefused,

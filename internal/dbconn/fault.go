@@ -126,8 +126,12 @@ func (r *Resolved) explain(err error, logged [][]any, budget time.Duration) erro
 				return fail(FaultAccessDenied, "access denied for user %q at %s with the password from %s (user from %s): check the user name and the password in %s",
 					cfg.User, where, o, r.Origin["user"], o)
 			}
-			return fail(FaultAccessDenied, "access denied for user %q at %s with no password (user from %s): check the user name, and give its password in MYSQL_PWD or in the [client] section of a --defaults-file (or read settings.php with --install-dir)",
-				cfg.User, where, r.Origin["user"])
+			give := "give its password in MYSQL_PWD, in the [client] section of ~/.my.cnf or of a --defaults-file, or read settings.php with --install-dir"
+			if r.NoDefaults {
+				give = "give its password in MYSQL_PWD, or drop --no-defaults and put it in the [client] section of ~/.my.cnf, or read settings.php with --install-dir"
+			}
+			return fail(FaultAccessDenied, "access denied for user %q at %s with no password (user from %s; %s): check the user name, and %s",
+				cfg.User, where, r.Origin["user"], r.lookedFor(), give)
 		case 1049:
 			return fail(FaultUnknownDatabase, "database %q does not exist on %s (database from %s): check the database name", cfg.DBName, where, r.Origin["database"])
 		case 1044:
@@ -195,6 +199,20 @@ func (r *Resolved) explain(err error, logged [][]any, budget time.Duration) erro
 		return fail(FaultOther, "cannot reach the database server at %s (%v, %s): check the address and that the server runs", where, rootCause(err), addrFrom)
 	}
 	return fail(FaultOther, "connecting to %s: %v", where, err)
+}
+
+// lookedFor says which option files were read, for an error about a
+// setting none of them gave.
+func (r *Resolved) lookedFor() string {
+	switch {
+	case r.NoDefaults:
+		return "--no-defaults: no option file read"
+	case r.Options == nil || len(r.Options.Looked) == 0:
+		return "no option file read"
+	case len(r.Options.Read) == 0:
+		return "no option file found: looked for " + strings.Join(r.Options.Looked, ", ")
+	}
+	return "none in the option files read: " + strings.Join(r.Options.Read, ", ")
 }
 
 func isTimeout(err error) bool {

@@ -27,20 +27,6 @@ func TestParseSettings(t *testing.T) {
 	}
 }
 
-func TestParseDefaults(t *testing.T) {
-	in := "[mysqld]\nport=1\n[client]\nhost = db # the db\nport=3307\nuser='me'\npassword=\"a \\\"q\\\" b\"\n[mysqldump]\nuser=other\n"
-	c, err := ParseDefaults(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Host != "db" || c.Port != "3307" || c.User != "me" || c.Password != `a "q" b` || !c.HasPassword {
-		t.Errorf("ParseDefaults = %+v", c)
-	}
-	if _, err := ParseDefaults(strings.NewReader("[client\nuser=x\n")); err == nil {
-		t.Error("ParseDefaults(unclosed section) = nil error")
-	}
-}
-
 func TestHostAddr(t *testing.T) {
 	tests := []struct{ host, port, sock, net, addr string }{
 		{"localhost", "", "", "unix", DefaultSocket},
