@@ -92,8 +92,14 @@ type Connection struct {
 	// DSNEnv names an environment variable holding the DSN instead (it may
 	// hold a password, since it is not in the file).
 	DSNEnv string `json:"dsn_env,omitempty"`
-	// DefaultsFile is a my.cnf whose [client] section is read.
-	DefaultsFile string `json:"defaults_file,omitempty"`
+	// DefaultsFile is the only option file read (its [client],
+	// [client-server] and [client-mariadb] groups), as the mysql client's
+	// --defaults-file. Without it the client's default files are read
+	// (/etc/my.cnf, /etc/mysql/my.cnf, ~/.my.cnf), plus DefaultsExtraFile,
+	// unless NoDefaults.
+	DefaultsFile      string `json:"defaults_file,omitempty"`
+	DefaultsExtraFile string `json:"defaults_extra_file,omitempty"`
+	NoDefaults        bool   `json:"no_defaults,omitempty"`
 	// InstallDir is the LiveAgent installation (accounts/settings.php);
 	// on the source side it also enables the mail pipe, cron and install
 	// checks.
@@ -283,6 +289,7 @@ func (c Config) resolvePaths(dir string) Config {
 	abs(&c.OutputDir)
 	abs(&c.Profile)
 	abs(&c.Connection.DefaultsFile)
+	abs(&c.Connection.DefaultsExtraFile)
 	abs(&c.Connection.InstallDir)
 	abs(&c.Transfer.Identity)
 	abs(&c.Transfer.KnownHosts)
@@ -338,8 +345,8 @@ func (c Config) Validate() error {
 		bad("archive %q must be a file name, not a path (it lives in output_dir)", c.Archive)
 	}
 	conn := c.Connection
-	if conn.DSN == "" && conn.DSNEnv == "" && conn.DefaultsFile == "" && conn.InstallDir == "" {
-		bad("connection: give dsn, dsn_env, defaults_file or install_dir")
+	if conn.DSN == "" && conn.DSNEnv == "" && conn.DefaultsFile == "" && conn.DefaultsExtraFile == "" && conn.InstallDir == "" {
+		bad("connection: give dsn, dsn_env, defaults_file, defaults_extra_file or install_dir")
 	}
 	if conn.DSN != "" {
 		d, err := mysql.ParseDSN(conn.DSN)

@@ -85,8 +85,14 @@ func (c Config) RestoreCommand() string {
 	case conn.DSN != "":
 		b.WriteString(" --dsn " + shquote.Quote(conn.DSN))
 	}
+	if conn.NoDefaults {
+		b.WriteString(" --no-defaults")
+	}
 	if conn.DefaultsFile != "" {
 		b.WriteString(" --defaults-file " + shquote.Quote(conn.DefaultsFile))
+	}
+	if conn.DefaultsExtraFile != "" {
+		b.WriteString(" --defaults-extra-file " + shquote.Quote(conn.DefaultsExtraFile))
 	}
 	if conn.InstallDir != "" {
 		b.WriteString(" --install-dir " + shquote.Quote(conn.InstallDir))

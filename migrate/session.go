@@ -123,8 +123,18 @@ func (s *Session) Resolve() (*dbconn.Resolved, error) {
 			def = u.Username
 		}
 	}
-	r, err := dbconn.Sources{DSN: dsn, DefaultsFile: c.DefaultsFile, InstallDir: c.InstallDir,
-		Password: s.Getenv(c.PasswordEnv), DefaultUser: def}.Resolve()
+	from := "connection.dsn"
+	if c.DSNEnv != "" && dsn != c.DSN {
+		from = c.DSNEnv
+	}
+	myHome := s.Getenv("MARIADB_HOME")
+	if myHome == "" {
+		myHome = s.Getenv("MYSQL_HOME")
+	}
+	r, err := dbconn.Sources{DSN: dsn, DSNOrigin: from,
+		DefaultsFile: c.DefaultsFile, DefaultsExtraFile: c.DefaultsExtraFile, NoDefaults: c.NoDefaults,
+		Home: s.Getenv("HOME"), MySQLHome: myHome,
+		InstallDir: c.InstallDir, Password: s.Getenv(c.PasswordEnv), DefaultUser: def}.Resolve()
 	if err != nil {
 		return nil, err
 	}

@@ -136,31 +136,6 @@ func (s *Session) isolateProgress() isolate.Progress {
 // lines, after drain: the background jobs run from them.
 const StepCron = "cron"
 
-// restoreCommand is the lamigrate restore command for the run's state file,
-// with the run's connection.
-func (s *Session) restoreCommand() string {
-	c := s.Config.Connection
-	cmd := "lamigrate restore"
-	if c.DSN != "" {
-		cmd += " --dsn " + shellArg(c.DSN)
-	}
-	if c.DefaultsFile != "" {
-		cmd += " --defaults-file " + shellArg(c.DefaultsFile)
-	}
-	if c.InstallDir != "" {
-		cmd += " --install-dir " + shellArg(c.InstallDir)
-	}
-	return cmd + " --state " + shellArg(s.Config.StatePath())
-}
-
-// shellArg quotes a for a POSIX shell when it needs quoting.
-func shellArg(a string) string {
-	if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
-		return a
-	}
-	return "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-}
-
 // isolateError words isolate's errors for a run: the run config's field
 // instead of the library option, the restore command with the run's
 // connection, and step for the origin.
@@ -169,7 +144,7 @@ func (s *Session) isolateError(step string, err error) error {
 	var ai *isolate.AlreadyIsolatedError
 	switch {
 	case errors.As(err, &rb):
-		rb.RestoreCommand = s.restoreCommand()
+		rb.RestoreCommand = s.Config.RestoreCommand()
 	case errors.As(err, &ai):
 		return &stepErr{err: err, msg: step + ": " + strings.Replace(strings.TrimPrefix(err.Error(), "isolate: "), "set AlreadyIsolatedOK", "set isolate.already_isolated_ok in the run config", 1)}
 	}
@@ -224,11 +199,11 @@ func IsolateStep() Step {
 			if res != nil {
 				s.Info("switched back on: %s", res.SwitchedOn())
 				if n := res.Conflicts(); n > 0 {
-					s.Warn("restore: %d conflicts left alone (changed since isolate); check them with %s", n, s.restoreCommand())
+					s.Warn("restore: %d conflicts left alone (changed since isolate); check them with %s", n, s.Config.RestoreCommand())
 				}
 			}
 			if err != nil {
-				return fmt.Errorf("%w; check with %s", err, s.restoreCommand())
+				return fmt.Errorf("%w; check with %s", err, s.Config.RestoreCommand())
 			}
 			return nil
 		},

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/qualityunit/lamigrate/internal/shquote"
 	"github.com/qualityunit/lamigrate/migrate/adjust"
 )
 
@@ -94,27 +95,14 @@ func (c *adjustCmd) Run(e *env) error {
 // command line never carries), and a note when it needs the password set
 // first.
 func (c *adjustCmd) undoCommand(e *env) (cmd, note string) {
-	args := []string{"lamigrate", "adjust"}
-	dsn := c.DSN
-	if dsn == "" {
-		dsn = e.getenv("LAMIGRATE_DSN")
+	conn := c.connFlags
+	if conn.DSN == "" {
+		conn.DSN = e.getenv("LAMIGRATE_DSN")
 	}
-	if dsn != "" {
-		var stripped bool
-		dsn, stripped = withoutPassword(dsn)
-		args = append(args, "--dsn", shellQuote(dsn))
-		if stripped && e.getenv("MYSQL_PWD") == "" {
-			note = "the DSN's password is left out: export MYSQL_PWD first"
-		}
+	if _, stripped := withoutPassword(conn.DSN); stripped && e.getenv("MYSQL_PWD") == "" {
+		note = "the DSN's password is left out: export MYSQL_PWD first"
 	}
-	if c.DefaultsFile != "" {
-		args = append(args, "--defaults-file", shellQuote(c.DefaultsFile))
-	}
-	if c.InstallDir != "" {
-		args = append(args, "--install-dir", shellQuote(c.InstallDir))
-	}
-	args = append(args, "--undo", shellQuote(c.Record))
-	return strings.Join(args, " "), note
+	return "lamigrate adjust" + conn.hintConn() + " --undo " + shquote.Quote(c.Record), note
 }
 
 // withoutPassword removes the password from a go-sql-driver DSN
@@ -133,16 +121,6 @@ func withoutPassword(dsn string) (string, bool) {
 		return dsn, false
 	}
 	return dsn[:colon] + dsn[at:], at > colon+1
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (c *adjustCmd) undo(e *env) error {

@@ -6,8 +6,8 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
-
 	"github.com/qualityunit/lamigrate/internal/dbconn"
+	"github.com/qualityunit/lamigrate/internal/shquote"
 )
 
 // The driver prints what it logs on stderr ("[mysql] ... packets.go:100
@@ -63,10 +63,10 @@ func (c *connFlags) optionFileArgs() []string {
 		a = append(a, "--no-defaults")
 	}
 	if c.DefaultsFile != "" {
-		a = append(a, "--defaults-file", hintQuote(c.DefaultsFile))
+		a = append(a, "--defaults-file", shquote.Quote(c.DefaultsFile))
 	}
 	if c.DefaultsExtraFile != "" {
-		a = append(a, "--defaults-extra-file", hintQuote(c.DefaultsExtraFile))
+		a = append(a, "--defaults-extra-file", shquote.Quote(c.DefaultsExtraFile))
 	}
 	return a
 }

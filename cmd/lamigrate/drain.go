@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/qualityunit/lamigrate/internal/shquote"
 	"github.com/qualityunit/lamigrate/isolate"
 )
 
@@ -49,9 +50,9 @@ func (c *drainCmd) Run(e *env) error {
 	if errors.Is(err, isolate.ErrTimeout) {
 		again := "lamigrate drain" + c.hintConn() + " --timeout " + (2 * c.Timeout).String()
 		if c.Query != "" {
-			again += " --query " + hintQuote(c.Query)
+			again += " --query " + shquote.Quote(c.Query)
 		} else if c.Profile != "" {
-			again += " --profile " + hintQuote(c.Profile)
+			again += " --profile " + shquote.Quote(c.Profile)
 		}
 		return &isoTrimmed{err: err, msg: fmt.Sprintf("timed out after %s with %d background jobs still pending; they run from the jobs.php cron line: "+
 			"check that it is still active (crontab -l, /etc/crontab, /etc/cron.d), then wait longer with %s", c.Timeout, res.Remaining, again)}

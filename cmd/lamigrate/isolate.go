@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/qualityunit/lamigrate/internal/shquote"
 	"github.com/qualityunit/lamigrate/isolate"
 )
 
@@ -71,21 +72,21 @@ func (c *isolateCmd) Run(e *env) error {
 // command is "lamigrate isolate" with the connection, the state file and
 // the flags given, except the cron ones; cronArgs are those.
 func (c *isolateCmd) command(state string) (base, cronArgs string) {
-	base = "lamigrate isolate" + c.hintConn() + " --state " + hintQuote(state)
+	base = "lamigrate isolate" + c.hintConn() + " --state " + shquote.Quote(state)
 	if c.Profile != "" {
-		base += " --profile " + hintQuote(c.Profile)
+		base += " --profile " + shquote.Quote(c.Profile)
 	}
 	if c.WebStop != "" {
-		base += " --web-stop " + hintQuote(c.WebStop) + " --web-start " + hintQuote(c.WebStart)
+		base += " --web-stop " + shquote.Quote(c.WebStop) + " --web-start " + shquote.Quote(c.WebStart)
 	} else if c.StopWebServer {
 		base += " --stop-web-server"
 	}
 	cronArgs = " --cron"
 	if c.CrontabCommand != "crontab" {
-		cronArgs += " --crontab-command " + hintQuote(c.CrontabCommand)
+		cronArgs += " --crontab-command " + shquote.Quote(c.CrontabCommand)
 	}
 	for _, f := range c.CronFiles {
-		cronArgs += " --cron-file " + hintQuote(f)
+		cronArgs += " --cron-file " + shquote.Quote(f)
 	}
 	return base, cronArgs
 }
@@ -100,7 +101,7 @@ func (c *isolateCmd) explain(err error) error {
 		base, cron := c.command(c.State)
 		drain := "lamigrate drain" + c.hintConn()
 		if c.Profile != "" {
-			drain += " --profile " + hintQuote(c.Profile)
+			drain += " --profile " + shquote.Quote(c.Profile)
 		}
 		return &isoTrimmed{err: err, msg: fmt.Sprintf("%d background jobs are still pending (%s); they run from the cron line --cron would switch off, so nothing was changed: "+
 			"run %s (everything but cron), then %s, then %s (or pass --ignore-pending-jobs)", jp.Count, jp.Table, base, drain, base+cron)}
@@ -118,12 +119,12 @@ func (c *isolateCmd) explain(err error) error {
 			if c.Cron {
 				base += cron
 			}
-			what = fmt.Sprintf("continue with %s, or restore first with lamigrate restore%s --state %s", base, c.hintConn(), hintQuote(ai.Other))
+			what = fmt.Sprintf("continue with %s, or restore first with lamigrate restore%s --state %s", base, c.hintConn(), shquote.Quote(ai.Other))
 		}
 		return &isoTrimmed{err: err, msg: fmt.Sprintf("database %s already looks isolated: %s; isolating it into the new state file %s would record the isolated values as the originals, so nothing was changed: %s (or pass --already-isolated-ok)",
 			ai.Database, strings.Join(why, "; "), c.State, what)}
 	case errors.As(err, &rb):
-		rb.RestoreCommand = "lamigrate restore" + c.hintConn() + " --state " + hintQuote(c.State)
+		rb.RestoreCommand = "lamigrate restore" + c.hintConn() + " --state " + shquote.Quote(c.State)
 	}
 	return trimIsolateOrigin(err, "isolate: ")
 }

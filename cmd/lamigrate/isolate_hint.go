@@ -1,38 +1,28 @@
 package main
 
 import (
-	"regexp"
 	"strings"
+
+	"github.com/qualityunit/lamigrate/internal/shquote"
 )
 
 // hintConn repeats the connection flags the user gave, shell-quoted, so
-// that a printed hint works when pasted. A password in the DSN is left out
-// (give it with MYSQL_PWD).
+// that a printed hint works when pasted: " --dsn … --defaults-file …". A
+// password in the DSN is left out (give it with MYSQL_PWD).
 func (c *connFlags) hintConn() string {
-	var b strings.Builder
+	var words []string
 	if c.DSN != "" {
-		b.WriteString(" --dsn " + hintQuote(hintPasswordRE.ReplaceAllString(c.DSN, "$1@")))
+		dsn, _ := withoutPassword(c.DSN)
+		words = append(words, "--dsn", shquote.Quote(dsn))
 	}
-	if c.DefaultsFile != "" {
-		b.WriteString(" --defaults-file " + hintQuote(c.DefaultsFile))
-	}
+	words = append(words, c.optionFileArgs()...)
 	if c.InstallDir != "" {
-		b.WriteString(" --install-dir " + hintQuote(c.InstallDir))
+		words = append(words, "--install-dir", shquote.Quote(c.InstallDir))
 	}
-	return b.String()
-}
-
-var (
-	hintPasswordRE = regexp.MustCompile(`^([^:@/]*):[^@/]*@`)
-	hintSafeRE     = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
-)
-
-// hintQuote quotes s for a POSIX shell when it needs quoting.
-func hintQuote(s string) string {
-	if hintSafeRE.MatchString(s) {
-		return s
+	if len(words) == 0 {
+		return ""
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return " " + strings.Join(words, " ")
 }
 
 // isoTrimmed is a library error whose origin prefix the verb's name
