@@ -145,7 +145,7 @@ func (d *dumper) listRoutines(ctx context.Context) ([]*program, error) {
 		}
 	}
 	if len(unreadable) > 0 {
-		return nil, fmt.Errorf("dump: cannot read the definition of %s: SHOW CREATE shows a routine's body only to its definer or to a user with SELECT on mysql.proc; dump as a user with GRANT SELECT ON mysql.proc, or as the definer", strings.Join(unreadable, ", "))
+		return nil, fmt.Errorf("dump: cannot read the definition of %s: SHOW CREATE shows a routine's body only to its definer or to a user with SELECT on mysql.proc; run GRANT SELECT ON mysql.proc TO %s, or dump as the definer", strings.Join(unreadable, ", "), d.currentUser(ctx))
 	}
 	return out, nil
 }
@@ -162,8 +162,8 @@ func (d *dumper) listEvents(ctx context.Context) ([]*program, error) {
 	if err != nil {
 		var me *mysql.MySQLError
 		if errors.As(err, &me) && (me.Number == 1044 || me.Number == 1142 || me.Number == 1227) {
-			d.warn("the dumping user may not see the events of %s (it lacks the EVENT privilege): events, if there are any, are not in the dump; GRANT EVENT ON %s.* to the dumping user to carry them",
-				ident.Quote(d.cfg.Database), ident.Quote(d.cfg.Database))
+			d.warn("the dumping user may not see the events of %s (it lacks the EVENT privilege): events, if there are any, are not in the dump; to carry them run GRANT EVENT ON %s.* TO %s",
+				ident.Quote(d.cfg.Database), ident.Quote(d.cfg.Database), d.currentUser(ctx))
 			return nil, nil
 		}
 		return nil, fmt.Errorf("dump: listing events of %s: %w", ident.Quote(d.cfg.Database), err)
@@ -217,4 +217,17 @@ func (d *dumper) listEvents(ctx context.Context) ([]*program, error) {
 		}
 	}
 	return out, nil
+}
+
+// currentUser is the dumping account as GRANT names it: 'user'@'host'.
+func (d *dumper) currentUser(ctx context.Context) string {
+	var u string
+	if err := d.conn.QueryRowContext(ctx, "SELECT CURRENT_USER()").Scan(&u); err != nil || u == "" {
+		return "the dumping user"
+	}
+	name, host := u, "%"
+	if i := strings.LastIndexByte(u, '@'); i >= 0 {
+		name, host = u[:i], u[i+1:]
+	}
+	return ident.String(name) + "@" + ident.String(host)
 }

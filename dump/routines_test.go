@@ -261,3 +261,38 @@ func TestStripDefinersLoadsWithoutSuper(t *testing.T) {
 	assert.Equal(t, []string{"8"}, queryStrings(t, dst, "SELECT twice(4)"))
 	assert.Equal(t, []string{"1"}, queryStrings(t, dst, "SELECT COUNT(*) FROM log"))
 }
+
+// TestRoutineBodyHiddenFailsTheDump: a user who may not read a routine's
+// body cannot carry it; the dump says which and what to grant.
+func TestRoutineBodyHiddenFailsTheDump(t *testing.T) {
+	src := mysqltest.New(t)
+	src.MustExec(t, "CREATE TABLE t (id INT PRIMARY KEY)",
+		"CREATE FUNCTION f1() RETURNS INT DETERMINISTIC RETURN 1")
+	admin, err := mysqlOpen(mysqltest.Server(t))
+	require.NoError(t, err)
+	defer admin.Close()
+	var rnd [4]byte
+	rand.Read(rnd[:])
+	user, pw := "la_dump_"+hex.EncodeToString(rnd[:]), "pw-"+hex.EncodeToString(rnd[:])
+	_, err = admin.Exec("CREATE USER '" + user + "'@'localhost' IDENTIFIED BY '" + pw + "'")
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Exec("DROP USER IF EXISTS '" + user + "'@'localhost'") })
+	_, err = admin.Exec("GRANT SELECT, SHOW VIEW, TRIGGER, EXECUTE ON `" + src.Name + "`.* TO '" + user + "'@'localhost'")
+	require.NoError(t, err)
+	cfg := src.Config()
+	cfg.User, cfg.Passwd = user, pw
+	db, err := mysqlOpen(cfg)
+	require.NoError(t, err)
+	defer db.Close()
+	w := &warnings{}
+	_, err = File(context.Background(), db, filepath.Join(t.TempDir(), "x.sql"), Config{Database: src.Name, Connections: 1}, Options{Progress: w})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "cannot read the definition of function `f1`")
+	assert.Contains(t, err.Error(), "GRANT SELECT ON mysql.proc TO '"+user+"'@'localhost'")
+	assert.Contains(t, strings.Join(w.msgs, "\n"), "GRANT EVENT ON `"+src.Name+"`.* TO '"+user+"'@'localhost'")
+}
+
+type warnings struct{ msgs []string }
+
+func (w *warnings) Update(Status)   {}
+func (w *warnings) Warn(msg string) { w.msgs = append(w.msgs, msg) }
