@@ -57,6 +57,11 @@ type Config struct {
 	// (held for a few round trips while the snapshots start); otherwise,
 	// and with 1, one connection reads everything. 0: DefaultConnections.
 	Connections int `json:"connections,omitempty"`
+	// StripDefiners writes views, triggers, routines and events without
+	// their DEFINER clause, so they are created with the loading user as
+	// definer (SQL SECURITY unchanged) and the dump loads without the
+	// SUPER or SET USER privilege a foreign definer needs.
+	StripDefiners bool `json:"strip_definers,omitempty"`
 	// Threads is the number of goroutines formatting rows and compressing;
 	// 0: GOMAXPROCS.
 	Threads int `json:"threads,omitempty"`

@@ -52,8 +52,27 @@
 // "-- Dumping data for table `t`" comment blocks, CREATE TABLE as the server
 // shows it, extended INSERTs with column lists (generated columns left out,
 // invisible ones named) cut at Config.NetBufferLength, triggers after their
-// table with DELIMITER ;;, views after all tables in dependency order. No
-// DROP TABLE, no CREATE DATABASE, no USE. FLOAT is read as DOUBLE so no
+// table with DELIMITER ;;, then the events and the stored functions and
+// procedures ("-- Dumping events/routines for database" blocks, as
+// mysqldump --events --routines writes them: each CREATE from SHOW CREATE
+// between DELIMITER ;; and DELIMITER ;, in the sql_mode, character_set_client
+// and collation_connection, and for an event the time_zone, it was created
+// with, so the server stores the same body), then the views in dependency
+// order (after the functions they may call). No DROP TABLE (nor DROP
+// PROCEDURE...), no CREATE DATABASE, no USE.
+//
+// # Routines, events and definers
+//
+// Routines and events are read on the snapshot's connection and listed in
+// Result and the manifest with manifest.DefinitionDigest of their
+// definition (DEFINER left out). A routine whose body SHOW CREATE hides
+// (the dumping user is not its definer and lacks SELECT on mysql.proc)
+// fails the dump naming it and the privilege; without the EVENT privilege
+// events cannot be seen, which Progress.Warn says. With
+// Config.StripDefiners views, triggers, routines and events are written
+// without their DEFINER clause (SQL SECURITY kept), so a user without
+// SUPER / SET USER loads them and becomes their definer; otherwise the
+// source's definers stay and loading them needs that privilege. FLOAT is read as DOUBLE so no
 // precision is lost. The last line is the completion marker of
 // internal/manifest, which only a finished dump writes.
 //

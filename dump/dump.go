@@ -62,6 +62,12 @@ type Result struct {
 	Tables   []TableResult
 	Views    []string
 	Triggers []string
+	// Routines are the stored procedures and functions, Events the
+	// events, in the order written (see routines.go).
+	Routines []manifest.Object
+	Events   []manifest.Object
+	// StripDefiners: the objects were written without DEFINER.
+	StripDefiners bool
 	// Ignored lists tables and views present in the database and left out.
 	Ignored []string
 	// IgnoreList is the effective ignore list.
@@ -190,7 +196,7 @@ func execOn(ctx context.Context, conn *sql.Conn, stmts ...string) error {
 func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	start := time.Now()
 	db := d.cfg.Database
-	d.res = &Result{Database: db, Started: start.UTC(), IgnoreList: d.cfg.IgnoreList()}
+	d.res = &Result{Database: db, Started: start.UTC(), IgnoreList: d.cfg.IgnoreList(), StripDefiners: d.cfg.StripDefiners}
 	// The session: what the stream is read in must match what its header
 	// declares (utf8mb4, UTC) and what verify uses for the digests.
 	// With one connection the snapshot starts first, as mysqldump's does;
@@ -486,6 +492,9 @@ func (d *dumper) produce(ctx context.Context, p *pipe, s *sched, units []*unit, 
 			return &TableError{Table: name, Err: err}
 		}
 	}
+	if err := d.routines(ctx, p); err != nil {
+		return err
+	}
 	if err := d.views(ctx, p, views); err != nil {
 		return err
 	}
@@ -583,7 +592,7 @@ func (d *dumper) unit(ctx context.Context, conn *sql.Conn, p sink, u *unit, trig
 		if err != nil {
 			return fmt.Errorf("trigger %s: %w", ident.Quote(tr), err)
 		}
-		stmt := sc["sql original statement"]
+		stmt := d.definer(sc["sql original statement"])
 		b = append(b, "/*!50003 SET @saved_col_connection = @@collation_connection */ ;\n"...)
 		if coll := sc["collation_connection"]; coll != "" {
 			b = append(b, "/*!50003 SET collation_connection  = "+coll+" */ ;\n"...)
@@ -667,7 +676,7 @@ func (d *dumper) views(ctx context.Context, p *pipe, views []tableInfo) error {
 		if err != nil {
 			return fmt.Errorf("dump: view %s: %w", ident.Quote(v.name), err)
 		}
-		x := &view{name: v.name, stmt: sc["create view"], coll: sc["collation_connection"]}
+		x := &view{name: v.name, stmt: d.definer(sc["create view"]), coll: sc["collation_connection"]}
 		vs = append(vs, x)
 		byName[v.name] = x
 	}

@@ -182,9 +182,11 @@ func (r *Result) Manifest(toolVersion string) *manifest.Manifest {
 		Database:    r.Database,
 		Views:       r.Views,
 		Triggers:    r.Triggers,
+		Routines:    nonNilObjects(r.Routines),
+		Events:      nonNilObjects(r.Events),
 		Ignored:     r.Ignored,
 		SQL:         r.SQL,
-		Options:     manifest.Options{IgnoreList: r.IgnoreList, Compression: string(codec.None)},
+		Options:     manifest.Options{IgnoreList: r.IgnoreList, Compression: string(codec.None), StripDefiners: r.StripDefiners},
 	}
 	if m.Ignored == nil {
 		m.Ignored = []string{}
@@ -205,4 +207,11 @@ func (r *Result) Manifest(toolVersion string) *manifest.Manifest {
 		m.File = manifest.File{Name: filepath.Base(r.File.Path), Size: r.File.Size, SHA256: r.File.SHA256}
 	}
 	return m
+}
+
+func nonNilObjects(s []manifest.Object) []manifest.Object {
+	if s == nil {
+		return []manifest.Object{}
+	}
+	return s
 }

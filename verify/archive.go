@@ -429,7 +429,7 @@ func check(ctx context.Context, r io.Reader, size int64, opt Options, rep *Archi
 
 	var first error = endErr
 	if m := opt.Manifest; m != nil {
-		for _, c := range manifestChecks(m, rep, sc.sawSections()) {
+		for _, c := range manifestChecks(m, rep, sc.sawSections(), sc.programs) {
 			rep.Checks = append(rep.Checks, c.Check)
 			if c.err != nil && first == nil {
 				first = c.err
@@ -455,7 +455,7 @@ type checked struct {
 	err error
 }
 
-func manifestChecks(m *Manifest, rep *ArchiveReport, sections bool) []checked {
+func manifestChecks(m *Manifest, rep *ArchiveReport, sections bool, programs map[string]bool) []checked {
 	var out []checked
 	add := func(name string, mm *MismatchError, okDetail string) {
 		c := checked{Check: Check{Name: name, OK: mm == nil, Detail: okDetail}}
@@ -510,6 +510,19 @@ func manifestChecks(m *Manifest, rep *ArchiveReport, sections bool) []checked {
 		}
 		if n == 0 {
 			add("manifest tables", nil, fmt.Sprintf("the archive holds the %d tables the manifest lists", len(m.Tables)))
+		}
+	}
+	// A manifest from before routines were dumped lists none (nil).
+	if m.Routines != nil || m.Events != nil {
+		n := 0
+		for _, o := range append(append([]manifest.Object{}, m.Routines...), m.Events...) {
+			if !programs[objectKey(o.Type, o.Name)] {
+				add("manifest routines", &MismatchError{Table: o.Name, Kind: o.Type, What: ObjectMissing, Got: "archive"}, "")
+				n++
+			}
+		}
+		if n == 0 {
+			add("manifest routines", nil, fmt.Sprintf("the archive creates the %d routines and %d events the manifest lists", len(m.Routines), len(m.Events)))
 		}
 	}
 	return out

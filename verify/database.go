@@ -44,9 +44,17 @@ type DatabaseReport struct {
 	Ignored     []string         `json:"ignored,omitempty"`
 	Rows        int64            `json:"rows"`
 	Differences []*MismatchError `json:"differences"`
-	OK          bool             `json:"ok"`
-	Failure     string           `json:"failure,omitempty"`
-	Seconds     float64          `json:"seconds"`
+	// Routines and Events count the stored procedures and functions, and
+	// the events, found in the database (checked when the manifest lists
+	// them).
+	Routines int `json:"routines"`
+	Events   int `json:"events"`
+	// Notes are facts that are not differences: a routine or event whose
+	// DEFINER is not the source's.
+	Notes   []string `json:"notes,omitempty"`
+	OK      bool     `json:"ok"`
+	Failure string   `json:"failure,omitempty"`
+	Seconds float64  `json:"seconds"`
 }
 
 // Database proves that the database db is connected to (or opt.Schema)
@@ -265,6 +273,29 @@ func Database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 	for _, v := range m.Views {
 		if p, ok := present[v]; !ok || p.kind != "VIEW" {
 			rep.Differences = append(rep.Differences, &MismatchError{Table: v, What: ViewMissing})
+		}
+	}
+	if len(m.Triggers) > 0 {
+		have, err := triggerNames(ctx, db, schema)
+		if err != nil {
+			return nil, err
+		}
+		for _, tr := range m.Triggers {
+			if !have[tr] {
+				rep.Differences = append(rep.Differences, &MismatchError{Table: tr, What: TriggerMissing})
+			}
+		}
+	}
+	// A manifest from before routines were dumped has none listed (nil):
+	// it says nothing about them.
+	if m.Routines != nil {
+		if err := checkPrograms(ctx, db, schema, m.Routines, false, rep); err != nil {
+			return nil, err
+		}
+	}
+	if m.Events != nil {
+		if err := checkPrograms(ctx, db, schema, m.Events, true, rep); err != nil {
+			return nil, err
 		}
 	}
 

@@ -10,7 +10,8 @@
 // lamigrate's dumper writes; the length and XXH3-128 it records must match
 // the SQL before it. With the manifest (FILE.manifest.json) the file's size
 // and SHA-256, the SQL stream's size and XXH3-128 and the table list are
-// checked too. XXH3 is a fast checksum against accidental damage, not a
+// checked too, and that the stream creates every stored procedure, function
+// and event the manifest lists (a CREATE statement naming each). XXH3 is a fast checksum against accidental damage, not a
 // cryptographic hash. A plain mysqldump file ending with "-- Dump completed"
 // passes with EvidenceWeak: nothing records its length or checksum.
 //
@@ -18,9 +19,21 @@
 //
 // Database recomputes, for every table of the manifest, the row count and
 // the rowhash content digest the dumper recorded, and lists every
-// difference: missing and extra tables, row counts, changed rows. Tables are
-// read over several connections, biggest first; a table bigger than its
-// share is read in primary-key ranges whose digests are merged.
+// difference: missing and extra tables, row counts, changed rows, missing
+// views and triggers. Tables are read over several connections, biggest
+// first; a table bigger than its share is read in primary-key ranges whose
+// digests are merged.
+//
+// When the manifest lists routines and events (dumps since they are
+// carried; an older manifest has no such list and they are not looked at),
+// each stored procedure, function and event of the database is read with
+// SHOW CREATE and its definition digest (manifest.DefinitionDigest: the
+// statement without DEFINER, and its sql_mode) compared with the
+// manifest's: a missing, extra or changed one is a difference naming it. A
+// DEFINER other than the source's (a --strip-definers copy, or one loaded by
+// another user) is not a difference but a note in DatabaseReport.Notes.
+// Reading another definer's routine needs SELECT on mysql.proc, events the
+// EVENT privilege.
 //
 // # Errors
 //

@@ -82,14 +82,24 @@ const (
 	RowCount     = "row count"    // the number of rows differs
 	RowDigest    = "changed rows" // same number of rows, different content
 	ViewMissing  = "missing view" // a manifest view absent from the database
+	// TriggerMissing: a manifest trigger absent from the database.
+	TriggerMissing = "missing trigger"
+	// A routine or event (Kind says which): in the manifest, not in the
+	// database; in the database, not in the manifest; in both with another
+	// definition (DEFINER aside).
+	ObjectMissing = "missing routine"
+	ObjectExtra   = "extra routine"
+	ObjectChanged = "changed routine"
 )
 
 // MismatchError is one fact that differs from the manifest.
 type MismatchError struct {
 	Table string `json:"table,omitempty"` // "" for the archive as a whole
-	What  string `json:"what"`            // one of the constants above
-	Want  string `json:"want,omitempty"`  // what the manifest says
-	Got   string `json:"got,omitempty"`   // what was found
+	// Kind is PROCEDURE, FUNCTION or EVENT when Table names one.
+	Kind string `json:"kind,omitempty"`
+	What string `json:"what"`           // one of the constants above
+	Want string `json:"want,omitempty"` // what the manifest says
+	Got  string `json:"got,omitempty"`  // what was found
 }
 
 func (e *MismatchError) Error() string {
@@ -101,6 +111,15 @@ func (e *MismatchError) Error() string {
 		return fmt.Sprintf("verify: table %s is in the %s but not in the manifest", t, place(e.Got))
 	case ViewMissing:
 		return fmt.Sprintf("verify: view %s is in the manifest but not in the database", t)
+	case TriggerMissing:
+		return fmt.Sprintf("verify: trigger %s is in the manifest but not in the database", t)
+	case ObjectMissing:
+		return fmt.Sprintf("verify: %s %s is in the manifest but not in the %s", strings.ToLower(e.Kind), t, place(e.Got))
+	case ObjectExtra:
+		return fmt.Sprintf("verify: %s %s is in the database but not in the manifest", strings.ToLower(e.Kind), t)
+	case ObjectChanged:
+		return fmt.Sprintf("verify: %s %s has another definition than the manifest records (digest %.12s, the manifest says %.12s; DEFINER is not compared)",
+			strings.ToLower(e.Kind), t, e.Got, e.Want)
 	case RowCount:
 		return fmt.Sprintf("verify: table %s has %s rows; the manifest says %s", t, e.Got, e.Want)
 	case RowDigest:

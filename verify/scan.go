@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"hash"
+	"regexp"
+	"strings"
 	"sync/atomic"
 
 	"github.com/qualityunit/lamigrate/internal/manifest"
@@ -41,11 +43,14 @@ type scanner struct {
 	tables   []*TableStat
 	byName   map[string]*TableStat
 	sections bool
+	// programs holds the routines and events the stream creates, by
+	// objectKey.
+	programs map[string]bool
 }
 
 func newScanner() *scanner {
 	return &scanner{h: manifest.NewStreamHash(), tail: make([]byte, 0, maxTail),
-		head: make([]byte, 0, headMax), prevHead: make([]byte, 0, headMax), byName: map[string]*TableStat{}}
+		head: make([]byte, 0, headMax), prevHead: make([]byte, 0, headMax), byName: map[string]*TableStat{}, programs: map[string]bool{}}
 }
 
 // current names the table whose section the stream is in.
@@ -199,6 +204,13 @@ var (
 	values         = []byte("VALUES")
 )
 
+// programRE matches the start of a CREATE PROCEDURE, FUNCTION or EVENT as
+// SHOW CREATE prints it (with or without DEFINER) or as mysqldump wraps an
+// event in version comments; the name follows.
+var programRE = regexp.MustCompile("^(?:/\\*!\\d+ )?CREATE(?:\\*/)?\\s+(?:/\\*!\\d+\\s+)?" +
+	"(?:DEFINER\\s*=\\s*(?:`(?:[^`]|``)*`|'[^']*'|[^\\s@`']+)(?:@(?:`(?:[^`]|``)*`|'[^']*'|[^\\s`']+))?\\s*(?:\\*/\\s*/\\*!\\d+\\s+)?)?" +
+	"(?:AGGREGATE\\s+)?(?i:(PROCEDURE|FUNCTION|EVENT))\\s+(?:IF NOT EXISTS\\s+)?")
+
 // classify looks at the start of the line that begins at s.lineStart.
 func (s *scanner) classify() {
 	h := s.head
@@ -220,6 +232,12 @@ func (s *scanner) classify() {
 			if bytes.HasPrefix(h, p) {
 				s.switchTo("")
 				return
+			}
+		}
+	case 'C', '/':
+		if m := programRE.FindSubmatch(h); m != nil {
+			if name, ok := parseIdent(h[len(m[0]):]); ok {
+				s.programs[objectKey(strings.ToUpper(string(m[1])), name)] = true
 			}
 		}
 	case '(':

@@ -23,6 +23,7 @@ type dumpCmd struct {
 	KeepTable        []string `name:"keep-table" help:"Dump this table although it is on the default ignore list (repeatable)." placeholder:"NAME"`
 	Encrypt          bool     `name:"encrypt" help:"Encrypt the archive with a passphrase (LAMIGRATE_PASSPHRASE or a prompt); implied by a .age file name."`
 	HexBlob          bool     `name:"hex-blob" help:"Write binary values as 0x... hex like mysqldump --hex-blob (larger before compression)."`
+	StripDefiners    bool     `name:"strip-definers" help:"Write views, triggers, routines and events without DEFINER, so they load as the importing user (no SUPER / SET USER privilege needed; SQL SECURITY unchanged)."`
 	Connections      int      `name:"connections" help:"Connections reading rows on one snapshot (0: 4); more than one needs the LOCK TABLES privilege, held for a moment while the snapshots start, else one is used." placeholder:"N"`
 }
 
@@ -42,10 +43,15 @@ type dumpResult struct {
 	Tables      []dumpTable `json:"tables"`
 	Views       []string    `json:"views"`
 	Triggers    []string    `json:"triggers"`
-	Ignored     []string    `json:"ignored"`
-	Unmatched   []string    `json:"unmatched_ignores,omitempty"`
-	Warnings    []string    `json:"warnings,omitempty"`
-	elapsed     time.Duration
+	Procedures  []string    `json:"procedures"`
+	Functions   []string    `json:"functions"`
+	Events      []string    `json:"events"`
+	// StripDefiners: objects were written without DEFINER.
+	StripDefiners bool     `json:"strip_definers"`
+	Ignored       []string `json:"ignored"`
+	Unmatched     []string `json:"unmatched_ignores,omitempty"`
+	Warnings      []string `json:"warnings,omitempty"`
+	elapsed       time.Duration
 }
 
 type dumpTable struct {
@@ -101,6 +107,7 @@ func (c *dumpCmd) Run(e *env) error {
 		Encrypt:          c.Encrypt,
 		HexBlob:          c.HexBlob,
 		Connections:      c.Connections,
+		StripDefiners:    c.StripDefiners,
 	}
 	if err := cfg.Validate(); err != nil {
 		return withStatus(exitUsage, err)
@@ -132,7 +139,18 @@ func (c *dumpCmd) Run(e *env) error {
 		Compression: res.File.Compression, Encrypted: res.File.Encrypted, Size: res.File.Size,
 		SHA256: res.File.SHA256, SQLBytes: res.SQL.Bytes, Connections: res.Connections, Seconds: time.Since(start).Seconds(),
 		Views: nonNil(res.Views), Triggers: nonNil(res.Triggers), Ignored: nonNil(res.Ignored),
-		Unmatched: res.Unmatched, Warnings: prog.warnings, elapsed: time.Since(start)}
+		Unmatched: res.Unmatched, Warnings: prog.warnings, elapsed: time.Since(start),
+		Procedures: []string{}, Functions: []string{}, Events: []string{}, StripDefiners: res.StripDefiners}
+	for _, r := range res.Routines {
+		if r.Type == "FUNCTION" {
+			out.Functions = append(out.Functions, r.Name)
+		} else {
+			out.Procedures = append(out.Procedures, r.Name)
+		}
+	}
+	for _, ev := range res.Events {
+		out.Events = append(out.Events, ev.Name)
+	}
 	for _, t := range res.Tables {
 		out.Rows += t.Rows
 		out.Tables = append(out.Tables, dumpTable{Name: t.Name, Engine: t.Engine, Rows: t.Rows, Bytes: t.Bytes,
@@ -140,8 +158,12 @@ func (c *dumpCmd) Run(e *env) error {
 	}
 	prog.t.Complete(fmt.Sprintf("%d tables, %d rows", len(out.Tables), out.Rows))
 	return e.ui.result(out, func(w io.Writer) {
-		fmt.Fprintf(w, "dumped %s: %d tables, %d rows, %d views, %d triggers in %s\n", out.Database,
-			len(out.Tables), out.Rows, len(out.Views), len(out.Triggers), out.elapsed.Round(100*time.Millisecond))
+		fmt.Fprintf(w, "dumped %s: %d tables, %d rows, %d views, %d triggers, %d procedures, %d functions, %d events in %s\n", out.Database,
+			len(out.Tables), out.Rows, len(out.Views), len(out.Triggers), len(out.Procedures), len(out.Functions), len(out.Events),
+			out.elapsed.Round(100*time.Millisecond))
+		if out.StripDefiners {
+			fmt.Fprintf(w, "definers: stripped (views, triggers, routines and events load as the importing user)\n")
+		}
 		fmt.Fprintf(w, "file:     %s (%s, %s%s, sha256 %s)\n", out.File, bytesize.Format(out.Size), out.Compression, map[bool]string{true: ", encrypted"}[out.Encrypted], out.SHA256)
 		fmt.Fprintf(w, "manifest: %s\n", out.Manifest)
 		if len(out.Ignored) > 0 {

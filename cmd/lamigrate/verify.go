@@ -260,8 +260,12 @@ func printVerify(w io.Writer, r *verifyResult) {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", t.Name, t.Status, count(t.Rows), count(t.ManifestRows), t.Digest)
 		}
 		tw.Flush()
+		fmt.Fprintf(w, "  routines  %d procedures and functions, %d events\n", d.Routines, d.Events)
+		for _, n := range d.Notes {
+			fmt.Fprintf(w, "  note: %s\n", n)
+		}
 		if d.OK {
-			fmt.Fprintf(w, "Database verdict: OK, every table matches the manifest row for row\n")
+			fmt.Fprintf(w, "Database verdict: OK, every table matches the manifest row for row; views, triggers, routines and events are present\n")
 		} else {
 			fmt.Fprintf(w, "Database verdict: FAILED, %d difference(s):\n", len(d.Differences))
 			for _, m := range d.Differences {

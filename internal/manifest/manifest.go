@@ -43,6 +43,13 @@ type Manifest struct {
 	Tables               []Table  `json:"tables"`
 	Views                []string `json:"views,omitempty"`
 	Triggers             []string `json:"triggers,omitempty"`
+	// Routines lists the stored procedures and functions, Events the
+	// events, each with a digest of its definition that ignores the
+	// DEFINER (see DefinitionDigest). Always written (empty: none); nil in
+	// a manifest from before they were dumped, which says nothing about
+	// them.
+	Routines []Object `json:"routines"`
+	Events   []Object `json:"events"`
 	// Ignored lists the tables left out on purpose (present in the source).
 	Ignored []string `json:"ignored"`
 	// SQL describes the uncompressed stream (equal to the completion marker).
@@ -65,6 +72,9 @@ type Options struct {
 	Level       int      `json:"level,omitempty"`
 	Encrypted   bool     `json:"encrypted"`
 	IgnoreList  []string `json:"ignore_list"`
+	// StripDefiners: views, triggers, routines and events were written
+	// without their DEFINER clause (dump --strip-definers).
+	StripDefiners bool `json:"strip_definers,omitempty"`
 }
 
 // Table is one dumped base table.

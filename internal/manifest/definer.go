@@ -1,0 +1,65 @@
+package manifest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"strings"
+)
+
+// Object types of a manifest Object.
+const (
+	TypeProcedure = "PROCEDURE"
+	TypeFunction  = "FUNCTION"
+	TypeEvent     = "EVENT"
+)
+
+// Object is one stored routine or event of the dumped database.
+type Object struct {
+	Type string `json:"type"` // PROCEDURE, FUNCTION or EVENT
+	Name string `json:"name"`
+	// Definer is the source's definer ("user@host" as the server quotes
+	// it), also when the dump was written without it.
+	Definer string `json:"definer,omitempty"`
+	// Digest is DefinitionDigest of its CREATE statement and sql_mode.
+	Digest string `json:"digest"`
+}
+
+// definerRE matches the DEFINER clause of a CREATE statement as SHOW CREATE
+// prints it: after CREATE [OR REPLACE] [ALGORITHM=...], before [SQL
+// SECURITY ...] VIEW / TRIGGER / [AGGREGATE] PROCEDURE / FUNCTION / EVENT.
+// The user and host are quoted identifiers or strings, or bare words;
+// a role has no host.
+var definerRE = regexp.MustCompile("^(\\s*CREATE\\s+(?:OR\\s+REPLACE\\s+)?(?:ALGORITHM\\s*=\\s*\\w+\\s+)?)" +
+	"DEFINER\\s*=\\s*((?:`(?:[^`]|``)*`|'(?:[^'\\\\]|\\\\.|'')*'|[^\\s@`']+)(?:@(?:`(?:[^`]|``)*`|'(?:[^'\\\\]|\\\\.|'')*'|[^\\s`']+))?)\\s+")
+
+// StripDefiner removes the DEFINER clause from a CREATE VIEW, TRIGGER,
+// PROCEDURE, FUNCTION or EVENT statement as SHOW CREATE prints it, so the
+// object is created with the loading user as its definer (SQL SECURITY is
+// kept). It returns the statement and the definer it removed ("" and the
+// statement unchanged when there is none).
+func StripDefiner(stmt string) (out, definer string) {
+	m := definerRE.FindStringSubmatchIndex(stmt)
+	if m == nil {
+		return stmt, ""
+	}
+	return stmt[:m[3]] + stmt[m[1]:], stmt[m[4]:m[5]]
+}
+
+// Definer returns the definer named in a CREATE statement, or "".
+func Definer(stmt string) string {
+	_, d := StripDefiner(stmt)
+	return d
+}
+
+// DefinitionDigest is the digest a manifest records for a routine or event:
+// SHA-256 of its type, its CREATE statement without the DEFINER clause and
+// the sql_mode it was created with. A copy made with --strip-definers, or
+// loaded by another user, has the same digest.
+func DefinitionDigest(typ, stmt, sqlMode string) string {
+	s, _ := StripDefiner(stmt)
+	h := sha256.New()
+	h.Write([]byte(strings.ToUpper(typ) + "\n" + sqlMode + "\n"))
+	h.Write([]byte(strings.TrimRight(s, " \t\r\n;")))
+	return hex.EncodeToString(h.Sum(nil))
+}
