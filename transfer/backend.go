@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 )
 
 // Backend is a place files are stored: a folder on this machine (Local) or a
@@ -63,6 +64,36 @@ type Backend interface {
 
 	// Close releases the backend's resources.
 	Close() error
+}
+
+// writable is what openAt needs of an open file: *os.File and *sftp.File
+// have it.
+type writable interface {
+	Stat() (os.FileInfo, error)
+	Truncate(size int64) error
+	Seek(offset int64, whence int) (int64, error)
+}
+
+// openAt readies f for writing at off, as Write promises: with off > 0 the
+// file must already hold at least off bytes; it is cut to off bytes (off
+// == 0: emptied) and its offset moved there, so what is written next
+// follows the prefix exactly. Every backend's Write and openStream start
+// here.
+func openAt(f writable, off int64) error {
+	if off > 0 {
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		if fi.Size() < off {
+			return fmt.Errorf("cannot continue at byte %d: the file holds only %d", off, fi.Size())
+		}
+	}
+	if err := f.Truncate(off); err != nil {
+		return err
+	}
+	_, err := f.Seek(off, io.SeekStart)
+	return err
 }
 
 // Reconnecter is a Backend whose connection can be rebuilt after a transient

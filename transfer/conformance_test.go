@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -473,6 +474,42 @@ func TestConformance(t *testing.T) {
 			}
 			if exists(out) || exists(manifest.PathFor(out)) {
 				t.Error("a mismatching file reached its final name")
+			}
+		}},
+		{"pull twice is a no-op", func(t *testing.T, e *conformanceEnv) {
+			data := testData(16, testSize)
+			rfile := filepath.Join(e.remote, "dump.sql.gz")
+			mustWrite(t, rfile, data)
+			mb := writeManifest(t, rfile, testSize, sha(data))
+			out := filepath.Join(e.local, "dump.sql.gz")
+			if _, err := Pull(context.Background(), e.b, "dump.sql.gz", out, fastRetry, nil); err != nil {
+				t.Fatalf("first Pull = %v", err)
+			}
+			os.Remove(manifest.PathFor(out))
+			res, err := Pull(context.Background(), e.b, "dump.sql.gz", out, fastRetry, nil)
+			if err != nil {
+				t.Fatalf("second Pull = %v", err)
+			}
+			if !res.AlreadyPresent || res.Received != 0 || res.Verified != HashLocal || res.SHA256 != sha(data) {
+				t.Errorf("second Pull = %+v; want already present, nothing received, verified %s", res, HashLocal)
+			}
+			if !bytes.Equal(mustRead(t, manifest.PathFor(out)), mb) {
+				t.Error("second Pull did not put the manifest back beside the file")
+			}
+		}},
+		{"writing past a file's end is refused", func(t *testing.T, e *conformanceEnv) {
+			// Write and openStream both start at openAt: continuing at an
+			// offset the file does not reach would leave a hole.
+			mustWrite(t, filepath.Join(e.remote, "short"), []byte("12345"))
+			_, err := e.b.Write(context.Background(), "short", 10, bytes.NewReader([]byte("x")))
+			if err == nil || !strings.Contains(err.Error(), "cannot continue at byte 10") {
+				t.Errorf("Write(short, 10) = %v; want cannot continue at byte 10", err)
+			}
+			if _, err := e.b.(streamWriter).openStream(context.Background(), "short", 10); err == nil {
+				t.Error("openStream(short, 10) = nil error; want cannot continue")
+			}
+			if got := mustRead(t, filepath.Join(e.remote, "short")); string(got) != "12345" {
+				t.Errorf("short file after refused writes = %q; want it untouched", got)
 			}
 		}},
 		{"missing remote file", func(t *testing.T, e *conformanceEnv) {

@@ -7,17 +7,40 @@
 // an SSH server, via golang.org/x/crypto/ssh and github.com/pkg/sftp). One
 // conformance test suite runs against both, and against OpenSSH's sshd.
 //
+// Push and Pull are one copy between two backends, as rclone's
+// operations.Copy is for any pair: Push copies from a Local folder holding
+// the file into the Backend, Pull from the Backend into a Local folder. The
+// side on this machine is read or written by this process itself: what it
+// reads there is what the file holds and what it writes there arrives, so
+// that side is never hashed a second time. The other side is checked.
+//
 // # Order of events
 //
-// Push of FILE into a folder:
+// A copy of FILE, with FILE.manifest.json when the source has one, and of
+// the isolation state file when Options.State names one:
 //
-//  1. If FILE.manifest.json lies beside FILE, FILE's size must equal the
-//     manifest's file entry; its SHA-256 is checked as the bytes go out.
-//     Without a manifest the SHA-256 is computed while sending.
-//  2. The bytes go to .FILE.lamigrate-partial, hashed as they are read
-//     (the file is read and hashed on goroutines of their own, beside the
-//     upload).
-//  3. The partial file's size and SHA-256 are checked on the destination.
+//  1. Look, before anything is written. The source FILE's size; its
+//     manifest (read by internal/manifest), whose file entry must record
+//     that size (else a *MismatchError, ErrManifestMismatch) and gives the
+//     SHA-256 to check; the state file's size (Pull: its absence is no
+//     error, nothing is fetched). Then the destination folders must exist:
+//     a missing one is a *FolderError (ErrNoFolder) unless Options.Mkdir
+//     asks to create it, so a mistyped path never makes folders where
+//     nobody looks.
+//  2. Already there? A destination FILE of the same size whose SHA-256
+//     equals the manifest's (without one: the source's) is kept, any
+//     partial file removed, and only the manifest written again (step 7).
+//  3. Where to continue: a partial file .FILE.lamigrate-partial at the
+//     destination is continued when its prefix hashes the same on both
+//     sides (see Resuming); otherwise the copy starts over.
+//  4. The rest of the bytes go to the partial file, hashed as they pass.
+//     Push reads and hashes the local file on goroutines of their own,
+//     beside the upload; Pull reads with many SFTP requests in flight.
+//  5. Verify, before any rename. The bytes' SHA-256 against the manifest's
+//     (ErrManifestMismatch), or, without a manifest, against the source's
+//     own when the source is remote (Pull: sha256sum or openssl on the
+//     server, or a read-back; ErrVerify). Then, when the destination is
+//     remote (Push), the partial file's size and SHA-256 there (ErrVerify).
 //     Where the server runs commands and has python3, a command started
 //     with the upload hashes the partial file from its start as it grows,
 //     so its hash is ready moments after the last byte; a second SFTP
@@ -25,35 +48,35 @@
 //     the final fsync. Otherwise the finished partial file is hashed by
 //     sha256sum (or openssl) on the server, or read back over SFTP when
 //     the server runs no commands. A hash computed during the upload that
-//     disagrees is confirmed by hashing the finished file before the push
+//     disagrees is confirmed by hashing the finished file before the copy
 //     fails.
-//  4. A stale FILE.manifest.json at the destination is removed, the
-//     partial file is renamed to FILE (posix-rename@openssh.com: atomic,
-//     replacing), then the manifest is uploaded the same way. A manifest
-//     present at the destination therefore means a complete FILE.
-//  5. When Options.State names the isolation state file that belongs to the
-//     dump, it travels last, under StateName (isolate-state.json), verified
-//     and renamed into place like FILE.
-//
-// Before anything is sent the destination folder must exist: a missing one
-// is a *FolderError (ErrNoFolder) unless Options.Mkdir asks to create it,
-// so a mistyped path never makes folders where nobody looks. Pull applies
-// the same rule to the local folder it writes into, fetches StateName from
-// beside the remote file into Options.State when it is there (its absence
-// is no error), and never replaces a different local state file.
-//
-// Progress counts the file, its manifest and the state file as one total.
+//  6. Into place: a stale FILE.manifest.json at the destination is removed,
+//     then the partial file is renamed to FILE (posix-rename@openssh.com:
+//     atomic, replacing; on this machine rename(2) and an fsync of the
+//     folder).
+//  7. The manifest, last of the two: written under its partial name,
+//     checked when the destination is remote, renamed into place. A
+//     manifest present beside FILE therefore means a complete FILE.
+//  8. The isolation state file, after the manifest, through steps 2 to 6:
+//     Push sends it under StateName (isolate-state.json), Pull fetches
+//     StateName from beside the remote file into Options.State. A
+//     different file already at Options.State is never replaced (an
+//     error): it may hold the only record of an installation's original
+//     values.
 //
 // Any mismatch stops before the rename: FILE never appears at the
-// destination unless it is complete and verified. Pull is the mirror image,
-// with the partial file beside the local FILE.
+// destination unless it is complete and verified. Every file written is
+// owner-only (0600) where the server allows chmod.
+//
+// Progress counts the file, its manifest and the state file as one total,
+// in that order; Step("sending") comes once per file that is sent.
 //
 // # Resuming
 //
 // A transfer that was cut off leaves its partial file. The next Push or
 // Pull of the same file hashes the partial file's prefix on both sides
-// (the remote side with `head -c N | sha256sum` or a read-back) and, if they
-// agree, sends only the rest; otherwise it starts over. Because a server
+// (read on this machine; on the server with `head -c N | sha256sum` or a
+// read-back) and, if they agree, sends only the rest; otherwise it starts over. Because a server
 // that writes concurrently can leave a gap where requests were in flight,
 // a prefix shortened by Options.ResumeWindow is tried before giving up.
 // Cancelling the context is graceful: requests in flight are allowed to

@@ -47,11 +47,7 @@ func (l *Local) path(name string) (string, error) {
 
 // Folder implements Backend.
 func (l *Local) Folder(ctx context.Context, create bool) error {
-	return localFolder(l.String(), create, false)
-}
-
-// localFolder checks (and with create makes) the folder dir of this machine.
-func localFolder(dir string, create, remote bool) error {
+	dir := filepath.Clean(l.dir)
 	fi, err := os.Stat(dir)
 	switch {
 	case err == nil && fi.IsDir():
@@ -61,7 +57,7 @@ func localFolder(dir string, create, remote bool) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("transfer: %w", err)
 	case !create:
-		return &FolderError{Folder: dir, Remote: remote}
+		return &FolderError{Folder: dir}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("transfer: %w", err)
@@ -103,52 +99,52 @@ func (l *Local) Open(ctx context.Context, name string, off int64) (io.ReadCloser
 }
 
 // Write implements Backend.
-func (l *Local) Write(ctx context.Context, name string, off int64, r io.Reader) (int64, error) {
-	p, err := l.path(name)
+func (l *Local) Write(ctx context.Context, name string, off int64, r io.Reader) (n int64, err error) {
+	f, err := l.create(name, off)
 	if err != nil {
 		return 0, err
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return 0, fmt.Errorf("transfer: %w", err)
-	}
-	return writeLocalFile(ctx, p, off, r)
-}
-
-// writeLocalFile is Write's body, shared with Pull's local side.
-func writeLocalFile(ctx context.Context, p string, off int64, r io.Reader) (n int64, err error) {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		return 0, fmt.Errorf("transfer: %w", err)
 	}
 	defer func() {
 		if cerr := f.Close(); cerr != nil && err == nil {
 			err = fmt.Errorf("transfer: %w", cerr)
 		}
 	}()
-	if off > 0 {
-		fi, err := f.Stat()
-		if err != nil {
-			return 0, fmt.Errorf("transfer: %w", err)
-		}
-		if fi.Size() < off {
-			return 0, fmt.Errorf("transfer: cannot continue %s at byte %d: it holds only %d", p, off, fi.Size())
-		}
-	}
-	if err := f.Truncate(off); err != nil {
-		return 0, fmt.Errorf("transfer: %w", err)
-	}
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("transfer: %w", err)
-	}
-	buf := make([]byte, 1<<20)
-	n, err = io.CopyBuffer(onlyWriter{f}, ctxReader{ctx, r}, buf)
+	// A reader with WriteTo (SFTP's, many requests in flight) is used as
+	// such; others are read in large pieces.
+	n, err = io.CopyBuffer(ctxWriter{ctx, f}, r, make([]byte, 1<<20))
 	if err != nil {
-		return n, fmt.Errorf("transfer: writing %s: %w", p, err)
+		return n, fmt.Errorf("transfer: writing %s: %w", f.Name(), err)
 	}
 	if err := f.Sync(); err != nil {
 		return n, fmt.Errorf("transfer: %w", err)
 	}
 	return n, nil
+}
+
+// create opens name for writing at off (see openAt), making it and its
+// folder as needed. The file is owner-only, as every file we write: an
+// archive holds the customer's whole help desk.
+func (l *Local) create(name string, off int64) (*os.File, error) {
+	p, err := l.path(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("transfer: %w", err)
+	}
+	if err := openAt(f, off); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("transfer: writing %s: %w", p, err)
+	}
+	return f, nil
 }
 
 // Rename implements Backend.
@@ -161,10 +157,6 @@ func (l *Local) Rename(ctx context.Context, oldname, newname string) error {
 	if err != nil {
 		return err
 	}
-	return renameLocal(op, np)
-}
-
-func renameLocal(op, np string) error {
 	if err := os.Rename(op, np); err != nil {
 		return fmt.Errorf("transfer: %w", err)
 	}
@@ -249,7 +241,15 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// onlyWriter hides ReadFrom so io.CopyBuffer uses our buffer and reader.
-type onlyWriter struct{ w io.Writer }
+// ctxWriter ends a copy when ctx is cancelled.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
 
-func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}

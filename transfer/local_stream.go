@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sync"
 )
 
@@ -16,36 +15,11 @@ var _ streamWriter = (*Local)(nil)
 // openStream implements streamWriter: a goroutine reads the file back
 // through its own descriptor as it grows.
 func (l *Local) openStream(ctx context.Context, name string, off int64) (stream, error) {
-	p, err := l.path(name)
+	f, err := l.create(name, off)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return nil, fmt.Errorf("transfer: %w", err)
-	}
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("transfer: %w", err)
-	}
-	if off > 0 {
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("transfer: %w", err)
-		}
-		if fi.Size() < off {
-			f.Close()
-			return nil, fmt.Errorf("transfer: cannot continue %s at byte %d: it holds only %d", p, off, fi.Size())
-		}
-	}
-	if err := f.Truncate(off); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("transfer: %w", err)
-	}
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("transfer: %w", err)
-	}
+	p := f.Name()
 	rf, err := os.Open(p)
 	if err != nil {
 		f.Close()

@@ -306,19 +306,6 @@ func (r *sftpReader) WriteTo(w io.Writer) (n int64, err error) {
 
 func (r *sftpReader) Close() error { return r.f.Close() }
 
-// ctxWriter ends a copy when ctx is cancelled.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
-}
-
 // Write implements Backend.
 func (s *SFTP) Write(ctx context.Context, name string, off int64, r io.Reader) (int64, error) {
 	p, err := s.path(name)
@@ -330,32 +317,11 @@ func (s *SFTP) Write(ctx context.Context, name string, off int64, r io.Reader) (
 	}
 	var n int64
 	err = s.during(ctx, func() error {
-		if err := s.client.MkdirAll(path.Dir(p)); err != nil {
-			return fmt.Errorf("creating %s: %w", path.Dir(p), err)
-		}
-		f, err := s.client.OpenFile(p, os.O_WRONLY|os.O_CREATE)
+		f, err := s.create(p, off)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		// The archive holds the customer's whole help desk: owner only, as
-		// every file we write. A server that refuses chmod keeps its umask.
-		_ = f.Chmod(0o600)
-		if off > 0 {
-			fi, err := f.Stat()
-			if err != nil {
-				return err
-			}
-			if fi.Size() < off {
-				return fmt.Errorf("cannot continue at byte %d: the file holds only %d", off, fi.Size())
-			}
-		}
-		if err := f.Truncate(off); err != nil {
-			return err
-		}
-		if _, err := f.Seek(off, io.SeekStart); err != nil {
-			return err
-		}
 		n, err = f.ReadFromWithConcurrency(ctxReader{ctx, r}, s.cfg.Concurrency)
 		if err != nil {
 			return err
@@ -371,6 +337,26 @@ func (s *SFTP) Write(ctx context.Context, name string, off int64, r io.Reader) (
 		return n, fmt.Errorf("transfer: writing %s: %w", p, err)
 	}
 	return n, nil
+}
+
+// create opens p for writing at off (see openAt), making it and its
+// folder as needed; it runs inside s.during. The file is owner-only, as
+// every file we write (an archive holds the customer's whole help desk); a
+// server that refuses chmod keeps its umask.
+func (s *SFTP) create(p string, off int64) (*sftp.File, error) {
+	if err := s.client.MkdirAll(path.Dir(p)); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", path.Dir(p), err)
+	}
+	f, err := s.client.OpenFile(p, os.O_WRONLY|os.O_CREATE)
+	if err != nil {
+		return nil, err
+	}
+	_ = f.Chmod(0o600)
+	if err := openAt(f, off); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // Rename implements Backend. Without posix-rename@openssh.com (SFTP v3's

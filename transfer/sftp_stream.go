@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
-	"path"
 	"strings"
 	"sync/atomic"
 
@@ -29,23 +27,7 @@ func (s *SFTP) openStream(ctx context.Context, name string, off int64) (stream, 
 		return nil, err
 	}
 	var f *sftp.File
-	err = s.during(ctx, func() error {
-		if err := s.client.MkdirAll(path.Dir(p)); err != nil {
-			return fmt.Errorf("creating %s: %w", path.Dir(p), err)
-		}
-		var err error
-		if f, err = s.client.OpenFile(p, os.O_WRONLY|os.O_CREATE); err != nil {
-			return err
-		}
-		// The archive holds the customer's whole help desk: owner only, as
-		// every file we write. A server that refuses chmod keeps its umask.
-		_ = f.Chmod(0o600)
-		if err := openAt(f, off); err != nil {
-			f.Close()
-			return err
-		}
-		return nil
-	})
+	err = s.during(ctx, func() (err error) { f, err = s.create(p, off); return err })
 	if err != nil {
 		return nil, fmt.Errorf("transfer: writing %s: %w", p, err)
 	}
@@ -62,25 +44,6 @@ func (s *SFTP) openStream(ctx context.Context, name string, off int64) (stream, 
 		}
 	}()
 	return st, nil
-}
-
-// openAt cuts f to off bytes (it must hold at least that many) and moves
-// its offset there.
-func openAt(f *sftp.File, off int64) error {
-	if off > 0 {
-		fi, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		if fi.Size() < off {
-			return fmt.Errorf("cannot continue at byte %d: the file holds only %d", off, fi.Size())
-		}
-	}
-	if err := f.Truncate(off); err != nil {
-		return err
-	}
-	_, err := f.Seek(off, io.SeekStart)
-	return err
 }
 
 // sftpStream is a remote file being written, and its follower.

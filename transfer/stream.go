@@ -10,9 +10,10 @@ import (
 
 // streamWriter is a Backend that can store a file through one open handle,
 // piece after piece, while it hashes on its own side what is already stored.
-// Push uses it to check the destination's SHA-256 during the upload instead
-// of after it (SFTP runs one hashing command on the server that follows the
-// upload; Local reads the file back as it grows).
+// A copy to a destination that is not on this machine's side (Push) uses it
+// to check the destination's SHA-256 during the upload instead of after it
+// (SFTP runs one hashing command on the server that follows the upload;
+// Local reads the file back as it grows).
 type streamWriter interface {
 	// openStream opens name for writing at off, as Write does: the file and
 	// missing folders are created, off == 0 drops old content, off > 0 cuts

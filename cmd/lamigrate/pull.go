@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/alecthomas/kong"
+
 	"github.com/qualityunit/lamigrate/transfer"
 )
 
 type pullCmd struct {
 	Source  string `arg:"" help:"sftp://USER@HOST[:PORT]/PATH (PATH absolute; /~/PATH for the login folder) or a local path (a path with a colon: ./PATH or /PATH)."`
-	File    string `arg:"" help:"Where to write it (a folder keeps the remote name)." type:"path"`
+	File    string `arg:"" help:"Where to write it (a folder, or a path ending in /, keeps the remote name)."`
 	State   string `name:"state" help:"Where to write the isolation state file when isolate-state.json lies beside the remote file (default: isolate-state.json beside FILE). A different file already there is never replaced." placeholder:"FILE" type:"path"`
 	NoState bool   `name:"no-state" help:"Do not fetch the isolation state file."`
 	Mkdir   bool   `name:"mkdir" help:"Create the local folder of FILE when it does not exist."`
@@ -44,8 +46,10 @@ func (c *pullCmd) Run(e *env) error {
 		b, name = transfer.NewLocal(filepath.Dir(c.Source)), filepath.Base(c.Source)
 	}
 	defer b.Close()
-	out := c.File
-	if fi, err := os.Stat(out); (err == nil && fi.IsDir()) || strings.HasSuffix(out, string(os.PathSeparator)) {
+	// Expanded here, not by kong's path type, which would drop the trailing
+	// slash that says "a folder" (one --mkdir is about to create).
+	out := kong.ExpandPath(c.File)
+	if fi, err := os.Stat(out); (err == nil && fi.IsDir()) || strings.HasSuffix(c.File, string(os.PathSeparator)) {
 		out = filepath.Join(out, path.Base(name))
 	}
 	opts := transfer.Options{Mkdir: c.Mkdir}
