@@ -119,14 +119,7 @@ func Read(path string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("manifest: %s is not a valid manifest: %w", path, err)
-	}
-	if m.Format != FormatVersion {
-		return nil, fmt.Errorf("manifest: %s has format %d; this lamigrate reads %d", path, m.Format, FormatVersion)
-	}
-	return &m, nil
+	return Parse(b, path)
 }
 
 // Write stores m at path atomically (temp file, fsync, rename), mode 0600:
