@@ -299,9 +299,9 @@ func (p *Plan) openJournal(s *Session, path string, opt RunOptions) (*Journal, e
 	case exists && !opt.Resume:
 		j, err := ReadJournal(path)
 		if err != nil {
-			return nil, fmt.Errorf("migrate: %w (%s): resume it with --resume, or move it aside to start a new migration", ErrJournalExists, path)
+			return nil, fmt.Errorf("migrate: %w (%s): move it aside to start a new migration, or resume it", ErrJournalExists, path)
 		}
-		return nil, fmt.Errorf("migrate: %w (%s, %s): resume it with --resume, or move it aside to start a new migration",
+		return nil, fmt.Errorf("migrate: %w (%s, %s): move it aside to start a new migration, or resume it",
 			ErrJournalExists, path, j.summary())
 	case !exists && opt.Resume:
 		return nil, fmt.Errorf("migrate: %w in %s: run without --resume to start a migration", ErrNoJournal, cfg.OutputDir)

@@ -115,8 +115,8 @@ func TestJournalExistsRefusedWithoutResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := p.Run(context.Background(), RunOptions{})
-	if !errors.Is(err, ErrJournalExists) || !strings.Contains(err.Error(), "--resume") {
-		t.Errorf("second Run without resume = %v; want ErrJournalExists mentioning --resume", err)
+	if !errors.Is(err, ErrJournalExists) || !strings.Contains(err.Error(), "move it aside to start a new migration, or resume it") {
+		t.Errorf("second Run without resume = %v; want ErrJournalExists saying what to do", err)
 	}
 	rep, err := p.Run(context.Background(), RunOptions{Resume: true})
 	if err != nil || rep.Result != "done" || rec.calls["a"] != 1 {

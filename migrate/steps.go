@@ -62,9 +62,9 @@ func CheckStep() Step {
 				switch f.Severity {
 				case check.Blocker:
 					blockers = append(blockers, f.Message)
-					s.Warn("check: blocker: %s", findingLine(f))
+					s.Warn("blocker: %s", findingLine(f))
 				case check.Warning:
-					s.Warn("check: %s", findingLine(f))
+					s.Warn("%s", findingLine(f))
 				}
 			}
 			if len(blockers) > 0 && !s.Config.Check.AllowBlockers {
@@ -117,13 +117,19 @@ func (s *Session) profile() (*isolate.Profile, error) {
 }
 
 // isolateProgress turns isolate's events into the run's.
+// The drain's pending count is a line each time it changes, not a progress
+// bar: it counts down, and a rate means nothing there.
 func (s *Session) isolateProgress() isolate.Progress {
+	lastPending := int64(-1)
 	return isolate.ProgressFunc(func(e isolate.Event) {
 		switch {
 		case e.Step == "warning":
 			s.Warn("%s", e.Message)
 		case e.Step == "drain":
-			s.Progress(e.Count, 0, false, fmt.Sprintf("%d background jobs pending", e.Count))
+			if e.Count != lastPending {
+				lastPending = e.Count
+				s.Info("%d background jobs pending", e.Count)
+			}
 		case e.Message != "":
 			s.Info("%s", e.Message)
 		case e.Name != "":
@@ -199,7 +205,7 @@ func IsolateStep() Step {
 			if res != nil {
 				s.Info("switched back on: %s", res.SwitchedOn())
 				if n := res.Conflicts(); n > 0 {
-					s.Warn("restore: %d conflicts left alone (changed since isolate); check them with %s", n, s.Config.RestoreCommand())
+					s.Warn("%d conflicts left alone (changed since isolate); check them with %s", n, s.Config.RestoreCommand())
 				}
 			}
 			if err != nil {
@@ -229,7 +235,7 @@ func (s *Session) isolate(ctx context.Context, step string, o isolate.Options) (
 	res, err := isolate.Isolate(ctx, db, p, state, o)
 	if errors.Is(err, isolate.ErrJobsPending) && step == StepCron {
 		// A job queued after drain: wait for it too, then try again.
-		s.Info("cron: background jobs were queued after drain; waiting for them")
+		s.Info("background jobs were queued after drain; waiting for them")
 		if _, derr := s.drain(ctx); derr != nil {
 			return out, derr
 		}
@@ -242,15 +248,8 @@ func (s *Session) isolate(ctx context.Context, step string, o isolate.Options) (
 	for _, src := range res.Sources {
 		changed += src.Changed
 		recorded += int64(src.Recorded)
-		if src.Status == "skipped" && step == StepIsolate {
-			s.Warn("isolate: source %s skipped: %s", src.Name, src.Reason)
-		}
 	}
-	for _, w := range res.Warnings {
-		if !strings.HasPrefix(w, "source ") || step == StepIsolate {
-			s.Warn("%s: %s", step, w)
-		}
-	}
+	// res.Warnings were reported through isolateProgress as they happened.
 	if fi, err := os.Stat(state); err == nil {
 		out.AddFile(state, fi.Size(), "")
 	}
@@ -376,7 +375,7 @@ func (p dumpProgress) Update(st dump.Status) {
 	p.s.Progress(st.DataBytes, st.DataBytesTotal, true,
 		fmt.Sprintf("table %d/%d %s, %d rows", st.TablesDone, st.Tables, st.Table, st.Rows))
 }
-func (p dumpProgress) Warn(msg string) { p.s.Warn("dump: %s", msg) }
+func (p dumpProgress) Warn(msg string) { p.s.Warn("%s", msg) }
 
 // DumpStep writes the archive and its manifest (dump.File). An interrupted
 // dump is safe to redo: only a finished dump is renamed into place.
@@ -461,7 +460,7 @@ func VerifyStep() Step {
 				return out, fmt.Errorf("verify: %s: %s", path, rep.Failure)
 			}
 			if rep.Evidence != verify.EvidenceStrong {
-				s.Warn("verify: %s passed with %s evidence only", path, rep.Evidence)
+				s.Warn("%s passed with %s evidence only", path, rep.Evidence)
 			}
 			out.AddFile(path, rep.File.Bytes, rep.File.SHA256)
 			out.Count("sql_bytes", rep.SQL.Bytes)
@@ -530,9 +529,6 @@ func RestoreStep() Step {
 			if res != nil {
 				out.Count("rows_restored", res.Restored())
 				out.Count("conflicts", int64(res.Conflicts()))
-				for _, w := range res.Warnings {
-					s.Warn("restore: %s", w)
-				}
 				s.Info("switched back on: %s", res.SwitchedOn())
 			}
 			if err != nil {

@@ -95,7 +95,7 @@ func (s *Session) push(ctx context.Context) (Output, error) {
 	if _, err := os.Stat(state); err == nil {
 		opts.State = state
 	} else {
-		s.Warn("push: no isolation state file %s to send: the cloud side cannot re-activate the sources without it", state)
+		s.Warn("no isolation state file %s to send: the cloud side cannot re-activate the sources without it", state)
 	}
 	r, err := transfer.Push(ctx, b, archive, opts, transferProgress{s, filepath.Base(archive)})
 	if err != nil {
@@ -111,7 +111,7 @@ func (s *Session) push(ctx context.Context) (Output, error) {
 	out.Value("verified", string(r.Verified))
 	if r.State != nil {
 		addResult(&out, r.State)
-		s.Info("push: carried the isolation state file %s as %s", state, r.State.Name)
+		s.Info("carried the isolation state file %s as %s", state, r.State.Name)
 	}
 	out.Value("destination", b.String())
 	return out, nil

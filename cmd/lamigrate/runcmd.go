@@ -65,7 +65,7 @@ func (c *runCmd) Run(e *env) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, migrate.ErrJournalExists):
-		return withStatus(exitUsage, fmt.Errorf("%w; to continue it: %s", err, c.command("--resume")))
+		return withStatus(exitUsage, fmt.Errorf("%w: %s", err, c.command("--resume")))
 	case errors.Is(err, migrate.ErrNoJournal):
 		return withStatus(exitUsage, fmt.Errorf("%w; to start one: %s", err, c.command()))
 	case errors.As(err, &ie):
@@ -193,7 +193,11 @@ func (p *runProgress) Event(ev migrate.Event) {
 			p.u.warn("%s: rolled back", prefix)
 		}
 	case migrate.EventWarning:
-		p.u.warn("%s", ev.Message)
+		if ev.Step == "" {
+			p.u.warn("%s", ev.Message)
+		} else {
+			p.u.warn("%s: %s", ev.Step, ev.Message)
+		}
 	case migrate.EventInfo:
 		if ev.Step == "" {
 			p.u.info("%s", ev.Message)

@@ -223,7 +223,7 @@ func TestRunJournalHints(t *testing.T) {
 	}
 	code, _, stderr = runCLI(t, nil, "run", "--config", cfg)
 	if code != exitUsage || !strings.HasPrefix(stderr, "lamigrate run: a journal of an earlier run exists") ||
-		!strings.Contains(stderr, "to continue it: lamigrate run --config "+cfg+" --resume\n") {
+		!strings.Contains(stderr, "move it aside to start a new migration, or resume it: lamigrate run --config "+cfg+" --resume\n") {
 		t.Errorf("run with a journal = %d, %q", code, stderr)
 	}
 }
