@@ -372,8 +372,10 @@ func (c Config) Validate() error {
 				bad("transfer.url holds a password: remove it and name its environment variable in transfer.password_env")
 			}
 		}
-		if _, err := transfer.ParseTarget(u); err != nil {
+		if loc, err := transfer.ParseTarget(u); err != nil {
 			bad("transfer.url: %s", strings.TrimPrefix(err.Error(), "transfer: "))
+		} else if loc != nil && !loc.IsDir() {
+			bad("transfer.url %q must name a folder (end it with /): the archive keeps its name (archive) inside it", u)
 		}
 	}
 	switch c.Dump.Compress {

@@ -29,6 +29,8 @@ func TestConfigValidate(t *testing.T) {
 		{"secret instead of env name", func(c *Config) { c.Connection.PasswordEnv = "hunter2!" }, "not an environment variable name"},
 		{"password in url", func(c *Config) { c.Transfer.URL = "sftp://u:pw@h/in/" }, "transfer.url holds a password"},
 		{"scp url", func(c *Config) { c.Transfer.URL = "scp://h/in/" }, "only sftp:// URLs and local folders"},
+		{"sftp url names a file", func(c *Config) { c.Transfer.URL = "sftp://u@h/in/dump.sql.gz" }, "must name a folder (end it with /)"},
+		{"scp-style url", func(c *Config) { c.Transfer.URL = "u@h:/in/" }, "write it as sftp://u@h/in/"},
 		{"archive path", func(c *Config) { c.Archive = "../x.sql.gz" }, "must be a file name"},
 		{"compress", func(c *Config) { c.Dump.Compress = "bzip2" }, `dump.compress "bzip2"`},
 		{"negative threads", func(c *Config) { c.Import.Threads = -1 }, "import.threads"},

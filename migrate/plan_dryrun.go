@@ -188,6 +188,16 @@ func (p *Plan) dryRunBlockers(ctx context.Context, s *Session) []string {
 			out = append(out, err.Error())
 		}
 	}
+	if pending(StepAdjust) && cfg.Adjust.Rules != "" {
+		if _, err := s.rules(); err != nil {
+			out = append(out, err.Error())
+		}
+	}
+	if cfg.Transfer.URL != "" && (pending(StepPush) || pending(StepPull)) {
+		if err := s.transferReachable(ctx, pending(StepPull)); err != nil {
+			out = append(out, err.Error())
+		}
+	}
 	needDB := false
 	for _, st := range p.Steps {
 		if pending(st.Name) && dbSteps[st.Name] {

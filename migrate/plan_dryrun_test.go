@@ -78,6 +78,20 @@ func TestDryRunBlockers(t *testing.T) {
 		{"unknown extension", func(c *Config) { c.Archive = "la.sql.bz2" }, []string{`archive la.sql.bz2: unknown extension ".bz2"`}},
 		{"unknown extension, dump skipped", func(c *Config) { c.Archive = "la.sql.bz2"; c.Skip = []string{StepDump} }, nil},
 		{"cloud ignores the extension", func(c *Config) { c.Side = CloudSide; c.Archive = "la.sql.bz2" }, nil},
+		{"push folder missing", func(c *Config) { c.Transfer.URL = filepath.Join(t.TempDir(), "nowhere") + "/" },
+			[]string{"does not exist: check transfer.url, or set \"mkdir\": true"}},
+		{"push folder missing, mkdir", func(c *Config) {
+			c.Transfer.URL, c.Transfer.Mkdir = filepath.Join(t.TempDir(), "nowhere")+"/", true
+		}, nil},
+		{"push folder there", func(c *Config) { c.Transfer.URL = t.TempDir() + "/" }, nil},
+		{"pull: archive not there", func(c *Config) { c.Side = CloudSide; c.Transfer.URL = t.TempDir() + "/" },
+			[]string{"dump.sql.gz is not there yet"}},
+		{"adjust parameter missing", func(c *Config) { c.Side = CloudSide; c.Adjust.Rules = "../examples/adjust-rules.json" },
+			[]string{`parameter domain of the rules has no value`}},
+		{"adjust parameter given", func(c *Config) {
+			c.Side = CloudSide
+			c.Adjust.Rules, c.Adjust.Params = "../examples/adjust-rules.json", map[string]string{"domain": "x.example.com"}
+		}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,17 +15,9 @@ import (
 // run changes nothing, so the step is safe to redo.
 func (s *Session) adjust(ctx context.Context) (Output, error) {
 	var out Output
-	rules, err := adjust.LoadRules(s.Config.Adjust.Rules)
+	rules, err := s.rules()
 	if err != nil {
 		return out, err
-	}
-	if missing := rules.Missing(s.Config.Adjust.Params); len(missing) > 0 {
-		var kv []string
-		for _, m := range missing {
-			kv = append(kv, fmt.Sprintf("%q: \"VALUE\"", m))
-		}
-		return out, fmt.Errorf("adjust: %v (rules %s): add to the configuration's adjust section: \"params\": {%s}",
-			&adjust.MissingParamsError{Names: missing}, s.Config.Adjust.Rules, strings.Join(kv, ", "))
 	}
 	db, err := s.DB(ctx)
 	if err != nil {
@@ -52,4 +44,22 @@ func (s *Session) adjust(ctx context.Context) (Output, error) {
 	out.Count("rules", int64(len(rep.Rules)))
 	out.Count("rows_changed", rep.Changed)
 	return out, nil
+}
+
+// rules loads the configured rules file and checks that the configuration
+// gives every parameter it declares (the adjust step and the dry run).
+func (s *Session) rules() (*adjust.Rules, error) {
+	rules, err := adjust.LoadRules(s.Config.Adjust.Rules)
+	if err != nil {
+		return nil, err
+	}
+	if missing := rules.Missing(s.Config.Adjust.Params); len(missing) > 0 {
+		var kv []string
+		for _, m := range missing {
+			kv = append(kv, fmt.Sprintf("%q: \"VALUE\"", m))
+		}
+		return nil, fmt.Errorf("adjust: %v (rules %s): add to the configuration's adjust section: \"params\": {%s}",
+			&adjust.MissingParamsError{Names: missing}, s.Config.Adjust.Rules, strings.Join(kv, ", "))
+	}
+	return rules, nil
 }

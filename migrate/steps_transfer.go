@@ -54,6 +54,30 @@ func (s *Session) backend(ctx context.Context) (transfer.Backend, error) {
 	return transfer.DialSFTP(ctx, cfg, sec)
 }
 
+// transferReachable is the dry run's look at Config.Transfer.URL: it
+// connects, and checks that the folder exists (or transfer.mkdir will make
+// it) for a push, and that the archive is there for a pull.
+func (s *Session) transferReachable(ctx context.Context, pull bool) error {
+	b, err := s.backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if pull {
+		if _, err := b.Stat(ctx, s.Config.WithDefaults().Archive); err != nil {
+			return fmt.Errorf("transfer: %s%s is not there yet: %v", b, s.Config.WithDefaults().Archive, err)
+		}
+		return nil
+	}
+	if err := b.Folder(ctx, false); err != nil {
+		if errors.Is(err, transfer.ErrNoFolder) && s.Config.Transfer.Mkdir {
+			return nil
+		}
+		return fmt.Errorf("%v: check transfer.url, or set \"mkdir\": true in the config's transfer section to create it", err)
+	}
+	return nil
+}
+
 type transferProgress struct {
 	s    *Session
 	what string
