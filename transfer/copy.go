@@ -95,6 +95,25 @@ func copyFiles(ctx context.Context, file, state *item, opts Options, p Progress)
 			return nil, err
 		}
 	}
+	// A state file that may not be replaced and differs refuses the whole
+	// copy before the archive moves: a new archive beside an old state
+	// file would pair two migrations.
+	for _, it := range items {
+		if !it.keep || it.missing {
+			continue
+		}
+		if have, err := it.to.b.Stat(ctx, it.to.name); err == nil {
+			same := false
+			if have == it.size {
+				if same, err = alreadyThere(ctx, it, &Result{}); err != nil {
+					return nil, err
+				}
+			}
+			if !same {
+				return nil, fmt.Errorf("transfer: %s already exists and differs from %s: move it away, or fetch the state file to another name (--state FILE); nothing was copied", it.to, it.from)
+			}
+		}
+	}
 
 	// 2. Each file in turn, progress counting on over one total.
 	var err error
@@ -186,7 +205,7 @@ func copyOnce(ctx context.Context, it *item, opts Options, p Progress, res *Resu
 			return putManifest(ctx, it)
 		}
 		if it.keep {
-			return fmt.Errorf("transfer: %s already exists and differs from %s: move it away, or fetch the state file to another name", to, from)
+			return fmt.Errorf("transfer: %s already exists and differs from %s: move it away, or fetch the state file to another name (--state FILE)", to, from)
 		}
 	case err != nil && !errors.Is(err, fs.ErrNotExist):
 		return err

@@ -162,8 +162,12 @@ func TestStateFileAndFolders(t *testing.T) {
 				t.Errorf("Pull progress ended at %v; want %d of %d", rec.last, total, total)
 			}
 			os.WriteFile(popts.State, []byte("originals"), 0o600)
+			os.WriteFile(filepath.Join(in, "dump.sql.gz"), []byte("an older archive"), 0o600)
 			if _, err := Pull(context.Background(), b, "dump.sql.gz", filepath.Join(in, "dump.sql.gz"), popts, nil); err == nil || string(mustRead(t, popts.State)) != "originals" {
 				t.Errorf("Pull over a different state file = %v; want an error and the file untouched", err)
+			}
+			if got := string(mustRead(t, filepath.Join(in, "dump.sql.gz"))); got != "an older archive" {
+				t.Errorf("Pull refused for the state file but replaced the archive (%d bytes): a new archive beside an old state file", len(got))
 			}
 			if err := os.Remove(filepath.Join(remote, StateName)); err != nil {
 				t.Fatal(err)

@@ -224,7 +224,7 @@ func (p *transferProgress) Step(step string, from, total int64) {
 		}
 		p.from = from
 		if from > 0 {
-			p.e.ui.info("%s %s: resuming at %s of %s", p.verb, p.name, bytesize.Format(from), bytesize.Format(total))
+			p.e.ui.info("%s %s: %s of %s already there (resumed or unchanged)", p.verb, p.name, bytesize.Format(from), bytesize.Format(total))
 		}
 		p.t = p.e.ui.task(p.verb+" "+p.name, total-from, true)
 	case "verifying":
