@@ -61,6 +61,12 @@ var Codes = map[string]string{
 	"table_not_liveagent": "table without the qu_ prefix",
 	"table_backup":        "qu_ table named like a leftover copy",
 	"view_reads_ignored":  "view over a table the dump leaves out",
+	"routines":            "stored procedures, functions and events the dump carries",
+	"routines_hidden":     "the user cannot see other users' routines (the dump would leave them out)",
+	"routine_unreadable":  "routine whose body SHOW CREATE hides from the user (the dump fails)",
+	"events_hidden":       "no EVENT privilege: events invisible (the dump would leave them out)",
+	"event_enabled":       "enabled event: runs on the cloud database once loaded",
+	"definers":            "DEFINERs of views, triggers, routines and events (SUPER / SET USER or --strip-definers)",
 	"size":                "database size and estimated dump size",
 	"disk_space":          "free space in the output folder vs the estimate",
 	"downtime":            "estimated downtime (dump + transfer + import)",
@@ -111,12 +117,28 @@ type Facts struct {
 	MaxAllowedPacket int64          `json:"max_allowed_packet"`
 	// LargestRow is the largest row in bytes that check measured or
 	// estimated (0 = unknown).
-	LargestRow      int64        `json:"largest_row"`
-	LargestRowTable string       `json:"largest_row_table,omitempty"`
-	Tables          []TableFact  `json:"tables"`
-	Views           []string     `json:"views"`
-	Triggers        int          `json:"triggers"`
-	Size            SizeEstimate `json:"size"`
+	LargestRow      int64       `json:"largest_row"`
+	LargestRowTable string      `json:"largest_row_table,omitempty"`
+	Tables          []TableFact `json:"tables"`
+	Views           []string    `json:"views"`
+	Triggers        int         `json:"triggers"`
+	// Procedures, Functions and Events count the stored routines and
+	// events this user can see; RoutinesHidden and EventsHidden say when
+	// the server hides some (or all) of them.
+	Procedures     int  `json:"procedures"`
+	Functions      int  `json:"functions"`
+	Events         int  `json:"events"`
+	RoutinesHidden bool `json:"routines_hidden,omitempty"`
+	EventsHidden   bool `json:"events_hidden,omitempty"`
+	// EnabledEvents names the events with STATUS ENABLED.
+	EnabledEvents []string `json:"enabled_events,omitempty"`
+	// UnreadableRoutines lists the routines whose body SHOW CREATE hides
+	// ("function `f`").
+	UnreadableRoutines []string `json:"unreadable_routines,omitempty"`
+	// Definers lists the distinct DEFINERs of the views, triggers,
+	// routines and events, by name.
+	Definers []DefinerFact `json:"definers,omitempty"`
+	Size     SizeEstimate  `json:"size"`
 	// FreeBytes is the free space in OutDir, or in its nearest existing
 	// parent when OutDir is still to be created (-1 when not checked).
 	FreeBytes   int64            `json:"free_bytes"`
@@ -184,6 +206,7 @@ func Run(ctx context.Context, db *sql.DB, cfg Config) (*Report, error) {
 		{"version", c.version},
 		{"tables", c.tables},
 		{"views", c.views},
+		{"routines", c.routines},
 		{"size", c.size},
 		{"packet", c.packet},
 		{"disk", c.disk},
@@ -219,6 +242,11 @@ type checker struct {
 	ignored map[string]bool
 	// filled by sources()
 	profile *isolate.Profile
+	// SHOW GRANTS, read once by readGrants
+	grantsRead bool
+	grants     []Grant
+	roles      bool
+	grantsErr  error
 }
 
 func (c *checker) add(sev Severity, code, subject, action, format string, args ...any) {

@@ -89,6 +89,10 @@ type Config struct {
 	// HexBlob: the dump writes binary values as 0x... (dump.Config.HexBlob),
 	// which doubles them before compression.
 	HexBlob bool `json:"hex_blob,omitempty"`
+	// StripDefiners: the import (or the dump) will strip the DEFINERs of
+	// views, triggers, routines and events (import.strip_definers in a
+	// run), so they are information instead of a warning.
+	StripDefiners bool `json:"strip_definers,omitempty"`
 	// Cron is where isolate will look for the jobs.php/queue.php cron
 	// lines: the user crontab (listed with Cron.Command plus -l) and the
 	// system crontab files or globs of Cron.Files, read the way isolate

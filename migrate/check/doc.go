@@ -19,25 +19,37 @@
 //     schema, and which ones the dump's ignore list (Config.Ignore) leaves
 //     out;
 //  4. the views that read an ignored table;
-//  5. the size of the dump: the largest tables are sampled (read up to
+//  5. the stored procedures and functions (information_schema.ROUTINES)
+//     and events (SHOW EVENTS), counted in Facts: a routine whose body
+//     SHOW CREATE hides from this user (neither its definer nor allowed
+//     to read mysql.proc) is a blocker, since the dump fails on it; a
+//     user the server hides other users' routines from (no EXECUTE,
+//     CREATE ROUTINE or ALTER ROUTINE on the database, no SELECT on
+//     mysql.proc), or events from (no EVENT privilege), is a warning with
+//     the GRANT to run; each enabled event is a warning (it runs on the
+//     cloud database once loaded); and the distinct DEFINERs of the views,
+//     triggers, routines and events are a warning (loading them needs
+//     SUPER or SET USER, or --strip-definers), information when
+//     Config.StripDefiners says they will be stripped;
+//  6. the size of the dump: the largest tables are sampled (read up to
 //     Config.SampleBytes each, written as the dump writes them, and
 //     compressed) and the others estimated with TextArchiveRatio or
 //     BlobArchiveRatio;
-//  6. max_allowed_packet against the largest row;
-//  7. the free space in Config.OutDir (or its nearest existing parent)
+//  7. max_allowed_packet against the largest row;
+//  8. the free space in Config.OutDir (or its nearest existing parent)
 //     against the estimated archive;
-//  8. the downtime: dump, transfer and import at DefaultDumpMBps,
+//  9. the downtime: dump, transfer and import at DefaultDumpMBps,
 //     Config.LinkMbps and DefaultImportMBps unless Config replaces them;
-//  9. the external sources of the isolate profile (Config.ProfilePath), and
+//  10. the external sources of the isolate profile (Config.ProfilePath), and
 //     tables that look like sources but are not in it (LookAlikeTables);
-//  10. the background jobs not finished yet;
-//  11. the jobs.php/queue.php cron lines, where isolate will look for them
+//  11. the background jobs not finished yet;
+//  12. the jobs.php/queue.php cron lines, where isolate will look for them
 //     (Config.Cron), weighed by Config.CronIsolation;
-//  12. the installation folder: settings.php's ENCRYPTION_KEY, the mail
+//  13. the installation folder: settings.php's ENCRYPTION_KEY, the mail
 //     pipe, custom plugins and themes, the version on disk;
-//  13. the privileges the dump and isolate need (SHOW GRANTS, ParseGrant,
+//  14. the privileges the dump and isolate need (SHOW GRANTS, ParseGrant,
 //     Allows);
-//  14. whether now is inside the migration window (InWindow: Monday to
+//  15. whether now is inside the migration window (InWindow: Monday to
 //     Friday, 08:00–20:00 in MigrationZone).
 //
 // The findings are then sorted worst first (stable otherwise) and counted;
@@ -45,7 +57,8 @@
 //
 // # Safety
 //
-// Run only reads: SELECTs and SHOW statements on the database (it does not
+// Run only reads: SELECTs and SHOW statements on the database, SHOW CREATE
+// of each routine included (it does not
 // run ANALYZE TABLE, which on a live server writes to the binary log and
 // replans every query on the table), files under the installation folder,
 // and the crontabs (Config.CrontabCommand, Config.Cron). It writes nothing.

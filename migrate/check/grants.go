@@ -181,27 +181,13 @@ func Allows(grants []Grant, priv, db, table string) bool {
 func (c *checker) privileges(ctx context.Context) error {
 	f := &c.rep.Facts
 	f.Privileges = map[string]bool{}
-	rows, err := c.db.QueryContext(ctx, "SHOW GRANTS")
-	if err != nil {
+	grants, roles, err := c.readGrants(ctx)
+	if isGrantsErr(err) {
 		c.add(Warning, "privileges", "", "check the grants yourself: SELECT, SHOW VIEW, TRIGGER on the database, UPDATE on the source tables",
 			"cannot read the grants: %v", err)
 		return nil
 	}
-	defer rows.Close()
-	var grants []Grant
-	roles := false
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			return err
-		}
-		if g, ok := ParseGrant(line); ok {
-			grants = append(grants, g)
-		} else if !strings.Contains(strings.ToUpper(line), " ON ") {
-			roles = true // GRANT `role` TO user
-		}
-	}
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return err
 	}
 	missing := func(sev Severity, priv, what, action string) {
@@ -279,4 +265,52 @@ func limitList(s []string, n int) string {
 		return strings.Join(s, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(s[:n], ", "), len(s)-n)
+}
+
+// grantsErr is SHOW GRANTS refused or failing: a finding, not a failure.
+type grantsErr struct{ err error }
+
+func (e *grantsErr) Error() string { return e.err.Error() }
+func (e *grantsErr) Unwrap() error { return e.err }
+
+func isGrantsErr(err error) bool {
+	_, ok := err.(*grantsErr)
+	return ok
+}
+
+// readGrants reads SHOW GRANTS once (later calls return the same) and
+// parses it; roles is true when a role is granted. A refused SHOW GRANTS
+// is a *grantsErr.
+func (c *checker) readGrants(ctx context.Context) (grants []Grant, roles bool, err error) {
+	if c.grantsRead {
+		return c.grants, c.roles, c.grantsErr
+	}
+	c.grants, c.roles, c.grantsErr = c.showGrants(ctx)
+	if ctx.Err() == nil {
+		c.grantsRead = true
+	}
+	return c.grants, c.roles, c.grantsErr
+}
+
+func (c *checker) showGrants(ctx context.Context) (grants []Grant, roles bool, err error) {
+	rows, err := c.db.QueryContext(ctx, "SHOW GRANTS")
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, false, err
+		}
+		return nil, false, &grantsErr{err}
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return nil, false, err
+		}
+		if g, ok := ParseGrant(line); ok {
+			grants = append(grants, g)
+		} else if !strings.Contains(strings.ToUpper(line), " ON ") {
+			roles = true // GRANT `role` TO user
+		}
+	}
+	return grants, roles, rows.Err()
 }
