@@ -186,6 +186,10 @@ type DumpOptions struct {
 	Ignore           []string `json:"ignore,omitempty"`
 	NoDefaultIgnores bool     `json:"no_default_ignores,omitempty"`
 	Keep             []string `json:"keep,omitempty"`
+	// StripDefiners writes views, triggers, routines and events without
+	// their DEFINER, so the cloud side needs no SUPER / SET USER to load
+	// them.
+	StripDefiners bool `json:"strip_definers,omitempty"`
 	// PassphraseEnv names the environment variable holding the archive's
 	// passphrase (needed when Archive ends in .age).
 	PassphraseEnv string `json:"passphrase_env,omitempty"`

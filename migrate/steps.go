@@ -102,6 +102,7 @@ func (s *Session) checkConfig() check.Config {
 		HexBlob:       dc.HexBlob,
 		Cron:          c.Isolate.Cron,
 		CronIsolation: check.CronKept,
+		StripDefiners: c.Dump.StripDefiners || c.Import.StripDefiners,
 	}
 	if c.Isolate.Cron != nil {
 		cc.CronIsolation = check.CronIsolated
@@ -354,6 +355,7 @@ func (s *Session) dumpConfig(db string) dump.Config {
 		IgnoreTables:     c.Ignore,
 		NoDefaultIgnores: c.NoDefaultIgnores,
 		KeepTables:       c.Keep,
+		StripDefiners:    c.StripDefiners,
 		Compression:      c.Compress,
 		Level:            c.Level,
 	}
