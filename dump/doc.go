@@ -79,6 +79,8 @@
 // # Failure
 //
 // Any failure (connection lost, table changed, disk full, context
-// cancelled) returns one error and, from File, leaves neither FILE nor
-// FILE.partial behind.
+// cancelled) returns one error, naming the table when one was being read,
+// and, from File, leaves neither FILE nor FILE.partial behind; what Stream
+// wrote has no completion marker. A lost connection and error 1412 (the
+// table altered during the dump) say to run the dump again.
 package dump

@@ -114,13 +114,21 @@ func (e *TableError) Error() string {
 	if errors.Is(e.Err, syscall.ENOSPC) || errors.Is(e.Err, syscall.EDQUOT) {
 		msg += " (the disk holding the output is full: free space or write the dump to another folder; the partial file was removed)"
 	}
-	if errors.Is(e.Err, driver.ErrBadConn) || errors.Is(e.Err, mysql.ErrInvalidConn) {
-		msg = "lost the connection to the server (" + msg + ")"
+	if lostConnection(e.Err) {
+		msg = "lost the connection to the server (" + msg + "): check that the server is running and that nothing between ends long transfers (a proxy's or firewall's idle timeout), then run the dump again"
 	}
 	return fmt.Sprintf("dump: table %s: %s", ident.Quote(e.Table), msg)
 }
 
 func (e *TableError) Unwrap() error { return e.Err }
+
+// lostConnection says whether err is the connection to the server breaking
+// (the driver reports a connection cut in the middle of a result as
+// "invalid connection", the network as an unexpected EOF).
+func lostConnection(err error) bool {
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sql.ErrConnDone)
+}
 
 // testHookSpillPeak, when set by a test, receives the most bytes ever
 // spilled and not yet copied.

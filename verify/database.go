@@ -67,7 +67,18 @@ type DatabaseReport struct {
 // A check that ran to the end returns its report and, when anything
 // differs, a *DiffError listing every *MismatchError. Other errors (a lost
 // connection, missing privileges) come without a verdict.
+//
+// A connection lost during the check (the server gone or restarted, the
+// network cut) is such an error: it says so, and that there is no verdict.
 func Database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*DatabaseReport, error) {
+	rep, err := database(ctx, db, m, opt)
+	if err != nil && lostConnection(err) {
+		return nil, &connLostError{err}
+	}
+	return rep, err
+}
+
+func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*DatabaseReport, error) {
 	start := time.Now()
 	if m == nil {
 		return nil, fmt.Errorf("verify: a database check needs the dump's manifest")

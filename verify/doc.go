@@ -41,5 +41,8 @@
 // are typed: *StreamError says where in the stream (uncompressed offset,
 // table, bytes of the file read), *MismatchError names what differs from the
 // manifest, *DiffError lists all of a database check's differences. Every
-// check also returns its report, filled as far as it got.
+// archive check also returns its report, filled as far as it got. A
+// database check that could not finish (the connection lost, a privilege
+// missing) returns an error and no report: no verdict, never a difference
+// for what it could not read.
 package verify

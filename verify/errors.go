@@ -1,9 +1,14 @@
 package verify
 
 import (
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/qualityunit/lamigrate/internal/ident"
 )
@@ -179,3 +184,24 @@ func (e *DiffError) Unwrap() []error {
 	}
 	return out
 }
+
+// lostConnection says whether err is the connection to the server breaking
+// (the driver reports a connection cut in the middle of a result as
+// "invalid connection", the network as an unexpected EOF).
+func lostConnection(err error) bool {
+	var d *DiffError
+	if errors.As(err, &d) {
+		return false
+	}
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sql.ErrConnDone)
+}
+
+// connLostError is a database check cut short by a lost connection.
+type connLostError struct{ err error }
+
+func (e *connLostError) Error() string {
+	return e.err.Error() + " (lost the connection to the server, so the check did not finish and there is no verdict: check that the server is running, then run the check again)"
+}
+
+func (e *connLostError) Unwrap() error { return e.err }

@@ -78,6 +78,9 @@ func showCreate(ctx context.Context, conn *sql.Conn, typ, schema, name string) (
 		ptrs[i] = &vals[i]
 	}
 	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return "", "", fmt.Errorf("verify: %s %s: %w", strings.ToLower(typ), ident.Quote(name), err)
+		}
 		return "", "", fmt.Errorf("verify: %s %s: SHOW CREATE returned nothing", strings.ToLower(typ), ident.Quote(name))
 	}
 	if err := rows.Scan(ptrs...); err != nil {
@@ -155,5 +158,8 @@ func triggerNames(ctx context.Context, db *sql.DB, schema string) (map[string]bo
 		}
 		out[n] = true
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("verify: listing triggers of %s: %w", ident.Quote(schema), err)
+	}
+	return out, nil
 }

@@ -1,0 +1,149 @@
+package load
+
+// A deadlock (1213) or lock wait timeout (1205) during an INSERT of the
+// import. Load opens its own connections from a *mysql.Config, so a mock
+// *sql.DB cannot stand in for the whole import: go-sqlmock drives the one
+// function that runs a data statement (engine.insert, on a *sql.Conn), and
+// the real server produces a real lock wait timeout in a whole import,
+// which is then resumed.
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/DATA-DOG/go-sqlmock"
+	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qualityunit/lamigrate/internal/ident"
+	"github.com/qualityunit/lamigrate/internal/mysqltest"
+)
+
+// TestInsertLockErrors: the INSERT fails with 1213 or 1205; insert stops
+// there, before the progress record and the COMMIT, and returns one
+// *StatementError naming the table, the statement's offset and the
+// server's error. A resumed import runs the statement again (it has no
+// progress record) and the server did not commit its rows: 1213 rolls
+// the transaction back, 1205 the statement.
+func TestInsertLockErrors(t *testing.T) {
+	const stmt = "INSERT INTO `t` VALUES (1,'a'),(2,'b')"
+	for _, tc := range []struct {
+		name string
+		err  *mysql.MySQLError
+	}{
+		{"deadlock", &mysql.MySQLError{Number: 1213, SQLState: [5]byte{'4', '0', '0', '0', '1'},
+			Message: "Deadlock found when trying to get lock; try restarting transaction"}},
+		{"lock wait timeout", &mysql.MySQLError{Number: 1205, SQLState: [5]byte{'H', 'Y', '0', '0', '0'},
+			Message: "Lock wait timeout exceeded; try restarting transaction"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, mock, err := sqlmock.New(sqlmock.QueryMatcherOption(sqlmock.QueryMatcherEqual))
+			require.NoError(t, err)
+			defer db.Close()
+			ctx := context.Background()
+			conn, err := db.Conn(ctx)
+			require.NoError(t, err)
+			defer conn.Close()
+			mock.ExpectExec("START TRANSACTION").WillReturnResult(sqlmock.NewResult(0, 0))
+			mock.ExpectExec(stmt).WillReturnError(tc.err)
+
+			e := &engine{}
+			u := &unit{table: "t", key: unitKey("t")}
+			n, err := e.insert(ctx, conn, u, item{offset: 1234, ordinal: 1}, []byte(stmt), false)
+			require.Error(t, err)
+			t.Logf("error: %v", err)
+			assert.Zero(t, n)
+			var se *StatementError
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, "t", se.Table)
+			assert.Equal(t, int64(1234), se.Offset)
+			var me *mysql.MySQLError
+			require.ErrorAs(t, err, &me)
+			assert.Equal(t, tc.err.Number, me.Number)
+			assert.Contains(t, err.Error(), "load: table `t`: statement at byte 1234")
+			assert.NotContains(t, err.Error(), "\n")
+			assert.False(t, u.progress, "no progress recorded for a statement that did not commit")
+			assert.NoError(t, mock.ExpectationsWereMet())
+		})
+	}
+}
+
+// TestLoadLockWaitTimeoutResumes: another session holds a row lock on a
+// key the import's second INSERT writes; that INSERT fails with a real
+// 1205 after the stream's innodb_lock_wait_timeout. The import stops with
+// one error naming the table, keeps the first INSERT's committed rows, and
+// the same import run again loads the rest: every row once.
+func TestLoadLockWaitTimeoutResumes(t *testing.T) {
+	dump := []byte("-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB\n" +
+		"/*!40101 SET NAMES utf8mb4 */;\n" +
+		"SET SESSION innodb_lock_wait_timeout = 1;\n" +
+		"CREATE TABLE `t` (`id` int(11) NOT NULL, `v` varchar(10) DEFAULT NULL, PRIMARY KEY (`id`)) ENGINE=InnoDB;\n" +
+		"INSERT INTO `t` VALUES (1,'a'),(2,'b');\n" +
+		"INSERT INTO `t` VALUES (3,'c'),(4,'d');\n" +
+		"INSERT INTO `t` VALUES (5,'e');\n" +
+		"CREATE TABLE `after` (`id` int(11) NOT NULL PRIMARY KEY) ENGINE=InnoDB;\n" +
+		"INSERT INTO `after` VALUES (1);\n")
+	target := mysqltest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	locker, err := target.Conn(ctx)
+	require.NoError(t, err)
+	defer locker.Close()
+
+	t.Cleanup(func() { afterInsert = nil })
+	var hookErr error
+	afterInsert = func(table string, _ int64, _ bool) {
+		if table != "t" || hookErr != nil {
+			return
+		}
+		afterInsert = nil
+		// Lock key 3, which the next INSERT writes.
+		if _, err := locker.ExecContext(ctx, "BEGIN"); err != nil {
+			hookErr = err
+			return
+		}
+		_, hookErr = locker.ExecContext(ctx, "INSERT INTO `t` VALUES (3, 'locker')")
+	}
+	_, err = Load(ctx, target.Config(), bytes.NewReader(dump), Config{Threads: 1})
+	afterInsert = nil
+	require.NoError(t, hookErr)
+	require.Error(t, err)
+	t.Logf("error: %v", err)
+	var me *mysql.MySQLError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, uint16(1205), me.Number)
+	var se *StatementError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "t", se.Table)
+	assert.NotContains(t, err.Error(), "\n")
+	_, err = locker.ExecContext(ctx, "ROLLBACK")
+	require.NoError(t, err)
+
+	var committed int
+	require.NoError(t, target.QueryRow("SELECT COUNT(*) FROM `t`").Scan(&committed))
+	assert.Equal(t, 2, committed, "the first INSERT's rows stay, the failed one's are not there")
+
+	res, err := Load(ctx, target.Config(), bytes.NewReader(dump), Config{Threads: 1})
+	require.NoError(t, err)
+	assert.True(t, res.Resumed)
+	assert.Equal(t, int64(4), res.Rows, "the resumed import loads the 3 rows of t left and the row of after")
+
+	rows, err := target.Query("SELECT id, v FROM `t` ORDER BY id")
+	require.NoError(t, err)
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var id int
+		var v string
+		require.NoError(t, rows.Scan(&id, &v))
+		got = append(got, v)
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, []string{"a", "b", "c", "d", "e"}, got)
+	var pt int
+	require.NoError(t, target.QueryRow("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = "+ident.String(ProgressTable)).Scan(&pt))
+	assert.Zero(t, pt, "the finished import dropped its progress table")
+}
