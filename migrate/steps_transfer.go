@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/transfer"
 )
 
@@ -83,11 +82,10 @@ type transferProgress struct {
 	what string
 }
 
-func (p transferProgress) Step(step string, from, total int64) {
-	if from > 0 {
-		p.s.Info("%s: %s, resuming at %s of %s", p.what, step, bytesize.Format(from), bytesize.Format(total))
-	}
-}
+// Step says nothing: from is where the copy stands in its one total (file,
+// manifest, state file), not a resume point; a resumed copy is in the
+// step's output (resumed_at).
+func (p transferProgress) Step(step string, from, total int64) {}
 func (p transferProgress) Sent(done, total int64) { p.s.Progress(done, total, true, p.what) }
 
 func addResult(out *Output, r *transfer.Result) {
