@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qualityunit/lamigrate/internal/shquote"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -136,8 +137,9 @@ func (e *HostKeyError) Error() string {
 			e.Address, e.KeyType, e.Fingerprint, e.KnownHosts, strings.Join(lines, ","), knownhosts.Normalize(e.Address), e.KnownHosts)
 	}
 	host, port, _ := net.SplitHostPort(e.Address)
-	return fmt.Sprintf("the SSH host key of %s is not in %s (%s key %s); confirm that fingerprint with the server's administrator, then add it with: ssh-keyscan -p %s %s >> %s",
-		e.Address, e.KnownHosts, e.KeyType, e.Fingerprint, port, host, e.KnownHosts)
+	kh := shquote.Quote(e.KnownHosts)
+	return fmt.Sprintf("the SSH host key of %s is not in %s (%s key %s); confirm that fingerprint with the server's administrator, then add it with: mkdir -p %s && ssh-keyscan -p %s %s >> %s (or trust it on first use: the same command with --accept-new-host-key)",
+		e.Address, e.KnownHosts, e.KeyType, e.Fingerprint, shquote.Quote(filepath.Dir(e.KnownHosts)), port, host, kh)
 }
 
 // Is makes errors.Is work with ErrHostKeyChanged / ErrHostKeyUnknown.

@@ -47,7 +47,7 @@ func TestHostKeys(t *testing.T) {
 		{name: "listed key", known: ptr(line(ed.Pub))},
 		{name: "listed with its other key type only", known: ptr(line(ec.PublicKey()))},
 		{name: "unknown host refused", known: ptr(""), wantErr: ErrHostKeyUnknown,
-			wantMsg: []string{ssh.FingerprintSHA256(ed.Pub), "ssh-keyscan -p", "is not in"}},
+			wantMsg: []string{ssh.FingerprintSHA256(ed.Pub), "mkdir -p ", "&& ssh-keyscan -p", "is not in", "--accept-new-host-key"}},
 		{name: "missing known_hosts refused", wantErr: ErrHostKeyUnknown, wantMsg: []string{ssh.FingerprintSHA256(ed.Pub)}},
 		{name: "changed key refused", known: ptr("# comment\n" + line(other.Pub)), wantErr: ErrHostKeyChanged,
 			wantMsg: []string{"CHANGED", "man-in-the-middle", "line 2", "ssh-keygen -R"}},
