@@ -86,7 +86,8 @@ type transferProgress struct {
 // manifest, state file), not a resume point; a resumed copy is in the
 // step's output (resumed_at).
 func (p transferProgress) Step(step string, from, total int64) {}
-func (p transferProgress) Sent(done, total int64)              { p.s.Progress(done, total, true, p.what) }
+
+func (p transferProgress) Sent(done, total int64) { p.s.Progress(done, total, true, p.what) }
 
 func addResult(out *Output, r *transfer.Result) {
 	out.AddFile(r.Name, r.Size, r.SHA256)
