@@ -92,7 +92,7 @@ func (u *ui) fail(command string, err error) int {
 		msg = "interrupted: " + trimOwnPrefixes(verb, oneLine(ie.err.Error()))
 	}
 	if u.json {
-		u.event("error", map[string]any{"command": command, "message": msg, "exit_status": code}, "")
+		u.event("error", map[string]any{"command": verb, "message": msg, "exit_status": code}, "")
 	} else {
 		fmt.Fprintln(u.stderr, errorLine(verb, msg))
 	}
