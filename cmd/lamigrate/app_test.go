@@ -138,6 +138,25 @@ func TestTaskPlainLines(t *testing.T) {
 // The last line of work that finished shows what was done as the whole,
 // whatever the estimate said; of work that failed, the true figures. JSON
 // lines keep the true figures.
+// A task that fails before any progress leaves no line: the error says it
+// all (an import refused before it read a byte, a verify of a missing file).
+func TestTaskFailedBeforeWorkIsSilent(t *testing.T) {
+	for _, json := range []bool{false, true} {
+		var out, errb bytes.Buffer
+		u := newUI(&out, &errb, json, false)
+		u.task("import", 1000, true).Finish("failed")
+		if errb.Len() != 0 {
+			t.Errorf("json %v: a task failed before any work printed %q; want nothing", json, errb.String())
+		}
+		tk := u.task("import", 1000, true)
+		tk.Update(10, 1000, "")
+		tk.Finish("failed")
+		if !strings.Contains(errb.String(), "10") {
+			t.Errorf("json %v: a task failed after some work printed %q; want its figures", json, errb.String())
+		}
+	}
+}
+
 func TestTaskEndLines(t *testing.T) {
 	tests := []struct {
 		name        string

@@ -121,6 +121,8 @@ type task struct {
 	stopped bool
 	// complete: the work finished (see Complete).
 	complete bool
+	// updated: Update was called at least once.
+	updated bool
 }
 
 // task starts a progress display. unitBytes says whether the counts are
@@ -159,7 +161,7 @@ func (t *task) Update(done, total int64, note string) {
 	if t == nil || t.stopped {
 		return
 	}
-	t.done, t.note = done, note
+	t.done, t.note, t.updated = done, note, true
 	if total > 0 && total != t.total {
 		t.total = total
 		if t.bar != nil {
@@ -221,6 +223,13 @@ func (t *task) end(note string, complete bool) {
 	}
 	t.stopped = true
 	t.complete = complete
+	if !complete && !t.updated {
+		// Failed before any work: the error line says it all.
+		if t.bar != nil {
+			t.bar.Exit()
+		}
+		return
+	}
 	if t.bar != nil {
 		if complete && t.done > 0 {
 			t.bar.ChangeMax64(t.done)
