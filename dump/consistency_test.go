@@ -17,6 +17,8 @@ import (
 	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestSnapshotWithConcurrentWriters moves money between two tables while
@@ -261,16 +263,16 @@ func TestConnectionsSameStream(t *testing.T) {
 }
 
 // TestConnectionsWithoutLockPrivilege dumps as a user who may SELECT but
-// not LOCK TABLES (it may see events: without EVENT the dump warns about
-// those too, see TestRoutineBodyHiddenFailsTheDump): the dump must fall
-// back to one connection and succeed.
+// not LOCK TABLES (it may see events and routines: without EVENT or
+// EXECUTE the dump warns about those too, see TestHiddenRoutinesWarn): the
+// dump must fall back to one connection and succeed.
 func TestConnectionsWithoutLockPrivilege(t *testing.T) {
 	src := mysqltest.New(t)
 	src.MustExec(t, "CREATE TABLE a (id INT PRIMARY KEY)", "CREATE TABLE b (id INT PRIMARY KEY)",
 		"INSERT INTO a VALUES (1)", "INSERT INTO b VALUES (2)")
 	user := "lm_nolock_" + src.Name[len(src.Name)-8:]
 	src.MustExec(t, fmt.Sprintf("CREATE USER '%s'@'localhost' IDENTIFIED BY 'pw'", user),
-		fmt.Sprintf("GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON %s.* TO '%s'@'localhost'", ident.Quote(src.Name), user))
+		fmt.Sprintf("GRANT SELECT, SHOW VIEW, TRIGGER, EVENT, EXECUTE ON %s.* TO '%s'@'localhost'", ident.Quote(src.Name), user))
 	t.Cleanup(func() { src.Exec(fmt.Sprintf("DROP USER '%s'@'localhost'", user)) })
 	cfg := src.Config()
 	cfg.User, cfg.Passwd = user, "pw"
@@ -292,4 +294,38 @@ func TestConnectionsWithoutLockPrivilege(t *testing.T) {
 	if res.Connections != 1 || len(res.Tables) != 2 || res.Tables[1].Rows != 1 {
 		t.Errorf("File without LOCK TABLES = %d connections, tables %+v; want 1 connection, a and b with a row each", res.Connections, res.Tables)
 	}
+}
+
+// TestHiddenRoutinesWarn dumps as a user the server hides other definers'
+// routines from (no EXECUTE, CREATE ROUTINE, ALTER ROUTINE, no SELECT on
+// mysql.proc): the dump cannot tell whether there are any, so it says so.
+func TestHiddenRoutinesWarn(t *testing.T) {
+	src := mysqltest.New(t)
+	src.MustExec(t, "CREATE TABLE a (id INT PRIMARY KEY)", "CREATE FUNCTION f() RETURNS INT DETERMINISTIC RETURN 1")
+	user := "lm_norout_" + src.Name[len(src.Name)-8:]
+	src.MustExec(t, fmt.Sprintf("CREATE USER '%s'@'localhost' IDENTIFIED BY 'pw'", user),
+		fmt.Sprintf("GRANT SELECT, SHOW VIEW, TRIGGER, EVENT ON %s.* TO '%s'@'localhost'", ident.Quote(src.Name), user))
+	t.Cleanup(func() { src.Exec(fmt.Sprintf("DROP USER '%s'@'localhost'", user)) })
+	cfg := src.Config()
+	cfg.User, cfg.Passwd = user, "pw"
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	require.NoError(t, err)
+	defer db.Close()
+	var warns []string
+	res, err := File(context.Background(), db, filepath.Join(t.TempDir(), "n.sql"), Config{Database: src.Name, Connections: 1},
+		Options{Progress: progressFunc(func(msg string) { warns = append(warns, msg) })})
+	require.NoError(t, err)
+	assert.Empty(t, res.Routines, "the server hid the function, so the dump has none")
+	require.Len(t, warns, 1)
+	assert.Contains(t, warns[0], "may not see the stored procedures and functions of "+ident.Quote(src.Name))
+	assert.Contains(t, warns[0], "GRANT SELECT ON mysql.proc TO")
+
+	// With EXECUTE the routine is visible: no warning.
+	src.MustExec(t, fmt.Sprintf("GRANT EXECUTE ON %s.* TO '%s'@'localhost'", ident.Quote(src.Name), user))
+	warns = nil
+	_, err = File(context.Background(), db, filepath.Join(t.TempDir(), "m.sql"), Config{Database: src.Name, Connections: 1},
+		Options{Progress: progressFunc(func(msg string) { warns = append(warns, msg) })})
+	require.Error(t, err, "EXECUTE shows the function but not its body: the dump refuses to leave it out")
+	assert.Contains(t, err.Error(), "cannot read the definition of function `f`")
+	assert.Empty(t, warns)
 }

@@ -44,6 +44,10 @@ func (d *dumper) routines(ctx context.Context, p *pipe) error {
 	if err != nil {
 		return err
 	}
+	if d.routinesMayBeHidden(ctx) {
+		d.warn("the dumping user may not see the stored procedures and functions of %s defined by other users (it has none of EXECUTE, CREATE ROUTINE, ALTER ROUTINE on it and no SELECT on mysql.proc, so the server hides them): any such routine is not in the dump; to carry them run GRANT SELECT ON mysql.proc TO %s",
+			ident.Quote(db), d.currentUser(ctx))
+	}
 	var b []byte
 	if len(events) > 0 {
 		b = comment(b, "Dumping events for database '"+strings.ReplaceAll(db, "\n", " ")+"'")
@@ -230,4 +234,20 @@ func (d *dumper) currentUser(ctx context.Context) string {
 		name, host = u[:i], u[i+1:]
 	}
 	return ident.String(name) + "@" + ident.String(host)
+}
+
+// routinesMayBeHidden reports whether the server may hide routines from the
+// dumping user: MariaDB lists another definer's routine only to a user with
+// EXECUTE, CREATE ROUTINE or ALTER ROUTINE on the database (or globally),
+// or SELECT on mysql.proc. A privilege query that fails counts as "no".
+func (d *dumper) routinesMayBeHidden(ctx context.Context) bool {
+	var n int
+	if err := d.conn.QueryRowContext(ctx, "SELECT COUNT(*) FROM mysql.proc WHERE db = ?", d.cfg.Database).Scan(&n); err == nil {
+		return false
+	}
+	err := d.conn.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('EXECUTE', 'CREATE ROUTINE', 'ALTER ROUTINE'))
+		+ (SELECT COUNT(*) FROM information_schema.SCHEMA_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('EXECUTE', 'CREATE ROUTINE', 'ALTER ROUTINE')
+			AND ? LIKE TABLE_SCHEMA)`, d.cfg.Database).Scan(&n)
+	return err == nil && n == 0
 }
