@@ -1,8 +1,6 @@
 package dump
 
 import (
-	"bufio"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -10,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -24,47 +21,11 @@ import (
 	"github.com/qualityunit/lamigrate/verify"
 )
 
-// external holds the public sample schemas (see its README.md).
-const external = "/work/shared/external"
-
-// loadSample loads gzipped sample files into db with the stock client,
-// dropping their own DROP/CREATE SCHEMA and USE lines and pointing the
-// names they qualify with their database at db.
+// loadSample loads gzipped sample files into db with the stock client
+// (see mysqltest.SampleSQL).
 func loadSample(t *testing.T, db *mysqltest.DB, schema string, files ...string) {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "sample.sql")
-	f, err := os.Create(out)
-	require.NoError(t, err)
-	w := bufio.NewWriter(f)
-	skip := regexp.MustCompile(`(?i)^(DROP SCHEMA|CREATE SCHEMA|DROP DATABASE|CREATE DATABASE|USE )`)
-	var qualified *regexp.Regexp
-	if schema != "" {
-		qualified = regexp.MustCompile(`\b` + schema + `\.`)
-	}
-	for _, name := range files {
-		in, err := os.Open(filepath.Join(external, name))
-		require.NoError(t, err)
-		zr, err := gzip.NewReader(in)
-		require.NoError(t, err)
-		sc := bufio.NewScanner(zr)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			if skip.MatchString(line) {
-				continue
-			}
-			if qualified != nil {
-				line = qualified.ReplaceAllString(line, "`"+db.Name+"`.")
-			}
-			w.WriteString(line)
-			w.WriteByte('\n')
-		}
-		require.NoError(t, sc.Err(), name)
-		in.Close()
-	}
-	require.NoError(t, w.Flush())
-	require.NoError(t, f.Close())
-	loadWithClient(t, "cat", out, db)
+	loadWithClient(t, "cat", mysqltest.SampleSQL(t, db, schema, files...), db)
 }
 
 // definitions returns SHOW CREATE of every view, trigger, routine and
