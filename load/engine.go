@@ -22,7 +22,7 @@ import (
 // reads an earlier run's progress table (or checks that the target is
 // empty); Load may then check the archive's definers; begin creates the
 // progress table of a new import; run starts the workers and the progress
-// ticker, runs the producer on its own goroutine until the stream ends or
+// ticker, runs the producer on the calling goroutine until the stream ends or
 // something fails, waits for the workers, and on success drops the progress
 // table; release (deferred by Load) gives the lock and main back.
 type engine struct {

@@ -150,6 +150,7 @@ func recordKeys() (record func(table string), got func() []string) {
 }
 
 func TestLoadDeferredKeysMatchStockClient(t *testing.T) {
+	t.Parallel() // its hooks are its own (withHooks)
 	src := mysqltest.New(t)
 	keysSource(t, src)
 	tests := []struct {
@@ -213,6 +214,7 @@ func TestLoadDeferredKeysMatchStockClient(t *testing.T) {
 // the ALTER TABLE adding its keys, and after it: the import run again ends
 // with every key, once, and the stock client's definitions.
 func TestLoadResumeDeferredKeys(t *testing.T) {
+	t.Parallel() // its hooks are its own (withHooks)
 	src := mysqltest.New(t)
 	keysSource(t, src)
 	dump := mysqldump(t, src, "--net_buffer_length=16k")

@@ -280,6 +280,7 @@ func TestLoadStatementError(t *testing.T) {
 }
 
 func TestLoadPacketTooLarge(t *testing.T) {
+	t.Parallel() // its hooks are its own (withHooks)
 	var b strings.Builder
 	b.WriteString("CREATE TABLE t (v LONGTEXT);\nINSERT INTO t VALUES ('")
 	b.WriteString(strings.Repeat("x", 2<<20))
@@ -337,6 +338,7 @@ func TestLoadMarker(t *testing.T) {
 // and runs the same import again: the result must equal the stock client's
 // load, with no row twice.
 func TestLoadResume(t *testing.T) {
+	t.Parallel() // its hooks are its own (withHooks)
 	src := mysqltest.New(t)
 	source(t, src, true)
 	dump := mysqldump(t, src, "--routines", "--net_buffer_length=16k")
@@ -397,6 +399,7 @@ func TestLoadResume(t *testing.T) {
 // one table's INSERTs, each in its own transaction, possibly committed out
 // of order: the same import run again loads every statement exactly once.
 func TestLoadResumeSplitTable(t *testing.T) {
+	t.Parallel() // its hooks are its own (withHooks)
 	src := mysqltest.New(t)
 	src.MustExec(t,
 		"CREATE TABLE big (id CHAR(8) NOT NULL PRIMARY KEY, n INT AUTO_INCREMENT, v VARBINARY(300), KEY n (n)) ENGINE=InnoDB",
