@@ -148,8 +148,9 @@
 //   - The executor (executor.go) is Config.Threads workers, each with its
 //     own connection, that load units (and help with other units' plain
 //     INSERTs): each INSERT writes its progress row in the transaction that
-//     commits it, every other statement of a unit records after it ran how
-//     many of the unit's statements are done.
+//     commits it, and the unit's own row records how many of its
+//     statements are done before its first INSERT and after every later
+//     statement.
 //   - The progress table (progress.go): what the engine read of an earlier
 //     run is not changed afterwards, so every part reads it without a
 //     lock; the rows this run writes, and their key format, are documented

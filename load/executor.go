@@ -16,19 +16,20 @@ import (
 // executor is the workers: Config.Threads goroutines, each with its own
 // connection, loading the queue's units.
 //
-// In the order events happen, for each task a worker takes from the queue:
-// a unit it now owns is loaded statement by statement, in stream order, on
-// the worker's connection (loadUnit): the table an interrupted run left
-// without a progress row is dropped first; each INSERT runs in its own
-// transaction with its progress row, and opens the unit to helpers when
-// they may run its INSERTs; every other statement records, after it ran,
-// how many of the unit's statements are done; the unit's row finally says
-// it is done and the unit goes back to the queue. A helper task, one plain
-// INSERT of a unit another worker owns, runs the same way on a connection
-// whose session is the statement's (help). Every statement brings its
-// connection's session up to the stream's at that point first (replay), and
-// is counted in the tally once it ran. The executor's fields are not changed
-// while it runs; a worker's own state is its wconn.
+// In the order events happen, for each task a worker takes from the queue: a
+// unit it now owns is loaded statement by statement, in stream order, on the
+// worker's connection (loadUnit): the table an interrupted run left without
+// a progress row is dropped first; before its first INSERT the unit's row
+// records the statements done so far (its CREATE TABLE); each INSERT runs in
+// its own transaction with its progress row, and opens the unit to helpers
+// when they may run its INSERTs; every later statement records, after it
+// ran, how many of the unit's statements are done; the unit's row finally
+// says it is done, and the unit is counted and handed back to the queue. A
+// helper task, one plain INSERT of a unit another worker owns, runs the same
+// way on a connection whose session is the statement's (help). Every
+// statement brings its connection's session up to the stream's at that point
+// first (replay), and is counted in the tally once it ran. The executor's
+// fields are not changed while it runs; a worker's own state is its wconn.
 type executor struct {
 	db      *sql.DB
 	q       *queue
