@@ -126,6 +126,39 @@
 // Config.Fingerprint): resuming with another archive fails with
 // ErrOtherArchive.
 //
+// # Structure
+//
+// An import is four parts, each owning its state, wired by the engine
+// (engine.go), which takes a GET_LOCK on its own connection, reads an
+// earlier run's progress table or checks that the target is empty, and
+// creates the progress table. In the order events happen:
+//
+//   - The producer (producer.go) runs on the calling goroutine: it splits
+//     the stream, makes a unit per table as the table's first statement
+//     comes, holds a CREATE TABLE back until the first row decides its
+//     keys, and queues the statements; a statement outside any table waits
+//     until every queued unit finished and runs on the engine's
+//     connection. Its state is its own.
+//   - The read-ahead queue (queue.go) holds the units in stream order, the
+//     statements read and not yet run (in memory or spooled) and the
+//     session statements, under its own lock; it hands a worker a helper
+//     INSERT first, else the oldest unit not taken, and makes the producer
+//     wait while Config.ReadAhead bytes are read ahead. The first failure
+//     it records wakes every waiter.
+//   - The executor (executor.go) is Config.Threads workers, each with its
+//     own connection, that load units (and help with other units' plain
+//     INSERTs): each INSERT writes its progress row in the transaction that
+//     commits it, and the unit's own row records how many of its
+//     statements are done before its first INSERT and after every later
+//     statement.
+//   - The progress table (progress.go): what the engine read of an earlier
+//     run is not changed afterwards, so every part reads it without a
+//     lock; the rows this run writes, and their key format, are documented
+//     there. A successful import drops it.
+//
+// A unit's fields are grouped by the part that owns them (unit.go); the
+// counts behind Status and Result have their own lock (the tally).
+//
 // # Limits
 //
 // NO_BACKSLASH_ESCAPES is followed through the stream's SET sql_mode

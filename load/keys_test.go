@@ -129,27 +129,28 @@ func keysSource(t testing.TB, db *mysqltest.DB) {
 // deferred are keysSource's tables whose keys are added after the rows.
 var deferred = []string{"autokey", "clé `x`", "ft", "geo", "multi", "parent", "trig", "uniq"}
 
-// recordKeys collects the tables whose deferred keys are added.
-func recordKeys(t *testing.T) func() []string {
+// recordKeys collects the tables whose deferred keys are added: record is
+// the afterKeys hook, got returns the tables collected since it last ran.
+func recordKeys() (record func(table string), got func() []string) {
 	var mu sync.Mutex
-	var got []string
-	afterKeys = func(table string) {
+	var tables []string
+	record = func(table string) {
 		mu.Lock()
-		got = append(got, table)
+		tables = append(tables, table)
 		mu.Unlock()
 	}
-	t.Cleanup(func() { afterKeys = nil })
-	return func() []string {
+	return record, func() []string {
 		mu.Lock()
 		defer mu.Unlock()
-		s := append([]string(nil), got...)
+		s := append([]string(nil), tables...)
 		sort.Strings(s)
-		got = nil
+		tables = nil
 		return s
 	}
 }
 
 func TestLoadDeferredKeysMatchStockClient(t *testing.T) {
+	t.Parallel() // its hooks are its own (withHooks)
 	src := mysqltest.New(t)
 	keysSource(t, src)
 	tests := []struct {
@@ -168,7 +169,7 @@ func TestLoadDeferredKeysMatchStockClient(t *testing.T) {
 		{"skip-triggers", []string{"--skip-triggers"}, Config{}, deferred},
 		{"keep indexes", nil, Config{KeepIndexes: true}, nil},
 	}
-	got := recordKeys(t)
+	record, got := recordKeys()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dump := mysqldump(t, src, tt.extra...)
@@ -180,7 +181,7 @@ func TestLoadDeferredKeysMatchStockClient(t *testing.T) {
 				cfg.Threads = 2
 			}
 			got()
-			if _, err := Load(context.Background(), target.Config(), bytes.NewReader(dump), cfg); err != nil {
+			if _, err := Load(context.Background(), target.Config(), bytes.NewReader(dump), cfg, withHooks(hooks{afterKeys: record})); err != nil {
 				t.Fatalf("Load: %v", err)
 			}
 			if g := got(); fmt.Sprint(g) != fmt.Sprint(tt.want) {
@@ -199,7 +200,7 @@ func TestLoadDeferredKeysMatchStockClient(t *testing.T) {
 		stockLoad(t, want, dump)
 		target := mysqltest.New(t)
 		got()
-		if _, err := Load(context.Background(), target.Config(), bytes.NewReader(dump), Config{Threads: 2}); err != nil {
+		if _, err := Load(context.Background(), target.Config(), bytes.NewReader(dump), Config{Threads: 2}, withHooks(hooks{afterKeys: record})); err != nil {
 			t.Fatalf("Load: %v", err)
 		}
 		if g := got(); len(g) != 0 {
@@ -213,14 +214,13 @@ func TestLoadDeferredKeysMatchStockClient(t *testing.T) {
 // the ALTER TABLE adding its keys, and after it: the import run again ends
 // with every key, once, and the stock client's definitions.
 func TestLoadResumeDeferredKeys(t *testing.T) {
+	t.Parallel() // its hooks are its own (withHooks)
 	src := mysqltest.New(t)
 	keysSource(t, src)
 	dump := mysqldump(t, src, "--net_buffer_length=16k")
 	want := mysqltest.New(t)
 	stockLoad(t, want, dump)
 	wantSnap := snapshot(t, want)
-	got := recordKeys(t)
-	t.Cleanup(func() { beforeKeys = nil })
 
 	tests := []struct {
 		name string
@@ -254,15 +254,14 @@ func TestLoadResumeDeferredKeys(t *testing.T) {
 					cancel()
 				}
 			}
+			h := hooks{beforeKeys: hook}
 			if tt.after {
-				afterKeys = hook
-			} else {
-				beforeKeys = hook
+				h = hooks{afterKeys: hook}
 			}
-			_, err := Load(ctx, target.Config(), bytes.NewReader(dump), Config{Threads: 1})
+			_, err := Load(ctx, target.Config(), bytes.NewReader(dump), Config{Threads: 1}, withHooks(h))
 			cancel()
-			beforeKeys = nil
-			got = recordKeys(t)
+			record, got := recordKeys()
+			h = hooks{afterKeys: record}
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("interrupted Load = %v; want context.Canceled", err)
 			}
@@ -277,7 +276,7 @@ func TestLoadResumeDeferredKeys(t *testing.T) {
 			}
 			if tt.before != "" {
 				var once sync.Once
-				beforeKeys = func(table string) {
+				h.beforeKeys = func(table string) {
 					if table == "multi" {
 						once.Do(func() {
 							if _, err := target.Exec(tt.before); err != nil {
@@ -289,8 +288,7 @@ func TestLoadResumeDeferredKeys(t *testing.T) {
 			}
 			cfg := tt.cfg
 			cfg.Threads = 2
-			res, err := Load(context.Background(), target.Config(), bytes.NewReader(dump), cfg)
-			beforeKeys = nil
+			res, err := Load(context.Background(), target.Config(), bytes.NewReader(dump), cfg, withHooks(h))
 			if err != nil {
 				t.Fatalf("resumed Load: %v", err)
 			}

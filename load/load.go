@@ -198,6 +198,7 @@ type Option func(*options)
 type options struct {
 	progress   Progress
 	passphrase func() (string, error)
+	hooks      hooks // tests only (withHooks)
 }
 
 // WithProgress reports progress to p.
@@ -264,9 +265,7 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 	db.SetMaxIdleConns(2*c.Threads + 1)
 	db.SetMaxOpenConns(2*c.Threads + 2)
 
-	e := &engine{c: c, db: db, dbName: cfg.DBName, progress: o.progress, archive: cr, start: start}
-	e.cond = sync.NewCond(&e.mu)
-	e.space = sync.NewCond(&e.mu)
+	e := newEngine(c, db, cfg.DBName, o, cr, start)
 	err = e.prepare(ctx, fp)
 	if e.release != nil {
 		defer e.release()

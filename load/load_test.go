@@ -280,14 +280,14 @@ func TestLoadStatementError(t *testing.T) {
 }
 
 func TestLoadPacketTooLarge(t *testing.T) {
+	t.Parallel() // its hooks are its own (withHooks)
 	var b strings.Builder
 	b.WriteString("CREATE TABLE t (v LONGTEXT);\nINSERT INTO t VALUES ('")
 	b.WriteString(strings.Repeat("x", 2<<20))
 	b.WriteString("');\n")
 	target := mysqltest.New(t)
-	testMaxPacket = 1 << 20 // stands for a server's 1 MiB (the real one is shared: not changed)
-	t.Cleanup(func() { testMaxPacket = 0 })
-	_, err := Load(context.Background(), target.Config(), strings.NewReader(b.String()), Config{})
+	// 1 MiB stands for the server's limit (the real one is shared: not changed).
+	_, err := Load(context.Background(), target.Config(), strings.NewReader(b.String()), Config{}, withHooks(hooks{maxPacket: 1 << 20}))
 	var se *StatementError
 	if !errors.Is(err, ErrPacketTooLarge) || !errors.As(err, &se) || se.Offset != 29 ||
 		!strings.Contains(err.Error(), "SET GLOBAL max_allowed_packet=4194304") {
@@ -338,6 +338,7 @@ func TestLoadMarker(t *testing.T) {
 // and runs the same import again: the result must equal the stock client's
 // load, with no row twice.
 func TestLoadResume(t *testing.T) {
+	t.Parallel() // its hooks are its own (withHooks)
 	src := mysqltest.New(t)
 	source(t, src, true)
 	dump := mysqldump(t, src, "--routines", "--net_buffer_length=16k")
@@ -353,18 +354,16 @@ func TestLoadResume(t *testing.T) {
 	}
 	n := res.Statements
 	step := max(1, n/10)
-	t.Cleanup(func() { afterStatement = nil })
 	for cut := int64(1); cut < n; cut += step {
 		t.Run(fmt.Sprintf("cut after %d of %d", cut, n), func(t *testing.T) {
 			target := mysqltest.New(t)
 			ctx, cancel := context.WithCancel(context.Background())
-			afterStatement = func(k int64) {
+			cutAt := hooks{afterStatement: func(k int64) {
 				if k >= cut {
 					cancel()
 				}
-			}
-			_, err := Load(ctx, target.Config(), bytes.NewReader(in), Config{Threads: 2, ReadAhead: 1})
-			afterStatement = nil
+			}}
+			_, err := Load(ctx, target.Config(), bytes.NewReader(in), Config{Threads: 2, ReadAhead: 1}, withHooks(cutAt))
 			cancel()
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("interrupted Load = %v; want context.Canceled", err)
@@ -388,9 +387,7 @@ func TestLoadResume(t *testing.T) {
 	t.Run("other archive", func(t *testing.T) {
 		target := mysqltest.New(t)
 		ctx, cancel := context.WithCancel(context.Background())
-		afterStatement = func(k int64) { cancel() }
-		Load(ctx, target.Config(), bytes.NewReader(in), Config{Threads: 1, ReadAhead: 1})
-		afterStatement = nil
+		Load(ctx, target.Config(), bytes.NewReader(in), Config{Threads: 1, ReadAhead: 1}, withHooks(hooks{afterStatement: func(int64) { cancel() }}))
 		_, err := Load(context.Background(), target.Config(), bytes.NewReader(in), Config{Fingerprint: "another"})
 		if !errors.Is(err, ErrOtherArchive) {
 			t.Errorf("resuming with another archive = %v; want ErrOtherArchive", err)
@@ -402,6 +399,7 @@ func TestLoadResume(t *testing.T) {
 // one table's INSERTs, each in its own transaction, possibly committed out
 // of order: the same import run again loads every statement exactly once.
 func TestLoadResumeSplitTable(t *testing.T) {
+	t.Parallel() // its hooks are its own (withHooks)
 	src := mysqltest.New(t)
 	src.MustExec(t,
 		"CREATE TABLE big (id CHAR(8) NOT NULL PRIMARY KEY, n INT AUTO_INCREMENT, v VARBINARY(300), KEY n (n)) ENGINE=InnoDB",
@@ -413,14 +411,13 @@ func TestLoadResumeSplitTable(t *testing.T) {
 	want := mysqltest.New(t)
 	stockLoad(t, want, dump)
 	wantSnap := snapshot(t, want)
-	t.Cleanup(func() { afterInsert = nil })
 	for _, cut := range []int{1, 5, 30} {
 		t.Run(fmt.Sprintf("cut after %d helped statements", cut), func(t *testing.T) {
 			target := mysqltest.New(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			var mu sync.Mutex
 			helped := 0
-			afterInsert = func(table string, _ int64, helper bool) {
+			cutAt := hooks{afterInsert: func(table string, _ int64, helper bool) {
 				mu.Lock()
 				defer mu.Unlock()
 				if table == "big" && helper {
@@ -428,9 +425,8 @@ func TestLoadResumeSplitTable(t *testing.T) {
 						cancel()
 					}
 				}
-			}
-			_, err := Load(ctx, target.Config(), bytes.NewReader(dump), Config{Threads: 2})
-			afterInsert = nil
+			}}
+			_, err := Load(ctx, target.Config(), bytes.NewReader(dump), Config{Threads: 2}, withHooks(cutAt))
 			cancel()
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("interrupted Load = %v; want context.Canceled", err)
