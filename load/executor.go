@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -155,27 +156,47 @@ func (x *executor) help(ctx context.Context, w *wconn, u *unit, it item, sess []
 }
 
 // insert runs a data statement in its own transaction with its progress
-// record, so a resumed import skips exactly the statements committed.
+// record, so a resumed import skips exactly the statements committed. Any
+// failure after START TRANSACTION rolls it back before the connection is
+// used again: an INSERT that worked, followed by a progress record that
+// failed (a deadlock, a lock wait timeout), must not be committed later by
+// the next START TRANSACTION on the same connection without its record,
+// or a resume would load its rows twice. A connection that cannot roll
+// back is discarded.
 func (x *executor) insert(ctx context.Context, c *sql.Conn, u *unit, it item, text []byte, helper bool) (int64, error) {
 	if _, err := c.ExecContext(ctx, "START TRANSACTION"); err != nil {
 		return 0, statementError(u, it, text, err)
 	}
+	fail := func(err error) (int64, error) {
+		rollback(ctx, c)
+		return 0, statementError(u, it, text, err)
+	}
 	res, err := c.ExecContext(ctx, b2s(text))
 	if err != nil {
-		return 0, statementError(u, it, text, err)
+		return fail(err)
 	}
 	n, _ := res.RowsAffected()
 	if err := record(ctx, c, stmtKey(u.key, it.ordinal), "stmt", 0, n); err != nil {
-		return 0, statementError(u, it, text, err)
+		return fail(err)
 	}
 	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
-		return 0, statementError(u, it, text, err)
+		return fail(err)
 	}
 	u.progress.Store(true)
 	if x.hooks.afterInsert != nil {
 		x.hooks.afterInsert(u.table, it.ordinal, helper)
 	}
 	return n, nil
+}
+
+// rollback ends c's open transaction, also when ctx is cancelled; when it
+// cannot, it marks c bad so database/sql closes it instead of reusing it.
+func rollback(ctx context.Context, c *sql.Conn) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := c.ExecContext(rctx, "ROLLBACK"); err != nil {
+		_ = c.Raw(func(any) error { return driver.ErrBadConn })
+	}
 }
 
 // loadUnit runs u's statements in order on the worker's own connection.

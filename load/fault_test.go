@@ -10,6 +10,7 @@ package load
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"testing"
 	"time"
 
@@ -49,10 +50,11 @@ func TestInsertLockErrors(t *testing.T) {
 			defer conn.Close()
 			mock.ExpectExec("START TRANSACTION").WillReturnResult(sqlmock.NewResult(0, 0))
 			mock.ExpectExec(stmt).WillReturnError(tc.err)
+			mock.ExpectExec("ROLLBACK").WillReturnResult(sqlmock.NewResult(0, 0))
 
-			e := &engine{}
+			x := &executor{hooks: &hooks{}}
 			u := &unit{table: "t", key: unitKey("t")}
-			n, err := e.insert(ctx, conn, u, item{offset: 1234, ordinal: 1}, []byte(stmt), false)
+			n, err := x.insert(ctx, conn, u, item{offset: 1234, ordinal: 1}, []byte(stmt), false)
 			require.Error(t, err)
 			t.Logf("error: %v", err)
 			assert.Zero(t, n)
@@ -64,10 +66,49 @@ func TestInsertLockErrors(t *testing.T) {
 			require.ErrorAs(t, err, &me)
 			assert.Equal(t, tc.err.Number, me.Number)
 			assert.Contains(t, err.Error(), "load: table `t`: statement at byte 1234")
+			assert.Contains(t, err.Error(), "run the same import again")
 			assert.NotContains(t, err.Error(), "\n")
-			assert.False(t, u.progress, "no progress recorded for a statement that did not commit")
+			assert.False(t, u.progress.Load(), "no progress recorded for a statement that did not commit")
 			assert.NoError(t, mock.ExpectationsWereMet())
 		})
+	}
+}
+
+// TestInsertRecordFailsRollsBack: the INSERT worked, its progress record
+// hit a lock wait timeout: insert rolls the transaction back before the
+// connection serves anything else (else the next START TRANSACTION would
+// commit the rows without their record, and a resume load them twice).
+// A connection that cannot roll back is not used again.
+func TestInsertRecordFailsRollsBack(t *testing.T) {
+	const stmt = "INSERT INTO `t` VALUES (1,'a')"
+	for _, rollbackFails := range []bool{false, true} {
+		db, mock, err := sqlmock.New(sqlmock.QueryMatcherOption(sqlmock.QueryMatcherRegexp))
+		require.NoError(t, err)
+		ctx := context.Background()
+		conn, err := db.Conn(ctx)
+		require.NoError(t, err)
+		mock.ExpectExec("^START TRANSACTION$").WillReturnResult(sqlmock.NewResult(0, 0))
+		mock.ExpectExec(regexp.QuoteMeta(stmt)).WillReturnResult(sqlmock.NewResult(0, 1))
+		mock.ExpectExec("^INSERT INTO `" + ProgressTable + "`").WillReturnError(&mysql.MySQLError{Number: 1205, Message: "Lock wait timeout exceeded; try restarting transaction"})
+		rb := mock.ExpectExec("^ROLLBACK$")
+		if rollbackFails {
+			rb.WillReturnError(mysql.ErrInvalidConn)
+		} else {
+			rb.WillReturnResult(sqlmock.NewResult(0, 0))
+		}
+		x := &executor{hooks: &hooks{}}
+		u := &unit{table: "t", key: unitKey("t")}
+		_, err = x.insert(ctx, conn, u, item{offset: 10, ordinal: 1}, []byte(stmt), false)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "Lock wait timeout")
+		assert.False(t, u.progress.Load())
+		assert.NoError(t, mock.ExpectationsWereMet(), "rollback fails %v", rollbackFails)
+		if rollbackFails {
+			_, err := conn.ExecContext(ctx, "SELECT 1")
+			assert.Error(t, err, "a connection that could not roll back was used again")
+		}
+		conn.Close()
+		db.Close()
 	}
 }
 
@@ -93,22 +134,21 @@ func TestLoadLockWaitTimeoutResumes(t *testing.T) {
 	require.NoError(t, err)
 	defer locker.Close()
 
-	t.Cleanup(func() { afterInsert = nil })
 	var hookErr error
-	afterInsert = func(table string, _ int64, _ bool) {
-		if table != "t" || hookErr != nil {
+	locked := false
+	hook := withHooks(hooks{afterInsert: func(table string, _ int64, _ bool) {
+		if table != "t" || hookErr != nil || locked {
 			return
 		}
-		afterInsert = nil
+		locked = true
 		// Lock key 3, which the next INSERT writes.
 		if _, err := locker.ExecContext(ctx, "BEGIN"); err != nil {
 			hookErr = err
 			return
 		}
 		_, hookErr = locker.ExecContext(ctx, "INSERT INTO `t` VALUES (3, 'locker')")
-	}
-	_, err = Load(ctx, target.Config(), bytes.NewReader(dump), Config{Threads: 1})
-	afterInsert = nil
+	}})
+	_, err = Load(ctx, target.Config(), bytes.NewReader(dump), Config{Threads: 1}, hook)
 	require.NoError(t, hookErr)
 	require.Error(t, err)
 	t.Logf("error: %v", err)

@@ -187,7 +187,12 @@ func (e *StatementError) Error() string {
 	if e.Table != "" {
 		where = "table " + ident.Quote(e.Table) + ": statement"
 	}
-	return fmt.Sprintf("load: %s at byte %d (%s): %v", where, e.Offset, e.Text, e.Err)
+	msg := fmt.Sprintf("load: %s at byte %d (%s): %v", where, e.Offset, e.Text, e.Err)
+	var me *mysql.MySQLError
+	if errors.As(e.Err, &me) && (me.Number == 1205 || me.Number == 1213) {
+		msg += " (another session held a lock on these rows; run the same import again: it continues after the statements already committed, none twice)"
+	}
+	return msg
 }
 
 func (e *StatementError) Unwrap() error { return e.Err }
