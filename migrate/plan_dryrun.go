@@ -64,15 +64,12 @@ func (p PlannedStep) Estimate() time.Duration {
 // folder exists or can be created and is writable, and that the archive's
 // name ends in an extension that names its format.
 func (p *Plan) DryRun(ctx context.Context, opt RunOptions) (*DryRun, error) {
-	cfg := p.Config.WithDefaults()
-	if err := cfg.Validate(); err != nil {
+	s, err := p.session(opt)
+	if err != nil {
 		return nil, err
 	}
-	if err := p.check(); err != nil {
-		return nil, err
-	}
-	s := &Session{Config: cfg, opt: opt, count: len(p.Steps)}
 	defer s.close()
+	cfg := s.Config
 	jpath := JournalPath(cfg)
 	d := &DryRun{Side: cfg.Side, Journal: jpath}
 	if j, err := ReadJournal(jpath); err == nil {

@@ -75,12 +75,9 @@ func (e *StepError) Error() string {
 
 func (e *StepError) Unwrap() error { return e.Err }
 
-// Run executes the plan: every step not done yet, in order, recorded in
-// the journal. On a step's failure (Ctrl-C included) it rolls back the
-// steps that have an Undo, unless Config.Isolate.StayIsolatedOnFailure,
-// and returns the report together with a *StepError. The report is
-// returned whenever the journal could be opened.
-func (p *Plan) Run(ctx context.Context, opt RunOptions) (*Report, error) {
+// session checks the plan and its configuration (defaults applied) and
+// starts the Session a Run or DryRun works in.
+func (p *Plan) session(opt RunOptions) (*Session, error) {
 	cfg := p.Config.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -88,8 +85,21 @@ func (p *Plan) Run(ctx context.Context, opt RunOptions) (*Report, error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
-	s := &Session{Config: cfg, opt: opt, count: len(p.Steps)}
+	return &Session{Config: cfg, opt: opt, count: len(p.Steps)}, nil
+}
+
+// Run executes the plan: every step not done yet, in order, recorded in
+// the journal. On a step's failure (Ctrl-C included) it rolls back the
+// steps that have an Undo, unless Config.Isolate.StayIsolatedOnFailure,
+// and returns the report together with a *StepError. The report is
+// returned whenever the journal could be opened.
+func (p *Plan) Run(ctx context.Context, opt RunOptions) (*Report, error) {
+	s, err := p.session(opt)
+	if err != nil {
+		return nil, err
+	}
 	defer s.close()
+	cfg := s.Config
 	if err := os.MkdirAll(cfg.OutputDir, 0o700); err != nil {
 		return nil, fmt.Errorf("migrate: output folder: %w", err)
 	}
