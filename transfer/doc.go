@@ -113,10 +113,10 @@
 // (UploadPartialSuffix, the name a local dump uses while it writes),
 // replacing a partial file an earlier attempt left; the folder must exist
 // unless Options.Mkdir. The producer writes into the Upload (an io.Writer):
-// the bytes go through a pipe into the same stream a Push uses (on an SSH
-// server that runs commands, a python3 follower hashes the file as it
-// grows, a second session flushes it), so only the requests in flight are
-// buffered here. Commit(ctx, manifestBytes) then checks the partial
+// the bytes go through 8 MiB of buffers into the same stream a Push uses
+// (on an SSH server that runs commands, a python3 follower hashes the file
+// as it grows, a second session flushes it), so nothing but those buffers
+// and the requests in flight is kept here. Commit(ctx, manifestBytes) then checks the partial
 // file's size and SHA-256, as the server computed them (the follower's
 // hash, else sha256sum/openssl there, else a read-back), against the
 // manifest, removes a stale NAME.manifest.json, renames NAME.partial to
@@ -124,7 +124,9 @@
 // renamed; mode 0600 like NAME). Abort(cause), after the producer failed,
 // or any failure (a broken link, Ctrl-C, a mismatch) leaves NAME.partial
 // and never NAME or its manifest; Abort returns the upload's own error
-// when it failed first (the reason the producer's writes failed).
+// when it failed first (the reason the producer's writes failed), and
+// Commit returns it when the failure came after the producer's last write:
+// both are ErrNotSent.
 //
 // A broken link starts over; it never continues. The bytes come from one
 // database snapshot (a dump's REPEATABLE READ transaction): continuing a

@@ -21,6 +21,19 @@ const UploadPartialSuffix = ".partial"
 // without one.
 var ErrUploadAborted = errors.New("transfer: upload aborted")
 
+// ErrNotSent reports that an upload's bytes did not all reach the
+// destination (the link broke, ctx ended, the server failed): only the
+// partial file is there, and the producer must start over.
+var ErrNotSent = errors.New("transfer: the file was not sent whole")
+
+// notSentError marks the sender's own failure as ErrNotSent; its message
+// is the failure's.
+type notSentError struct{ err error }
+
+func (e *notSentError) Error() string        { return e.err.Error() }
+func (e *notSentError) Unwrap() error        { return e.err }
+func (e *notSentError) Is(target error) bool { return target == ErrNotSent }
+
 // Upload is a file written into a Backend while it is produced, with no
 // copy on this machine: `lamigrate dump -o sftp://…` writes its archive
 // through one. The bytes go to NAME.partial (UploadPartialSuffix) as they
@@ -43,6 +56,16 @@ type Upload struct {
 	pw   *io.PipeWriter
 	src  *pipeSource
 	done chan struct{} // closed when the sender returned
+
+	// Write fills cur and queues it on full; the copier writes the queued
+	// blocks into pw, so the producer runs on while the sender waits for
+	// the server (up to uploadBlocks blocks ahead).
+	cur     []byte
+	full    chan []byte
+	free    chan []byte
+	stopped chan struct{} // closed when the copier failed
+	copyErr error
+	copied  chan struct{} // closed when the copier returned
 
 	// Set by the sender before done is closed.
 	sent     int64
@@ -83,6 +106,11 @@ func NewUpload(ctx context.Context, dst Backend, name string, opts Options, p Pr
 		start: time.Now(), done: make(chan struct{})}
 	pr, pw := io.Pipe()
 	u.pw = pw
+	u.full, u.free = make(chan []byte, uploadBlocks), make(chan []byte, uploadBlocks)
+	u.stopped, u.copied = make(chan struct{}), make(chan struct{})
+	for range uploadBlocks {
+		u.free <- make([]byte, 0, uploadBlock)
+	}
 	u.src = &pipeSource{r: pr, onRead: func(n int64) { p.Sent(n, 0) }}
 
 	var st stream
@@ -93,6 +121,7 @@ func NewUpload(ctx context.Context, dst Backend, name string, opts Options, p Pr
 		}
 		st = s
 	}
+	go u.copier()
 	go func() {
 		defer close(u.done)
 		var err error
@@ -139,20 +168,73 @@ func (s *pipeSource) Read(p []byte) (int, error) {
 // Partial is the name the file has at the destination until Commit.
 func (u *Upload) Partial() string { return u.partial }
 
-// Write sends p on. It blocks while the destination is behind (only the
-// backend's requests in flight are buffered) and fails once the upload
-// failed (the link broke, ctx ended).
+// uploadBlocks blocks of uploadBlock bytes are what an Upload buffers
+// beside the backend's requests in flight.
+const (
+	uploadBlock  = 1 << 20
+	uploadBlocks = 8
+)
+
+// copier writes the queued blocks into the pipe, until full is closed or
+// the pipe fails.
+func (u *Upload) copier() {
+	defer close(u.copied)
+	for b := range u.full {
+		if _, err := u.pw.Write(b); err != nil {
+			u.copyErr = err
+			close(u.stopped)
+			for range u.full {
+			}
+			return
+		}
+		u.free <- b[:0]
+	}
+}
+
+// Write sends p on. It blocks while the destination is more than a few MB
+// behind and fails once the upload failed (the link broke, ctx ended).
 func (u *Upload) Write(p []byte) (int, error) {
-	n, err := u.pw.Write(p)
-	u.written += int64(n)
-	return n, err
+	n := 0
+	for len(p) > 0 {
+		if u.cur == nil {
+			select {
+			case u.cur = <-u.free:
+			case <-u.stopped:
+				return n, u.copyErr
+			}
+		}
+		k := copy(u.cur[len(u.cur):cap(u.cur)], p)
+		u.cur, p, n = u.cur[:len(u.cur)+k], p[k:], n+k
+		u.written += int64(k)
+		if len(u.cur) == cap(u.cur) {
+			if err := u.queue(); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// queue hands the current block to the copier.
+func (u *Upload) queue() error {
+	if len(u.cur) == 0 {
+		return nil
+	}
+	select {
+	case u.full <- u.cur:
+		u.cur = nil
+		return nil
+	case <-u.stopped:
+		return u.copyErr
+	}
 }
 
 // Abort stops the upload after the producer failed (cause; nil means
 // ErrUploadAborted) and leaves only the partial file at the destination
 // (whatever reached it), never NAME or its manifest. It returns the
 // upload's own error when the upload failed by itself first (a broken
-// link, a full disk: the reason the producer's writes failed), else nil.
+// link, a full disk: the reason the producer's writes failed; it is
+// ErrNotSent), else nil.
 // Abort after Commit or Abort does nothing.
 func (u *Upload) Abort(cause error) error {
 	u.mu.Lock()
@@ -165,9 +247,11 @@ func (u *Upload) Abort(cause error) error {
 		cause = ErrUploadAborted
 	}
 	u.pw.CloseWithError(cause)
+	close(u.full)
+	<-u.copied
 	<-u.done
 	if u.err != nil && u.src.readErr == nil {
-		return u.err
+		return &notSentError{u.err}
 	}
 	return nil
 }
@@ -179,7 +263,10 @@ func (u *Upload) Abort(cause error) error {
 // sha256sum/openssl there, else read back). Then a stale NAME.manifest.json
 // is removed, NAME.partial renamed to NAME, and the manifest written last
 // (under its partial name, checked, renamed), so a manifest beside NAME
-// always means NAME is complete. A transient error in these steps
+// always means NAME is complete. If the bytes did not all arrive (the
+// upload failed while the producer wrote, ahead of its buffered writes),
+// the error is ErrNotSent and only the partial file is there. A transient
+// error in these steps
 // reconnects and redoes them (opts.Retries); any failure leaves no
 // manifest beside a file it does not describe.
 func (u *Upload) Commit(ctx context.Context, mb []byte) (*Result, error) {
@@ -189,11 +276,16 @@ func (u *Upload) Commit(ctx context.Context, mb []byte) (*Result, error) {
 		return nil, errors.New("transfer: upload already committed or aborted")
 	}
 	u.finished = true
-	u.pw.Close()
+	qerr := u.queue()
+	close(u.full)
+	<-u.copied
+	if qerr == nil && u.copyErr == nil {
+		u.pw.Close()
+	}
 	<-u.done
 	res := &Result{Name: u.name, Sent: u.sent, Manifest: true}
 	if u.err != nil {
-		return nil, u.err
+		return nil, &notSentError{u.err}
 	}
 	m, err := manifest.Parse(mb, manifest.PathFor(u.name))
 	if err != nil {

@@ -45,6 +45,16 @@ func names(t *testing.T, dir string) []string {
 	return out
 }
 
+// sendAll writes data through u and commits it with mb; after a failed
+// write it aborts and returns the upload's own error.
+func sendAll(t *testing.T, u *Upload, data, mb []byte) error {
+	if err := writeInPieces(u, data, 32<<10); err != nil {
+		return u.Abort(err)
+	}
+	_, err := u.Commit(context.Background(), mb)
+	return err
+}
+
 // writeInPieces writes data through u as a producer would.
 func writeInPieces(u *Upload, data []byte, piece int) error {
 	for i := 0; i < len(data); i += piece {
@@ -135,10 +145,8 @@ func TestUploadLinkDroppedThenStartsOver(t *testing.T) {
 	b := dialTest(t, srv, cfg, Secrets{})
 	u, err := NewUpload(context.Background(), b, "d.sql", Options{}, nil)
 	require.NoError(t, err)
-	werr := writeInPieces(u, data, 32<<10)
-	require.Error(t, werr, "writing past the dropped link")
-	uerr := u.Abort(werr)
-	require.Error(t, uerr, "Abort names the upload's own failure")
+	uerr := sendAll(t, u, data, manifestFor(t, "d.sql", data))
+	require.ErrorIs(t, uerr, ErrNotSent)
 	assert.True(t, IsTransient(uerr), "a dropped link is transient: %v", uerr)
 	assert.Equal(t, []string{"d.sql.partial"}, names(t, dir))
 
@@ -168,9 +176,8 @@ func TestUploadCancelled(t *testing.T) {
 	data := testData(12, 4<<20)
 	require.NoError(t, writeInPieces(u, data[:1<<20], 64<<10))
 	cancel()
-	werr := writeInPieces(u, data[1<<20:], 64<<10)
-	require.ErrorIs(t, werr, context.Canceled)
-	uerr := u.Abort(werr)
+	uerr := sendAll(t, u, data[1<<20:], manifestFor(t, "d.sql", data))
 	require.ErrorIs(t, uerr, context.Canceled)
+	require.ErrorIs(t, uerr, ErrNotSent)
 	assert.Equal(t, []string{"d.sql.partial"}, names(t, dir))
 }

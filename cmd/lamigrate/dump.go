@@ -245,10 +245,13 @@ func (c *dumpCmd) toRemote(e *env, db *sql.DB, loc *transfer.Location, cfg dump.
 		return nil, "", trimPrefixErr{err, "dump: "}
 	}
 	tres, err := up.Commit(e.ctx, mb)
-	if err != nil {
-		if e.ctx.Err() == nil && transfer.IsTransient(err) {
-			return nil, "", fmt.Errorf("%s; the dump was complete but not committed: run the same command again to start the dump over", linkError(err, loc))
-		}
+	switch {
+	case err == nil:
+	case errors.Is(err, transfer.ErrNotSent) && e.ctx.Err() == nil:
+		return nil, "", fmt.Errorf("%s; only %s was left there: run the same command again to start the dump over", linkError(err, loc), partial)
+	case e.ctx.Err() != nil:
+		return nil, "", fmt.Errorf("%w; %s was not committed (the next run replaces %s)", err, loc, partial)
+	default:
 		return nil, "", fmt.Errorf("%w; %s was not committed: run the same command again to start the dump over", transferError(err, s), loc)
 	}
 	return res, tres.Verified, nil

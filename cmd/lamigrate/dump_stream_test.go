@@ -19,13 +19,14 @@ import (
 	"github.com/qualityunit/lamigrate/internal/sftptest"
 )
 
-// streamFixture is dumpFixture with a table of about 2 MB of SQL, so an
-// upload of it crosses a link that drops after a few hundred KiB.
+// streamFixture is dumpFixture with a table of about 10 MB of SQL, so an
+// upload of it crosses a link that drops after a few hundred KiB while the
+// dump still writes (beyond the upload's 8 MiB of buffers).
 func streamFixture(t *testing.T) *mysqltest.DB {
 	db := dumpFixture(t)
 	db.MustExec(t,
 		"CREATE TABLE qu_la_messages (id INT PRIMARY KEY, body TEXT)",
-		"INSERT INTO qu_la_messages SELECT seq, REPEAT(SHA2(seq, 256), 10) FROM seq_1_to_3000")
+		"INSERT INTO qu_la_messages SELECT seq, REPEAT(SHA2(seq, 256), 10) FROM seq_1_to_15000")
 	return db
 }
 
