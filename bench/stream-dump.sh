@@ -67,7 +67,7 @@ timed() {
 	local name=$1 t0 t1 pid
 	shift
 	t0=$(now)
-	"$@" &
+	"$@" >>"$W/lamigrate.log" &
 	pid=$!
 	local p
 	p=$(peak "$pid" "$W/customer")
