@@ -252,7 +252,8 @@ func (c *dumpCmd) toRemote(e *env, db *sql.DB, loc *transfer.Location, cfg dump.
 	case e.ctx.Err() != nil:
 		return nil, "", fmt.Errorf("%w; %s was not committed (the next run replaces %s)", err, loc, partial)
 	default:
-		return nil, "", fmt.Errorf("%w; %s was not committed: run the same command again to start the dump over", transferError(err, s), loc)
+		// Not transferError: its hints speak of resuming a push.
+		return nil, "", fmt.Errorf("%w; %s was not committed: run the same command again to start the dump over", trimPrefixErr{err, "transfer: "}, loc)
 	}
 	return res, tres.Verified, nil
 }
