@@ -5,7 +5,11 @@
 // Stream writes the SQL to an io.Writer over one reserved *sql.Conn; File
 // writes FILE.partial through a compressor (gzip, zstd, lz4 or none, and
 // optionally age encryption), renames it to FILE when it is whole and
-// writes FILE.manifest.json beside it.
+// writes FILE.manifest.json beside it. WriteArchive writes the same
+// archive bytes into any io.Writer (a transfer.Upload to an SSH server, for
+// `lamigrate dump -o sftp://…`) and returns the Result; its ManifestJSON
+// is FILE.manifest.json's bytes, for the caller to put beside the archive
+// once it is committed.
 //
 // # Consistency
 //
@@ -34,7 +38,10 @@
 // beside the output, which are copied into the stream in order. Spills are
 // plain SQL: an extra connection starts a unit only while less than 512 MiB
 // waits to be copied, so the disk needed beyond the archive stays bounded
-// (that, plus the units being read).
+// (that, plus the units being read). WriteArchive puts its spill files in
+// os.TempDir(); with Config.Connections 1 (what the CLI uses for an sftp://
+// output, where the link is the bottleneck) there are none, and nothing but
+// buffers touches this machine's disk.
 //
 // # Speed
 //
@@ -81,6 +88,6 @@
 // Any failure (connection lost, table changed, disk full, context
 // cancelled) returns one error, naming the table when one was being read,
 // and, from File, leaves neither FILE nor FILE.partial behind; what Stream
-// wrote has no completion marker. A lost connection and error 1412 (the
+// and WriteArchive wrote has no completion marker. A lost connection and error 1412 (the
 // table altered during the dump) say to run the dump again.
 package dump

@@ -84,59 +84,28 @@ func File(ctx context.Context, db *sql.DB, path string, cfg Config, opt Options)
 // toFile is File with a hook that wraps the file's writer (tests inject
 // failures with it).
 func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Options, wrap func(io.Writer) io.Writer) (res *Result, err error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	kind, err := cfg.Kind(path)
+	a, err := cfg.archive(path, &opt)
 	if err != nil {
 		return nil, err
 	}
-	level := cfg.level(kind)
-	encrypt := cfg.Encrypt || codec.Encrypted(path)
-	if encrypt && opt.Passphrase == "" {
-		return nil, ErrNeedPassphrase
-	}
-	if !encrypt {
-		opt.Passphrase = ""
-	}
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("dump: connecting: %w", err)
-	}
-	defer conn.Close()
-
 	partial := path + PartialSuffix
 	f, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("dump: %w", err)
 	}
-	var cw io.WriteCloser
 	defer func() {
 		if err != nil {
-			if cw != nil {
-				cw.Close()
-			}
 			f.Close()
 			os.Remove(partial)
 		}
 	}()
-	fh := newHashWriter(f, sha256.New())
-	var dst io.Writer = fh
+	var dst io.Writer = f
 	if wrap != nil {
-		dst = wrap(fh)
+		dst = wrap(f)
 	}
-	cw, err = codec.NewWriter(dst, kind, codec.WriterOptions{Level: level, Threads: cfg.Threads, Passphrase: opt.Passphrase})
-	if err != nil {
-		return nil, fmt.Errorf("dump: %w", err)
-	}
-	res, err = stream(ctx, db, conn, cw, cfg, opt, filepath.Dir(path))
+	res, err = a.write(ctx, db, dst, cfg, opt, filepath.Dir(path), partial)
 	if err != nil {
 		return nil, err
-	}
-	err = cw.Close()
-	cw = nil
-	if err != nil {
-		return nil, fmt.Errorf("dump: writing %s: %w", partial, err)
 	}
 	if err = f.Sync(); err != nil {
 		return nil, fmt.Errorf("dump: writing %s: %w", partial, err)
@@ -153,14 +122,68 @@ func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Option
 		return nil, fmt.Errorf("dump: %w", err)
 	}
 	syncDir(filepath.Dir(path))
-	res.File = &FileResult{Path: path, Size: fh.n, SHA256: hex.EncodeToString(fh.h.Sum(nil)),
-		Compression: string(kind), Level: level, Encrypted: encrypt, Manifest: mpath}
 	if err = manifest.Write(mpath, res.Manifest(opt.ToolVersion)); err != nil {
 		// The archive is complete; without its manifest verify and push
 		// cannot check it, so this is still a failure. Leave the archive:
 		// it is whole and its marker proves it.
 		return nil, fmt.Errorf("dump: %s written but its manifest failed: %w", path, err)
 	}
+	return res, nil
+}
+
+// archive is what an archive's name and the configuration decide before
+// anything is read or written.
+type archive struct {
+	name    string
+	kind    codec.Kind
+	level   int
+	encrypt bool
+}
+
+// archive checks cfg for an archive named name and settles its format;
+// opt.Passphrase is dropped when the archive is not encrypted.
+func (c *Config) archive(name string, opt *Options) (archive, error) {
+	if err := c.Validate(); err != nil {
+		return archive{}, err
+	}
+	kind, err := c.Kind(name)
+	if err != nil {
+		return archive{}, err
+	}
+	encrypt := c.Encrypt || codec.Encrypted(name)
+	if encrypt && opt.Passphrase == "" {
+		return archive{}, ErrNeedPassphrase
+	}
+	if !encrypt {
+		opt.Passphrase = ""
+	}
+	return archive{name: name, kind: kind, level: c.level(kind), encrypt: encrypt}, nil
+}
+
+// write dumps into w through the codec and returns the Result with File
+// set to the bytes w received (their size and SHA-256). Extra connections
+// spill into spillDir; where names w's destination in messages.
+func (a archive) write(ctx context.Context, db *sql.DB, w io.Writer, cfg Config, opt Options, spillDir, where string) (*Result, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dump: connecting: %w", err)
+	}
+	defer conn.Close()
+	fh := newHashWriter(w, sha256.New())
+	cw, err := codec.NewWriter(fh, a.kind, codec.WriterOptions{Level: a.level, Threads: cfg.Threads, Passphrase: opt.Passphrase})
+	if err != nil {
+		return nil, fmt.Errorf("dump: %w", err)
+	}
+	res, err := stream(ctx, db, conn, cw, cfg, opt, spillDir)
+	if err != nil {
+		cw.Close()
+		return nil, err
+	}
+	if err := cw.Close(); err != nil {
+		return nil, fmt.Errorf("dump: writing %s: %w", where, err)
+	}
+	res.File = &FileResult{Path: a.name, Size: fh.n, SHA256: hex.EncodeToString(fh.h.Sum(nil)),
+		Compression: string(a.kind), Level: a.level, Encrypted: a.encrypt, Manifest: manifest.PathFor(a.name)}
 	return res, nil
 }
 

@@ -14,6 +14,9 @@
 // reads there is what the file holds and what it writes there arrives, so
 // that side is never hashed a second time. The other side is checked.
 //
+// Upload writes a file into a Backend while it is produced, with no copy on
+// this machine (`lamigrate dump -o sftp://…`); see Streaming.
+//
 // # Order of events
 //
 // A copy of FILE, with FILE.manifest.json when the source has one, and of
@@ -103,6 +106,37 @@
 // key CHANGED is always refused (ErrHostKeyChanged). Secrets (key
 // passphrases, passwords) come through Secrets callbacks, asked for only
 // when the server needs them, and are never part of SFTPConfig.
+//
+// # Streaming
+//
+// NewUpload starts writing NAME in a Backend's folder as NAME.partial
+// (UploadPartialSuffix, the name a local dump uses while it writes),
+// replacing a partial file an earlier attempt left; the folder must exist
+// unless Options.Mkdir. The producer writes into the Upload (an io.Writer):
+// the bytes go through 8 MiB of buffers into the same stream a Push uses
+// (on an SSH server that runs commands, a python3 follower hashes the file
+// as it grows, a second session flushes it), so nothing but those buffers
+// and the requests in flight is kept here. Commit(ctx, manifestBytes) then checks the partial
+// file's size and SHA-256, as the server computed them (the follower's
+// hash, else sha256sum/openssl there, else a read-back), against the
+// manifest, removes a stale NAME.manifest.json, renames NAME.partial to
+// NAME and writes the manifest last (under its partial name, checked,
+// renamed; mode 0600 like NAME). Abort(cause), after the producer failed,
+// or any failure (a broken link, Ctrl-C, a mismatch) leaves NAME.partial
+// and never NAME or its manifest; Abort returns the upload's own error
+// when it failed first (the reason the producer's writes failed), and
+// Commit returns it when the failure came after the producer's last write:
+// both are ErrNotSent.
+//
+// A broken link starts over; it never continues. The bytes come from one
+// database snapshot (a dump's REPEATABLE READ transaction): continuing a
+// half-written remote archive from a new dump would join two snapshots,
+// and the first one's transaction is gone with the process that held it.
+// So the same command runs the whole dump again and its NewUpload
+// replaces the partial file. Only Commit's steps after the last byte (a
+// hash, a rename, the manifest) reconnect and retry (Options.Retries):
+// they look at what the server holds first, so a rename whose answer was
+// lost is found done.
 //
 // # URLs
 //

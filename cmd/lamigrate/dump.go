@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -11,11 +12,12 @@ import (
 	"github.com/qualityunit/lamigrate/dump"
 	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/codec"
+	"github.com/qualityunit/lamigrate/transfer"
 )
 
 type dumpCmd struct {
 	connFlags
-	Output           string   `name:"output" short:"o" required:"" help:"Archive to write (.sql.gz, .sql.zst, .sql.lz4, .sql; add .age to encrypt)." placeholder:"FILE"`
+	Output           string   `name:"output" short:"o" required:"" help:"Archive to write (.sql.gz, .sql.zst, .sql.lz4, .sql; add .age to encrypt), or sftp://USER@HOST[:PORT]/DIR/FILE to stream it to an SSH server with no copy on this machine." placeholder:"FILE"`
 	Compress         string   `name:"compress" enum:",gzip,zstd,lz4,none" default:"" help:"Compression (default: from the file extension)."`
 	Level            int      `name:"level" help:"Compression level (0: the codec's default)."`
 	IgnoreTable      []string `name:"ignore-table" help:"Also skip this table (repeatable)." placeholder:"NAME"`
@@ -24,7 +26,9 @@ type dumpCmd struct {
 	Encrypt          bool     `name:"encrypt" help:"Encrypt the archive with a passphrase (LAMIGRATE_PASSPHRASE or a prompt); implied by a .age file name."`
 	HexBlob          bool     `name:"hex-blob" help:"Write binary values as 0x... hex like mysqldump --hex-blob (larger before compression)."`
 	StripDefiners    bool     `name:"strip-definers" help:"Write views, triggers, routines and events without DEFINER, so they load as the importing user (no SUPER / SET USER privilege needed; SQL SECURITY unchanged)."`
-	Connections      int      `name:"connections" help:"Connections reading rows on one snapshot (0: 4); more than one needs the LOCK TABLES privilege, held for a moment while the snapshots start, else one is used." placeholder:"N"`
+	Connections      int      `name:"connections" help:"Connections reading rows on one snapshot (0: 4, or 1 for an sftp:// output); more than one needs the LOCK TABLES privilege, held for a moment while the snapshots start, else one is used." placeholder:"N"`
+	Mkdir            bool     `name:"mkdir" help:"With an sftp:// output: create the remote folder when it does not exist."`
+	sshFlags
 }
 
 // dumpResult is what dump prints.
@@ -51,7 +55,10 @@ type dumpResult struct {
 	Ignored       []string `json:"ignored"`
 	Unmatched     []string `json:"unmatched_ignores,omitempty"`
 	Warnings      []string `json:"warnings,omitempty"`
-	elapsed       time.Duration
+	// Verified says how the server's copy of a streamed archive was
+	// checked (transfer.HashMethod); empty for a local file.
+	Verified string `json:"verified,omitempty"`
+	elapsed  time.Duration
 }
 
 type dumpTable struct {
@@ -85,6 +92,19 @@ func (p *dumpProgress) Warn(msg string) {
 }
 
 func (c *dumpCmd) Run(e *env) error {
+	var loc *transfer.Location
+	if transfer.IsURL(c.Output) {
+		l, err := transfer.ParseURL(c.Output)
+		if err != nil {
+			return withStatus(exitUsage, trimPrefixErr{err, "transfer: "})
+		}
+		if _, file := l.Split(); file == "" {
+			return usageErr("%s names a folder: name the archive too, e.g. %sdump.sql.zst", l, l)
+		}
+		loc = l
+	} else if c.Mkdir || c.Identity != "" || c.KnownHosts != "" || c.AcceptNewHostKey {
+		return usageErr("--mkdir, --identity, --known-hosts and --accept-new-host-key apply to an sftp:// output only")
+	}
 	// The name must say what the file holds, before anything is read.
 	if _, err := (&dump.Config{Compression: c.Compress}).Kind(c.Output); err != nil {
 		if errors.Is(err, dump.ErrArchiveName) {
@@ -109,6 +129,11 @@ func (c *dumpCmd) Run(e *env) error {
 		Connections:      c.Connections,
 		StripDefiners:    c.StripDefiners,
 	}
+	if loc != nil && cfg.Connections == 0 {
+		// Extra connections spill what the link cannot take yet to this
+		// machine's disk; the link is the bottleneck anyway.
+		cfg.Connections = 1
+	}
 	if err := cfg.Validate(); err != nil {
 		return withStatus(exitUsage, err)
 	}
@@ -131,11 +156,18 @@ func (c *dumpCmd) Run(e *env) error {
 	prog := &dumpProgress{e: e, t: e.ui.task("dump", 0, true)}
 	opt.Progress = prog
 	start := time.Now()
-	res, err := dump.File(e.ctx, db, c.Output, cfg, opt)
-	if err != nil {
+	var res *dump.Result
+	var verified transfer.HashMethod
+	if loc != nil {
+		res, verified, err = c.toRemote(e, db, loc, cfg, opt, prog)
+		if err != nil {
+			return err
+		}
+		res.File.Path, res.File.Manifest = loc.String(), loc.String()+".manifest.json"
+	} else if res, err = dump.File(e.ctx, db, c.Output, cfg, opt); err != nil {
 		return trimPrefixErr{err, "dump: "}
 	}
-	out := dumpResult{File: res.File.Path, Manifest: res.File.Manifest, Database: res.Database,
+	out := dumpResult{Verified: string(verified), File: res.File.Path, Manifest: res.File.Manifest, Database: res.Database,
 		Compression: res.File.Compression, Encrypted: res.File.Encrypted, Size: res.File.Size,
 		SHA256: res.File.SHA256, SQLBytes: res.SQL.Bytes, Connections: res.Connections, Seconds: time.Since(start).Seconds(),
 		Views: nonNil(res.Views), Triggers: nonNil(res.Triggers), Ignored: nonNil(res.Ignored),
@@ -166,6 +198,9 @@ func (c *dumpCmd) Run(e *env) error {
 		}
 		fmt.Fprintf(w, "file:     %s (%s, %s%s, sha256 %s)\n", out.File, bytesize.Format(out.Size), out.Compression, map[bool]string{true: ", encrypted"}[out.Encrypted], out.SHA256)
 		fmt.Fprintf(w, "manifest: %s\n", out.Manifest)
+		if out.Verified != "" {
+			fmt.Fprintf(w, "verified: size and SHA-256 of the file on the server (%s)\n", out.Verified)
+		}
 		if len(out.Ignored) > 0 {
 			fmt.Fprintf(w, "ignored:  %s\n", strings.Join(out.Ignored, ", "))
 		}
@@ -180,6 +215,70 @@ func (c *dumpCmd) Run(e *env) error {
 		}
 	})
 }
+
+// toRemote streams the archive to loc through a transfer.Upload: nothing
+// but buffers on this machine. The SSH login happens before the database
+// is read, so a wrong key or host fails at once.
+func (c *dumpCmd) toRemote(e *env, db *sql.DB, loc *transfer.Location, cfg dump.Config, opt dump.Options, prog *dumpProgress) (*dump.Result, transfer.HashMethod, error) {
+	dir, file := loc.Split()
+	s, err := c.dial(e, loc, dir)
+	if err != nil {
+		return nil, "", err
+	}
+	defer s.Close()
+	partial := loc.String() + transfer.UploadPartialSuffix
+	up, err := transfer.NewUpload(e.ctx, s, file, transfer.Options{Mkdir: c.Mkdir}, &uploadProgress{p: prog})
+	if err != nil {
+		return nil, "", transferError(err, s)
+	}
+	res, err := dump.WriteArchive(e.ctx, db, up, file, cfg, opt)
+	if err != nil {
+		if uerr := up.Abort(err); uerr != nil && e.ctx.Err() == nil {
+			// The upload failed first: that is why the dump's writes failed.
+			return nil, "", fmt.Errorf("%s; only %s was left there: run the same command again to start the dump over", linkError(uerr, loc), partial)
+		}
+		return nil, "", fmt.Errorf("%w; only %s was left at the destination (the next run replaces it)", trimPrefixErr{err, "dump: "}, partial)
+	}
+	mb, err := res.ManifestJSON(version)
+	if err != nil {
+		up.Abort(err)
+		return nil, "", trimPrefixErr{err, "dump: "}
+	}
+	tres, err := up.Commit(e.ctx, mb)
+	switch {
+	case err == nil:
+	case errors.Is(err, transfer.ErrNotSent) && e.ctx.Err() == nil:
+		return nil, "", fmt.Errorf("%s; only %s was left there: run the same command again to start the dump over", linkError(err, loc), partial)
+	case e.ctx.Err() != nil:
+		return nil, "", fmt.Errorf("%w; %s was not committed (the next run replaces %s)", err, loc, partial)
+	default:
+		// Not transferError: its hints speak of resuming a push.
+		return nil, "", fmt.Errorf("%w; %s was not committed: run the same command again to start the dump over", trimPrefixErr{err, "transfer: "}, loc)
+	}
+	return res, tres.Verified, nil
+}
+
+// linkError says that the connection to loc's server broke, and why.
+func linkError(err error, loc *transfer.Location) string {
+	if transfer.IsTransient(err) {
+		return fmt.Sprintf("the connection to %s broke during the dump (%s)", loc.Host, strings.TrimPrefix(err.Error(), "transfer: "))
+	}
+	return strings.TrimPrefix(err.Error(), "transfer: ")
+}
+
+// uploadProgress shows an upload's commit steps on the dump's display.
+type uploadProgress struct{ p *dumpProgress }
+
+func (u *uploadProgress) Step(step string, _, _ int64) {
+	switch step {
+	case "verifying":
+		u.p.t.Update(u.p.t.done, 0, "verifying size and SHA-256 on the server")
+	case "retrying":
+		u.p.e.ui.warn("dump: connection lost while committing; reconnecting")
+	}
+}
+
+func (u *uploadProgress) Sent(int64, int64) {}
 
 func nonNil(s []string) []string {
 	if s == nil {
