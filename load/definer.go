@@ -225,8 +225,8 @@ type Object struct {
 
 // DefinerError reports objects of the archive whose DEFINER the importing
 // account may not set (it lacks SUPER and SET USER). Load returns it before
-// it loads any row when it can read the archive twice (r is an io.Seeker,
-// such as a file); reading a pipe, it returns it when it meets the first
+// it loads any row when it can read the archive twice (r is an
+// io.ReaderAt and io.Seeker, such as a file); reading a pipe, it returns it when it meets the first
 // such object, and the tables loaded before stay (the same import with
 // Config.StripDefiners continues).
 type DefinerError struct {

@@ -3,10 +3,13 @@ package load
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -305,4 +308,59 @@ func sqlOpen(cfg *mysql.Config) (*sql.DB, error) {
 		return nil, err
 	}
 	return sql.OpenDB(c), nil
+}
+
+// TestLoadDefinersBigGzipFile: the definer scan of a file must not disturb
+// the import's own reader. A gzip archive of several MB (the parallel gzip
+// reader reads ahead on its own goroutines) is refused for its definers,
+// loads with StripDefiners, and without definers loads as it is — never
+// "flate: corrupt input".
+func TestLoadDefinersBigGzipFile(t *testing.T) {
+	ctx := context.Background()
+	var big bytes.Buffer
+	big.WriteString("CREATE TABLE `big` (`id` int NOT NULL PRIMARY KEY, `v` text NOT NULL) ENGINE=InnoDB;\n")
+	rnd := make([]byte, 512)
+	for i := 0; i < 6000; i++ {
+		if i%100 == 0 {
+			if i > 0 {
+				big.WriteString(";\n")
+			}
+			big.WriteString("INSERT INTO `big` VALUES ")
+		} else {
+			big.WriteString(",")
+		}
+		_, _ = crand.Read(rnd)
+		fmt.Fprintf(&big, "(%d,'%x')", i, rnd)
+	}
+	big.WriteString(";\n")
+	file := func(t *testing.T, sql []byte) *os.File {
+		p := filepath.Join(t.TempDir(), "a.sql.gz")
+		require.NoError(t, os.WriteFile(p, gz(t, sql), 0o600))
+		f, err := os.Open(p)
+		require.NoError(t, err)
+		t.Cleanup(func() { f.Close() })
+		fi, err := f.Stat()
+		require.NoError(t, err)
+		require.Greater(t, fi.Size(), int64(2<<20), "the archive must be big enough for the reader to read ahead")
+		return f
+	}
+	withDefiners := append(append([]byte{}, big.Bytes()...), definersDump(t)...)
+
+	target := mysqltest.New(t)
+	cloud := cloudUser(t, target)
+	_, err := Load(ctx, cloud, file(t, withDefiners), Config{Threads: 2})
+	var de *DefinerError
+	require.ErrorAs(t, err, &de, "want the definer refusal, not a read error")
+	assert.Zero(t, tableCount(t, target))
+
+	res, err := Load(ctx, cloud, file(t, withDefiners), Config{Threads: 2, StripDefiners: true})
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, res.Rows, int64(6000))
+
+	plain := mysqltest.New(t)
+	_, err = Load(ctx, cloudUser(t, plain), file(t, big.Bytes()), Config{Threads: 2})
+	require.NoError(t, err, "an archive without definers loads as the cloud user")
+	var n int
+	require.NoError(t, plain.QueryRow("SELECT COUNT(*) FROM `big`").Scan(&n))
+	assert.Equal(t, 6000, n)
 }

@@ -92,8 +92,10 @@
 // before any row is loaded: mysqldump and lamigrate dumps write each
 // table's triggers after its rows and routines, events and views after all
 // tables, so checking objects as the stream reaches them would come too
-// late. When the archive can be read twice (r is an io.Seeker, as a file
-// is), Load therefore first reads it through once, splitting it as the
+// late. When the archive can be read twice (r is an io.ReaderAt and an
+// io.Seeker, as a file is), Load therefore first reads it through once, on
+// its own reader (ReadAt: the import's reader and its read-ahead are not
+// disturbed), splitting it as the
 // import does, so that DEFINER text inside row data or a routine body does
 // not count, and returns a *DefinerError naming the objects before it
 // creates anything, not even its progress table. That pass costs the

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -232,16 +233,19 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 	if o.passphrase != nil {
 		o.passphrase = once(o.passphrase) // the archive may be read twice
 	}
-	// A seekable archive (a file) can be read twice: first for its
-	// definers, then to load it.
-	seeker, _ := r.(io.Seeker)
+	// An archive that is a file can be read twice: its definers are
+	// scanned through ReadAt (an independent reader: the codec's read-ahead
+	// on r goes on untouched), then it is loaded from r.
+	ra, _ := r.(io.ReaderAt)
 	var origin int64
-	if seeker != nil {
+	if seeker, ok := r.(io.Seeker); ok && ra != nil {
 		pos, err := seeker.Seek(0, io.SeekCurrent)
 		if err != nil {
-			seeker = nil // a pipe
+			ra = nil // a pipe
 		}
 		origin = pos
+	} else {
+		ra = nil
 	}
 	cr := &countingReader{r: r}
 	plain, _, err := codec.NewReader(cr, o.passphrase)
@@ -278,26 +282,16 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 	if err != nil {
 		return nil, err
 	}
-	if e.checkDefiners && seeker != nil {
+	if e.checkDefiners && ra != nil {
 		// Refuse before loading anything: triggers come after their
 		// table's rows, views and routines after every table.
-		objs, err := scanDefiners(ctx, seeker, r, origin, o.passphrase, e.account)
+		objs, err := scanDefiners(ctx, io.NewSectionReader(ra, origin, math.MaxInt64-origin), o.passphrase, e.account)
 		if err != nil {
 			return nil, err
 		}
 		if len(objs) > 0 {
 			return nil, &DefinerError{Account: e.account.String(), Objects: objs}
 		}
-		plain.Close()
-		if _, err := seeker.Seek(origin, io.SeekStart); err != nil {
-			return nil, fmt.Errorf("load: rewinding the archive: %w", err)
-		}
-		cr = &countingReader{r: r}
-		if plain, _, err = codec.NewReader(cr, o.passphrase); err != nil {
-			return nil, fmt.Errorf("load: %w", err)
-		}
-		br = bufio.NewReaderSize(plain, 1<<20)
-		e.archive = cr
 	}
 	if err := e.begin(ctx, fp); err != nil {
 		return nil, err
@@ -310,12 +304,9 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 	return res, nil
 }
 
-// scanDefiners reads the archive r from origin and lists the objects whose
-// DEFINER a may not set.
-func scanDefiners(ctx context.Context, seeker io.Seeker, r io.Reader, origin int64, pass func() (string, error), a account) ([]Object, error) {
-	if _, err := seeker.Seek(origin, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("load: rewinding the archive: %w", err)
-	}
+// scanDefiners reads the whole archive r (its own reader of the file)
+// and lists the objects whose DEFINER a may not set.
+func scanDefiners(ctx context.Context, r io.Reader, pass func() (string, error), a account) ([]Object, error) {
 	plain, _, err := codec.NewReader(r, pass)
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
