@@ -522,7 +522,7 @@ func manifestChecks(m *Manifest, rep *ArchiveReport, sections bool, programs map
 			}
 		}
 		if n == 0 {
-			add("manifest routines", nil, fmt.Sprintf("the archive creates the %d routines and %d events the manifest lists", len(m.Routines), len(m.Events)))
+			add("manifest routines", nil, fmt.Sprintf("the archive creates the %s and %s the manifest lists", plural(len(m.Routines), "routine"), plural(len(m.Events), "event")))
 		}
 	}
 	return out
@@ -540,4 +540,12 @@ func fill(r io.Reader, buf []byte) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// plural says "1 event", "2 events".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

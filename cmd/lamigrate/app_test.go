@@ -219,6 +219,8 @@ func TestErrorLine(t *testing.T) {
 		{"dump", "database \"x\" does not exist on socket /s (database from --dsn): check the database name", "lamigrate dump: database \"x\" does not exist on socket /s (database from --dsn): check the database name"},
 		{"verify", "verify: archive is incomplete", "lamigrate verify: archive is incomplete"},
 		{"verify", "codec: wrong passphrase", "lamigrate verify: codec: wrong passphrase"},
+		{"verify", "dbconn: cannot read --defaults-file: open x: no such file", "lamigrate verify: cannot read --defaults-file: open x: no such file"},
+		{"run", "migrate: dbconn: x line 3: password has no value", "lamigrate run: x line 3: password has no value"},
 		{"push", "transfer: sftp: dial tcp 127.0.0.1:1: connection refused", "lamigrate push: sftp: dial tcp 127.0.0.1:1: connection refused"},
 		{"pull", "transfer: open /x: no such file", "lamigrate pull: open /x: no such file"},
 		{"import", "load: table `a`: Error 1050 (42S01): Table 'a' already exists", "lamigrate import: table `a`: Error 1050 (42S01): Table 'a' already exists"},

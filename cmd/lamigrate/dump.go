@@ -190,8 +190,9 @@ func (c *dumpCmd) Run(e *env) error {
 	}
 	prog.t.Complete(fmt.Sprintf("%d tables, %d rows", len(out.Tables), out.Rows))
 	return e.ui.result(out, func(w io.Writer) {
-		fmt.Fprintf(w, "dumped %s: %d tables, %d rows, %d views, %d triggers, %d procedures, %d functions, %d events in %s\n", out.Database,
-			len(out.Tables), out.Rows, len(out.Views), len(out.Triggers), len(out.Procedures), len(out.Functions), len(out.Events),
+		fmt.Fprintf(w, "dumped %s: %s, %s, %s, %s, %s, %s, %s in %s\n", out.Database,
+			plural(len(out.Tables), "table"), plural(int(out.Rows), "row"), plural(len(out.Views), "view"), plural(len(out.Triggers), "trigger"),
+			plural(len(out.Procedures), "procedure"), plural(len(out.Functions), "function"), plural(len(out.Events), "event"),
 			out.elapsed.Round(100*time.Millisecond))
 		if out.StripDefiners {
 			fmt.Fprintf(w, "definers: stripped (views, triggers, routines and events load as the importing user)\n")

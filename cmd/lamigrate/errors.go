@@ -87,6 +87,10 @@ var ownPrefixes = map[string][]string{
 	"verify-db": {"verify"},
 }
 
+// internalOrigins are prefixes of internal packages: they name nothing a
+// user knows, whatever the verb ("dbconn: cannot read --defaults-file").
+var internalOrigins = []string{"dbconn"}
+
 // errorLine is the one line a failed verb prints: "lamigrate VERB: " and
 // the message, once. Library errors carry their origin as a prefix
 // ("isolate: drain: timed out"); the leading prefixes that name the verb
@@ -107,7 +111,7 @@ func errorLine(verb, msg string) string {
 func trimOwnPrefixes(verb, msg string) string {
 	for {
 		trimmed := false
-		for _, p := range append(ownPrefixes[verb], verb) {
+		for _, p := range append(append(ownPrefixes[verb], verb), internalOrigins...) {
 			if p != "" && strings.HasPrefix(msg, p+": ") && len(msg) > len(p)+2 {
 				msg, trimmed = msg[len(p)+2:], true
 			}

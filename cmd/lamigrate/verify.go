@@ -260,7 +260,7 @@ func printVerify(w io.Writer, r *verifyResult) {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", t.Name, t.Status, count(t.Rows), count(t.ManifestRows), t.Digest)
 		}
 		tw.Flush()
-		fmt.Fprintf(w, "  routines  %d procedures and functions, %d events\n", d.Routines, d.Events)
+		fmt.Fprintf(w, "  routines  %s, %s\n", plural(d.Routines, "routine"), plural(d.Events, "event"))
 		for _, n := range d.Notes {
 			fmt.Fprintf(w, "  note: %s\n", n)
 		}

@@ -117,6 +117,8 @@ func (c *checker) routines(ctx context.Context) error {
 	}
 	var msg string
 	switch {
+	case len(counts) > 0 && len(f.UnreadableRoutines) > 0:
+		msg = strings.Join(counts, ", ") + fmt.Sprintf(": the dump carries them (after the tables, before the views) once this user can read all of them (%s cannot be read now, see the blockers)", plural(len(f.UnreadableRoutines), "routine", "routines"))
 	case len(counts) > 0:
 		msg = strings.Join(counts, ", ") + ": the dump carries them (after the tables, before the views)"
 	case hidden || f.RoutinesHidden:

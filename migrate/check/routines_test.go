@@ -188,6 +188,9 @@ func TestCheckRoutinesLimitedUser(t *testing.T) {
 				require.Len(t, fs, 1)
 				assert.Equal(t, "the dump cannot carry function `f_twice` (definer "+other+"): SHOW CREATE FUNCTION shows its body only to its definer or to a user with SELECT on mysql.proc", fs[0].Message)
 				assert.Equal(t, []string{"function `f_twice`", "procedure `p_touch`"}, f.UnreadableRoutines)
+				if info := rep.Find("routines", ""); assert.Len(t, info, 1) {
+					assert.Contains(t, info[0].Message, "2 routines cannot be read now, see the blockers", "the info line agrees with the blockers")
+				}
 				hints = append(hints, "GRANT SELECT ON mysql.proc TO "+acct)
 			}
 
