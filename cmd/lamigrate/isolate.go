@@ -138,11 +138,11 @@ func progressTo(e *env) isolate.Progress {
 		case ev.Step == "drain":
 			e.ui.info("drain: %d background jobs pending", ev.Count)
 		case ev.Step == "source" && ev.State == "start":
-			e.ui.info("isolate: %s: %d active rows", ev.Name, ev.Count)
+			e.ui.info("isolate: %s: %s", ev.Name, plural(int(ev.Count), "active row"))
 		case ev.Step == "source" && ev.Message != "":
 			e.ui.info("%s: %s: %s", ev.Name, ev.State, ev.Message)
 		case ev.Step == "source":
-			e.ui.info("%s: %s (%d rows)", ev.Name, ev.State, ev.Count)
+			e.ui.info("%s: %s (%s)", ev.Name, ev.State, plural(int(ev.Count), "row"))
 		default:
 			msg := fmt.Sprintf("%s %s: %s", ev.Step, ev.Name, ev.State)
 			if ev.Message != "" {
@@ -165,11 +165,11 @@ func printIsolate(w io.Writer, r *isolate.Result, state string) {
 		var what string
 		switch s.Status {
 		case "would isolate":
-			what = fmt.Sprintf("%d active rows", s.Active)
+			what = plural(int(s.Active), "active row")
 		case "isolated":
-			what = fmt.Sprintf("%d rows changed, %d recorded", s.Changed, s.Recorded)
+			what = fmt.Sprintf("%s changed, %d recorded", plural(int(s.Changed), "row"), s.Recorded)
 		case "already isolated":
-			what = fmt.Sprintf("%d rows recorded earlier", s.Recorded)
+			what = plural(s.Recorded, "row") + " recorded earlier"
 		case "skipped":
 			what = s.Reason
 		}
