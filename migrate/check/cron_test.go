@@ -41,6 +41,7 @@ func TestCheckCronWhereIsolateLooks(t *testing.T) {
 		{"isolated, lines found", withJobs, CronIsolated, 2, Info, "isolate.cron comments it out after the drain", 2, prog + " -l"},
 		{"by hand, lines found", withJobs, CronByHand, 2, Info, "lamigrate isolate --cron", 2, prog + " -l"},
 		{"kept, lines found", withJobs, CronKept, 2, Warning, "keeps running during the migration", 2, prog + " -l"},
+		{"kept, none found", sysOnly, CronKept, 0, Warning, "set isolate.cron in the run config", 1, ""},
 		{"isolated, none found", sysOnly, CronIsolated, 0, Warning, "isolate.cron finds no active jobs.php/queue.php cron line in " + withJobs.Files[0], 1, ""},
 		{"by hand, none found", sysOnly, CronByHand, 0, Warning, "--crontab-command 'crontab -u www-data'", 1, ""},
 		{"isolated, crontab program fails", broken, CronIsolated, 0, Warning, "isolate.cron reads a crontab check could not", 2, ""},

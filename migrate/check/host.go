@@ -142,6 +142,9 @@ func (c *checker) cron(ctx context.Context) error {
 		case CronIsolated:
 			c.add(Warning, "cron", "", `point isolate.cron at the crontab that runs them: "command": ["crontab", "-u", "www-data"] for another user's crontab, or "files": ["/etc/cron.d/liveagent"]`,
 				"isolate.cron finds no active %s cron line in %s, so it cannot stop LiveAgent's background jobs", scripts, where)
+		case CronKept:
+			c.add(Warning, "cron", "", "",
+				"no active %s cron line found in %s, though LiveAgent's background jobs run from one; set isolate.cron in the run config (\"command\": [\"crontab\", \"-u\", \"www-data\"] for another user's crontab, \"files\" for a system crontab) so the run switches it off after the drain", scripts, where)
 		default:
 			// LiveAgent's background jobs need that line; not finding it
 			// means check (and isolate --cron) look in the wrong crontab.
