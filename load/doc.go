@@ -128,6 +128,46 @@
 // Config.Fingerprint): resuming with another archive fails with
 // ErrOtherArchive.
 //
+// # Following
+//
+// Follow reads an archive that lamigrate dump still writes (as
+// FILE.partial, renamed to FILE when complete, FILE.manifest.json last;
+// locally and over SFTP alike), and Load reads it like any archive with
+// Config.Followed set; a compressed or encrypted archive is decoded above
+// it, so all waiting happens below the decoder. In the order events happen:
+//
+//   - Follow opens FILE.partial at the first Read; if only FILE exists, it
+//     is complete and is read as it is; if neither does, it looks again
+//     every FollowOptions.Poll (100 ms) for up to FollowOptions.Stall (2
+//     minutes).
+//   - Load peeks at the stream's first MiB (waiting for it) for the
+//     fingerprint. A followed archive has no manifest yet, so it records
+//     the first MiB alone, marked as followed; a later import, followed
+//     or not, of an archive starting with the same MiB continues it. The
+//     stream carries no run identity in its first MiB, so a dump run again
+//     (a new snapshot) whose first MiB is the same is taken for the same
+//     archive: after one, load into an empty database (the command-line
+//     tool drops the progress of a followed archive whose partial file
+//     vanished or was replaced, so the next import refuses the tables and
+//     names --force). lamigrate verify against the new manifest would
+//     report every table that differs.
+//   - Statements are loaded as they arrive, in parallel as the stream
+//     allows (a table's INSERTs over every connection, as above); at the
+//     end of what is there the Follower looks: FILE is the same file
+//     (os.SameFile) → the writer renamed it, the rest is read to its end;
+//     FILE.partial gone otherwise → ErrVanished; another file or shorter
+//     than what was read → ErrReplaced; else it waits, and no growth for
+//     Stall → ErrStalled. Each is a *FollowError; it stops the import as a
+//     damaged stream does: committed statements stay in the progress
+//     table.
+//   - At the end of the stream, with WithStreamCheck, the completion
+//     marker's XXH3 is checked against the bytes before it (ErrIncomplete
+//     if they differ) and the check function runs: the command-line tool
+//     waits up to the stall time for FILE.manifest.json, which the dump
+//     writes after the rename, and compares the stream's size and XXH3
+//     (and the archive's size) with it. Only then is the progress table
+//     dropped.
+//
 // # Structure
 //
 // An import is four parts, each owning its state, wired by the engine

@@ -34,6 +34,11 @@ type engine struct {
 	hooks    hooks
 	tally    *tally
 
+	// headFP is the fingerprint a followed import records (the stream's
+	// first MiB alone, Config.Followed): an earlier run that recorded it
+	// is continued too.
+	headFP string
+
 	main    *sql.Conn // the producer's connection (lock, global statements)
 	release func()    // releases the import lock and main
 
@@ -128,7 +133,7 @@ func (e *engine) prepare(ctx context.Context, fp string) error {
 		if err != nil {
 			return err
 		}
-		if pt.archive != fp {
+		if pt.archive != fp && pt.archive != e.headFP {
 			return fmt.Errorf("%w (%s); import that archive again, or drop the database's tables and start over", ErrOtherArchive, ident.Quote(e.dbName))
 		}
 		e.pt = pt

@@ -2,12 +2,14 @@ package load
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math"
 	"runtime"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/ident"
+	"github.com/qualityunit/lamigrate/internal/manifest"
 )
 
 // ProgressTable is the table in the target database that records finished
@@ -48,6 +51,12 @@ type Config struct {
 	// The first MiB of the uncompressed stream is always part of the
 	// fingerprint.
 	Fingerprint string `json:"fingerprint,omitempty"`
+	// Followed says the archive is still being written (Follow): its
+	// Fingerprint is not known yet and is ignored. The progress table
+	// records the first MiB of the stream alone, so any later import of
+	// an archive that starts with the same MiB continues this one (see
+	// "Following" in the package documentation).
+	Followed bool `json:"followed,omitempty"`
 	// RequireMarker fails the import when the stream does not end with
 	// lamigrate's completion marker (set it for lamigrate archives).
 	RequireMarker bool `json:"require_marker,omitempty"`
@@ -142,6 +151,9 @@ type Result struct {
 	Resumed    bool          `json:"resumed"`
 	// Marker says the stream ended with lamigrate's completion marker.
 	Marker bool `json:"marker"`
+	// SQLXXH3 is the stream's XXH3 before the marker, when the marker
+	// ends the stream and matches it ("" otherwise).
+	SQLXXH3 string `json:"sql_xxh3,omitempty"`
 	// PerTable lists the tables this run loaded, in the order they finished.
 	PerTable []TableResult `json:"per_table"`
 }
@@ -204,6 +216,8 @@ type Option func(*options)
 type options struct {
 	progress   Progress
 	passphrase func() (string, error)
+	verify     bool // WithStreamCheck: verify the completion marker's hash
+	check      func(context.Context, manifest.Stream) error
 	hooks      hooks // tests only (withHooks)
 }
 
@@ -212,6 +226,16 @@ func WithProgress(p Progress) Option { return func(o *options) { o.progress = p 
 
 // WithPassphrase supplies the passphrase of an encrypted archive.
 func WithPassphrase(f func() (string, error)) Option { return func(o *options) { o.passphrase = f } }
+
+// WithStreamCheck hashes the stream and, when it ends with a completion
+// marker, checks the marker's XXH3 against the bytes before it (a mismatch
+// is ErrIncomplete), then has f (if not nil) check the stream, for example
+// against the archive's manifest, which a followed archive gets only after
+// its last byte. Both run before the import finishes: a failure keeps the
+// progress table, as a damaged stream does.
+func WithStreamCheck(f func(ctx context.Context, s manifest.Stream) error) Option {
+	return func(o *options) { o.verify, o.check = true, f }
+}
 
 // Load reads an archive (any codec lamigrate writes, encrypted or not, or a
 // plain mysqldump file) from r and loads it into the database target names.
@@ -253,13 +277,24 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	defer func() { plain.Close() }()
-	br := bufio.NewReaderSize(plain, 1<<20)
-	head, _ := br.Peek(1 << 20)
-	h := sha256.New()
-	h.Write([]byte(c.Fingerprint))
-	h.Write([]byte{0})
-	h.Write(head)
-	fp := hex.EncodeToString(h.Sum(nil))
+	var src io.Reader = plain
+	sr := &streamReader{ctx: ctx, r: plain, h: manifest.NewStreamHash(), check: o.check}
+	if o.verify {
+		src = sr
+	}
+	br := bufio.NewReaderSize(src, 1<<20)
+	head, err := br.Peek(1 << 20)
+	if fe := (*FollowError)(nil); errors.As(err, &fe) {
+		return nil, err // the writer gave up before the first MiB: nothing done
+	}
+	// A followed archive has no manifest yet: its import records the
+	// first MiB alone, marked as followed, and an import of the whole
+	// archive (knowing its Fingerprint) continues it.
+	headFP := fingerprint("\x00followed", head)
+	fp := headFP
+	if !c.Followed {
+		fp = fingerprint(c.Fingerprint, head)
+	}
 
 	cfg := target.Clone()
 	cfg.MaxAllowedPacket = 0 // ask the server
@@ -275,6 +310,7 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 	db.SetMaxOpenConns(2*c.Threads + 2)
 
 	e := newEngine(c, db, cfg.DBName, o, cr, start)
+	e.headFP = headFP
 	err = e.prepare(ctx, fp)
 	if e.release != nil {
 		defer e.release()
@@ -301,7 +337,90 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 		return nil, err
 	}
 	res.Duration = time.Since(start)
+	if sr.verified {
+		res.SQLXXH3 = sr.xxh3
+	}
 	return res, nil
+}
+
+// fingerprint identifies an archive by extra (Config.Fingerprint) and the
+// first MiB of its stream.
+func fingerprint(extra string, head []byte) string {
+	h := sha256.New()
+	h.Write([]byte(extra))
+	h.Write([]byte{0})
+	h.Write(head)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// markerTail is more than the longest completion marker line.
+const markerTail = 256
+
+// streamReader hashes the uncompressed stream and, at its end, checks a
+// completion marker ending it against the bytes before it, then runs
+// check; a mismatch is returned instead of io.EOF, so the import fails
+// before it finishes. The last markerTail bytes are hashed only at the
+// end, when it is known where the marker starts.
+type streamReader struct {
+	ctx   context.Context
+	r     io.Reader
+	h     hash.Hash
+	check func(context.Context, manifest.Stream) error
+
+	tail     []byte
+	n        int64 // bytes read
+	err      error // sticky, once the end was reached
+	verified bool
+	xxh3     string
+}
+
+func (s *streamReader) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if n >= markerTail {
+		s.h.Write(s.tail)
+		s.h.Write(p[:n-markerTail])
+		s.tail = append(s.tail[:0], p[n-markerTail:n]...)
+	} else if n > 0 {
+		s.tail = append(s.tail, p[:n]...)
+		if over := len(s.tail) - markerTail; over > 0 {
+			s.h.Write(s.tail[:over])
+			s.tail = append(s.tail[:0], s.tail[over:]...)
+		}
+	}
+	if err == io.EOF {
+		if cerr := s.end(); cerr != nil {
+			s.err = cerr
+			return n, cerr
+		}
+		s.err = io.EOF
+	}
+	return n, err
+}
+
+// end checks the marker that ends the stream, if one does.
+func (s *streamReader) end() error {
+	i := bytes.LastIndex(s.tail, []byte(manifest.MarkerPrefix))
+	if i < 0 || (i > 0 && s.tail[i-1] != '\n') {
+		return nil // no marker: RequireMarker decides
+	}
+	n, sum, err := manifest.ParseMarker(string(s.tail[i:]))
+	if err != nil || n != s.n-int64(len(s.tail)-i) || bytes.IndexByte(s.tail[i:len(s.tail)-1], '\n') >= 0 {
+		return nil // not the marker of this stream: the producer says so
+	}
+	s.h.Write(s.tail[:i])
+	got := hex.EncodeToString(s.h.Sum(nil))
+	if got != sum {
+		return fmt.Errorf("%w: its completion marker says xxh3 %s for %d bytes, the stream has %s: the archive is damaged; dump it again", ErrIncomplete, sum, n, got)
+	}
+	s.verified, s.xxh3 = true, got
+	if s.check != nil {
+		return s.check(s.ctx, manifest.Stream{Bytes: n, XXH3: got})
+	}
+	return nil
 }
 
 // scanDefiners reads the whole archive r (its own reader of the file)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -12,17 +14,20 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/qualityunit/lamigrate/internal/bytesize"
+	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/load"
 )
 
 type importCmd struct {
 	connFlags
-	File    string `arg:"" help:"Archive to load (ours or a plain mysqldump file, any codec)." type:"path"`
-	Threads int    `name:"threads" default:"0" help:"Parallel connections (0: number of CPUs)."`
-	Force   bool   `name:"force" help:"Load into a database that already holds tables: drop and replace each table (and view, routine, trigger) the archive creates; other tables are left alone."`
-	Spool   string `name:"spool-dir" help:"Folder for statements read ahead of the connections (default: the system temp folder)." placeholder:"DIR"`
-	Strip   bool   `name:"strip-definers" help:"Create the archive's views, triggers, routines and events with the importing user as their definer (SQL SECURITY unchanged), for a user without SUPER or SET USER."`
+	File    string        `arg:"" help:"Archive to load (ours or a plain mysqldump file, any codec)." type:"path"`
+	Threads int           `name:"threads" default:"0" help:"Parallel connections (0: number of CPUs)."`
+	Force   bool          `name:"force" help:"Load into a database that already holds tables: drop and replace each table (and view, routine, trigger) the archive creates; other tables are left alone."`
+	Spool   string        `name:"spool-dir" help:"Folder for statements read ahead of the connections (default: the system temp folder)." placeholder:"DIR"`
+	Strip   bool          `name:"strip-definers" help:"Create the archive's views, triggers, routines and events with the importing user as their definer (SQL SECURITY unchanged), for a user without SUPER or SET USER."`
+	Follow  bool          `name:"follow" help:"Load the archive while lamigrate dump still writes it (as FILE.partial, renamed to FILE when complete): wait at its end, stop when the dump gives up."`
+	Stall   time.Duration `name:"stall" default:"2m" help:"With --follow: stop when the archive has not grown (or FILE.partial not appeared) for this long."`
 }
 
 // importResult is what import prints.
@@ -72,31 +77,69 @@ func (c *importCmd) Run(e *env) error {
 	if c.Threads < 0 {
 		return usageErr("--threads must be 0 (number of CPUs) or more")
 	}
+	if c.Follow && c.Stall <= 0 {
+		return usageErr("--stall must be more than 0")
+	}
+	if c.Follow && strings.Contains(c.File, "sftp:/") {
+		return usageErr("import --follow reads a local archive; following an sftp:// archive is not supported yet: run the import where the dump writes its archive")
+	}
 	db, r, err := c.open(e)
 	if err != nil {
 		return err
 	}
 	db.Close()
-	f, err := os.Open(c.File)
-	if err != nil {
-		return fmt.Errorf("cannot open the archive: %w", err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	cfg := load.Config{Threads: c.Threads, Force: c.Force, SpoolDir: c.Spool, ArchiveSize: fi.Size(), StripDefiners: c.Strip}
-	prog := &importProgress{t: e.ui.task("import", fi.Size(), true)}
 	out := importResult{File: c.File, Database: r.Config.DBName}
 	mpath := manifest.PathFor(c.File)
-	if m, err := manifest.Read(mpath); err == nil {
-		cfg.RequireMarker = true
-		cfg.Fingerprint = m.SQL.XXH3
-		prog.tables = len(m.Tables)
-		out.Manifest = mpath
-	} else if _, serr := os.Stat(mpath); serr == nil {
-		return fmt.Errorf("%v: fix or remove the manifest", err)
+	cfg := load.Config{Threads: c.Threads, Force: c.Force, SpoolDir: c.Spool, StripDefiners: c.Strip}
+	var (
+		src   io.Reader
+		fl    *load.Follower
+		check func(context.Context, manifest.Stream) error
+		prog  = &importProgress{}
+	)
+	if c.Follow && followed(c.File) {
+		// The manifest comes after the archive's last byte: the stream
+		// is checked against it then.
+		if fl, err = load.Follow(e.ctx, c.File, load.FollowOptions{Stall: c.Stall}); err != nil {
+			return trimPrefixErr{err, "load: "}
+		}
+		defer fl.Close()
+		src = fl
+		cfg.RequireMarker, cfg.Followed = true, true
+		check = func(ctx context.Context, s manifest.Stream) error {
+			m, err := waitManifest(ctx, mpath, c.Stall)
+			if err != nil {
+				return err
+			}
+			out.Manifest = mpath
+			if m.File.Size != 0 && m.File.Size != fl.Offset() {
+				return &streamMismatch{file: c.File, mpath: mpath, what: fmt.Sprintf("an archive of %d bytes, %d were read", m.File.Size, fl.Offset())}
+			}
+			return compareStream(c.File, mpath, m, s)
+		}
+		prog.t = e.ui.task("import", 0, true)
+	} else {
+		f, err := os.Open(c.File)
+		if err != nil {
+			return fmt.Errorf("cannot open the archive: %w", err)
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		src, cfg.ArchiveSize = f, fi.Size()
+		prog.t = e.ui.task("import", fi.Size(), true)
+		if m, err := manifest.Read(mpath); err == nil {
+			cfg.RequireMarker = true
+			cfg.Fingerprint = m.SQL.XXH3
+			prog.tables = len(m.Tables)
+			out.Manifest = mpath
+			check = func(_ context.Context, s manifest.Stream) error { return compareStream(c.File, mpath, m, s) }
+		} else if _, serr := os.Stat(mpath); serr == nil {
+			prog.t.abandon()
+			return fmt.Errorf("%v: fix or remove the manifest", err)
+		}
 	}
 	if e.getenv("GOMEMLIMIT") == "" {
 		// Statements of tens of MB pass through once each: collect them
@@ -105,18 +148,24 @@ func (c *importCmd) Run(e *env) error {
 		debug.SetMemoryLimit(96 << 20)
 	}
 	start := time.Now()
-	res, err := load.Load(e.ctx, r.Config, f, cfg, load.WithProgress(prog),
-		load.WithPassphrase(e.secret("LAMIGRATE_PASSPHRASE", "Archive passphrase")))
+	res, err := load.Load(e.ctx, r.Config, src, cfg, load.WithProgress(prog),
+		load.WithPassphrase(e.secret("LAMIGRATE_PASSPHRASE", "Archive passphrase")), load.WithStreamCheck(check))
 	if err != nil {
 		var se *load.StatementError
 		var me *mysql.MySQLError
 		var de *load.DefinerError
+		var fe *load.FollowError
+		var sm *streamMismatch
 		if errors.As(err, &de) && !de.Late {
 			prog.t.abandon() // refused before any work: no progress line
 		} else {
 			prog.t.Finish("failed")
 		}
 		switch {
+		case errors.As(err, &fe):
+			return c.followFailed(e, r.Config, fe)
+		case errors.As(err, &sm):
+			return sm
 		case errors.As(err, &de):
 			if de.Late {
 				return fmt.Errorf("%s: run the same command with --strip-definers to create them as %s; it continues after the tables loaded so far", de.Summary(), de.Account)
@@ -155,4 +204,86 @@ func (c *importCmd) Run(e *env) error {
 			fmt.Fprintf(w, "resumed: %d tables were finished by an earlier run\n", out.Skipped)
 		}
 	})
+}
+
+// followed says whether import --follow has an archive to follow: a
+// FILE.partial, or no FILE yet (it waits for the dump to start). A FILE
+// without FILE.partial is complete and is imported as it is.
+func followed(file string) bool {
+	if _, err := os.Stat(file + load.FollowPartialSuffix); err == nil {
+		return true
+	}
+	_, err := os.Stat(file)
+	return err != nil
+}
+
+// followFailed explains a followed archive whose dump gave up, and what
+// to do. An archive replaced or removed by its writer will never be
+// complete: its progress table is dropped, so a later import cannot
+// continue tables of that snapshot with another dump's rows (it refuses
+// the non-empty database and names --force, which reloads every table).
+func (c *importCmd) followFailed(e *env, target *mysql.Config, fe *load.FollowError) error {
+	msg := strings.TrimPrefix(fe.Error(), "load: ")
+	switch {
+	case errors.Is(fe, load.ErrStalled) && fe.Offset == 0:
+		return fmt.Errorf("%s: start the dump, then run the same command again", msg)
+	case errors.Is(fe, load.ErrStalled):
+		return fmt.Errorf("%s; the tables loaded so far are kept: if that dump still completes %s, run the same command again (with a larger --stall for a slow dump): it continues after them; a dump run again is a new snapshot: drop the tables of %s first", msg, c.File, target.DBName)
+	}
+	db, err := sql.Open("mysql", target.FormatDSN())
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 10*time.Second)
+		_, err = db.ExecContext(ctx, "DROP TABLE IF EXISTS "+ident.Quote(load.ProgressTable))
+		cancel()
+		db.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("%s; a dump run again is a new snapshot: drop the tables of %s, then run the same command again", msg, target.DBName)
+	}
+	return fmt.Errorf("%s; the tables loaded so far belong to that dump's snapshot: once the dump runs again, run the same command with --force to replace them", msg)
+}
+
+// waitManifest reads the manifest a dump writes after renaming the
+// archive, waiting for it up to stall.
+func waitManifest(ctx context.Context, mpath string, stall time.Duration) (*manifest.Manifest, error) {
+	deadline := time.Now().Add(stall)
+	for {
+		m, err := manifest.Read(mpath)
+		if err == nil {
+			return m, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, &streamMismatch{file: strings.TrimSuffix(mpath, ".manifest.json"), mpath: mpath, missing: true, stall: stall}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// compareStream checks the stream against the manifest's record of it.
+func compareStream(file, mpath string, m *manifest.Manifest, s manifest.Stream) error {
+	if m.SQL.XXH3 == "" || (m.SQL.Bytes == s.Bytes && m.SQL.XXH3 == s.XXH3) {
+		return nil
+	}
+	return &streamMismatch{file: file, mpath: mpath, what: fmt.Sprintf("a stream of %d bytes with xxh3 %s, the archive holds %d bytes with xxh3 %s", m.SQL.Bytes, m.SQL.XXH3, s.Bytes, s.XXH3)}
+}
+
+// streamMismatch: the archive's stream and its manifest disagree, or the
+// manifest of a followed archive never came. The import stops before it
+// finishes: its progress table stays.
+type streamMismatch struct {
+	file, mpath string
+	what        string
+	missing     bool
+	stall       time.Duration
+}
+
+func (e *streamMismatch) Error() string {
+	if e.missing {
+		return fmt.Sprintf("%s is complete (its completion marker checks out) but %s did not appear within %s: run the same command again once it is there; every table is loaded, the import only checks and finishes", e.file, e.mpath, e.stall)
+	}
+	return fmt.Sprintf("%s records %s: the manifest belongs to another dump; the loaded tables stay: put the archive's own manifest beside it and run the same command again, or dump again", e.mpath, e.what)
 }
