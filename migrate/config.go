@@ -38,6 +38,7 @@ const (
 	DefaultDrainInterval   = 5 * time.Second
 	DefaultRollbackTimeout = 10 * time.Minute
 	DefaultPasswordEnv     = "MYSQL_PWD"
+	DefaultStall           = 2 * time.Minute
 )
 
 // Config is a whole side of a migration as plain data: what `lamigrate run
@@ -63,6 +64,12 @@ type Config struct {
 	// Transfer is where push sends the archive (source side) or where pull
 	// fetches it from (cloud side).
 	Transfer TransferOptions `json:"transfer"`
+	// Stream runs the side in streaming mode (StreamingSteps): the source
+	// dumps straight into Transfer.URL's folder (no archive in OutputDir),
+	// and the cloud side imports the archive from that folder while it is
+	// still written. On the cloud side Transfer.URL must then be a local
+	// folder: the SFTP server's dropbox, where the source writes it.
+	Stream bool `json:"stream,omitempty"`
 
 	Check   CheckOptions   `json:"check"`
 	Isolate IsolateOptions `json:"isolate"`
@@ -202,6 +209,15 @@ type ImportOptions struct {
 	// StripDefiners creates views, triggers, routines and events with the
 	// importing user as their definer (no SUPER / SET USER needed).
 	StripDefiners bool `json:"strip_definers,omitempty"`
+	// Force loads into a database that already holds tables, replacing
+	// each table (and view, routine, trigger) the archive creates, as
+	// lamigrate import --force. Set it to reload after a streaming dump
+	// started over (the follow-import step says when).
+	Force bool `json:"force,omitempty"`
+	// Stall (stream mode) is how long the follow-import waits for the
+	// archive to grow, or to appear when the source's dump has not started
+	// yet, before it decides the dump gave up (default 2m).
+	Stall Duration `json:"stall,omitempty"`
 }
 
 // AdjustOptions configure the cloud side's adjust step.
@@ -328,6 +344,9 @@ func (c Config) WithDefaults() Config {
 	if c.RollbackTimeout == 0 {
 		c.RollbackTimeout = Duration(DefaultRollbackTimeout)
 	}
+	if c.Import.Stall == 0 {
+		c.Import.Stall = Duration(DefaultStall)
+	}
 	return c
 }
 
@@ -390,7 +409,16 @@ func (c Config) Validate() error {
 	if c.Dump.Level < 0 {
 		bad("dump.level %d is negative", c.Dump.Level)
 	}
-	if c.Drain.Timeout < 0 || c.Drain.Interval < 0 || c.RollbackTimeout < 0 {
+	if c.Stream {
+		loc, err := transfer.ParseTarget(c.Transfer.URL)
+		switch {
+		case c.Transfer.URL == "":
+			bad("stream: transfer.url is missing: in stream mode the source side dumps into that folder and the cloud side imports from it")
+		case err == nil && loc != nil && c.Side == CloudSide:
+			bad("stream: transfer.url %q is an sftp:// URL: in stream mode the cloud side follows the archive in a local folder, the SFTP server's dropbox where the source side writes it; run the cloud side on that machine and give the folder's local path, or leave stream off to pull the finished archive", c.Transfer.URL)
+		}
+	}
+	if c.Drain.Timeout < 0 || c.Drain.Interval < 0 || c.RollbackTimeout < 0 || c.Import.Stall < 0 {
 		bad("durations must not be negative")
 	}
 	if c.Import.Threads < 0 {
@@ -403,13 +431,18 @@ func (c Config) Validate() error {
 		bad("isolate.state_file %q: give a file name (kept in output_dir) or an absolute path", c.Isolate.StateFile)
 	}
 	if c.Side != "" {
+		names := c.stepNames()
 		known := map[string]bool{}
-		for _, n := range StepNames(c.Side) {
+		for _, n := range names {
 			known[n] = true
+		}
+		mode := ""
+		if c.Stream {
+			mode = " in stream mode"
 		}
 		for _, s := range c.Skip {
 			if !known[s] {
-				bad("skip: %q is not a step of the %s side (%s)", s, c.Side, strings.Join(StepNames(c.Side), ", "))
+				bad("skip: %q is not a step of the %s side%s (%s)", s, c.Side, mode, strings.Join(names, ", "))
 			}
 		}
 	}
@@ -441,6 +474,23 @@ func StepNames(side Side) []string {
 	return names
 }
 
+// stepNames lists the steps of c's side in c's mode.
+func (c Config) stepNames() []string {
+	var names []string
+	for _, st := range c.steps() {
+		names = append(names, st.Name)
+	}
+	return names
+}
+
+// steps are the standard steps of c's side in c's mode.
+func (c Config) steps() []Step {
+	if c.Stream {
+		return StreamingSteps(c.Side)
+	}
+	return StandardSteps(c.Side)
+}
+
 // Names of the standard steps.
 const (
 	StepCheck    = "check"
@@ -454,10 +504,18 @@ const (
 	StepVerifyDB = "verify-db"
 	StepAdjust   = "adjust"
 	StepRestore  = "restore"
+	// Streaming mode's steps (StreamingSteps).
+	StepDumpToTransfer = "dump-to-transfer"
+	StepFollowImport   = "follow-import"
 )
 
-// ArchivePath is the archive's path in the output folder.
+// ArchivePath is the archive's path in the output folder; on the cloud
+// side in stream mode, its path in Transfer.URL's local folder, where the
+// source side writes it.
 func (c Config) ArchivePath() string {
+	if c.Stream && c.Side == CloudSide && c.Transfer.URL != "" {
+		return filepath.Join(c.Transfer.URL, c.WithDefaults().Archive)
+	}
 	return filepath.Join(c.OutputDir, c.WithDefaults().Archive)
 }
 

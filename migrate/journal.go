@@ -392,6 +392,8 @@ func sameMigration(old, cur Config) error {
 	switch {
 	case o.Side != c.Side:
 		return diff("side", string(o.Side), string(c.Side))
+	case o.Stream != c.Stream:
+		return diff("stream mode", fmt.Sprint(o.Stream), fmt.Sprint(c.Stream))
 	case o.Archive != c.Archive:
 		return diff("archive", o.Archive, c.Archive)
 	case o.Connection != c.Connection:

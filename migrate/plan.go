@@ -50,13 +50,14 @@ type Plan struct {
 	Steps  []Step
 }
 
-// NewPlan validates cfg and returns the standard plan of its side.
+// NewPlan validates cfg and returns the standard plan of its side:
+// StandardSteps, or StreamingSteps when cfg.Stream.
 func NewPlan(cfg Config) (*Plan, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
-	return &Plan{Config: cfg, Steps: StandardSteps(cfg.Side)}, nil
+	return &Plan{Config: cfg, Steps: cfg.steps()}, nil
 }
 
 // Step returns the named step, or nil.

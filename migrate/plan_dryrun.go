@@ -131,6 +131,9 @@ func (s *Session) basis(ctx context.Context) *basis {
 	}
 	if s.Config.Side == CloudSide {
 		b.note = "size unknown until the archive's manifest is here (pull it first)"
+		if s.Config.Stream {
+			b.note = "size unknown until the source side's dump completes"
+		}
 		return b
 	}
 	db, err := s.DB(ctx)
@@ -180,7 +183,7 @@ func (p *Plan) dryRunBlockers(ctx context.Context, s *Session) []string {
 	if err := outputDirUsable(cfg.OutputDir); err != nil {
 		out = append(out, err.Error())
 	}
-	if pending(StepDump) {
+	if pending(StepDump) || pending(StepDumpToTransfer) {
 		if err := archiveNameKnown(cfg.Archive, cfg.Dump.Compress); err != nil {
 			out = append(out, err.Error())
 		}
@@ -190,9 +193,17 @@ func (p *Plan) dryRunBlockers(ctx context.Context, s *Session) []string {
 			out = append(out, err.Error())
 		}
 	}
-	if cfg.Transfer.URL != "" && (pending(StepPush) || pending(StepPull)) {
+	if cfg.Transfer.URL != "" && (pending(StepPush) || pending(StepPull) || pending(StepDumpToTransfer)) {
 		if err := s.transferReachable(ctx, pending(StepPull)); err != nil {
 			out = append(out, err.Error())
+		}
+	}
+	if pending(StepFollowImport) {
+		// The archive is not there yet: the source side writes it while
+		// the import follows. The folder must be.
+		dir := filepath.Dir(cfg.ArchivePath())
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			out = append(out, fmt.Sprintf("transfer.url %s is not a folder on this machine: in stream mode it must be the local folder the source side dumps into (the SFTP server's dropbox)", dir))
 		}
 	}
 	needDB := false
@@ -217,6 +228,7 @@ func (p *Plan) dryRunBlockers(ctx context.Context, s *Session) []string {
 var dbSteps = map[string]bool{
 	StepCheck: true, StepIsolate: true, StepDrain: true, StepDump: true,
 	StepImport: true, StepVerifyDB: true, StepAdjust: true, StepRestore: true,
+	StepDumpToTransfer: true, StepFollowImport: true,
 }
 
 // outputDirUsable reports why dir could not hold the run's files: it is

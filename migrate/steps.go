@@ -103,6 +103,7 @@ func (s *Session) checkConfig() check.Config {
 		Cron:          c.Isolate.Cron,
 		CronIsolation: check.CronKept,
 		StripDefiners: c.Dump.StripDefiners || c.Import.StripDefiners,
+		Stream:        c.Stream,
 	}
 	if c.Isolate.Cron != nil {
 		cc.CronIsolation = check.CronIsolated
@@ -508,7 +509,9 @@ func VerifyDBStep() Step {
 }
 
 // RestoreStep re-activates the external sources in the imported database
-// with the source side's state file. Only the database rows are restored
+// with the source side's state file (in stream mode, copied from
+// Config.Transfer.URL's folder, where the source side sent it, unless a
+// copy is already there). Only the database rows are restored
 // (isolate.Options.RowsOnly): the files, cron lines and services the state
 // file also records belong to the source server. Restore is idempotent and
 // records its progress in the state file: safe to redo.
@@ -519,6 +522,9 @@ func RestoreStep() Step {
 		Redo:  true,
 		Do: func(ctx context.Context, s *Session) (Output, error) {
 			var out Output
+			if err := s.streamState(); err != nil {
+				return out, err
+			}
 			state := s.Config.StatePath()
 			if _, err := os.Stat(state); err != nil {
 				return out, fmt.Errorf("restore: the source side's state file: %w (pull it with the archive, or name it in restore.state_file)", err)

@@ -43,6 +43,7 @@ func (s *Session) load(ctx context.Context) (Output, error) {
 	cfg := load.Config{
 		Threads:       s.Config.Import.Threads,
 		StripDefiners: s.Config.Import.StripDefiners,
+		Force:         s.Config.Import.Force,
 		Fingerprint:   m.File.SHA256,
 		RequireMarker: true,
 		ArchiveSize:   size,

@@ -67,6 +67,11 @@ type Config struct {
 	// OutDir is where the dump will be written: its free space is compared
 	// with the estimated archive size. Empty skips that check.
 	OutDir string `json:"out_dir,omitempty"`
+	// Stream says the dump goes straight to the transfer server (a
+	// streaming run, lamigrate dump -o sftp://...): OutDir then needs only
+	// StreamDiskBytes (the journal, reports and state file), not room for
+	// the archive.
+	Stream bool `json:"stream,omitempty"`
 	// LinkMbps is the upload speed for the transfer estimate (Mbit/s).
 	LinkMbps float64 `json:"link_mbps,omitempty"`
 	// DumpMBps and ImportMBps replace the measured throughput assumptions.

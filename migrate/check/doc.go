@@ -37,7 +37,9 @@
 //     BlobArchiveRatio;
 //  7. max_allowed_packet against the largest row;
 //  8. the free space in Config.OutDir (or its nearest existing parent)
-//     against the estimated archive;
+//     against what the chosen mode needs there: the estimated archive and
+//     the dump's spill files, or StreamDiskBytes when Config.Stream says
+//     the dump streams to the transfer server;
 //  9. the downtime: dump, transfer and import at DefaultDumpMBps,
 //     Config.LinkMbps and DefaultImportMBps unless Config replaces them;
 //  10. the external sources of the isolate profile (Config.ProfilePath), and

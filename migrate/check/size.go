@@ -408,10 +408,18 @@ type countWriter int64
 
 func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
 
-// disk compares the free space in OutDir with the estimated archive and
-// the dump's spill files beside it. An OutDir that does not exist yet is
-// fine when it can be created (run creates it): the space is that of its
-// nearest existing parent.
+// StreamDiskBytes is the disk a streaming dump needs in the output
+// folder (Config.Stream): the journal, check's report and the isolation
+// state file, with a wide margin. The archive itself goes to the transfer
+// server through a few MB of memory buffers, over one connection, so no
+// spill files either.
+const StreamDiskBytes = 16 << 20
+
+// disk compares the free space in OutDir with what the chosen mode needs
+// there: the estimated archive and the dump's spill files beside it, or
+// StreamDiskBytes for a streaming dump (Config.Stream). An OutDir that
+// does not exist yet is fine when it can be created (run creates it): the
+// space is that of its nearest existing parent.
 func (c *checker) disk(ctx context.Context) error {
 	dir := c.cfg.OutDir
 	if dir == "" {
@@ -435,13 +443,20 @@ func (c *checker) disk(ctx context.Context) error {
 	need := archive + scratch
 	what := fmt.Sprintf("about %s (a %s archive and up to %s of spill files while it runs)",
 		bytesize.Format(need), bytesize.Format(archive), bytesize.Format(scratch))
+	action := "free space there, choose another --out-dir, or stream the dump to the transfer server (\"stream\": true in a run config)"
+	if c.cfg.Stream {
+		need = StreamDiskBytes
+		what = fmt.Sprintf("about %s (journal, reports and state file; the %s archive streams to the transfer server)",
+			bytesize.Format(need), bytesize.Format(archive))
+		action = "free space there or choose another output folder"
+	}
 	where := dir
 	if missing {
 		where = fmt.Sprintf("%s (not there yet: run creates it; create it before a dump by hand) is on the file system of %s, which", dir, at)
 	}
 	switch {
 	case free < need:
-		c.add(Blocker, "disk_space", dir, "free space there or choose another --out-dir",
+		c.add(Blocker, "disk_space", dir, action,
 			"%s has %s free but the dump needs %s", where, bytesize.Format(free), what)
 	case float64(free) < 1.5*float64(need):
 		c.add(Warning, "disk_space", dir, "free more space: the estimate can be off by tens of percent",
