@@ -233,8 +233,16 @@ func (s *Session) followLoad(ctx context.Context) (Output, error) {
 		return out, fmt.Errorf("follow-import: transfer.url %s is not a folder on this machine: in stream mode it must be the local folder the source side dumps into (the SFTP server's dropbox)", filepath.Dir(path))
 	}
 	if !stillWritten(path) {
+		// The dump renames the archive before it writes the manifest.
+		if _, err := waitManifest(ctx, manifest.PathFor(path), s.Config.Import.Stall.D()); err != nil {
+			return out, err
+		}
 		s.Info("%s is complete: importing it as it is", path)
-		return s.load(ctx)
+		out, err := s.load(ctx)
+		if errors.Is(err, load.ErrTargetNotEmpty) {
+			err = fmt.Errorf("%w; if this run loaded those tables from a dump that started over, set \"import\": {\"force\": true} in the run config to replace the tables the archive holds", err)
+		}
+		return out, err
 	}
 	r, err := s.Resolve()
 	if err != nil {
