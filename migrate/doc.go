@@ -10,7 +10,8 @@
 // NewPlan validates a Config and returns the standard steps of its side
 // (StandardSteps): on the source side check, isolate, drain, cron, dump,
 // verify, push; on the cloud side pull, verify, import, verify-db, adjust,
-// restore. A program adds its own steps with Plan.Insert.
+// restore. With Config.Stream the plan is StreamingSteps instead (see
+// Streaming). A program adds its own steps with Plan.Insert.
 //
 // Run validates the configuration and the steps, creates the output
 // folder, takes the journal's lock (see Locking), creates the journal or,
@@ -25,6 +26,42 @@
 // The first failure stops the run (see Failure and rollback). ctx is
 // checked before each step. Events go to RunOptions.Progress; the library
 // never prints.
+//
+// # Streaming
+//
+// With Config.Stream ("stream": true) the two sides overlap and the
+// source keeps no archive. The source side runs check, isolate, drain,
+// cron, dump-to-transfer: that step sends the isolation state file into
+// Config.Transfer.URL's folder (SFTP or a local path) first, removes an
+// older complete archive of the same name there, then dumps over one
+// connection straight into the folder (transfer.NewUpload fed by
+// dump.WriteArchive) as ARCHIVE.partial, checked on commit (size and
+// SHA-256 as the destination holds them), renamed to ARCHIVE, manifest
+// last. There is no verify and no push step: the commit's check is the
+// verification of what arrived, and nothing is left to push. check weighs
+// the disk this needs (a few MB) instead of the archive.
+//
+// The cloud side runs follow-import, verify, verify-db, adjust, restore.
+// Its Transfer.URL must be a local folder, the SFTP server's dropbox the
+// source writes into (an sftp:// URL is refused by Validate); the archive
+// is read there (Config.ArchivePath). follow-import follows
+// ARCHIVE.partial with load.Follow: it may start before the source's dump
+// (it waits up to import.stall for the partial file), loads statements as
+// they arrive and checks the stream against the manifest written last.
+// An archive already complete is imported as it is. restore copies the
+// state file from the folder into the output folder.
+//
+// Resuming: a dump-to-transfer that failed or was interrupted starts over
+// (one snapshot; the redo replaces the partial file). A follow-import
+// interrupted while the same dump goes on, or after it completed,
+// continues after the tables it committed (load's fingerprint of a
+// followed archive is its first MiB). When the dump gave up (its partial
+// file stopped growing for import.stall, vanished, or was replaced) the
+// tables loaded belong to a snapshot that will never complete: the step
+// fails, drops the import's progress table (as lamigrate import --follow
+// does), removes a stalled partial file that has not grown since, and
+// says to set import.force, with which the next run replaces every table
+// from the new dump. A resumed run refuses a journal of the other mode.
 //
 // # The journal
 //
