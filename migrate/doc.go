@@ -41,7 +41,9 @@
 // verification of what arrived, and nothing is left to push. check weighs
 // the disk this needs (a few MB) instead of the archive.
 //
-// The cloud side runs follow-import, verify, verify-db, adjust, restore.
+// The cloud side runs follow-import, verify-db, adjust, restore (no
+// archive verify: the commit checked the file's SHA-256 and the import
+// checks the SQL stream against the marker and the manifest).
 // Its Transfer.URL must be a local folder, the SFTP server's dropbox the
 // source writes into (an sftp:// URL is refused by Validate); the archive
 // is read there (Config.ArchivePath). follow-import follows

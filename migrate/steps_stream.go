@@ -23,20 +23,24 @@ import (
 
 // StreamingSteps returns the steps of a side in streaming mode
 // (Config.Stream), in order: on the source side check, isolate, drain,
-// cron, dump-to-transfer; on the cloud side follow-import, verify,
-// verify-db, adjust, restore.
+// cron, dump-to-transfer; on the cloud side follow-import, verify-db,
+// adjust, restore.
 //
 // The source side has no verify and no push step: the dump goes straight
 // into Transfer.URL's folder, and the upload is checked when it is
 // committed (size and SHA-256 of the file as the destination holds it,
 // against the dump's own) before it gets its name and manifest. The cloud
-// side has no pull: the archive is already in its local folder.
+// side has no pull: the archive is already in its local folder; and no
+// archive verify: the upload's commit checked the file's size and SHA-256
+// against the dump's own, and follow-import checks the SQL stream's size
+// and XXH3 against the completion marker and the manifest as it finishes.
+// verify-db then proves the database row for row, as in the standard plan.
 func StreamingSteps(side Side) []Step {
 	switch side {
 	case SourceSide:
 		return []Step{CheckStep(), IsolateStep(), DrainStep(), CronStep(), DumpToTransferStep()}
 	case CloudSide:
-		return []Step{FollowImportStep(), VerifyStep(), VerifyDBStep(), AdjustStep(), RestoreStep()}
+		return []Step{FollowImportStep(), VerifyDBStep(), AdjustStep(), RestoreStep()}
 	}
 	return nil
 }
