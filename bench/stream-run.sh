@@ -8,7 +8,7 @@
 #       run --config cloud.json (verify, import, verify-db), one after the
 #       other, "stream": false;
 #   (3) streaming: both sides at once, "stream": true: the cloud side
-#       (follow-import, verify, verify-db) starts first and imports while the
+#       (follow-import, verify-db) starts first and imports while the
 #       source side (dump-to-transfer) dumps over SFTP.
 # Times run from the first dump byte to the loaded (1) or verified (2, 3)
 # cloud database: check, isolate, drain, cron and restore are skipped (the
