@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
 
@@ -55,9 +58,26 @@ func TestSplitTables(t *testing.T) {
 	src.MustExec(t, "INSERT INTO s VALUES "+strings.Join(vals, ", "), "INSERT INTO l VALUES "+strings.Join(lat, ", "))
 
 	var streams [2]string
+	var digests [2]string
 	for i, conns := range []int{1, 3} {
 		sqlText, path, m := dumpSQL(t, src, fmt.Sprintf("split%d.sql", conns), Config{Connections: conns})
 		streams[i] = sqlText
+		// The row digests: the same file whichever connection read which
+		// range, every row once, in the server's key order.
+		digests[i] = m.RowDigests.SHA256
+		rows := readRowDigests(t, path)
+		for _, tb := range []string{"i", "u", "s", "l", "one"} {
+			want := queryStrings(t, src, "SELECT `"+map[string]string{"i": "id", "u": "id", "one": "k"}[tb]+map[string]string{"s": "k", "l": "k"}[tb]+"` FROM `"+tb+"` ORDER BY 1")
+			if got := rows[tb].keys(t); !assert.Equal(t, want, got, "%d connections: keys of %s in key order", conns, tb) {
+				break
+			}
+		}
+		require.NotNil(t, rows["c"].Key)
+		assert.Equal(t, []string{"a", "b"}, rows["c"].Key.Columns)
+		assert.Len(t, rows["c"].rows, 2000)
+		assert.Nil(t, rows["nopk"].Key, "a table without a key lists no key")
+		assert.Empty(t, rows["nopk"].rows, "nor rows")
+		assert.EqualValues(t, 500, rows["nopk"].Rows, "but counts them")
 		// Split tables start a statement per range.
 		for _, tb := range []string{"i", "u", "s", "l", "c"} {
 			if n := strings.Count(sqlText, "INSERT INTO `"+tb+"`"); n < 3 {
@@ -83,6 +103,7 @@ func TestSplitTables(t *testing.T) {
 	if streams[0] != streams[1] {
 		t.Errorf("split dump over 1 and 3 connections differs (%d and %d bytes)", len(streams[0]), len(streams[1]))
 	}
+	assert.Equal(t, digests[0], digests[1], "the row digests files over 1 and 3 connections differ")
 }
 
 // TestSplitSnapshotWithConcurrentWriters dumps two account tables, each cut
