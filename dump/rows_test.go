@@ -94,7 +94,7 @@ var goldenDigests = map[string]string{
 // TestRowDigestsContract: the digests are rowhash's row encoding over the
 // stored columns (generated ones left out: they are recomputed from the
 // others, and dump does not carry them) read in UTC and utf8mb4, so an
-// independent recomputation agrees; NULL, '' and 0x00 differ; and the
+// independent recomputation agrees; NULL, ” and 0x00 differ; and the
 // values are pinned.
 func TestRowDigestsContract(t *testing.T) {
 	db := contractDB(t)

@@ -11,8 +11,8 @@ import (
 )
 
 // Key is the key a table's row digests are recorded by: its primary key,
-// or else its first unique key (in the server's index order) whose columns
-// are all NOT NULL, stored (not generated) and whole (no prefix). Such a
+// or else the first unique key, by index name, whose columns are all NOT
+// NULL, stored (not generated) and whole (no prefix). Such a
 // key names every row exactly once, which is what a delta needs to say
 // "this row changed" or "this row is gone".
 type Key struct {
