@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 
 	"github.com/qualityunit/lamigrate/internal/chunk"
 	"github.com/qualityunit/lamigrate/internal/rowhash"
@@ -139,7 +140,11 @@ func (r *rowWriter) spill(sp *spill) error {
 // close finishes the file and records its size and SHA-256.
 func (r *rowWriter) close() error {
 	if err := r.w.Close(); err != nil {
-		return fmt.Errorf("dump: %w", err)
+		msg := ""
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			msg = " (the disk holding the output is full: free space or write the dump to another folder; the partial files were removed)"
+		}
+		return fmt.Errorf("dump: writing the row digests file: %w%s", errors.Unwrap(err), msg)
 	}
 	r.res.Size = r.fh.n
 	r.res.SHA256 = hex.EncodeToString(r.fh.h.Sum(nil))

@@ -1,8 +1,11 @@
 package dump
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -188,4 +191,30 @@ func TestRowDigestsKeys(t *testing.T) {
 		assert.Equal(t, 3, m.RowDigests.Keyed)
 		assert.EqualValues(t, 6, m.RowDigests.Rows)
 	}
+}
+
+// TestWriteArchiveRowDigests: WriteArchive writes the row digests only into
+// Options.RowDigests, and its manifest names them only then.
+func TestWriteArchiveRowDigests(t *testing.T) {
+	db := contractDB(t)
+	ctx := context.Background()
+	var archive, rowsFile bytes.Buffer
+	res, err := WriteArchive(ctx, db.DB, &archive, "x.sql.gz", Config{Database: db.Name}, Options{RowDigests: &rowsFile})
+	require.NoError(t, err)
+	require.NotNil(t, res.RowDigests)
+	sum := sha256.Sum256(rowsFile.Bytes())
+	m := res.Manifest("test")
+	require.NotNil(t, m.RowDigests)
+	assert.Equal(t, "x.sql.gz.rows.zst", m.RowDigests.Name)
+	assert.Equal(t, hex.EncodeToString(sum[:]), m.RowDigests.SHA256)
+	assert.EqualValues(t, rowsFile.Len(), m.RowDigests.Size)
+	_, tables, err := chunk.ReadAll(&rowsFile)
+	require.NoError(t, err)
+	require.Len(t, tables, 1)
+	assert.EqualValues(t, 3, tables[0].Rows)
+
+	res, err = WriteArchive(ctx, db.DB, &archive, "y.sql.gz", Config{Database: db.Name}, Options{})
+	require.NoError(t, err)
+	assert.Nil(t, res.RowDigests)
+	assert.Nil(t, res.Manifest("test").RowDigests, "no row digests asked for, none named")
 }

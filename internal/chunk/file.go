@@ -185,7 +185,7 @@ func (w *Writer) Close() error {
 		w.err = err
 	}
 	if w.err != nil {
-		return fmt.Errorf("chunk: writing row digests: %w", w.err)
+		return fmt.Errorf("chunk: %w", w.err)
 	}
 	return nil
 }
