@@ -173,6 +173,8 @@ func TestRowDigestsKeys(t *testing.T) {
 		"CREATE TABLE big (id INT PRIMARY KEY, v LONGBLOB)",
 		"INSERT INTO big VALUES (2, REPEAT('x', 5 << 20)), (1, 'small'), (3, REPEAT('y', 5 << 20))",
 		"CREATE TABLE empty (id INT PRIMARY KEY)",
+		"CREATE TABLE `odd ``t` (`k``ey` VARCHAR(5), `n,2` INT, PRIMARY KEY (`k``ey`, `n,2`))",
+		"INSERT INTO `odd ``t` VALUES ('b', 1), ('a|', 2), ('a', 10)",
 	)
 	for _, conns := range []int{1, 3} {
 		path, m, _ := dumpFile(t, db, fmt.Sprintf("k%d.sql", conns), Config{Connections: conns}, Options{})
@@ -187,9 +189,11 @@ func TestRowDigestsKeys(t *testing.T) {
 		assert.Equal(t, []string{"1", "2", "3"}, rows["big"].keys(t))
 		assert.NotNil(t, rows["empty"].Key)
 		assert.Empty(t, rows["empty"].rows)
-		assert.Equal(t, 6, m.RowDigests.Tables)
-		assert.Equal(t, 3, m.RowDigests.Keyed)
-		assert.EqualValues(t, 6, m.RowDigests.Rows)
+		assert.Equal(t, &chunk.Key{Index: "PRIMARY", Columns: []string{"k`ey", "n,2"}}, rows["odd `t"].Key)
+		assert.Equal(t, []string{"a|10", "a||2", "b|1"}, rows["odd `t"].keys(t))
+		assert.Equal(t, 7, m.RowDigests.Tables)
+		assert.Equal(t, 4, m.RowDigests.Keyed)
+		assert.EqualValues(t, 9, m.RowDigests.Rows)
 	}
 }
 
