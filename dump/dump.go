@@ -583,11 +583,13 @@ func (d *dumper) unit(ctx context.Context, conn *sql.Conn, p sink, u *unit, trig
 	order := ""
 	if job.key != nil {
 		// Key order: the row digests file lists rows in it, and for InnoDB
-		// it is the clustered index's order, so it costs no sort.
+		// it is the clustered index's order, so it costs no sort. A key
+		// with a generated column is not usable.
 		if job.keyPos, err = job.key.Positions(stored); err != nil {
-			return err
+			job.key = nil
+		} else {
+			order = job.key.OrderBy()
 		}
-		order = job.key.OrderBy()
 	}
 	if !job.res.Consistent {
 		d.warn("table %s uses the %s engine: it is dumped outside the consistent snapshot (convert it to InnoDB, or make sure nothing writes to it during the dump)", q, t.engine)

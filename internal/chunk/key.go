@@ -20,17 +20,20 @@ type Key struct {
 	Columns []string // in index order
 }
 
-// Keys returns the usable key of every base table of schema that has one,
-// by table name, in one query.
+// Keys returns, by table name, the key of every table of schema that has
+// one whose columns are all NOT NULL and whole, in one query of
+// information_schema.STATISTICS (a join with COLUMNS costs a tenth of a
+// second on a LiveAgent schema). Whether the columns are stored is seen
+// only with the table's columns: Positions refuses a key with a generated
+// column, and the caller then treats the table as having no usable key.
 func Keys(ctx context.Context, q Querier, schema string) (map[string]*Key, error) {
-	rows, err := q.QueryContext(ctx, `SELECT s.TABLE_NAME, s.INDEX_NAME, s.COLUMN_NAME,
-		  s.NON_UNIQUE, s.SUB_PART IS NOT NULL, c.IS_NULLABLE, UPPER(c.EXTRA)
-		FROM information_schema.STATISTICS s JOIN information_schema.COLUMNS c
-		  ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME
-		WHERE s.TABLE_SCHEMA = ?
-		ORDER BY s.TABLE_NAME, s.INDEX_NAME = 'PRIMARY' DESC, s.INDEX_NAME, s.SEQ_IN_INDEX`, schema)
+	rows, err := q.QueryContext(ctx, `SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME,
+		  NON_UNIQUE, SUB_PART IS NOT NULL, NULLABLE
+		FROM information_schema.STATISTICS
+		WHERE TABLE_SCHEMA = ?
+		ORDER BY TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`, schema)
 	if err != nil {
-		return nil, fmt.Errorf("chunk: reading the keys of %s: %w", schema, err)
+		return nil, fmt.Errorf("chunk: reading the keys of %s: %w", ident.Quote(schema), err)
 	}
 	defer rows.Close()
 	type index struct {
@@ -41,23 +44,23 @@ func Keys(ctx context.Context, q Querier, schema string) (map[string]*Key, error
 	var all []*index
 	var cur *index
 	for rows.Next() {
-		var table, name, col, nullable, extra string
+		var table, name, col, nullable string
 		var nonUnique int
 		var prefix bool
-		if err := rows.Scan(&table, &name, &col, &nonUnique, &prefix, &nullable, &extra); err != nil {
-			return nil, fmt.Errorf("chunk: reading the keys of %s: %w", schema, err)
+		if err := rows.Scan(&table, &name, &col, &nonUnique, &prefix, &nullable); err != nil {
+			return nil, fmt.Errorf("chunk: reading the keys of %s: %w", ident.Quote(schema), err)
 		}
 		if cur == nil || cur.table != table || cur.key.Index != name {
 			cur = &index{table: table, key: Key{Index: name}, ok: nonUnique == 0}
 			all = append(all, cur)
 		}
 		cur.key.Columns = append(cur.key.Columns, col)
-		if prefix || nullable == "YES" || strings.Contains(extra, "GENERATED") {
+		if prefix || strings.EqualFold(nullable, "YES") {
 			cur.ok = false
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("chunk: reading the keys of %s: %w", schema, err)
+		return nil, fmt.Errorf("chunk: reading the keys of %s: %w", ident.Quote(schema), err)
 	}
 	out := map[string]*Key{}
 	for _, ix := range all {
@@ -70,7 +73,8 @@ func Keys(ctx context.Context, q Querier, schema string) (map[string]*Key, error
 }
 
 // Positions returns where each key column is among the stored columns (the
-// values a dump reads, rowhash.Stored), or an error when one is missing.
+// values a dump reads, rowhash.Stored), or an error when one is missing
+// (a generated column): such a key is not usable.
 func (k *Key) Positions(stored []rowhash.Column) ([]int, error) {
 	pos := make([]int, len(k.Columns))
 	for i, name := range k.Columns {
