@@ -4,12 +4,28 @@
 //
 // Stream writes the SQL to an io.Writer over one reserved *sql.Conn; File
 // writes FILE.partial through a compressor (gzip, zstd, lz4 or none, and
-// optionally age encryption), renames it to FILE when it is whole and
-// writes FILE.manifest.json beside it. WriteArchive writes the same
-// archive bytes into any io.Writer (a transfer.Upload to an SSH server, for
-// `lamigrate dump -o sftp://…`) and returns the Result; its ManifestJSON
-// is FILE.manifest.json's bytes, for the caller to put beside the archive
-// once it is committed.
+// optionally age encryption) and FILE.rows.zst.partial beside it, renames
+// both when they are whole and writes FILE.manifest.json, which names
+// FILE.rows.zst. WriteArchive writes the same archive bytes into any
+// io.Writer (a transfer.Upload to an SSH server, for `lamigrate dump -o
+// sftp://…`) and returns the Result; its ManifestJSON is
+// FILE.manifest.json's bytes, for the caller to put beside the archive once
+// it is committed. Stream and WriteArchive write the row digests only into
+// Options.RowDigests when it is set; otherwise the manifest names none.
+//
+// # Row digests
+//
+// FILE.rows.zst (internal/chunk) lists, per table with a usable key (the
+// primary key, or a unique key of NOT NULL, stored, whole columns), every
+// row's key and 64-bit digest in key order, with row counts and digest
+// sums per table and per block of chunk.BlockRows rows; a table without
+// one is listed with its counts only. The digests are produced in the same
+// pass as the SQL: a row's digest is the low half of the XXH3-128 the
+// table digest sums anyway, and its key is copied from the values already
+// read. Rows are read ORDER BY the key (for InnoDB the clustered index's
+// order: no sort). The file is the same bytes over one connection or
+// several. The manifest's row_digests names it with its size, SHA-256 and
+// the contract (chunk.Version, time zone, character set).
 //
 // # Consistency
 //

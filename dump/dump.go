@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/qualityunit/lamigrate/internal/chunk"
 	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/rowhash"
@@ -51,6 +52,10 @@ type Options struct {
 	Passphrase string
 	// ToolVersion is recorded in the dump header and the manifest.
 	ToolVersion string
+	// RowDigests, when set, receives the row digests file (see rows.go and
+	// internal/chunk) of a Stream or WriteArchive; Result.RowDigests then
+	// describes it. File ignores it and writes FILE.rows.zst itself.
+	RowDigests io.Writer
 }
 
 // Result describes a finished dump: what the manifest records.
@@ -81,6 +86,8 @@ type Result struct {
 	Connections int
 	// File is set by File: the archive and its manifest.
 	File *FileResult
+	// RowDigests describes the row digests file, when one was written.
+	RowDigests *RowDigests
 }
 
 // TableResult is one dumped base table.
@@ -162,7 +169,7 @@ func stream(ctx context.Context, db *sql.DB, conn *sql.Conn, w io.Writer, cfg Co
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &dumper{cfg: cfg, conn: conn, db: db, spillDir: spillDir, toolVersion: opt.ToolVersion}
+	d := &dumper{cfg: cfg, conn: conn, db: db, spillDir: spillDir, toolVersion: opt.ToolVersion, rowsOut: opt.RowDigests}
 	if opt.Progress != nil {
 		d.prog = &lockedProgress{p: opt.Progress}
 	}
@@ -180,6 +187,8 @@ type dumper struct {
 	toolVersion string
 	res         *Result
 	status      Status
+	rowsOut     io.Writer             // the row digests file; nil: none
+	keys        map[string]*chunk.Key // each table's usable key
 }
 
 func (d *dumper) warn(format string, args ...any) {
@@ -236,6 +245,9 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.keys, err = chunk.Keys(ctx, d.conn, db); err != nil {
+		return nil, fmt.Errorf("dump: %w", err)
+	}
 	units, err := d.plan(ctx, tables)
 	if err != nil {
 		return nil, err
@@ -248,6 +260,13 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	}
 
 	p := newPipe(ctx, w, &d.cfg, d)
+	if d.rowsOut != nil {
+		if p.rw, err = newRowWriter(d.rowsOut); err != nil {
+			p.cancel()
+			p.finish()
+			return nil, err
+		}
+	}
 	var s *sched
 	if len(d.helpers) > 0 {
 		s = newSched(p.ctx, units)
@@ -278,6 +297,12 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 		return nil, perr
 	case werr != nil:
 		return nil, werr
+	}
+	if p.rw != nil {
+		if err := p.rw.close(); err != nil {
+			return nil, err
+		}
+		d.res.RowDigests = &p.rw.res
 	}
 	// The completion marker covers every byte before it.
 	d.res.SQL = manifest.StreamOf(p.hw.n, p.hw.h)
@@ -553,8 +578,19 @@ func (d *dumper) unit(ctx context.Context, conn *sql.Conn, p sink, u *unit, trig
 		return err
 	}
 	stored := rowhash.Stored(cols)
-	job := &tableJob{name: t.name, start: time.Now(), unit: u,
+	job := &tableJob{name: t.name, start: time.Now(), unit: u, record: d.rowsOut != nil, key: d.keys[t.name],
 		res: TableResult{Name: t.name, Engine: t.engine, Consistent: consistentEngine(t.engine)}}
+	order := ""
+	if job.key != nil {
+		// Key order: the row digests file lists rows in it, and for InnoDB
+		// it is the clustered index's order, so it costs no sort. A key
+		// with a generated column is not usable.
+		if job.keyPos, err = job.key.Positions(stored); err != nil {
+			job.key = nil
+		} else {
+			order = job.key.OrderBy()
+		}
+	}
 	if !job.res.Consistent {
 		d.warn("table %s uses the %s engine: it is dumped outside the consistent snapshot (convert it to InnoDB, or make sure nothing writes to it during the dump)", q, t.engine)
 	}
@@ -581,7 +617,7 @@ func (d *dumper) unit(ctx context.Context, conn *sql.Conn, p sink, u *unit, trig
 		testHookBeforeRows(ctx, conn, t.name)
 	}
 	if len(stored) > 0 {
-		if err := rows(ctx, conn, p, job, "SELECT "+rowhash.SelectList(cols)+" FROM "+q+u.where); err != nil {
+		if err := rows(ctx, conn, p, job, "SELECT "+rowhash.SelectList(cols)+" FROM "+q+u.where+order); err != nil {
 			return err
 		}
 	}

@@ -52,6 +52,9 @@ func expectDumpUntilRows(mock sqlmock.Sqlmock, db string) *sqlmock.ExpectedQuery
 			AddRow("t", "BASE TABLE", "InnoDB", int64(faultRows), int64(16384)))
 	mock.ExpectQuery(`FROM information_schema\.TRIGGERS`).WithArgs(db).WillReturnRows(
 		sqlmock.NewRows([]string{"TRIGGER_NAME", "EVENT_OBJECT_TABLE"}))
+	mock.ExpectQuery(`FROM information_schema\.STATISTICS\s+WHERE TABLE_SCHEMA = \?`).WithArgs(db).WillReturnRows(
+		sqlmock.NewRows([]string{"TABLE_NAME", "INDEX_NAME", "COLUMN_NAME", "NON_UNIQUE", "PREFIX", "NULLABLE"}).
+			AddRow("t", "PRIMARY", "id", 0, false, ""))
 	mock.ExpectExec(`^SAVEPOINT lamigrate_sp$`).WillReturnResult(ok)
 	mock.ExpectQuery("^SHOW CREATE TABLE `t`$").WillReturnRows(
 		sqlmock.NewRows([]string{"Table", "Create Table"}).
@@ -60,7 +63,7 @@ func expectDumpUntilRows(mock sqlmock.Sqlmock, db string) *sqlmock.ExpectedQuery
 		sqlmock.NewRows([]string{"COLUMN_NAME", "DATA_TYPE", "COLUMN_TYPE", "EXTRA"}).
 			AddRow("id", "int", "int(11)", "").
 			AddRow("v", "varchar", "varchar(10)", ""))
-	return mock.ExpectQuery("^SELECT .* FROM `t`$")
+	return mock.ExpectQuery("^SELECT .* FROM `t` ORDER BY `id`$")
 }
 
 // rowsThenFault yields faultRows rows of `t`, then err from rows.Next.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/qualityunit/lamigrate/internal/chunk"
 	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 )
@@ -99,6 +100,19 @@ func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Option
 			os.Remove(partial)
 		}
 	}()
+	rpath := chunk.PathFor(path)
+	rpartial := rpath + PartialSuffix
+	rf, err := os.OpenFile(rpartial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("dump: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			rf.Close()
+			os.Remove(rpartial)
+		}
+	}()
+	opt.RowDigests = rf
 	var dst io.Writer = f
 	if wrap != nil {
 		dst = wrap(f)
@@ -107,21 +121,30 @@ func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Option
 	if err != nil {
 		return nil, err
 	}
-	if err = f.Sync(); err != nil {
-		return nil, fmt.Errorf("dump: writing %s: %w", partial, err)
-	}
-	if err = f.Close(); err != nil {
-		return nil, fmt.Errorf("dump: writing %s: %w", partial, err)
+	for _, x := range []struct {
+		f    *os.File
+		name string
+	}{{f, partial}, {rf, rpartial}} {
+		if err = x.f.Sync(); err != nil {
+			return nil, fmt.Errorf("dump: writing %s: %w", x.name, err)
+		}
+		if err = x.f.Close(); err != nil {
+			return nil, fmt.Errorf("dump: writing %s: %w", x.name, err)
+		}
 	}
 	mpath := manifest.PathFor(path)
 	// A manifest of an older archive at path must not describe the new one.
 	if err = os.Remove(mpath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("dump: removing the old %s: %w", mpath, err)
 	}
+	if err = os.Rename(rpartial, rpath); err != nil {
+		return nil, fmt.Errorf("dump: %w", err)
+	}
 	if err = os.Rename(partial, path); err != nil {
 		return nil, fmt.Errorf("dump: %w", err)
 	}
 	syncDir(filepath.Dir(path))
+	res.RowDigests.Path = rpath
 	if err = manifest.Write(mpath, res.Manifest(opt.ToolVersion)); err != nil {
 		// The archive is complete; without its manifest verify and push
 		// cannot check it, so this is still a failure. Leave the archive:
@@ -182,6 +205,9 @@ func (a archive) write(ctx context.Context, db *sql.DB, w io.Writer, cfg Config,
 	if err := cw.Close(); err != nil {
 		return nil, fmt.Errorf("dump: writing %s: %w", where, err)
 	}
+	if res.RowDigests != nil {
+		res.RowDigests.Path = chunk.PathFor(a.name)
+	}
 	res.File = &FileResult{Path: a.name, Size: fh.n, SHA256: hex.EncodeToString(fh.h.Sum(nil)),
 		Compression: string(a.kind), Level: a.level, Encrypted: a.encrypt, Manifest: manifest.PathFor(a.name)}
 	return res, nil
@@ -228,6 +254,11 @@ func (r *Result) Manifest(toolVersion string) *manifest.Manifest {
 		m.Options.Level = r.File.Level
 		m.Options.Encrypted = r.File.Encrypted
 		m.File = manifest.File{Name: filepath.Base(r.File.Path), Size: r.File.Size, SHA256: r.File.SHA256}
+	}
+	if rd := r.RowDigests; rd != nil {
+		m.RowDigests = &manifest.RowDigests{Name: filepath.Base(rd.Path), Size: rd.Size, SHA256: rd.SHA256,
+			Contract: rd.Contract, TimeZone: chunk.TimeZone, Charset: chunk.Charset,
+			Tables: rd.Tables, Keyed: rd.Keyed, Rows: rd.Rows}
 	}
 	return m
 }

@@ -225,6 +225,7 @@ func ScratchBytes(sqlBytes int64, connections int) int64 {
 type spill struct {
 	done  chan struct{} // closed when f is complete or err is set
 	f     *os.File
+	rf    *os.File // its row records (rows.go); nil: none
 	err   error
 	job   *tableJob
 	sched *sched
@@ -245,6 +246,10 @@ func (s *spill) close() {
 		os.Remove(s.f.Name())
 		s.f = nil
 		s.sched.grow(-s.n)
+	}
+	if s.rf != nil {
+		s.rf.Close()
+		s.rf = nil
 	}
 }
 
@@ -357,11 +362,21 @@ func (d *dumper) spillUnit(ctx context.Context, conn *sql.Conn, sp *spill, u *un
 	sp.f = f
 	os.Remove(f.Name()) // nothing is left behind, whatever happens
 	ss := &spillSink{d: d, w: bufio.NewWriterSize(sp, 256<<10)}
+	if d.rowsOut != nil {
+		if ss.rec, err = newSpillRecords(d.spillDir, sp); err != nil {
+			return fmt.Errorf("spill file: %w", err)
+		}
+	}
 	if err := d.unit(ctx, conn, ss, u, triggers); err != nil {
 		return err
 	}
 	if err := ss.w.Flush(); err != nil {
 		return fmt.Errorf("spill file: %w", err)
+	}
+	if ss.rec != nil {
+		if err := ss.rec.w.Flush(); err != nil {
+			return fmt.Errorf("spill file: %w", err)
+		}
 	}
 	sp.job = ss.job
 	return nil
@@ -376,6 +391,7 @@ type spillSink struct {
 	vals  [][]byte
 	job   *tableJob
 	chunk []byte
+	rec   *spillRecords // nil: no row digests
 }
 
 func (s *spillSink) text(_ context.Context, b []byte) error {
@@ -410,6 +426,9 @@ func (s *spillSink) send(ctx context.Context, b *batch) error {
 	j.res.Bytes += n
 	j.res.Rows += int64(b.nrows)
 	j.digest.Merge(&b.digest)
+	if s.rec != nil && err == nil {
+		err = s.rec.batch(b)
+	}
 	s.d.spillRows.Add(int64(b.nrows))
 	s.d.spillData.Add(int64(len(b.data)))
 	if cap(b.data) > 4*batchBytes || cap(b.out) > 12*batchBytes {
@@ -423,8 +442,11 @@ func (s *spillSink) row(ctx context.Context, j *tableJob, vals []sql.RawBytes, s
 		return err
 	}
 	var d rowhash.Digest
-	d.AddRaw(vals)
+	dg, key := bigRowDigest(&d, j, vals)
 	n, err := s.ins.row(vals, j.kinds, s.d.cfg.HexBlob, &s.chunk)
+	if s.rec != nil && err == nil {
+		err = s.rec.add(key, dg)
+	}
 	j.res.Bytes += n
 	j.res.Rows++
 	j.digest.Merge(&d)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/qualityunit/lamigrate/internal/chunk"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/rowhash"
 )
@@ -48,6 +49,12 @@ type tableJob struct {
 	start, end time.Time
 	digest     rowhash.Digest
 	res        TableResult // Rows and Bytes of this unit
+	// Row digests (see rows.go): record says whether they are kept,
+	// key is the table's usable key (nil: none) and keyPos its columns
+	// among the stored ones.
+	record bool
+	key    *chunk.Key
+	keyPos []int
 }
 
 // unitDone adds a written unit to its table's total and records the table
@@ -87,6 +94,9 @@ type batch struct {
 	out    []byte // "(...),(...)"
 	ends   []int  // end of each row in out; row i starts after ends[i-1]+1
 	digest rowhash.Digest
+	digs   []uint64 // each row's digest, when the job records them
+	keys   []byte   // the rows' encoded keys, back to back
+	keyEnd []int32  // end of each row's key in keys
 	weight int64
 	done   chan struct{}
 }
@@ -122,6 +132,8 @@ func (b *batch) format(hexBlob bool, row [][]byte) [][]byte {
 	}
 	ends := b.ends[:0]
 	kinds := b.job.kinds
+	record, keyPos := b.job.record, b.job.keyPos
+	b.digs, b.keys, b.keyEnd = b.digs[:0], b.keys[:0], b.keyEnd[:0]
 	data := b.data
 	p, i := 0, 0
 	for r := 0; r < b.nrows; r++ {
@@ -148,7 +160,14 @@ func (b *batch) format(hexBlob bool, row [][]byte) [][]byte {
 		}
 		out = append(out, ')')
 		ends = append(ends, len(out))
-		b.digest.Add(row)
+		dg := b.digest.AddRow(row)
+		if record {
+			b.digs = append(b.digs, dg)
+			if keyPos != nil {
+				b.keys = chunk.AppendKey(b.keys, row, keyPos)
+				b.keyEnd = append(b.keyEnd, int32(len(b.keys)))
+			}
+		}
 	}
 	b.out, b.ends = out, ends
 	return row
@@ -162,6 +181,8 @@ type bigRow struct {
 	vals   []sql.RawBytes
 	size   int
 	digest rowhash.Digest
+	dig    uint64        // the row's digest
+	key    []byte        // its encoded key, when the job records one
 	hashed chan struct{} // closed by the reader once digest is set
 	done   chan struct{} // closed by the writer once it no longer reads vals
 	state  atomic.Int32  // 0 queued, 1 taken by the writer, 2 abandoned by the reader
@@ -189,7 +210,8 @@ type pipe struct {
 	bw     *bufio.Writer
 	cfg    *Config
 	d      *dumper
-	chunk  []byte // the writer's scratch for big rows
+	chunk  []byte     // the writer's scratch for big rows
+	rw     *rowWriter // the row digests file; nil: none
 }
 
 func newPipe(ctx context.Context, w io.Writer, cfg *Config, d *dumper) *pipe {
@@ -280,12 +302,12 @@ func (p *pipe) send(ctx context.Context, b *batch) error {
 
 // row writes one big row (see bigRowBytes) straight from the driver's
 // buffers and returns once vals may be reused.
-func (p *pipe) row(ctx context.Context, _ *tableJob, vals []sql.RawBytes, size int) error {
+func (p *pipe) row(ctx context.Context, j *tableJob, vals []sql.RawBytes, size int) error {
 	r := &bigRow{vals: vals, size: size, hashed: make(chan struct{}), done: make(chan struct{})}
 	if err := p.put(ctx, item{row: r}); err != nil {
 		return err
 	}
-	r.digest.AddRaw(vals)
+	r.dig, r.key = bigRowDigest(&r.digest, j, vals)
 	close(r.hashed)
 	select {
 	case <-r.done:
@@ -356,6 +378,7 @@ func (p *pipe) writer() error {
 		case it.begin != nil:
 			cur = it.begin
 			ins = inserter{w: w, netBuf: netBuf, prefix: cur.prefix}
+			p.rw.begin(cur)
 			st.Table = cur.name
 			report(true)
 		case it.b != nil:
@@ -370,6 +393,7 @@ func (p *pipe) writer() error {
 			cur.res.Bytes += n
 			cur.res.Rows += int64(b.nrows)
 			cur.digest.Merge(&b.digest)
+			p.rw.batch(b)
 			st.Rows += int64(b.nrows)
 			st.DataBytes += int64(len(b.data))
 			p.release(b)
@@ -386,6 +410,7 @@ func (p *pipe) writer() error {
 			cur.res.Bytes += n
 			cur.res.Rows++
 			cur.digest.Merge(&r.digest)
+			p.rw.row(cur, r.key, r.dig)
 			st.Rows++
 			st.DataBytes += int64(r.size)
 			report(false)
@@ -405,6 +430,10 @@ func (p *pipe) writer() error {
 				err = &TableError{Table: sp.job.name, Err: fmt.Errorf("copying its spill file: %w", err)}
 				break
 			}
+			if err = p.rw.spill(sp); err != nil {
+				err = &TableError{Table: sp.job.name, Err: fmt.Errorf("copying its row digests: %w", err)}
+				break
+			}
 			sp.close()
 			p.unitDone(sp.job)
 			report(true)
@@ -414,6 +443,7 @@ func (p *pipe) writer() error {
 			cur.res.Bytes += n
 			j := it.end
 			j.end = time.Now()
+			p.rw.end(j)
 			p.unitDone(j)
 			report(true)
 		}

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
 
@@ -55,9 +58,26 @@ func TestSplitTables(t *testing.T) {
 	src.MustExec(t, "INSERT INTO s VALUES "+strings.Join(vals, ", "), "INSERT INTO l VALUES "+strings.Join(lat, ", "))
 
 	var streams [2]string
+	var digests [2]string
 	for i, conns := range []int{1, 3} {
 		sqlText, path, m := dumpSQL(t, src, fmt.Sprintf("split%d.sql", conns), Config{Connections: conns})
 		streams[i] = sqlText
+		// The row digests: the same file whichever connection read which
+		// range, every row once, in the server's key order.
+		digests[i] = m.RowDigests.SHA256
+		rows := readRowDigests(t, path)
+		for _, tb := range []string{"i", "u", "s", "l", "one"} {
+			want := queryStrings(t, src, "SELECT `"+map[string]string{"i": "id", "u": "id", "one": "k"}[tb]+map[string]string{"s": "k", "l": "k"}[tb]+"` FROM `"+tb+"` ORDER BY 1")
+			if got := rows[tb].keys(t); !assert.Equal(t, want, got, "%d connections: keys of %s in key order", conns, tb) {
+				break
+			}
+		}
+		require.NotNil(t, rows["c"].Key)
+		assert.Equal(t, []string{"a", "b"}, rows["c"].Key.Columns)
+		assert.Len(t, rows["c"].rows, 2000)
+		assert.Nil(t, rows["nopk"].Key, "a table without a key lists no key")
+		assert.Empty(t, rows["nopk"].rows, "nor rows")
+		assert.EqualValues(t, 500, rows["nopk"].Rows, "but counts them")
 		// Split tables start a statement per range.
 		for _, tb := range []string{"i", "u", "s", "l", "c"} {
 			if n := strings.Count(sqlText, "INSERT INTO `"+tb+"`"); n < 3 {
@@ -83,30 +103,7 @@ func TestSplitTables(t *testing.T) {
 	if streams[0] != streams[1] {
 		t.Errorf("split dump over 1 and 3 connections differs (%d and %d bytes)", len(streams[0]), len(streams[1]))
 	}
-}
-
-func TestStringGuessesInRange(t *testing.T) {
-	g := stringGuesses("00000df7", "fff82bad", 4)
-	if len(g) != 3 {
-		t.Fatalf("stringGuesses = %q; want 3 guesses", g)
-	}
-	for i := 1; i < len(g); i++ {
-		if g[i-1] >= g[i] {
-			t.Errorf("guesses not increasing: %q", g)
-		}
-	}
-	if g := stringGuesses("b", "b", 4); g != nil {
-		t.Errorf("stringGuesses(b, b) = %q; want none", g)
-	}
-	if g := stringGuesses("a00", "F99", 4); len(g) != 3 || g[0] >= g[1] {
-		t.Errorf("stringGuesses(a00, F99) = %q; want 3 increasing guesses", g)
-	}
-	if g := numberGuesses("-9223372036854775808", "18446744073709551615", 4); len(g) != 3 || g[1] != "4611686018427387903" {
-		t.Errorf("numberGuesses over the whole range = %q", g)
-	}
-	if g := numberGuesses("5", "6", 4); len(g) != 0 {
-		t.Errorf("numberGuesses(5, 6) = %q; want none strictly inside", g)
-	}
+	assert.Equal(t, digests[0], digests[1], "the row digests files over 1 and 3 connections differ")
 }
 
 // TestSplitSnapshotWithConcurrentWriters dumps two account tables, each cut

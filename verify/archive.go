@@ -171,7 +171,19 @@ func File(ctx context.Context, path string, opt Options) (*ArchiveReport, error)
 	if opt.Manifest != nil {
 		rep.Manifest = where
 	}
-	return check(ctx, f, size, opt, rep)
+	rep, err = check(ctx, f, size, opt, rep)
+	if err != nil || opt.Manifest == nil || opt.Manifest.RowDigests == nil {
+		return rep, err
+	}
+	c := rowDigestsCheck(path, opt.Manifest)
+	rep.Checks = append(rep.Checks, c.Check)
+	if c.err != nil {
+		rep.OK = false
+		rep.Evidence = EvidenceNone
+		rep.Failure = c.err.Error()
+		return rep, c.err
+	}
+	return rep, nil
 }
 
 // Archive reads an archive to its end through its codec (gzip, also

@@ -3,17 +3,16 @@ package verify
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/qualityunit/lamigrate/internal/chunk"
 	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/rowhash"
 )
@@ -171,11 +170,15 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 		}
 		var wheres []string
 		if k > 1 {
-			w, err := splitRanges(ctx, db, schema, name, k)
+			r, err := chunk.Split(ctx, db, schema, name, k)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("verify: key ranges of %s: %w", ident.Quote(name), err)
 			}
-			wheres = w
+			for i := range r.Len() {
+				if w := r.Where(i); w != "" {
+					wheres = append(wheres, w)
+				}
+			}
 		}
 		if len(wheres) == 0 {
 			wheres = []string{""}
@@ -321,132 +324,6 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 
 // minSplit is the smallest table read in ranges.
 var minSplit int64 = 32 << 20
-
-// splitRanges returns WHERE clauses that partition table's rows into about
-// parts ranges of its first primary-key column, or nil when the table has no
-// primary key or its key is not safe to split. The clauses partition the
-// rows exactly whatever the boundaries are, provided the boundaries are in
-// the column's collation order: so only integer keys and keys made of
-// ASCII digits and letters of one case (LiveAgent's hex ids), whose byte
-// order every collation keeps, are split.
-func splitRanges(ctx context.Context, db *sql.DB, schema, table string, parts int) ([]string, error) {
-	var col, typ string
-	err := db.QueryRowContext(ctx, `SELECT s.COLUMN_NAME, LOWER(c.DATA_TYPE)
-		FROM information_schema.STATISTICS s JOIN information_schema.COLUMNS c
-		  ON c.TABLE_SCHEMA = s.TABLE_SCHEMA AND c.TABLE_NAME = s.TABLE_NAME AND c.COLUMN_NAME = s.COLUMN_NAME
-		WHERE s.TABLE_SCHEMA = ? AND s.TABLE_NAME = ? AND s.INDEX_NAME = 'PRIMARY' AND s.SEQ_IN_INDEX = 1`,
-		schema, table).Scan(&col, &typ)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("verify: primary key of %s: %w", ident.Quote(table), err)
-	}
-	integer := false
-	switch typ {
-	case "tinyint", "smallint", "mediumint", "int", "bigint":
-		integer = true
-	case "char", "varchar":
-	default:
-		return nil, nil
-	}
-	// Interpolate between the key's lowest and highest value (two B-tree
-	// probes): LiveAgent's keys are random hex ids or auto-increment
-	// numbers, spread evenly enough.
-	var lo, hi sql.NullString
-	if err := db.QueryRowContext(ctx, "SELECT MIN("+ident.Quote(col)+"), MAX("+ident.Quote(col)+") FROM "+ident.Qualified(schema, table)).Scan(&lo, &hi); err != nil {
-		return nil, fmt.Errorf("verify: primary key of %s: %w", ident.Quote(table), err)
-	}
-	if !lo.Valid || !hi.Valid {
-		return nil, nil
-	}
-	var bounds []string
-	if integer {
-		a, err1 := strconv.ParseInt(lo.String, 10, 64)
-		b, err2 := strconv.ParseInt(hi.String, 10, 64)
-		if err1 != nil || err2 != nil || b-a < int64(parts) || b-a < 0 {
-			return nil, nil
-		}
-		for i := 1; i < parts; i++ {
-			bounds = append(bounds, strconv.FormatInt(a+(b-a)/int64(parts)*int64(i), 10))
-		}
-	} else {
-		bs := alnumBounds(lo.String, hi.String, parts)
-		for _, b := range bs {
-			bounds = append(bounds, ident.String(b))
-		}
-	}
-	if len(bounds) == 0 {
-		return nil, nil
-	}
-	c := ident.Quote(col)
-	out := []string{c + " < " + bounds[0]}
-	for i := 1; i < len(bounds); i++ {
-		out = append(out, c+" >= "+bounds[i-1]+" AND "+c+" < "+bounds[i])
-	}
-	return append(out, c+" >= "+bounds[len(bounds)-1]), nil
-}
-
-const alnumWidth = 4 // characters interpolated after the common prefix
-
-// alnumBounds returns parts-1 increasing strings between lo and hi, or nil
-// when the keys are not made of ASCII digits and letters of one case (the
-// only strings whose byte order every collation keeps).
-func alnumBounds(lo, hi string, parts int) []string {
-	upper, lower := false, false
-	for _, s := range []string{lo, hi} {
-		for i := 0; i < len(s); i++ {
-			c := s[i]
-			switch {
-			case '0' <= c && c <= '9':
-			case 'a' <= c && c <= 'z':
-				lower = true
-			case 'A' <= c && c <= 'Z':
-				upper = true
-			default:
-				return nil
-			}
-		}
-	}
-	if upper && lower {
-		return nil
-	}
-	letters := "abcdefghijklmnopqrstuvwxyz"
-	if upper {
-		letters = strings.ToUpper(letters)
-	}
-	alphabet := "0123456789" + letters
-	p := 0
-	for p < len(lo) && p < len(hi) && lo[p] == hi[p] {
-		p++
-	}
-	num := func(s string) int64 {
-		var v int64
-		for i := range alnumWidth {
-			d := 0
-			if p+i < len(s) {
-				d = strings.IndexByte(alphabet, s[p+i])
-			}
-			v = v*36 + int64(d)
-		}
-		return v
-	}
-	a, b := num(lo), num(hi)
-	if b-a < int64(parts) {
-		return nil
-	}
-	var out []string
-	for i := 1; i < parts; i++ {
-		v := a + (b-a)*int64(i)/int64(parts)
-		buf := make([]byte, alnumWidth)
-		for j := alnumWidth - 1; j >= 0; j-- {
-			buf[j] = alphabet[v%36]
-			v /= 36
-		}
-		out = append(out, lo[:p]+string(buf))
-	}
-	return out
-}
 
 // progressRows is how many rows pass between progress reports.
 const progressRows = 1 << 16

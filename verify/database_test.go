@@ -211,40 +211,6 @@ func splitDB(t *testing.T) *mysqltest.DB {
 	return db
 }
 
-func TestSplitRanges(t *testing.T) {
-	db := splitDB(t)
-	ctx := context.Background()
-	for _, tt := range []struct {
-		table string
-		split bool
-	}{{"hex", true}, {"num", true}, {"comp", true}, {"mixed", false}, {"nopk", false}} {
-		t.Run(tt.table, func(t *testing.T) {
-			wheres, err := splitRanges(ctx, db.DB, db.Name, tt.table, 4)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if (len(wheres) > 1) != tt.split {
-				t.Fatalf("splitRanges(%s) = %q; want split %v", tt.table, wheres, tt.split)
-			}
-			var total, sum int64
-			db.QueryRow("SELECT COUNT(*) FROM " + tt.table).Scan(&total)
-			for _, w := range wheres {
-				var n int64
-				if err := db.QueryRow("SELECT COUNT(*) FROM " + tt.table + " WHERE " + w).Scan(&n); err != nil {
-					t.Fatalf("range %q: %v", w, err)
-				}
-				if n == 0 || n > total*3/4 {
-					t.Errorf("splitRanges(%s) range %q holds %d of %d rows; want a fair share", tt.table, w, n, total)
-				}
-				sum += n
-			}
-			if len(wheres) > 0 && sum != total {
-				t.Errorf("splitRanges(%s) ranges hold %d rows; want exactly %d", tt.table, sum, total)
-			}
-		})
-	}
-}
-
 func TestDatabaseSplitsBigTables(t *testing.T) {
 	defer func(v int64) { minSplit = v }(minSplit)
 	minSplit = 0

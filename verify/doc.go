@@ -15,6 +15,15 @@
 // cryptographic hash. A plain mysqldump file ending with "-- Dump completed"
 // passes with EvidenceWeak: nothing records its length or checksum.
 //
+// When the manifest names a row digests file (FILE.rows.zst, see
+// internal/chunk), File checks it too: it must be beside the archive, have
+// the size and SHA-256 the manifest records, read whole (every block and
+// table count adds up, the end record is there), be of the contract the
+// manifest names, and list the manifest's tables with the manifest's row
+// counts. A missing one is a failure (RowDigestsMissing); a manifest from
+// before dumps wrote one names none and passes without it. Archive, which
+// reads a stream and knows no folder, does not look for it.
+//
 // # Database check
 //
 // Database recomputes, for every table of the manifest, the row count and
@@ -22,7 +31,7 @@
 // difference: missing and extra tables, row counts, changed rows, missing
 // views and triggers. Tables are read over several connections, biggest
 // first; a table bigger than its share is read in primary-key ranges whose
-// digests are merged.
+// digests are merged: chunk.Split, the same splitter the dump uses.
 //
 // When the manifest lists routines and events (dumps since they are
 // carried; an older manifest has no such list and they are not looked at),

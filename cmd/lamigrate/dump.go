@@ -33,8 +33,11 @@ type dumpCmd struct {
 
 // dumpResult is what dump prints.
 type dumpResult struct {
-	File        string      `json:"file"`
-	Manifest    string      `json:"manifest"`
+	File     string `json:"file"`
+	Manifest string `json:"manifest"`
+	// RowDigests is the row digests file beside the archive ("" when none
+	// was written).
+	RowDigests  string      `json:"row_digests,omitempty"`
 	Database    string      `json:"database"`
 	Compression string      `json:"compression"`
 	Encrypted   bool        `json:"encrypted"`
@@ -173,6 +176,9 @@ func (c *dumpCmd) Run(e *env) error {
 		Views: nonNil(res.Views), Triggers: nonNil(res.Triggers), Ignored: nonNil(res.Ignored),
 		Unmatched: res.Unmatched, Warnings: prog.warnings, elapsed: time.Since(start),
 		Procedures: []string{}, Functions: []string{}, Events: []string{}, StripDefiners: res.StripDefiners}
+	if res.RowDigests != nil {
+		out.RowDigests = res.RowDigests.Path
+	}
 	for _, r := range res.Routines {
 		if r.Type == "FUNCTION" {
 			out.Functions = append(out.Functions, r.Name)
@@ -199,6 +205,9 @@ func (c *dumpCmd) Run(e *env) error {
 		}
 		fmt.Fprintf(w, "file:     %s (%s, %s%s, sha256 %s)\n", out.File, bytesize.Format(out.Size), out.Compression, map[bool]string{true: ", encrypted"}[out.Encrypted], out.SHA256)
 		fmt.Fprintf(w, "manifest: %s\n", out.Manifest)
+		if out.RowDigests != "" {
+			fmt.Fprintf(w, "rows:     %s (every keyed row's key and digest, the base of a later delta)\n", out.RowDigests)
+		}
 		if out.Verified != "" {
 			fmt.Fprintf(w, "verified: size and SHA-256 of the file on the server (%s)\n", out.Verified)
 		}

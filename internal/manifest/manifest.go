@@ -56,6 +56,28 @@ type Manifest struct {
 	SQL Stream `json:"sql"`
 	// File describes the archive as written to disk.
 	File File `json:"file"`
+	// RowDigests names the row digests file beside the archive
+	// (internal/chunk): every keyed row's key and 64-bit digest, the base a
+	// later dump --since compares against. Nil in a manifest from before
+	// dumps wrote one, or of a dump written without one.
+	RowDigests *RowDigests `json:"row_digests,omitempty"`
+}
+
+// RowDigests describes the row digests file of a dump.
+type RowDigests struct {
+	Name   string `json:"name"` // file name, in the archive's folder
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	// Contract is the digest contract's version (chunk.Version); TimeZone
+	// and Charset the session's, which the digests depend on.
+	Contract string `json:"contract"`
+	TimeZone string `json:"time_zone"`
+	Charset  string `json:"charset"`
+	// Tables counts the tables the file lists, Keyed those with a usable
+	// key (whose rows it lists), Rows the rows listed.
+	Tables int   `json:"tables"`
+	Keyed  int   `json:"keyed"`
+	Rows   int64 `json:"rows"`
 }
 
 // Server identifies the source server.

@@ -124,11 +124,29 @@ func (d *Digest) Add(vals [][]byte) { addRow(d, vals) }
 // AddRaw is Add for sql.RawBytes scanned from *sql.Rows.
 func (d *Digest) AddRaw(vals []sql.RawBytes) { addRow(d, vals) }
 
+// AddRow is Add that also returns the row's 64-bit digest: the low lane of
+// the row's XXH3-128, the same hash the table digest sums (so it costs
+// nothing more). internal/chunk records it per keyed row.
+func (d *Digest) AddRow(vals [][]byte) uint64 { return addRow(d, vals).Lo }
+
+// AddRawRow is AddRow for sql.RawBytes.
+func (d *Digest) AddRawRow(vals []sql.RawBytes) uint64 { return addRow(d, vals).Lo }
+
+// Row returns the 64-bit digest of one row as AddRow computes it, without
+// adding it anywhere.
+func Row(vals [][]byte) uint64 {
+	var d Digest
+	return d.AddRow(vals)
+}
+
 // bigValue is the size above which a value is hashed in place rather than
 // copied into the row buffer first; the bytes hashed are the same.
 const bigValue = 64 << 10
 
-func addRow[T ~[]byte](d *Digest, vals []T) {
+// addRow hashes one row's encoding: per value 0xff for NULL, or 0x00, the
+// value's length as a uvarint and its bytes. The lengths keep values from
+// shifting between columns; the marker keeps NULL apart from ”.
+func addRow[T ~[]byte](d *Digest, vals []T) xxh3.Uint128 {
 	d.buf = d.buf[:0]
 	streaming := false
 	for _, v := range vals {
@@ -163,6 +181,7 @@ func addRow[T ~[]byte](d *Digest, vals []T) {
 	d.a += sum.Hi
 	d.b += sum.Lo
 	d.Rows++
+	return sum
 }
 
 // Merge adds o's rows to d.
