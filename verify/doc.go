@@ -20,8 +20,10 @@
 // the size and SHA-256 the manifest records, read whole (every block and
 // table count adds up, the end record is there), be of the contract the
 // manifest names, and list the manifest's tables with the manifest's row
-// counts. A missing one is a failure (RowDigestsMissing); a manifest from
-// before dumps wrote one names none and passes without it. Archive, which
+// counts. A missing one is only noted: a later dump --since reads it on
+// the machine that wrote the dump, and a pushed or pulled copy of the
+// archive is whole without it; a manifest from before dumps wrote one
+// names none. Archive, which
 // reads a stream and knows no folder, does not look for it.
 //
 // # Database check

@@ -98,7 +98,6 @@ const (
 	// The row digests file the manifest names (FILE.rows.zst): absent;
 	// of another size or SHA-256; not readable as one (cut short,
 	// damaged); of another contract; listing another row count for Table.
-	RowDigestsMissing  = "row digests missing"
 	RowDigestsSize     = "row digests size"
 	RowDigestsSHA256   = "row digests sha256"
 	RowDigestsDamaged  = "row digests damaged"
@@ -136,8 +135,6 @@ func (e *MismatchError) Error() string {
 			strings.ToLower(e.Kind), t, e.Got, e.Want)
 	case RowCount:
 		return fmt.Sprintf("verify: table %s has %s rows; the manifest says %s", t, e.Got, e.Want)
-	case RowDigestsMissing:
-		return fmt.Sprintf("verify: the row digests file %s that the manifest names is missing: copy it from where the dump wrote it to beside the archive", e.Want)
 	case RowDigestsSize, RowDigestsSHA256:
 		return fmt.Sprintf("verify: the row digests file's %s is %s; the manifest says %s (the file was altered or belongs to another dump)", strings.TrimPrefix(e.What, "row digests "), e.Got, e.Want)
 	case RowDigestsDamaged:
