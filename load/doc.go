@@ -73,6 +73,14 @@
 // the table, the statement's byte offset in the uncompressed stream and the
 // server's message. A GET_LOCK keeps two imports out of one database.
 //
+// Each data statement runs in its own transaction with its progress
+// record. A failure before COMMIT rolls that transaction back before the
+// connection is used again (a connection that cannot roll back is
+// discarded); a deadlock (1213) or lock wait timeout (1205) there is then
+// tried again, up to five times with a growing pause — two connections
+// loading one table can deadlock on its secondary keys, and the rolled-back
+// attempt left nothing behind. A failed COMMIT is never retried.
+//
 // # Definers
 //
 // A view, trigger, routine or event carries a DEFINER, usually the source

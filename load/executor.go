@@ -163,30 +163,64 @@ func (x *executor) help(ctx context.Context, w *wconn, u *unit, it item, sess []
 // the next START TRANSACTION on the same connection without its record,
 // or a resume would load its rows twice. A connection that cannot roll
 // back is discarded.
+//
+// A deadlock (1213) or lock wait timeout (1205) before COMMIT is retried a
+// few times: the transaction was rolled back, so nothing of it happened
+// (two connections loading one table can deadlock on its secondary keys).
+// A failed COMMIT is never retried: it may have happened.
 func (x *executor) insert(ctx context.Context, c *sql.Conn, u *unit, it item, text []byte, helper bool) (int64, error) {
-	if _, err := c.ExecContext(ctx, "START TRANSACTION"); err != nil {
-		return 0, statementError(u, it, text, err)
+	for attempt := 1; ; attempt++ {
+		n, committing, err := x.insertOnce(ctx, c, u, it, text)
+		if err == nil {
+			u.progress.Store(true)
+			if x.hooks.afterInsert != nil {
+				x.hooks.afterInsert(u.table, it.ordinal, helper)
+			}
+			return n, nil
+		}
+		if committing || attempt == lockRetries || !lockConflict(err) {
+			return 0, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, err
+		case <-time.After(time.Duration(attempt*attempt) * 20 * time.Millisecond):
+		}
 	}
-	fail := func(err error) (int64, error) {
+}
+
+// lockRetries is how often a statement that hit a lock conflict is tried.
+const lockRetries = 5
+
+// lockConflict reports a deadlock (1213) or a lock wait timeout (1205).
+func lockConflict(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205)
+}
+
+// insertOnce is one attempt of insert; committing says the error came
+// from COMMIT (whose effect is unknown).
+func (x *executor) insertOnce(ctx context.Context, c *sql.Conn, u *unit, it item, text []byte) (n int64, committing bool, err error) {
+	if _, err := c.ExecContext(ctx, "START TRANSACTION"); err != nil {
+		return 0, false, statementError(u, it, text, err)
+	}
+	fail := func(err error) (int64, bool, error) {
 		rollback(ctx, c)
-		return 0, statementError(u, it, text, err)
+		return 0, false, statementError(u, it, text, err)
 	}
 	res, err := c.ExecContext(ctx, b2s(text))
 	if err != nil {
 		return fail(err)
 	}
-	n, _ := res.RowsAffected()
+	n, _ = res.RowsAffected()
 	if err := record(ctx, c, stmtKey(u.key, it.ordinal), "stmt", 0, n); err != nil {
 		return fail(err)
 	}
 	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
-		return fail(err)
+		rollback(ctx, c)
+		return 0, true, statementError(u, it, text, err)
 	}
-	u.progress.Store(true)
-	if x.hooks.afterInsert != nil {
-		x.hooks.afterInsert(u.table, it.ordinal, helper)
-	}
-	return n, nil
+	return n, false, nil
 }
 
 // rollback ends c's open transaction, also when ctx is cancelled; when it

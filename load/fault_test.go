@@ -23,8 +23,9 @@ import (
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
 
-// TestInsertLockErrors: the INSERT fails with 1213 or 1205; insert stops
-// there, before the progress record and the COMMIT, and returns one
+// TestInsertLockErrors: the INSERT fails with 1213 or 1205 every time;
+// insert rolls back and tries again lockRetries times, never reaching the
+// progress record or the COMMIT, then returns one
 // *StatementError naming the table, the statement's offset and the
 // server's error. A resumed import runs the statement again (it has no
 // progress record) and the server did not commit its rows: 1213 rolls
@@ -48,9 +49,11 @@ func TestInsertLockErrors(t *testing.T) {
 			conn, err := db.Conn(ctx)
 			require.NoError(t, err)
 			defer conn.Close()
-			mock.ExpectExec("START TRANSACTION").WillReturnResult(sqlmock.NewResult(0, 0))
-			mock.ExpectExec(stmt).WillReturnError(tc.err)
-			mock.ExpectExec("ROLLBACK").WillReturnResult(sqlmock.NewResult(0, 0))
+			for i := 0; i < lockRetries; i++ { // each attempt rolled back, then tried again
+				mock.ExpectExec("START TRANSACTION").WillReturnResult(sqlmock.NewResult(0, 0))
+				mock.ExpectExec(stmt).WillReturnError(tc.err)
+				mock.ExpectExec("ROLLBACK").WillReturnResult(sqlmock.NewResult(0, 0))
+			}
 
 			x := &executor{hooks: &hooks{}}
 			u := &unit{table: "t", key: unitKey("t")}
@@ -74,8 +77,35 @@ func TestInsertLockErrors(t *testing.T) {
 	}
 }
 
+// TestInsertRetriesALockConflict: a deadlock, then the same statement
+// goes through: one commit, its rows counted once, progress recorded.
+func TestInsertRetriesALockConflict(t *testing.T) {
+	const stmt = "INSERT INTO `t` VALUES (1,'a'),(2,'b')"
+	db, mock, err := sqlmock.New(sqlmock.QueryMatcherOption(sqlmock.QueryMatcherRegexp))
+	require.NoError(t, err)
+	defer db.Close()
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	mock.ExpectExec("^START TRANSACTION$").WillReturnResult(sqlmock.NewResult(0, 0))
+	mock.ExpectExec(regexp.QuoteMeta(stmt)).WillReturnError(&mysql.MySQLError{Number: 1213, Message: "Deadlock found when trying to get lock; try restarting transaction"})
+	mock.ExpectExec("^ROLLBACK$").WillReturnResult(sqlmock.NewResult(0, 0))
+	mock.ExpectExec("^START TRANSACTION$").WillReturnResult(sqlmock.NewResult(0, 0))
+	mock.ExpectExec(regexp.QuoteMeta(stmt)).WillReturnResult(sqlmock.NewResult(0, 2))
+	mock.ExpectExec("^INSERT INTO `" + ProgressTable + "`").WillReturnResult(sqlmock.NewResult(0, 1))
+	mock.ExpectExec("^COMMIT$").WillReturnResult(sqlmock.NewResult(0, 0))
+	x := &executor{hooks: &hooks{}}
+	u := &unit{table: "t", key: unitKey("t")}
+	n, err := x.insert(ctx, conn, u, item{offset: 10, ordinal: 1}, []byte(stmt), false)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n)
+	assert.True(t, u.progress.Load())
+	assert.NoError(t, mock.ExpectationsWereMet())
+}
+
 // TestInsertRecordFailsRollsBack: the INSERT worked, its progress record
-// hit a lock wait timeout: insert rolls the transaction back before the
+// failed (here: the disk is full): insert rolls the transaction back before the
 // connection serves anything else (else the next START TRANSACTION would
 // commit the rows without their record, and a resume load them twice).
 // A connection that cannot roll back is not used again.
@@ -89,7 +119,7 @@ func TestInsertRecordFailsRollsBack(t *testing.T) {
 		require.NoError(t, err)
 		mock.ExpectExec("^START TRANSACTION$").WillReturnResult(sqlmock.NewResult(0, 0))
 		mock.ExpectExec(regexp.QuoteMeta(stmt)).WillReturnResult(sqlmock.NewResult(0, 1))
-		mock.ExpectExec("^INSERT INTO `" + ProgressTable + "`").WillReturnError(&mysql.MySQLError{Number: 1205, Message: "Lock wait timeout exceeded; try restarting transaction"})
+		mock.ExpectExec("^INSERT INTO `" + ProgressTable + "`").WillReturnError(&mysql.MySQLError{Number: 1114, Message: "The table '_lamigrate_import' is full"})
 		rb := mock.ExpectExec("^ROLLBACK$")
 		if rollbackFails {
 			rb.WillReturnError(mysql.ErrInvalidConn)
@@ -100,7 +130,7 @@ func TestInsertRecordFailsRollsBack(t *testing.T) {
 		u := &unit{table: "t", key: unitKey("t")}
 		_, err = x.insert(ctx, conn, u, item{offset: 10, ordinal: 1}, []byte(stmt), false)
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), "Lock wait timeout")
+		assert.Contains(t, err.Error(), "is full")
 		assert.False(t, u.progress.Load())
 		assert.NoError(t, mock.ExpectationsWereMet(), "rollback fails %v", rollbackFails)
 		if rollbackFails {
