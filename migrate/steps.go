@@ -12,6 +12,7 @@ import (
 
 	"github.com/qualityunit/lamigrate/dump"
 	"github.com/qualityunit/lamigrate/internal/bytesize"
+	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/isolate"
 	"github.com/qualityunit/lamigrate/migrate/check"
@@ -349,6 +350,21 @@ func DrainStep() Step {
 	}
 }
 
+// dumpOptions are the runtime options of the run's dump into the archive
+// named name: progress, tool version, and the passphrase when the archive
+// is encrypted (Config.Encrypt, or a name ending in .age: codec.Encrypted).
+func (s *Session) dumpOptions(cfg dump.Config, name string) (dump.Options, error) {
+	opt := dump.Options{Progress: dumpProgress{s}, ToolVersion: s.opt.ToolVersion}
+	if cfg.Encrypt || codec.Encrypted(name) {
+		pw, err := s.passphrase()()
+		if err != nil {
+			return opt, err
+		}
+		opt.Passphrase = pw
+	}
+	return opt, nil
+}
+
 func (s *Session) dumpConfig(db string) dump.Config {
 	c := s.Config.Dump
 	return dump.Config{
@@ -396,13 +412,9 @@ func DumpStep() Step {
 			r, _ := s.Resolve()
 			cfg := s.dumpConfig(r.Config.DBName)
 			path := s.Config.ArchivePath()
-			opt := dump.Options{Progress: dumpProgress{s}, ToolVersion: s.opt.ToolVersion}
-			if cfg.Encrypt || strings.HasSuffix(path, ".age") {
-				pw, err := s.passphrase()()
-				if err != nil {
-					return out, err
-				}
-				opt.Passphrase = pw
+			opt, err := s.dumpOptions(cfg, path)
+			if err != nil {
+				return out, err
 			}
 			res, err := dump.File(ctx, db, path, cfg, opt)
 			if err != nil {

@@ -110,13 +110,9 @@ func (s *Session) dumpToTransfer(ctx context.Context) (Output, error) {
 	// Extra connections would spill to this machine's disk what the link
 	// cannot take yet; the link is the bottleneck anyway.
 	cfg.Connections = 1
-	opt := dump.Options{Progress: dumpProgress{s}, ToolVersion: s.opt.ToolVersion}
-	if cfg.Encrypt || strings.HasSuffix(name, ".age") {
-		pw, err := s.passphrase()()
-		if err != nil {
-			return out, err
-		}
-		opt.Passphrase = pw
+	opt, err := s.dumpOptions(cfg, name)
+	if err != nil {
+		return out, err
 	}
 	dest := b.String() + name
 	partial := dest + transfer.UploadPartialSuffix
