@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/go-sql-driver/mysql"
+
 	"github.com/qualityunit/lamigrate/internal/ident"
 )
 
@@ -124,6 +126,26 @@ func dropProgress(ctx context.Context, c *sql.Conn) error {
 		return fmt.Errorf("load: dropping the progress table: %w", err)
 	}
 	return nil
+}
+
+// Forget drops the progress table an import left in target, so that no
+// later import continues it: the next one then finds a database that holds
+// tables and refuses it unless Config.Force. For an archive whose dump gave
+// up (a followed partial file that vanished, was replaced, or stalled for
+// good): its tables belong to a snapshot that will never complete.
+func Forget(ctx context.Context, target *mysql.Config) error {
+	conn, err := mysql.NewConnector(target)
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	c, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	defer c.Close()
+	return dropProgress(ctx, c)
 }
 
 // record writes key's row, in the caller's transaction when one is open.

@@ -424,18 +424,23 @@ func DumpStep() Step {
 			if fi, err := os.Stat(res.File.Manifest); err == nil {
 				out.AddFile(res.File.Manifest, fi.Size(), "")
 			}
-			var rows int64
-			for _, t := range res.Tables {
-				rows += t.Rows
-			}
-			out.Count("tables", int64(len(res.Tables)))
-			out.Count("rows", rows)
-			out.Count("sql_bytes", res.SQL.Bytes)
-			out.Count("ignored", int64(len(res.Ignored)))
+			countDump(&out, res)
 			return out, nil
 		},
 		Estimate: bySQLBytes(check.DefaultDumpMBps, "{size} of SQL at {rate} MB/s", true),
 	}
+}
+
+// countDump records what a dump wrote in its step's output.
+func countDump(out *Output, res *dump.Result) {
+	var rows int64
+	for _, t := range res.Tables {
+		rows += t.Rows
+	}
+	out.Count("tables", int64(len(res.Tables)))
+	out.Count("rows", rows)
+	out.Count("sql_bytes", res.SQL.Bytes)
+	out.Count("ignored", int64(len(res.Ignored)))
 }
 
 type verifyProgress struct{ s *Session }

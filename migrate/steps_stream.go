@@ -2,7 +2,6 @@ package migrate
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,7 +13,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/qualityunit/lamigrate/dump"
-	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/load"
 	"github.com/qualityunit/lamigrate/migrate/check"
@@ -140,14 +138,7 @@ func (s *Session) dumpToTransfer(ctx context.Context) (Output, error) {
 	out.AddFile(dest, res.File.Size, res.File.SHA256)
 	out.Value("verified", string(tres.Verified))
 	out.Value("destination", b.String())
-	var rows int64
-	for _, t := range res.Tables {
-		rows += t.Rows
-	}
-	out.Count("tables", int64(len(res.Tables)))
-	out.Count("rows", rows)
-	out.Count("sql_bytes", res.SQL.Bytes)
-	out.Count("ignored", int64(len(res.Ignored)))
+	countDump(&out, res)
 	return out, nil
 }
 
@@ -338,13 +329,9 @@ func (s *Session) followFailed(ctx context.Context, target *mysql.Config, fe *lo
 		}
 	}
 	msg += removed
-	db, err := sql.Open("mysql", target.FormatDSN())
-	if err == nil {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		_, err = db.ExecContext(dctx, "DROP TABLE IF EXISTS "+ident.Quote(load.ProgressTable))
-		cancel()
-		db.Close()
-	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	err := load.Forget(dctx, target)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("%s; the source side's dump will start over (a new snapshot): drop the tables of %s, then run the cloud side again once the source side runs again", msg, target.DBName)
 	}
@@ -354,21 +341,11 @@ func (s *Session) followFailed(ctx context.Context, target *mysql.Config, fe *lo
 // waitManifest reads the manifest a dump writes after renaming the
 // archive, waiting for it up to stall.
 func waitManifest(ctx context.Context, mpath string, stall time.Duration) (*manifest.Manifest, error) {
-	deadline := time.Now().Add(stall)
-	for {
-		m, err := manifest.Read(mpath)
-		if err == nil {
-			return m, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("follow-import: %s is complete (its completion marker checks out) but %s did not appear within %s: run the cloud side again once it is there; every table is loaded, the import only checks and finishes", strings.TrimSuffix(mpath, ".manifest.json"), mpath, stall)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	m, err := manifest.Wait(ctx, mpath, stall)
+	if errors.Is(err, manifest.ErrNotThere) {
+		return nil, fmt.Errorf("follow-import: %s is complete (its completion marker checks out) but %s did not appear within %s: run the cloud side again once it is there; every table is loaded, the import only checks and finishes", strings.TrimSuffix(mpath, ".manifest.json"), mpath, stall)
 	}
+	return m, err
 }
 
 // streamState copies the isolation state file the source side sent into

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/qualityunit/lamigrate/internal/bytesize"
-	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/load"
 )
@@ -230,13 +228,9 @@ func (c *importCmd) followFailed(e *env, target *mysql.Config, fe *load.FollowEr
 	case errors.Is(fe, load.ErrStalled):
 		return fmt.Errorf("%s; the tables loaded so far are kept: if that dump still completes %s, run the same command again (with a larger --stall for a slow dump): it continues after them; a dump run again is a new snapshot: drop the tables of %s first", msg, c.File, target.DBName)
 	}
-	db, err := sql.Open("mysql", target.FormatDSN())
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 10*time.Second)
-		_, err = db.ExecContext(ctx, "DROP TABLE IF EXISTS "+ident.Quote(load.ProgressTable))
-		cancel()
-		db.Close()
-	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 10*time.Second)
+	err := load.Forget(ctx, target)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("%s; a dump run again is a new snapshot: drop the tables of %s, then run the same command again", msg, target.DBName)
 	}
@@ -246,21 +240,11 @@ func (c *importCmd) followFailed(e *env, target *mysql.Config, fe *load.FollowEr
 // waitManifest reads the manifest a dump writes after renaming the
 // archive, waiting for it up to stall.
 func waitManifest(ctx context.Context, mpath string, stall time.Duration) (*manifest.Manifest, error) {
-	deadline := time.Now().Add(stall)
-	for {
-		m, err := manifest.Read(mpath)
-		if err == nil {
-			return m, nil
-		}
-		if time.Now().After(deadline) {
-			return nil, &streamMismatch{file: strings.TrimSuffix(mpath, ".manifest.json"), mpath: mpath, missing: true, stall: stall}
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	m, err := manifest.Wait(ctx, mpath, stall)
+	if errors.Is(err, manifest.ErrNotThere) {
+		return nil, &streamMismatch{file: strings.TrimSuffix(mpath, ".manifest.json"), mpath: mpath, missing: true, stall: stall}
 	}
+	return m, err
 }
 
 // compareStream checks the stream against the manifest's record of it.

@@ -5,6 +5,7 @@
 package manifest
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -142,6 +143,31 @@ func Read(path string) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
 	return Parse(b, path)
+}
+
+// ErrNotThere is Wait's error when the manifest did not appear in time.
+var ErrNotThere = errors.New("manifest: did not appear in time")
+
+// Wait reads the manifest at path, polling until it can be read or
+// timeout has passed: a dump writes its manifest last, after renaming its
+// archive. After timeout the error wraps ErrNotThere; a cancelled ctx
+// returns ctx.Err().
+func Wait(ctx context.Context, path string, timeout time.Duration) (*Manifest, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		m, err := Read(path)
+		if err == nil {
+			return m, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: %s after %s (%v)", ErrNotThere, path, timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Write stores m at path atomically (temp file, fsync, rename), mode 0600:

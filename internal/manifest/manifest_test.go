@@ -1,11 +1,14 @@
 package manifest
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -90,5 +93,26 @@ func TestWriteMode(t *testing.T) {
 		st, err := os.Stat(p)
 		require.NoError(t, err)
 		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "mode of %s", filepath.Base(p))
+	}
+}
+
+func TestWait(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.sql.gz.manifest.json")
+	ctx := context.Background()
+	if _, err := Wait(ctx, path, 150*time.Millisecond); !errors.Is(err, ErrNotThere) {
+		t.Fatalf("Wait for a manifest that never comes = %v; want ErrNotThere", err)
+	}
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		Write(path, &Manifest{Format: FormatVersion, Database: "la"})
+	}()
+	m, err := Wait(ctx, path, 5*time.Second)
+	if err != nil || m.Database != "la" {
+		t.Fatalf("Wait for a manifest written later = %+v, %v; want it", m, err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := Wait(cctx, filepath.Join(t.TempDir(), "x"), time.Minute); !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait cancelled = %v; want context.Canceled", err)
 	}
 }
