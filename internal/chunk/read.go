@@ -43,10 +43,20 @@ type Reader struct {
 	Header Header
 	tables int64
 	done   bool
+	// the table being read (NextTable to its end record)
+	cur        *Table
+	brows      int64
+	bsum       uint64
+	first, key []byte
 }
 
 // NewReader starts reading a row digests file and checks its header.
 func NewReader(r io.Reader) (*Reader, error) {
+	return newReader(r, magic, "not a row digests file")
+}
+
+// newReader opens a zstd stream that starts with magic and the contract.
+func newReader(r io.Reader, magic, notIt string) (*Reader, error) {
 	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
 	if err != nil {
 		return nil, fmt.Errorf("chunk: %w", err)
@@ -55,7 +65,7 @@ func NewReader(r io.Reader) (*Reader, error) {
 	m := make([]byte, len(magic))
 	if _, err := io.ReadFull(rd.br, m); err != nil || string(m) != magic {
 		zr.Close()
-		return nil, fmt.Errorf("%w: not a row digests file", ErrCorrupt)
+		return nil, fmt.Errorf("%w: %s", ErrCorrupt, notIt)
 	}
 	for _, p := range []*string{&rd.Header.Version, &rd.Header.TimeZone, &rd.Header.Charset} {
 		s, err := rd.str()
@@ -121,8 +131,37 @@ type Row struct {
 // ErrCorrupt when the rows do not add up to the blocks and the table's
 // counts, or the file is cut short.
 func (r *Reader) Next(fn func(Row) error) (*Table, error) {
+	t, err := r.NextTable()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		row, ok, err := r.NextRow()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return t, nil
+		}
+		if fn != nil {
+			if err := fn(row); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// NextTable reads the head of the next table, or returns io.EOF after the
+// end record (having checked that the file ends there). Its rows follow
+// through NextRow; the Table's counts and blocks are complete once
+// NextRow reported the end. A table's rows must be read (or the table
+// skipped with NextRow until it reports the end) before the next table.
+func (r *Reader) NextTable() (*Table, error) {
 	if r.done {
 		return nil, io.EOF
+	}
+	if r.cur != nil {
+		return nil, errors.New("chunk: the rows of table " + r.cur.Name + " were not read")
 	}
 	tag, err := r.br.ReadByte()
 	if err != nil {
@@ -147,6 +186,16 @@ func (r *Reader) Next(fn func(Row) error) (*Table, error) {
 		return nil, r.corrupt(fmt.Sprintf("unexpected record %q", tag), nil)
 	}
 	r.tables++
+	t, err := r.tableHead()
+	if err != nil {
+		return nil, err
+	}
+	r.cur, r.brows, r.bsum, r.first = t, 0, 0, r.first[:0]
+	return t, nil
+}
+
+// tableHead reads a table record's name and key (after its tag).
+func (r *Reader) tableHead() (*Table, error) {
 	name, err := r.str()
 	if err != nil {
 		return nil, err
@@ -170,80 +219,84 @@ func (r *Reader) Next(fn func(Row) error) (*Table, error) {
 			t.Key.Columns = append(t.Key.Columns, string(c))
 		}
 	}
-	var brows int64
-	var bsum uint64
-	var first []byte
-	key := make([]byte, 0, 64)
+	return t, nil
+}
+
+// NextRow returns the next row of the table NextTable began, or ok false
+// at its end record, having checked that the rows add up to every block
+// and to the table's counts. The Row's Key is valid until the next call.
+func (r *Reader) NextRow() (row Row, ok bool, err error) {
+	t := r.cur
+	if t == nil {
+		return Row{}, false, errors.New("chunk: NextRow without a table")
+	}
 	for {
 		tag, err := r.br.ReadByte()
 		if err != nil {
-			return nil, r.corrupt("cut short in table "+t.Name, err)
+			return Row{}, false, r.corrupt("cut short in table "+t.Name, err)
 		}
 		switch tag {
 		case tagRow:
 			if t.Key == nil {
-				return nil, r.corrupt("a row listed for table "+t.Name+", which has no key", nil)
+				return Row{}, false, r.corrupt("a row listed for table "+t.Name+", which has no key", nil)
 			}
 			n, err := r.uvarint()
 			if err != nil {
-				return nil, err
+				return Row{}, false, err
 			}
 			if n > 64<<20 {
-				return nil, r.corrupt("a key is too long", nil)
+				return Row{}, false, r.corrupt("a key is too long", nil)
 			}
-			key = append(key[:0], make([]byte, n)...)
-			if _, err := io.ReadFull(r.br, key); err != nil {
-				return nil, r.corrupt("cut short", err)
+			r.key = append(r.key[:0], make([]byte, n)...)
+			if _, err := io.ReadFull(r.br, r.key); err != nil {
+				return Row{}, false, r.corrupt("cut short", err)
 			}
 			d, err := r.u64()
 			if err != nil {
-				return nil, err
+				return Row{}, false, err
 			}
-			if brows == 0 {
-				first = append([]byte(nil), key...)
+			if r.brows == 0 {
+				r.first = append(r.first[:0], r.key...)
 			}
-			brows++
-			bsum += d
+			r.brows++
+			r.bsum += d
 			t.Rows++
 			t.Sum += d
-			if fn != nil {
-				if err := fn(Row{Key: key, Digest: d}); err != nil {
-					return nil, err
-				}
-			}
+			return Row{Key: r.key, Digest: d}, true, nil
 		case tagBlock:
 			n, err := r.uvarint()
 			if err != nil {
-				return nil, err
+				return Row{}, false, err
 			}
 			s, err := r.u64()
 			if err != nil {
-				return nil, err
+				return Row{}, false, err
 			}
-			if int64(n) != brows || s != bsum {
-				return nil, r.corrupt(fmt.Sprintf("table %s: a block records %d rows, %d are listed, or its digest sum differs", t.Name, n, brows), nil)
+			if int64(n) != r.brows || s != r.bsum {
+				return Row{}, false, r.corrupt(fmt.Sprintf("table %s: a block records %d rows, %d are listed, or its digest sum differs", t.Name, n, r.brows), nil)
 			}
-			t.Block = append(t.Block, Block{First: first, Rows: brows, Sum: bsum})
-			brows, bsum = 0, 0
+			t.Block = append(t.Block, Block{First: append([]byte(nil), r.first...), Rows: r.brows, Sum: r.bsum})
+			r.brows, r.bsum = 0, 0
 		case tagEnd:
 			n, err := r.uvarint()
 			if err != nil {
-				return nil, err
+				return Row{}, false, err
 			}
 			s, err := r.u64()
 			if err != nil {
-				return nil, err
+				return Row{}, false, err
 			}
-			if brows != 0 {
-				return nil, r.corrupt("table "+t.Name+": rows after the last block", nil)
+			if r.brows != 0 {
+				return Row{}, false, r.corrupt("table "+t.Name+": rows after the last block", nil)
 			}
 			if t.Key != nil && (int64(n) != t.Rows || s != t.Sum) {
-				return nil, r.corrupt(fmt.Sprintf("table %s: its end records %d rows, %d are listed, or its digest sum differs", t.Name, n, t.Rows), nil)
+				return Row{}, false, r.corrupt(fmt.Sprintf("table %s: its end records %d rows, %d are listed, or its digest sum differs", t.Name, n, t.Rows), nil)
 			}
 			t.Rows, t.Sum = int64(n), s
-			return t, nil
+			r.cur = nil
+			return Row{}, false, nil
 		default:
-			return nil, r.corrupt(fmt.Sprintf("unexpected record %q in table %s", tag, t.Name), nil)
+			return Row{}, false, r.corrupt(fmt.Sprintf("unexpected record %q in table %s", tag, t.Name), nil)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -44,6 +45,23 @@ func StripDefiner(stmt string) (out, definer string) {
 		return stmt, ""
 	}
 	return stmt[:m[3]] + stmt[m[1]:], stmt[m[4]:m[5]]
+}
+
+// autoIncRE matches the AUTO_INCREMENT table option SHOW CREATE TABLE
+// prints after the closing parenthesis.
+var autoIncRE = regexp.MustCompile(`\) ENGINE=(\S+)(?: .*?)?( AUTO_INCREMENT=([0-9]+))`)
+
+// TableDefinition splits SHOW CREATE TABLE's statement into its digest
+// (SHA-256 of the statement without the AUTO_INCREMENT=N option, which
+// moves with every insert) and that counter (0 when none is printed).
+func TableDefinition(create string) (digest string, autoInc int64) {
+	s := strings.TrimRight(create, " \t\r\n;")
+	if m := autoIncRE.FindStringSubmatchIndex(s); m != nil {
+		autoInc, _ = strconv.ParseInt(s[m[6]:m[7]], 10, 64)
+		s = s[:m[4]] + s[m[5]:]
+	}
+	h := sha256.Sum256([]byte("TABLE\n" + s))
+	return hex.EncodeToString(h[:]), autoInc
 }
 
 // Definer returns the definer named in a CREATE statement, or "".

@@ -62,6 +62,66 @@ type Manifest struct {
 	// later dump --since compares against. Nil in a manifest from before
 	// dumps wrote one, or of a dump written without one.
 	RowDigests *RowDigests `json:"row_digests,omitempty"`
+	// Delta is set in the manifest of a delta archive (dump --since): the
+	// archive then holds only the changes from its base, while Tables,
+	// Views, Triggers, Routines, Events and RowDigests describe the full
+	// state the base plus the archive make, so the next delta can be taken
+	// --since this manifest and verify --dsn checks a target against it.
+	Delta *Delta `json:"delta,omitempty"`
+}
+
+// Delta describes what a delta archive holds and the base it applies to.
+type Delta struct {
+	// Base identifies the dump the delta applies to.
+	Base Base `json:"base"`
+	// Changes names the changes file beside the archive (internal/chunk,
+	// FILE.changes.zst): per row replaced or deleted, its key and its
+	// digests before and after, which an importer checks the target
+	// against before it changes anything.
+	Changes File `json:"changes"`
+	// Tables says, per table of the base or the source, what the archive
+	// does with it; a table not listed is unchanged.
+	Tables []DeltaTable `json:"tables"`
+	// Quiet is true when the dump proved that nothing wrote to the dumped
+	// tables between its snapshot and its end (the cutover's proof that
+	// no row is lost); false when it did not look (--live).
+	Quiet bool `json:"quiet"`
+}
+
+// Base identifies a delta's base dump.
+type Base struct {
+	Archive  string    `json:"archive"`  // the base archive's file name
+	Manifest string    `json:"manifest"` // SHA-256 of the base manifest's bytes
+	Created  time.Time `json:"created"`  // the base dump's start
+	SQLXXH3  string    `json:"sql_xxh3"` // the base stream's XXH3
+	Database string    `json:"database"` // the base's database
+}
+
+// Delta table actions.
+const (
+	// DeltaRows: the archive deletes vanished rows and replaces changed
+	// and new rows (Deleted, Replaced count them).
+	DeltaRows = "rows"
+	// DeltaWhole: the table is dropped and created again with all its rows
+	// (new, definition changed, or no usable key).
+	DeltaWhole = "whole"
+	// DeltaDrop: the table is gone from the source and is dropped.
+	DeltaDrop = "drop"
+)
+
+// DeltaTable is what a delta archive does with one table.
+type DeltaTable struct {
+	Name   string `json:"name"`
+	Action string `json:"action"`
+	// Why says why a table is carried whole: "new", "definition",
+	// "no key".
+	Why      string `json:"why,omitempty"`
+	Deleted  int64  `json:"deleted,omitempty"`
+	Replaced int64  `json:"replaced,omitempty"` // rows written (all rows for DeltaWhole)
+	// Blocks and ChangedBlocks count the base's blocks of chunk.BlockRows
+	// rows and those that held a change (DeltaRows only).
+	Blocks        int64 `json:"blocks,omitempty"`
+	ChangedBlocks int64 `json:"changed_blocks,omitempty"`
 }
 
 // RowDigests describes the row digests file of a dump.
@@ -110,6 +170,13 @@ type Table struct {
 	// Consistent is false for a table outside the transactional snapshot
 	// (MyISAM, Aria, MEMORY...).
 	Consistent bool `json:"consistent"`
+	// Definition is TableDefinitionDigest of its SHOW CREATE TABLE: a
+	// delta carries a table whose definition changed whole. Empty in a
+	// manifest from before dumps recorded it.
+	Definition string `json:"definition,omitempty"`
+	// AutoIncrement is its AUTO_INCREMENT counter as SHOW CREATE TABLE
+	// printed it (0: none).
+	AutoIncrement int64 `json:"auto_increment,omitempty"`
 }
 
 // Stream describes the uncompressed SQL: its length and its XXH3-128 (see
