@@ -54,6 +54,22 @@ type item struct {
 	size    int64
 	mb      []byte // the manifest's bytes; nil: none
 	want    string // the SHA-256 the manifest records; "": no manifest
+	delta   *manifest.Delta
+	// companion: a file its parent's manifest describes (want and
+	// wantSize come from there).
+	companion bool
+	wantSize  int64
+}
+
+// changesItem is a delta archive's changes file, which travels with it,
+// before it (so a manifest beside the archive still means everything is
+// there), checked against the size and SHA-256 its manifest records.
+func changesItem(file *item) *item {
+	companion := func(s side) side {
+		return side{b: s.b, name: ChangesName(s.name), here: s.here}
+	}
+	return &item{from: companion(file.from), to: companion(file.to), label: ChangesName(file.label),
+		companion: true, want: file.delta.Changes.SHA256, wantSize: file.delta.Changes.Size}
 }
 
 // total is how many bytes the item counts for in the progress total.
@@ -81,11 +97,21 @@ func copyFiles(ctx context.Context, file, state *item, opts Options, p Progress)
 	// (no folder made) for a source that is missing or does not match its
 	// manifest.
 	tp := &totalProgress{p: p}
-	for _, it := range items {
+	for i := 0; i < len(items); i++ {
+		it := items[i]
 		if err := retry(ctx, it, opts, p, res, func() error { return it.look(ctx) }); err != nil {
 			return nil, err
 		}
 		tp.total += it.total()
+		if it == file && file.delta != nil {
+			ch := changesItem(file)
+			if err := retry(ctx, ch, opts, p, res, func() error { return ch.look(ctx) }); err != nil {
+				return nil, err
+			}
+			tp.total += ch.total()
+			items = append([]*item{ch}, items...)
+			i++
+		}
 	}
 	for _, it := range items {
 		if it.missing {
@@ -123,9 +149,13 @@ func copyFiles(ctx context.Context, file, state *item, opts Options, p Progress)
 			continue
 		}
 		r := res
-		if it == state {
+		switch {
+		case it == state:
 			r = &Result{Name: it.label}
 			res.State = r
+		case it != file:
+			r = &Result{Name: it.label}
+			res.Changes = r
 		}
 		r.Size, r.Manifest = it.size, it.mb != nil
 		tp.base = done
@@ -155,6 +185,14 @@ func (it *item) look(ctx context.Context) error {
 	case err != nil:
 		return err
 	}
+	if it.companion {
+		// A companion: its parent's manifest knows it.
+		it.missing, it.size = false, size
+		if size != it.wantSize {
+			return &MismatchError{Name: it.from.String(), What: "size", Want: strconv.FormatInt(it.wantSize, 10), Got: strconv.FormatInt(size, 10), Manifest: true}
+		}
+		return nil
+	}
 	it.missing, it.size, it.mb, it.want = false, size, nil, ""
 	if !it.manifest {
 		return nil
@@ -177,7 +215,7 @@ func (it *item) look(ctx context.Context) error {
 	if m.File.Size != size {
 		return &MismatchError{Name: it.from.String(), What: "size", Want: strconv.FormatInt(m.File.Size, 10), Got: strconv.FormatInt(size, 10), Manifest: true}
 	}
-	it.mb, it.want = mb, m.File.SHA256
+	it.mb, it.want, it.delta = mb, m.File.SHA256, m.Delta
 	return nil
 }
 

@@ -67,6 +67,13 @@
 //     error): it may hold the only record of an installation's original
 //     values.
 //
+// A delta archive (its manifest has a delta entry) travels with its changes
+// file, FILE.changes.zst, which the importer reads to prove the target holds
+// the delta's base: in step 1 its size must be the manifest's, and it is
+// copied first, through steps 2 to 6, against the SHA-256 the manifest
+// records for it, so a manifest beside FILE still means everything is
+// there. Result.Changes reports its copy.
+//
 // Any mismatch stops before the rename: FILE never appears at the
 // destination unless it is complete and verified. Every file written is
 // owner-only (0600) where the server allows chmod.

@@ -6,6 +6,8 @@ import (
 	"path"
 	"path/filepath"
 	"time"
+
+	"github.com/qualityunit/lamigrate/internal/chunk"
 )
 
 // PartialSuffix ends the temporary name a file travels under until it is
@@ -44,6 +46,10 @@ type Options struct {
 	// is not an error) and refuses to replace a different file at State.
 	State string `json:"state,omitempty"`
 }
+
+// ChangesName is the name of a delta archive's changes file, which Push and
+// Pull carry with it (internal/chunk writes it beside the archive).
+func ChangesName(archive string) string { return chunk.ChangesPathFor(archive) }
 
 // StateName is the name the isolation state file travels under, whatever
 // it is called locally: the name run and the README use, so the cloud side
@@ -169,6 +175,9 @@ type Result struct {
 	// State is the isolation state file's transfer (Options.State); nil
 	// when none travelled.
 	State *Result `json:"state,omitempty"`
+	// Changes is a delta archive's changes file's transfer (FILE.changes.zst,
+	// copied before FILE); nil for a full dump.
+	Changes *Result `json:"changes,omitempty"`
 }
 
 // Push sends the local file to dst under its base name, its manifest
