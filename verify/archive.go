@@ -103,7 +103,8 @@ type TableStat struct {
 	Inserts int64 `json:"inserts"`
 	// RowsApprox counts the tuples of its INSERTs by their "),(" separators:
 	// a string value containing those three characters adds one. Use the
-	// manifest's count where there is one.
+	// manifest's count where there is one. In a delta archive it is exact
+	// (the rows of its INSERT and REPLACE statements, read as SQL).
 	RowsApprox int64 `json:"rows_approx"`
 	// ManifestRows is the manifest's row count (-1: no manifest or not in it).
 	ManifestRows int64 `json:"manifest_rows"`
