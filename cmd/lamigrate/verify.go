@@ -15,7 +15,7 @@ import (
 )
 
 type verifyCmd struct {
-	File string `arg:"" help:"Archive to check (.sql.gz, .sql.zst, .sql.lz4, .sql, optionally .age; passphrase from LAMIGRATE_PASSPHRASE or a prompt)." type:"path"`
+	File string `arg:"" help:"Archive to check (.sql.gz, .sql.zst, .sql.lz4, .sql, optionally .age; passphrase from LAMIGRATE_PASSPHRASE or a prompt). A delta (dump --since) is checked against its delta list and needs its FILE.changes.zst beside it." type:"path"`
 	connFlags
 	Manifest   string `name:"manifest" help:"Check against this manifest (default: FILE.manifest.json when it exists)." type:"path" placeholder:"FILE"`
 	NoManifest bool   `name:"no-manifest" help:"Do not read FILE.manifest.json."`
