@@ -103,7 +103,8 @@ type TableStat struct {
 	Inserts int64 `json:"inserts"`
 	// RowsApprox counts the tuples of its INSERTs by their "),(" separators:
 	// a string value containing those three characters adds one. Use the
-	// manifest's count where there is one.
+	// manifest's count where there is one. In a delta archive it is exact
+	// (the rows of its INSERT and REPLACE statements, read as SQL).
 	RowsApprox int64 `json:"rows_approx"`
 	// ManifestRows is the manifest's row count (-1: no manifest or not in it).
 	ManifestRows int64 `json:"manifest_rows"`
@@ -134,12 +135,15 @@ type ArchiveReport struct {
 	// Manifest is the manifest's path ("(given)" when passed in Options).
 	Manifest string      `json:"manifest,omitempty"`
 	Tables   []TableStat `json:"tables"`
-	Evidence string      `json:"evidence"`
-	Notes    []string    `json:"notes,omitempty"`
-	Checks   []Check     `json:"checks"`
-	OK       bool        `json:"ok"`
-	Failure  string      `json:"failure,omitempty"`
-	Seconds  float64     `json:"seconds"`
+	// Delta is set when the manifest describes a delta archive (dump
+	// --since): its base and what it changes.
+	Delta    *DeltaReport `json:"delta,omitempty"`
+	Evidence string       `json:"evidence"`
+	Notes    []string     `json:"notes,omitempty"`
+	Checks   []Check      `json:"checks"`
+	OK       bool         `json:"ok"`
+	Failure  string       `json:"failure,omitempty"`
+	Seconds  float64      `json:"seconds"`
 }
 
 // File checks the archive at path: see Archive. Unless opt.Manifest is set
@@ -172,16 +176,31 @@ func File(ctx context.Context, path string, opt Options) (*ArchiveReport, error)
 		rep.Manifest = where
 	}
 	rep, err = check(ctx, f, size, opt, rep)
-	if err != nil || opt.Manifest == nil || opt.Manifest.RowDigests == nil {
+	m := opt.Manifest
+	if err != nil || m == nil {
 		return rep, err
 	}
-	c := rowDigestsCheck(path, opt.Manifest)
-	rep.Checks = append(rep.Checks, c.Check)
-	if c.err != nil {
+	// The companion files beside the archive: the row digests file, and a
+	// delta's changes file.
+	var first error
+	var more []checked
+	if m.RowDigests != nil {
+		more = append(more, rowDigestsCheck(path, m))
+	}
+	if m.Delta != nil {
+		more = append(more, changesCheck(path, m, rep))
+	}
+	for _, c := range more {
+		rep.Checks = append(rep.Checks, c.Check)
+		if c.err != nil && first == nil {
+			first = c.err
+		}
+	}
+	if first != nil {
 		rep.OK = false
 		rep.Evidence = EvidenceNone
-		rep.Failure = c.err.Error()
-		return rep, c.err
+		rep.Failure = first.Error()
+		return rep, first
 	}
 	return rep, nil
 }
@@ -201,6 +220,9 @@ func Archive(ctx context.Context, r io.Reader, opt Options) (*ArchiveReport, err
 	rep := &ArchiveReport{}
 	if opt.Manifest != nil {
 		rep.Manifest = "(given)"
+		if opt.Manifest.Delta != nil {
+			rep.Notes = append(rep.Notes, "the delta's changes file was not checked: a stream has no folder to find it in (File checks it)")
+		}
 	}
 	return check(ctx, r, -1, opt, rep)
 }
@@ -268,6 +290,9 @@ func check(ctx context.Context, r io.Reader, size int64, opt Options, rep *Archi
 	start := time.Now()
 	rep.Format, rep.Evidence = FormatUnknown, EvidenceNone
 	rep.Tables = []TableStat{}
+	if m := opt.Manifest; m != nil && m.Delta != nil {
+		rep.Delta = &DeltaReport{Base: m.Delta.Base, Quiet: m.Delta.Quiet, Tables: []DeltaTableStat{}}
+	}
 	defer func() { rep.Seconds = time.Since(start).Seconds() }()
 	fail := func(err error) (*ArchiveReport, error) {
 		rep.OK = false
@@ -299,7 +324,7 @@ func check(ctx context.Context, r io.Reader, size int64, opt Options, rep *Archi
 	}
 	defer pr.Close()
 
-	sc := newScanner()
+	sc := newScanner(opt.Manifest != nil && opt.Manifest.Delta != nil)
 	work := make(chan []byte, 4)
 	free := make(chan []byte, 6)
 	scanned := make(chan struct{})
@@ -441,7 +466,7 @@ func check(ctx context.Context, r io.Reader, size int64, opt Options, rep *Archi
 
 	var first error = endErr
 	if m := opt.Manifest; m != nil {
-		for _, c := range manifestChecks(m, rep, sc.sawSections(), sc.programs) {
+		for _, c := range manifestChecks(m, rep, sc) {
 			rep.Checks = append(rep.Checks, c.Check)
 			if c.err != nil && first == nil {
 				first = c.err
@@ -467,7 +492,8 @@ type checked struct {
 	err error
 }
 
-func manifestChecks(m *Manifest, rep *ArchiveReport, sections bool, programs map[string]bool) []checked {
+func manifestChecks(m *Manifest, rep *ArchiveReport, sc *scanner) []checked {
+	sections, programs := sc.sawSections(), sc.programs
 	var out []checked
 	add := func(name string, mm *MismatchError, okDetail string) {
 		c := checked{Check: Check{Name: name, OK: mm == nil, Detail: okDetail}}
@@ -500,7 +526,11 @@ func manifestChecks(m *Manifest, rep *ArchiveReport, sections bool, programs map
 		}
 		add("manifest sql stream", mm, fmt.Sprintf("%d uncompressed bytes with the XXH3-128 the manifest records", rep.SQL.Bytes))
 	}
-	if sections {
+	if m.Delta != nil {
+		// A delta holds only the changes: its tables are checked against
+		// the delta's list, not the full state's.
+		out = append(out, deltaChecks(m, rep, sc)...)
+	} else if sections {
 		inStream := map[string]bool{}
 		for _, t := range rep.Tables {
 			inStream[t.Name] = true

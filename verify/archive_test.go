@@ -391,7 +391,7 @@ func FuzzScanner(f *testing.F) {
 	f.Add(dumpText(testTables[:2], 2), uint16(100))
 	f.Fuzz(func(t *testing.T, data []byte, step uint16) {
 		run := func(n int) scanResult {
-			s := newScanner()
+			s := newScanner(false)
 			for i := 0; i < len(data); i += n {
 				s.write(data[i:min(i+n, len(data))])
 			}

@@ -49,7 +49,8 @@ type DatabaseReport struct {
 	Routines int `json:"routines"`
 	Events   int `json:"events"`
 	// Notes are facts that are not differences: a routine or event whose
-	// DEFINER is not the source's.
+	// DEFINER is not the source's; that the manifest is a delta's (the
+	// check then compares the full state base and delta make).
 	Notes   []string `json:"notes,omitempty"`
 	OK      bool     `json:"ok"`
 	Failure string   `json:"failure,omitempty"`
@@ -311,6 +312,11 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 		if err := checkPrograms(ctx, db, schema, m.Events, true, rep); err != nil {
 			return nil, err
 		}
+	}
+
+	if d := m.Delta; d != nil {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the manifest is a delta's (since %s, dumped %s): its tables, views, triggers, routines and events are the full state base and delta make, and every row of every table was read and compared with it, unchanged rows included",
+			d.Base.Archive, d.Base.Created.UTC().Format(time.DateTime+" UTC")))
 	}
 
 	if len(rep.Differences) > 0 {

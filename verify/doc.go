@@ -26,6 +26,35 @@
 // names none. Archive, which
 // reads a stream and knows no folder, does not look for it.
 //
+// # Delta archive check
+//
+// A manifest with Delta set describes a delta archive (dump --since): the
+// stream holds only what changed since its base, while the manifest's
+// tables, views, triggers, routines, events and row digests file describe
+// the full state base and delta make. Such an archive is read and proved
+// whole like any other (container, completion marker, the manifest's file
+// size and SHA-256, stream size and XXH3-128, the routines and events it
+// creates), but its tables are checked against the delta's table list
+// instead of the full state's: the stream is read as SQL there (string
+// literals and quoted names skipped whole), counting exactly the rows of
+// each INSERT and REPLACE and the keys of each DELETE, and noting each
+// DROP TABLE and CREATE TABLE outside DELIMITER blocks (a trigger's or
+// routine's body is not data). Each table the delta changes row by row
+// must have as many rows written and keys deleted as the list says, and
+// must not be dropped or created (that would lose its unchanged rows); a
+// table carried whole must be created and written with the rows the
+// manifest's table list gives it; a dropped table must be dropped; a
+// table the stream touches that the list does not name is an error. File
+// then checks the changes file (FILE.changes.zst, internal/chunk) beside
+// the archive: it must be there (unlike the row digests file: an import
+// proves by it that the target holds the base before changing anything),
+// have the size and SHA-256 the manifest records, read whole
+// (chunk.NewChangesReader), be of the row digests' contract, and list per
+// table changed row by row as many deleted and written rows as the list.
+// ArchiveReport.Delta names the base (its archive and creation time) and
+// these counts per table. The row digests file of a delta lists the full
+// state and is checked as for a full dump.
+//
 // # Database check
 //
 // Database recomputes, for every table of the manifest, the row count and
@@ -45,6 +74,20 @@
 // another user) is not a difference but a note in DatabaseReport.Notes.
 // Reading another definer's routine needs SELECT on mysql.proc, events the
 // EVENT privilege.
+//
+// Against a delta's manifest the check is the same and proves the same:
+// the target equals the full state base and delta make. It skips nothing:
+// every row of every table is read and digested, unchanged rows and
+// tables included, and compared with the row count and content digest the
+// manifest records for the full state (the dump's contract: those of its
+// snapshot's tables, whatever it carried). So a row the delta did not
+// carry that the target lacks, holds otherwise or holds twice (a wrong or
+// partly loaded base, a write to the target after the load) is a
+// difference as surely as a changed row the delta failed to apply; the
+// report notes that the manifest is a delta's. Skipping unchanged rows
+// (comparing only the changes file's keys, or the digests of untouched
+// key ranges taken from the base) would prove less: it would trust that
+// the target held the base, which is what is to be shown.
 //
 // # Errors
 //

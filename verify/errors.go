@@ -103,6 +103,32 @@ const (
 	RowDigestsDamaged  = "row digests damaged"
 	RowDigestsContract = "row digests contract"
 	RowDigestsRows     = "row digests rows"
+	// A delta archive (the manifest's Delta set), against the manifest's
+	// delta table list: the stream changes a table the list does not name
+	// (DeltaUnlisted); it holds no changes of a table the list carries
+	// (DeltaNotCarried); it does not drop a table the list drops
+	// (DeltaNotDropped), or drops or creates a table the list changes row
+	// by row (DeltaRecreated); it does not create a table carried whole
+	// (DeltaNotCreated); it writes (DeltaWritten) or deletes
+	// (DeltaDeleted) another number of rows than the list says; the
+	// list contradicts the manifest's own table list (DeltaManifest).
+	DeltaUnlisted   = "unlisted change"
+	DeltaNotCarried = "change not carried"
+	DeltaNotDropped = "not dropped"
+	DeltaRecreated  = "recreated"
+	DeltaNotCreated = "not created"
+	DeltaWritten    = "rows written"
+	DeltaDeleted    = "keys deleted"
+	DeltaManifest   = "delta manifest"
+	// The delta's changes file (FILE.changes.zst): absent; of another
+	// size or SHA-256; not readable as one; of another contract; listing
+	// another number of changed rows for Table than the delta's list.
+	ChangesMissing  = "changes missing"
+	ChangesSize     = "changes size"
+	ChangesSHA256   = "changes sha256"
+	ChangesDamaged  = "changes damaged"
+	ChangesContract = "changes contract"
+	ChangesCount    = "changes count"
 )
 
 // MismatchError is one fact that differs from the manifest.
@@ -143,6 +169,35 @@ func (e *MismatchError) Error() string {
 		return fmt.Sprintf("verify: the row digests file was made under contract %s; the manifest says %s", e.Got, e.Want)
 	case RowDigestsRows:
 		return fmt.Sprintf("verify: table %s has %s rows in the row digests file; the manifest says %s", t, e.Got, e.Want)
+	case DeltaUnlisted:
+		return fmt.Sprintf("verify: the archive %s table %s, but the manifest's delta does not list it (the archive or its manifest belongs to another dump)", e.Got, t)
+	case DeltaNotCarried:
+		return fmt.Sprintf("verify: the manifest's delta carries table %s (%s), but the archive holds no change of it (the archive or its manifest belongs to another dump)", t, e.Want)
+	case DeltaNotDropped:
+		return fmt.Sprintf("verify: the manifest's delta drops table %s, but the archive does not drop it", t)
+	case DeltaRecreated:
+		return fmt.Sprintf("verify: the manifest's delta changes table %s row by row, but the archive %s it: loading it would lose the table's unchanged rows", t, e.Got)
+	case DeltaNotCreated:
+		return fmt.Sprintf("verify: the manifest's delta carries table %s whole, but the archive does not create it", t)
+	case DeltaWritten:
+		return fmt.Sprintf("verify: table %s: the archive writes %s; the manifest's delta says %s", t, counted(e.Got, "row"), e.Want)
+	case DeltaDeleted:
+		return fmt.Sprintf("verify: table %s: the archive deletes %s; the manifest's delta says %s", t, counted(e.Got, "key"), e.Want)
+	case DeltaManifest:
+		if e.Got == "" {
+			return fmt.Sprintf("verify: the manifest's delta gives table %s the unknown action %s: verify it with the lamigrate version that wrote it", t, e.Want)
+		}
+		return fmt.Sprintf("verify: the manifest contradicts itself about table %s: its delta %s, its table list %s", t, e.Want, e.Got)
+	case ChangesMissing:
+		return fmt.Sprintf("verify: the delta's changes file %s is missing: an import checks the target against it before changing anything; copy it beside the archive from where the delta was dumped", e.Want)
+	case ChangesSize, ChangesSHA256:
+		return fmt.Sprintf("verify: the changes file's %s is %s; the manifest says %s (the file was altered or belongs to another dump)", strings.TrimPrefix(e.What, "changes "), e.Got, e.Want)
+	case ChangesDamaged:
+		return fmt.Sprintf("verify: the changes file %s cannot be read: %s", e.Want, strings.TrimPrefix(e.Got, "chunk: "))
+	case ChangesContract:
+		return fmt.Sprintf("verify: the changes file was made under contract %s; the manifest says %s", e.Got, e.Want)
+	case ChangesCount:
+		return fmt.Sprintf("verify: table %s: the changes file lists %s; the manifest's delta says %s", t, e.Got, e.Want)
 	case RowDigest:
 		return fmt.Sprintf("verify: table %s has changed rows (same row count, content digest %s; the manifest says %s)",
 			t, e.Got, e.Want)
@@ -151,6 +206,14 @@ func (e *MismatchError) Error() string {
 		return fmt.Sprintf("verify: table %s: %s is %s; the manifest says %s", t, e.What, e.Got, e.Want)
 	}
 	return fmt.Sprintf("verify: archive %s is %s; the manifest says %s", e.What, e.Got, e.Want)
+}
+
+// counted says "1 row", "2 rows" for a count n in decimal.
+func counted(n, what string) string {
+	if n == "1" {
+		return n + " " + what
+	}
+	return n + " " + what + "s"
 }
 
 func place(s string) string {

@@ -46,11 +46,30 @@ type scanner struct {
 	// programs holds the routines and events the stream creates, by
 	// objectKey.
 	programs map[string]bool
+	// inDelimiter: between "DELIMITER ;;" and "DELIMITER ;", where a
+	// trigger's or routine's body may hold statements that are not data.
+	inDelimiter bool
+
+	// A delta's stream (delta true) is read exactly: stmt counts the rows
+	// of each INSERT and REPLACE and the keys of each DELETE, into
+	// written and deleted by table; dropped and created note the tables
+	// the stream drops (DROP TABLE) and creates (CREATE TABLE).
+	delta     bool
+	stmt      stmtCounter
+	stmtTable string
+	written   map[string]int64
+	deleted   map[string]int64
+	dropped   map[string]bool
+	created   map[string]bool
 }
 
-func newScanner() *scanner {
+// newScanner starts a scanner; delta reads the stream as a delta's
+// (exact counts of rows written and keys deleted, tables dropped and
+// created).
+func newScanner(delta bool) *scanner {
 	return &scanner{h: manifest.NewStreamHash(), tail: make([]byte, 0, maxTail),
-		head: make([]byte, 0, headMax), prevHead: make([]byte, 0, headMax), byName: map[string]*TableStat{}, programs: map[string]bool{}}
+		head: make([]byte, 0, headMax), prevHead: make([]byte, 0, headMax), byName: map[string]*TableStat{}, programs: map[string]bool{},
+		delta: delta, written: map[string]int64{}, deleted: map[string]int64{}, dropped: map[string]bool{}, created: map[string]bool{}}
 }
 
 // current names the table whose section the stream is in.
@@ -145,6 +164,9 @@ func (s *scanner) scanLines(c []byte) {
 		if s.inInsert && s.cur != nil {
 			s.countTuples(c[i:end])
 		}
+		if s.stmt.open {
+			s.feedStmt(c[i:end])
+		}
 		if j < 0 {
 			return
 		}
@@ -153,7 +175,27 @@ func (s *scanner) scanLines(c []byte) {
 	}
 }
 
-var tupleSep = []byte("),(")
+var (
+	tupleSep = []byte("),(")
+	newline  = []byte("\n")
+)
+
+// feedStmt passes the next piece of a delta's statement to its counter
+// and, when the statement ends, adds its count to its table.
+func (s *scanner) feedStmt(b []byte) {
+	s.stmt.feed(b)
+	if s.stmt.open {
+		return
+	}
+	if s.stmt.del {
+		s.deleted[s.stmtTable] += s.stmt.n
+		return
+	}
+	s.written[s.stmtTable] += s.stmt.n
+	if t := s.byName[s.stmtTable]; t != nil {
+		t.RowsApprox += s.stmt.n
+	}
+}
 
 // countTuples counts the tuple separators in the next piece of an INSERT
 // line, including one split across pieces.
@@ -181,6 +223,9 @@ func (s *scanner) countTuples(b []byte) {
 }
 
 func (s *scanner) newLine(at int64) {
+	if s.stmt.open {
+		s.feedStmt(newline)
+	}
 	s.head, s.prevHead = s.prevHead[:0], s.head
 	s.prevLineStart, s.lineStart = s.lineStart, at
 	s.headDone = false
@@ -190,6 +235,7 @@ func (s *scanner) newLine(at int64) {
 var (
 	structurePrefix = []byte("-- Table structure for table ")
 	dataPrefix      = []byte("-- Dumping data for table ")
+	changedPrefix   = []byte("-- Changed rows of table ")
 	sectionEnds     = [][]byte{
 		[]byte("-- Temporary table structure for view "),
 		[]byte("-- Temporary view structure for view "),
@@ -202,6 +248,12 @@ var (
 	insertPrefixes = [][]byte{[]byte("INSERT "), []byte("REPLACE ")}
 	into           = []byte("INTO ")
 	values         = []byte("VALUES")
+	delimiter      = []byte("DELIMITER ")
+	deletePrefix   = []byte("DELETE FROM ")
+	dropPrefix     = []byte("DROP TABLE ")
+	createPrefix   = []byte("CREATE TABLE ")
+	ifExists       = []byte("IF EXISTS ")
+	ifNotExists    = []byte("IF NOT EXISTS ")
 )
 
 // programRE matches the start of a CREATE PROCEDURE, FUNCTION or EVENT as
@@ -214,12 +266,17 @@ var programRE = regexp.MustCompile("^(?:/\\*!\\d+ )?CREATE(?:\\*/)?\\s+(?:/\\*!\
 // classify looks at the start of the line that begins at s.lineStart.
 func (s *scanner) classify() {
 	h := s.head
+	if s.stmt.open {
+		// The next line of a delta's statement.
+		s.feedStmt(h)
+		return
+	}
 	if len(h) == 0 {
 		return
 	}
 	switch h[0] {
 	case '-':
-		for _, p := range [][]byte{structurePrefix, dataPrefix} {
+		for _, p := range [][]byte{structurePrefix, dataPrefix, changedPrefix} {
 			if bytes.HasPrefix(h, p) {
 				s.sections = true
 				if name, ok := parseIdent(h[len(p):]); ok {
@@ -234,7 +291,32 @@ func (s *scanner) classify() {
 				return
 			}
 		}
+	case 'D':
+		if bytes.HasPrefix(h, delimiter) {
+			s.inDelimiter = string(bytes.TrimSpace(h[len(delimiter):])) != ";"
+			break
+		}
+		if !s.delta || s.inDelimiter {
+			break
+		}
+		if bytes.HasPrefix(h, deletePrefix) {
+			if name, ok := parseIdent(h[len(deletePrefix):]); ok {
+				s.startStmt(name, true)
+				return
+			}
+		}
+		if bytes.HasPrefix(h, dropPrefix) {
+			if name, ok := parseIdent(bytes.TrimPrefix(h[len(dropPrefix):], ifExists)); ok {
+				s.dropped[name] = true
+			}
+		}
 	case 'C', '/':
+		if s.delta && !s.inDelimiter && bytes.HasPrefix(h, createPrefix) {
+			if name, ok := parseIdent(bytes.TrimPrefix(h[len(createPrefix):], ifNotExists)); ok {
+				s.created[name] = true
+			}
+			break
+		}
 		if m := programRE.FindSubmatch(h); m != nil {
 			if name, ok := parseIdent(h[len(m[0]):]); ok {
 				s.programs[objectKey(strings.ToUpper(string(m[1])), name)] = true
@@ -250,12 +332,22 @@ func (s *scanner) classify() {
 			return
 		}
 	case 'I', 'R':
+		if s.inDelimiter {
+			break
+		}
 		for _, p := range insertPrefixes {
 			if !bytes.HasPrefix(h, p) {
 				continue
 			}
 			k := bytes.Index(h, into)
 			if k < 0 {
+				break
+			}
+			if s.delta {
+				if name, ok := parseIdent(h[k+len(into):]); ok {
+					s.startStmt(name, false)
+					return
+				}
 				break
 			}
 			if name, ok := parseIdent(h[k+len(into):]); ok && (s.cur == nil || s.cur.Name != name) {
@@ -275,6 +367,20 @@ func (s *scanner) classify() {
 		}
 	}
 	s.inStmt = false
+}
+
+// startStmt begins counting a delta's INSERT or REPLACE (del false) or
+// DELETE statement of table name at the line just classified.
+func (s *scanner) startStmt(name string, del bool) {
+	if s.cur == nil || s.cur.Name != name {
+		s.switchTo(name)
+	}
+	if !del {
+		s.cur.Inserts++
+	}
+	s.stmtTable = name
+	s.stmt.start(del)
+	s.feedStmt(s.head)
 }
 
 // parseIdent reads a back-quoted identifier (doubled backticks inside).

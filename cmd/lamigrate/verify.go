@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/ident"
@@ -14,7 +15,7 @@ import (
 )
 
 type verifyCmd struct {
-	File string `arg:"" help:"Archive to check (.sql.gz, .sql.zst, .sql.lz4, .sql, optionally .age; passphrase from LAMIGRATE_PASSPHRASE or a prompt)." type:"path"`
+	File string `arg:"" help:"Archive to check (.sql.gz, .sql.zst, .sql.lz4, .sql, optionally .age; passphrase from LAMIGRATE_PASSPHRASE or a prompt). A delta (dump --since) is checked against its delta list and needs its FILE.changes.zst beside it." type:"path"`
 	connFlags
 	Manifest   string `name:"manifest" help:"Check against this manifest (default: FILE.manifest.json when it exists)." type:"path" placeholder:"FILE"`
 	NoManifest bool   `name:"no-manifest" help:"Do not read FILE.manifest.json."`
@@ -191,10 +192,12 @@ func printVerify(w io.Writer, r *verifyResult) {
 	fmt.Fprintf(w, "  codec     %s\n", codec)
 	fmt.Fprintf(w, "  file      %s (%d bytes)  sha256 %s\n", bytesize.Format(a.File.Bytes), a.File.Bytes, a.File.SHA256)
 	fmt.Fprintf(w, "  sql       %s (%d bytes)  xxh3 %s\n", bytesize.Format(a.SQL.Bytes), a.SQL.Bytes, a.SQL.XXH3)
-	switch a.Format {
-	case verify.FormatLamigrate:
+	switch {
+	case a.Format == verify.FormatLamigrate && a.Delta != nil:
+		fmt.Fprintf(w, "  format    lamigrate delta with completion marker (only the changes since its base)\n")
+	case a.Format == verify.FormatLamigrate:
 		fmt.Fprintf(w, "  format    lamigrate dump with completion marker\n")
-	case verify.FormatMysqldump:
+	case a.Format == verify.FormatMysqldump:
 		fmt.Fprintf(w, "  format    plain mysqldump file (weaker evidence: no recorded length or checksum)\n")
 	default:
 		fmt.Fprintf(w, "  format    unknown (no completion marker, no mysqldump trailer)\n")
@@ -204,6 +207,67 @@ func printVerify(w io.Writer, r *verifyResult) {
 	} else {
 		fmt.Fprintf(w, "  manifest  none\n")
 	}
+	if a.Delta != nil {
+		printDelta(w, a)
+	} else {
+		printTables(w, a)
+	}
+	fmt.Fprintln(w)
+	for _, c := range a.Checks {
+		mark := "ok  "
+		if !c.OK {
+			mark = "FAIL"
+		}
+		fmt.Fprintf(w, "  %s  %-20s %s\n", mark, c.Name, c.Detail)
+	}
+	for _, n := range a.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	switch {
+	case a.OK && a.Delta != nil:
+		fmt.Fprintf(w, "Archive verdict: OK, a whole and complete delta since %s (%s evidence)\n", a.Delta.Base.Archive, a.Evidence)
+	case a.OK:
+		fmt.Fprintf(w, "Archive verdict: OK, whole and complete (%s evidence)\n", a.Evidence)
+	default:
+		fmt.Fprintf(w, "Archive verdict: FAILED: %s\n", strings.TrimPrefix(a.Failure, "verify: "))
+	}
+
+	if d := r.Database; d != nil {
+		fmt.Fprintf(w, "\nDatabase  %s  (%d tables, %d rows, %.1f s)\n", ident.Quote(d.Database), len(d.Tables), d.Rows, d.Seconds)
+		if len(d.Ignored) > 0 {
+			fmt.Fprintf(w, "  ignored   %s\n", strings.Join(d.Ignored, ", "))
+		}
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "  TABLE\tSTATUS\tROWS\tMANIFEST ROWS\tDIGEST\n")
+		for _, t := range d.Tables {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", t.Name, t.Status, count(t.Rows), count(t.ManifestRows), t.Digest)
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "  routines  %s, %s\n", plural(d.Routines, "routine"), plural(d.Events, "event"))
+		for _, n := range d.Notes {
+			fmt.Fprintf(w, "  note: %s\n", n)
+		}
+		switch {
+		case d.OK && a.Delta != nil:
+			fmt.Fprintf(w, "Database verdict: OK, every row of every table matches the full state after the delta (unchanged rows included); views, triggers, routines and events are present\n")
+		case d.OK:
+			fmt.Fprintf(w, "Database verdict: OK, every table matches the manifest row for row; views, triggers, routines and events are present\n")
+		default:
+			fmt.Fprintf(w, "Database verdict: FAILED, %d difference(s):\n", len(d.Differences))
+			for _, m := range d.Differences {
+				fmt.Fprintf(w, "  - %s\n", strings.TrimPrefix(m.Error(), "verify: "))
+			}
+		}
+	}
+	if r.OK {
+		fmt.Fprintln(w, "\nVerdict: OK")
+	} else {
+		fmt.Fprintf(w, "\nVerdict: FAILED: %s\n", r.Failure)
+	}
+}
+
+// printTables prints a full dump's tables.
+func printTables(w io.Writer, a *verify.ArchiveReport) {
 	var rows int64
 	approx := false
 	for _, t := range a.Tables {
@@ -232,52 +296,72 @@ func printVerify(w io.Writer, r *verifyResult) {
 		}
 		tw.Flush()
 	}
-	fmt.Fprintln(w)
-	for _, c := range a.Checks {
-		mark := "ok  "
-		if !c.OK {
-			mark = "FAIL"
-		}
-		fmt.Fprintf(w, "  %s  %-20s %s\n", mark, c.Name, c.Detail)
-	}
-	for _, n := range a.Notes {
-		fmt.Fprintf(w, "  note: %s\n", n)
-	}
-	if a.OK {
-		fmt.Fprintf(w, "Archive verdict: OK, whole and complete (%s evidence)\n", a.Evidence)
-	} else {
-		fmt.Fprintf(w, "Archive verdict: FAILED: %s\n", strings.TrimPrefix(a.Failure, "verify: "))
-	}
+}
 
-	if d := r.Database; d != nil {
-		fmt.Fprintf(w, "\nDatabase  %s  (%d tables, %d rows, %.1f s)\n", ident.Quote(d.Database), len(d.Tables), d.Rows, d.Seconds)
-		if len(d.Ignored) > 0 {
-			fmt.Fprintf(w, "  ignored   %s\n", strings.Join(d.Ignored, ", "))
-		}
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintf(tw, "  TABLE\tSTATUS\tROWS\tMANIFEST ROWS\tDIGEST\n")
-		for _, t := range d.Tables {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", t.Name, t.Status, count(t.Rows), count(t.ManifestRows), t.Digest)
-		}
-		tw.Flush()
-		fmt.Fprintf(w, "  routines  %s, %s\n", plural(d.Routines, "routine"), plural(d.Events, "event"))
-		for _, n := range d.Notes {
-			fmt.Fprintf(w, "  note: %s\n", n)
-		}
-		if d.OK {
-			fmt.Fprintf(w, "Database verdict: OK, every table matches the manifest row for row; views, triggers, routines and events are present\n")
-		} else {
-			fmt.Fprintf(w, "Database verdict: FAILED, %d difference(s):\n", len(d.Differences))
-			for _, m := range d.Differences {
-				fmt.Fprintf(w, "  - %s\n", strings.TrimPrefix(m.Error(), "verify: "))
-			}
-		}
+// printDelta prints what a delta archive applies to and changes, per
+// table: its action, the keys it deletes and the rows it writes as the
+// archive holds them (with the manifest's count where it differs), the
+// changed rows its changes file lists, and the stream's bytes.
+func printDelta(w io.Writer, a *verify.ArchiveReport) {
+	d := a.Delta
+	created := "at an unrecorded time"
+	if !d.Base.Created.IsZero() {
+		created = d.Base.Created.UTC().Format(time.DateTime + " UTC")
 	}
-	if r.OK {
-		fmt.Fprintln(w, "\nVerdict: OK")
+	fmt.Fprintf(w, "  delta     since base %s (dumped %s, database %s); apply it to a database that holds that base\n",
+		d.Base.Archive, created, ident.Quote(d.Base.Database))
+	if d.Quiet {
+		fmt.Fprintf(w, "  quiet     proven: nothing wrote to the dumped tables between the delta's snapshot and its end\n")
 	} else {
-		fmt.Fprintf(w, "\nVerdict: FAILED: %s\n", r.Failure)
+		fmt.Fprintf(w, "  quiet     not proven (dumped --live): a row written after its snapshot may be missing from it\n")
 	}
+	if d.Changes != "" {
+		fmt.Fprintf(w, "  changes   %s\n", d.Changes)
+	}
+	sqlBytes := map[string]int64{}
+	for _, t := range a.Tables {
+		sqlBytes[t.Name] = t.Bytes
+	}
+	var changed, dropped int
+	var deleted, written int64
+	for _, t := range d.Tables {
+		if t.Action == "drop" {
+			dropped++
+		} else {
+			changed++
+		}
+		deleted += t.ArchiveDeleted
+		written += t.ArchiveWritten
+	}
+	fmt.Fprintf(w, "  tables    %d changed, %d dropped; %s deleted, %s written  (%.1f s)\n",
+		changed, dropped, plural(int(deleted), "key"), plural(int(written), "row"), a.Seconds)
+	if len(d.Tables) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "  TABLE\tACTION\tDELETED\tWRITTEN\tCHANGES\tSQL BYTES\t\n")
+	for _, t := range d.Tables {
+		action := t.Action
+		switch {
+		case action == "":
+			action = "not in manifest"
+		case t.Why != "":
+			action += " (" + t.Why + ")"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t\n", t.Name, action,
+			deltaCount(t.ArchiveDeleted, t.Deleted), deltaCount(t.ArchiveWritten, t.Replaced), count(t.Changes), bytesize.Format(sqlBytes[t.Name]))
+	}
+	tw.Flush()
+}
+
+// deltaCount shows a count the archive holds, and the manifest's when it
+// differs.
+func deltaCount(got, want int64) string {
+	if got == want {
+		return fmt.Sprint(got)
+	}
+	return fmt.Sprintf("%d (manifest: %d)", got, want)
 }
 
 func count(n int64) string {
