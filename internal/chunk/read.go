@@ -12,7 +12,7 @@ import (
 
 // ErrCorrupt reports a row digests file that does not follow the format
 // (cut short, damaged, or of another contract).
-var ErrCorrupt = errors.New("chunk: row digests file is damaged or incomplete")
+var ErrCorrupt = errors.New("chunk: damaged or incomplete")
 
 // Header is what a row digests file says about its contract.
 type Header struct {
@@ -63,7 +63,11 @@ func newReader(r io.Reader, magic, notIt string) (*Reader, error) {
 	}
 	rd := &Reader{zr: zr, br: bufio.NewReaderSize(zr, 256<<10)}
 	m := make([]byte, len(magic))
-	if _, err := io.ReadFull(rd.br, m); err != nil || string(m) != magic {
+	if _, err := io.ReadFull(rd.br, m); err != nil {
+		zr.Close()
+		return nil, rd.corrupt("cut short or not zstd", err)
+	}
+	if string(m) != magic {
 		zr.Close()
 		return nil, fmt.Errorf("%w: %s", ErrCorrupt, notIt)
 	}
