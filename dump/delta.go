@@ -896,7 +896,9 @@ func (f *differ) flushDeletes() error {
 		return nil
 	}
 	s := []byte("DELETE FROM " + f.q + " WHERE ")
-	s, err := f.key.AppendKeyIn(s, f.types, f.dels)
+	// Exact bytes: a REPLACE of this table may have written a key that
+	// only collates equal to a deleted one (its letter case changed).
+	s, err := f.key.AppendKeyInExact(s, f.types, f.dels)
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,10 @@
 //   - A keyed table is read in key order and every row digested; a row
 //     whose key the base lists with the same digest is skipped, any other
 //     is written whole in an extended REPLACE, and a base key the source
-//     lacks goes into a DELETE … WHERE key IN (…). A one-column integer
+//     lacks goes into a DELETE … WHERE key IN (…) that, for a key a
+//     collation compares, also asks for the key's exact bytes (a key whose
+//     letter case changed is deleted in its old spelling and written in
+//     its new one, and the DELETE must not take the new row). A one-column integer
 //     key is compared numerically, so the two lists merge as sorted lists.
 //     Other keys are in the server's collation order, which the dump does
 //     not reimplement: both lists advance in step and a key seen on one
