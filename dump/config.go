@@ -62,6 +62,14 @@ type Config struct {
 	// definer (SQL SECURITY unchanged) and the dump loads without the
 	// SUPER or SET USER privilege a foreign definer needs.
 	StripDefiners bool `json:"strip_definers,omitempty"`
+	// Since, when set, is the path of a base dump's manifest: the dump is
+	// then a delta holding only what changed since that base (see doc.go,
+	// "Deltas"). File only.
+	Since string `json:"since,omitempty"`
+	// Live skips a delta's proof that nothing wrote to the dumped tables
+	// between its snapshot and its end: for a delta taken while the help
+	// desk still runs (a repeated pre-copy), never for the cutover.
+	Live bool `json:"live,omitempty"`
 	// Threads is the number of goroutines formatting rows and compressing;
 	// 0: GOMAXPROCS.
 	Threads int `json:"threads,omitempty"`

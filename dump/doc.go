@@ -27,6 +27,69 @@
 // several. The manifest's row_digests names it with its size, SHA-256 and
 // the contract (chunk.Version, time zone, character set).
 //
+// # Deltas
+//
+// With Config.Since (the path of a base dump's manifest, its row digests
+// file beside it) File writes a delta: only what changed since the base.
+// In the order events happen:
+//
+//   - The base is checked before the database is read: its manifest
+//     records row digests of this contract (chunk.Version, time zone,
+//     character set) and table definitions, and describes the same
+//     database; otherwise ErrBase says to take a new full dump as base.
+//   - Unless Config.Live, the server's write counters (Handler_write,
+//     _update, _delete) and every table's UPDATE_TIME are read, then one
+//     snapshot starts on one connection; the base's server must be this
+//     one (@@hostname).
+//   - Tables are read in name order, as a full dump writes them, beside
+//     the base's row digests file, which lists them in the same order. A
+//     table the base lacks, whose SHOW CREATE TABLE (without its
+//     AUTO_INCREMENT counter) differs, or whose usable key changed, is
+//     carried whole: DROP TABLE IF EXISTS, CREATE TABLE, every row. A table
+//     without a usable key is digested first and carried whole only when
+//     its row count or digest differs from the base's. A table gone from
+//     the source is dropped.
+//   - A keyed table is read in key order and every row digested; a row
+//     whose key the base lists with the same digest is skipped, any other
+//     is written whole in an extended REPLACE, and a base key the source
+//     lacks goes into a DELETE … WHERE key IN (…). A one-column integer
+//     key is compared numerically, so the two lists merge as sorted lists.
+//     Other keys are in the server's collation order, which the dump does
+//     not reimplement: both lists advance in step and a key seen on one
+//     side waits in a map until the other side shows it, so the maps hold
+//     about the inserted and deleted rows; past 64 MiB of waiting rows the
+//     oldest is written at once (a REPLACE of an unchanged row changes
+//     nothing). An AUTO_INCREMENT counter that moved is set with ALTER TABLE.
+//   - Every changed key goes into FILE.changes.zst (chunk.ChangesWriter)
+//     with its digest in the base (if there) and in the source (if still
+//     there): an importer proves from it, by content, that a target holds
+//     the base. Every row's digest goes into FILE.rows.zst as a full dump
+//     writes it, the same bytes, so the next delta can be taken since this
+//     one; the manifest's Tables describe the full new state and its
+//     Delta names the base (archive, manifest SHA-256, stream XXH3) and
+//     says per table what the archive does.
+//   - At the end every table's definition is read again (an instant ALTER
+//     during the dump does not fail the snapshot's reads): one that
+//     changed fails the delta with a *TableError. Unless Config.Live, the
+//     counters are read again: if the server counted no row write since
+//     before the snapshot, nothing wrote; if it did, a dumped table whose
+//     UPDATE_TIME moved, or was in the snapshot's own second, fails the
+//     delta with ErrNotQuiet naming it (a write elsewhere on the server
+//     does not). Only then are the files renamed and the manifest written.
+//
+// The SQL: the session header of a full dump with UNIQUE_CHECKS=1 (a
+// REPLACE must find the row a unique value collides with) and foreign key
+// checks off (no cascades); DROP TRIGGER, VIEW, PROCEDURE, FUNCTION and
+// EVENT IF EXISTS for every one of the base or the source (triggers must
+// not fire while rows change); the dropped tables; per table, in name
+// order, its whole form or its changed rows ("-- Changed rows of table"
+// blocks); then every table's triggers, the events and routines and the
+// views, as a full dump writes them; the completion marker. Loaded after
+// its base with the stock client it gives exactly the source; loaded
+// twice, the same. A delta is read over one connection: its cost is the
+// read of every row, which a full dump pays too, without formatting or
+// compressing the rows that did not change.
+//
 // # Consistency
 //
 // Every table is read inside a REPEATABLE READ transaction started WITH

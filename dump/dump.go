@@ -56,6 +56,8 @@ type Options struct {
 	// internal/chunk) of a Stream or WriteArchive; Result.RowDigests then
 	// describes it. File ignores it and writes FILE.rows.zst itself.
 	RowDigests io.Writer
+	// changes receives a delta's changes file (File sets it).
+	changes io.Writer
 }
 
 // Result describes a finished dump: what the manifest records.
@@ -88,6 +90,8 @@ type Result struct {
 	File *FileResult
 	// RowDigests describes the row digests file, when one was written.
 	RowDigests *RowDigests
+	// Delta is set for a delta (Config.Since): its base and what it holds.
+	Delta *manifest.Delta
 }
 
 // TableResult is one dumped base table.
@@ -99,6 +103,10 @@ type TableResult struct {
 	Duration   time.Duration
 	Digest     string // rowhash digest of its rows
 	Consistent bool   // read inside the transactional snapshot
+	// Definition is manifest.TableDefinition's digest of SHOW CREATE
+	// TABLE, AutoIncrement its AUTO_INCREMENT counter (0: none).
+	Definition    string
+	AutoIncrement int64
 }
 
 // TableError is a failure while dumping one table.
@@ -169,9 +177,12 @@ func stream(ctx context.Context, db *sql.DB, conn *sql.Conn, w io.Writer, cfg Co
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &dumper{cfg: cfg, conn: conn, db: db, spillDir: spillDir, toolVersion: opt.ToolVersion, rowsOut: opt.RowDigests}
+	d := &dumper{cfg: cfg, conn: conn, db: db, spillDir: spillDir, toolVersion: opt.ToolVersion, rowsOut: opt.RowDigests, changesOut: opt.changes}
 	if opt.Progress != nil {
 		d.prog = &lockedProgress{p: opt.Progress}
+	}
+	if cfg.Since != "" {
+		return d.runDelta(ctx, w)
 	}
 	return d.run(ctx, w)
 }
@@ -188,6 +199,7 @@ type dumper struct {
 	res         *Result
 	status      Status
 	rowsOut     io.Writer             // the row digests file; nil: none
+	changesOut  io.Writer             // a delta's changes file
 	keys        map[string]*chunk.Key // each table's usable key
 }
 
@@ -468,7 +480,11 @@ func (d *dumper) header() []byte {
 	if d.toolVersion != "" {
 		tool += " " + d.toolVersion
 	}
-	b = append(b, "-- "+tool+" dump (mysqldump-compatible; load with the mariadb/mysql client)\n--\n"...)
+	if d.cfg.Since != "" {
+		b = append(b, "-- "+tool+" delta dump (mysqldump-compatible; load with the mariadb/mysql client after its base)\n--\n"...)
+	} else {
+		b = append(b, "-- "+tool+" dump (mysqldump-compatible; load with the mariadb/mysql client)\n--\n"...)
+	}
 	b = append(b, "-- Host: "+strings.ReplaceAll(d.res.Server.Host, "\n", " ")+"    Database: "+strings.ReplaceAll(d.cfg.Database, "\n", " ")+"\n"...)
 	b = append(b, "-- ------------------------------------------------------\n"...)
 	b = append(b, "-- Server version\t"+d.res.Server.Version+"\n\n"...)
@@ -478,8 +494,15 @@ func (d *dumper) header() []byte {
 /*!40101 SET NAMES utf8mb4 */;
 /*!40103 SET @OLD_TIME_ZONE=@@TIME_ZONE */;
 /*!40103 SET TIME_ZONE='+00:00' */;
-/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;
-/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;
+`...)
+	// A delta's REPLACE needs unique checks: with them off InnoDB may
+	// not find the row a changed unique value collides with.
+	if d.cfg.Since != "" {
+		b = append(b, "/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=1 */;\n"...)
+	} else {
+		b = append(b, "/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;\n"...)
+	}
+	b = append(b, `/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;
 /*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;
 /*!40111 SET @OLD_SQL_NOTES=@@SQL_NOTES, SQL_NOTES=0 */;
 `...)
@@ -555,12 +578,13 @@ func (d *dumper) unit(ctx context.Context, conn *sql.Conn, p sink, u *unit, trig
 		return err
 	}
 	var b []byte
+	var create string
 	if u.first() {
 		sc, err := showCreateOn(ctx, conn, "SHOW CREATE TABLE "+q)
 		if err != nil {
 			return err
 		}
-		create := sc["create table"]
+		create = sc["create table"]
 		if create == "" {
 			return fmt.Errorf("SHOW CREATE TABLE returned no statement")
 		}
@@ -580,6 +604,9 @@ func (d *dumper) unit(ctx context.Context, conn *sql.Conn, p sink, u *unit, trig
 	stored := rowhash.Stored(cols)
 	job := &tableJob{name: t.name, start: time.Now(), unit: u, record: d.rowsOut != nil, key: d.keys[t.name],
 		res: TableResult{Name: t.name, Engine: t.engine, Consistent: consistentEngine(t.engine)}}
+	if create != "" {
+		job.res.Definition, job.res.AutoIncrement = manifest.TableDefinition(create)
+	}
 	order := ""
 	if job.key != nil {
 		// Key order: the row digests file lists rows in it, and for InnoDB
@@ -631,10 +658,24 @@ func (d *dumper) unit(ctx context.Context, conn *sql.Conn, p sink, u *unit, trig
 	if d.cfg.AddLocks {
 		b = append(b, "UNLOCK TABLES;\n"...)
 	}
+	tb, err := d.triggerSQL(ctx, conn, triggers)
+	if err != nil {
+		return err
+	}
+	b = append(b, tb...)
+	if err := p.text(ctx, b); err != nil {
+		return err
+	}
+	return execOn(ctx, conn, "ROLLBACK TO SAVEPOINT lamigrate_sp")
+}
+
+// triggerSQL is the SQL that makes the triggers, as mysqldump writes it.
+func (d *dumper) triggerSQL(ctx context.Context, conn *sql.Conn, triggers []string) ([]byte, error) {
+	var b []byte
 	for _, tr := range triggers {
 		sc, err := showCreateOn(ctx, conn, "SHOW CREATE TRIGGER "+ident.Quote(tr))
 		if err != nil {
-			return fmt.Errorf("trigger %s: %w", ident.Quote(tr), err)
+			return nil, fmt.Errorf("trigger %s: %w", ident.Quote(tr), err)
 		}
 		stmt := d.definer(sc["sql original statement"])
 		b = append(b, "/*!50003 SET @saved_col_connection = @@collation_connection */ ;\n"...)
@@ -649,10 +690,7 @@ func (d *dumper) unit(ctx context.Context, conn *sql.Conn, p sink, u *unit, trig
 		b = append(b, "/*!50003 SET sql_mode              = @saved_sql_mode */ ;\n"...)
 		b = append(b, "/*!50003 SET collation_connection  = @saved_col_connection */ ;\n"...)
 	}
-	if err := p.text(ctx, b); err != nil {
-		return err
-	}
-	return execOn(ctx, conn, "ROLLBACK TO SAVEPOINT lamigrate_sp")
+	return b, nil
 }
 
 // rows reads the table's rows and queues them in batches.

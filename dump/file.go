@@ -113,6 +113,22 @@ func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Option
 		}
 	}()
 	opt.RowDigests = rf
+	// A delta's changes file, beside the others.
+	cpath := chunk.ChangesPathFor(path)
+	cpartial := cpath + PartialSuffix
+	var cf *os.File
+	if cfg.Since != "" {
+		if cf, err = os.OpenFile(cpartial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			return nil, fmt.Errorf("dump: %w", err)
+		}
+		defer func() {
+			if err != nil {
+				cf.Close()
+				os.Remove(cpartial)
+			}
+		}()
+		opt.changes = cf
+	}
 	var dst io.Writer = f
 	if wrap != nil {
 		dst = wrap(f)
@@ -121,10 +137,17 @@ func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Option
 	if err != nil {
 		return nil, err
 	}
-	for _, x := range []struct {
+	files := []struct {
 		f    *os.File
 		name string
-	}{{f, partial}, {rf, rpartial}} {
+	}{{f, partial}, {rf, rpartial}}
+	if cf != nil {
+		files = append(files, struct {
+			f    *os.File
+			name string
+		}{cf, cpartial})
+	}
+	for _, x := range files {
 		if err = x.f.Sync(); err != nil {
 			return nil, fmt.Errorf("dump: writing %s: %w", x.name, err)
 		}
@@ -139,6 +162,14 @@ func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Option
 	}
 	if err = os.Rename(rpartial, rpath); err != nil {
 		return nil, fmt.Errorf("dump: %w", err)
+	}
+	if cf != nil {
+		if err = os.Rename(cpartial, cpath); err != nil {
+			return nil, fmt.Errorf("dump: %w", err)
+		}
+	} else if err = os.Remove(cpath); err != nil && !errors.Is(err, os.ErrNotExist) {
+		// A changes file of an older delta at path must not sit beside a full dump.
+		return nil, fmt.Errorf("dump: removing the old %s: %w", cpath, err)
 	}
 	if err = os.Rename(partial, path); err != nil {
 		return nil, fmt.Errorf("dump: %w", err)
@@ -244,7 +275,8 @@ func (r *Result) Manifest(toolVersion string) *manifest.Manifest {
 		m.Options.IgnoreList = []string{}
 	}
 	for _, t := range r.Tables {
-		m.Tables = append(m.Tables, manifest.Table{Name: t.Name, Engine: t.Engine, Rows: t.Rows, Digest: t.Digest, Consistent: t.Consistent})
+		m.Tables = append(m.Tables, manifest.Table{Name: t.Name, Engine: t.Engine, Rows: t.Rows, Digest: t.Digest, Consistent: t.Consistent,
+			Definition: t.Definition, AutoIncrement: t.AutoIncrement})
 	}
 	if m.Tables == nil {
 		m.Tables = []manifest.Table{}
@@ -254,6 +286,16 @@ func (r *Result) Manifest(toolVersion string) *manifest.Manifest {
 		m.Options.Level = r.File.Level
 		m.Options.Encrypted = r.File.Encrypted
 		m.File = manifest.File{Name: filepath.Base(r.File.Path), Size: r.File.Size, SHA256: r.File.SHA256}
+	}
+	if r.Delta != nil {
+		dl := *r.Delta
+		if r.File != nil {
+			dl.Changes.Name = filepath.Base(chunk.ChangesPathFor(r.File.Path))
+		}
+		if dl.Tables == nil {
+			dl.Tables = []manifest.DeltaTable{}
+		}
+		m.Delta = &dl
 	}
 	if rd := r.RowDigests; rd != nil {
 		m.RowDigests = &manifest.RowDigests{Name: filepath.Base(rd.Path), Size: rd.Size, SHA256: rd.SHA256,

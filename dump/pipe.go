@@ -62,7 +62,8 @@ type tableJob struct {
 func (p *pipe) unitDone(j *tableJob) {
 	t := j.unit.total
 	if t.res.Name == "" {
-		t.res = TableResult{Name: j.res.Name, Engine: j.res.Engine, Consistent: j.res.Consistent}
+		t.res = TableResult{Name: j.res.Name, Engine: j.res.Engine, Consistent: j.res.Consistent,
+			Definition: j.res.Definition, AutoIncrement: j.res.AutoIncrement}
 		t.start, t.end = j.start, j.end
 	}
 	t.res.Rows += j.res.Rows

@@ -95,6 +95,14 @@ func (r *rowWriter) row(j *tableJob, key []byte, dig uint64) {
 	}
 }
 
+// record is row for a delta, which writes its own tables.
+func (r *rowWriter) record(keyed bool, key []byte, dig uint64) {
+	r.w.Row(key, dig)
+	if keyed {
+		r.res.Rows++
+	}
+}
+
 func (r *rowWriter) end(j *tableJob) {
 	if r != nil && j.unit.last() {
 		r.w.EndTable()

@@ -11,7 +11,9 @@ import (
 
 	"github.com/qualityunit/lamigrate/dump"
 	"github.com/qualityunit/lamigrate/internal/bytesize"
+	"github.com/qualityunit/lamigrate/internal/chunk"
 	"github.com/qualityunit/lamigrate/internal/codec"
+	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/transfer"
 )
 
@@ -28,6 +30,8 @@ type dumpCmd struct {
 	StripDefiners    bool     `name:"strip-definers" help:"Write views, triggers, routines and events without DEFINER, so they load as the importing user (no SUPER / SET USER privilege needed; SQL SECURITY unchanged)."`
 	Connections      int      `name:"connections" help:"Connections reading rows on one snapshot (0: 4, or 1 for an sftp:// output); more than one needs the LOCK TABLES privilege, held for a moment while the snapshots start, else one is used." placeholder:"N"`
 	Mkdir            bool     `name:"mkdir" help:"With an sftp:// output: create the remote folder when it does not exist."`
+	Since            string   `name:"since" help:"Write a delta: only what changed since the dump this manifest describes (BASE.manifest.json, with its BASE.rows.zst beside it). Loads after the base; its own manifest describes the full new state, so the next delta can be taken --since it." placeholder:"MANIFEST"`
+	Live             bool     `name:"live" help:"With --since: skip the proof that nothing wrote to the tables during the dump (for a repeated pre-copy while the help desk runs; never for the cutover)."`
 	sshFlags
 }
 
@@ -58,10 +62,24 @@ type dumpResult struct {
 	Ignored       []string `json:"ignored"`
 	Unmatched     []string `json:"unmatched_ignores,omitempty"`
 	Warnings      []string `json:"warnings,omitempty"`
+	// Delta is set for a delta (--since).
+	Delta *dumpDelta `json:"delta,omitempty"`
 	// Verified says how the server's copy of a streamed archive was
 	// checked (transfer.HashMethod); empty for a local file.
 	Verified string `json:"verified,omitempty"`
 	elapsed  time.Duration
+}
+
+// dumpDelta is what a delta holds.
+type dumpDelta struct {
+	Base          string                `json:"base"`
+	Changes       string                `json:"changes"`
+	Quiet         bool                  `json:"quiet"`
+	Deleted       int64                 `json:"deleted"`
+	Replaced      int64                 `json:"replaced"`
+	Blocks        int64                 `json:"blocks"`
+	ChangedBlocks int64                 `json:"changed_blocks"`
+	Tables        []manifest.DeltaTable `json:"tables"`
 }
 
 type dumpTable struct {
@@ -108,6 +126,12 @@ func (c *dumpCmd) Run(e *env) error {
 	} else if c.Mkdir || c.Identity != "" || c.KnownHosts != "" || c.AcceptNewHostKey {
 		return usageErr("--mkdir, --identity, --known-hosts and --accept-new-host-key apply to an sftp:// output only")
 	}
+	if c.Since != "" && loc != nil {
+		return usageErr("--since writes a delta to a local file only: dump it here, then lamigrate push it")
+	}
+	if c.Live && c.Since == "" {
+		return usageErr("--live applies to a delta (--since) only")
+	}
 	// The name must say what the file holds, before anything is read.
 	if _, err := (&dump.Config{Compression: c.Compress}).Kind(c.Output); err != nil {
 		if errors.Is(err, dump.ErrArchiveName) {
@@ -131,6 +155,8 @@ func (c *dumpCmd) Run(e *env) error {
 		HexBlob:          c.HexBlob,
 		Connections:      c.Connections,
 		StripDefiners:    c.StripDefiners,
+		Since:            c.Since,
+		Live:             c.Live,
 	}
 	if loc != nil && cfg.Connections == 0 {
 		// Extra connections spill what the link cannot take yet to this
@@ -179,6 +205,18 @@ func (c *dumpCmd) Run(e *env) error {
 	if res.RowDigests != nil {
 		out.RowDigests = res.RowDigests.Path
 	}
+	if dl := res.Delta; dl != nil {
+		out.Delta = &dumpDelta{Base: dl.Base.Archive, Changes: chunk.ChangesPathFor(res.File.Path), Quiet: dl.Quiet, Tables: dl.Tables}
+		if out.Delta.Tables == nil {
+			out.Delta.Tables = []manifest.DeltaTable{}
+		}
+		for _, t := range dl.Tables {
+			out.Delta.Deleted += t.Deleted
+			out.Delta.Replaced += t.Replaced
+			out.Delta.Blocks += t.Blocks
+			out.Delta.ChangedBlocks += t.ChangedBlocks
+		}
+	}
 	for _, r := range res.Routines {
 		if r.Type == "FUNCTION" {
 			out.Functions = append(out.Functions, r.Name)
@@ -207,6 +245,37 @@ func (c *dumpCmd) Run(e *env) error {
 		fmt.Fprintf(w, "manifest: %s\n", out.Manifest)
 		if out.RowDigests != "" {
 			fmt.Fprintf(w, "rows:     %s (every keyed row's key and digest, the base of a later delta)\n", out.RowDigests)
+		}
+		if dl := out.Delta; dl != nil {
+			var whole, dropped []string
+			changed := 0
+			for _, t := range dl.Tables {
+				switch t.Action {
+				case manifest.DeltaWhole:
+					whole = append(whole, t.Name+" ("+t.Why+")")
+				case manifest.DeltaDrop:
+					dropped = append(dropped, t.Name)
+				default:
+					changed++
+				}
+			}
+			fmt.Fprintf(w, "delta:    since %s: %s replaced or new, %s deleted in %s", dl.Base, plural(int(dl.Replaced), "row"), plural(int(dl.Deleted), "row"), plural(changed, "table"))
+			if dl.Blocks > 0 {
+				fmt.Fprintf(w, "; %d of %d blocks of %d rows held a change", dl.ChangedBlocks, dl.Blocks, chunk.BlockRows)
+			}
+			fmt.Fprintln(w)
+			if len(whole) > 0 {
+				fmt.Fprintf(w, "whole:    %s\n", strings.Join(whole, ", "))
+			}
+			if len(dropped) > 0 {
+				fmt.Fprintf(w, "dropped:  %s\n", strings.Join(dropped, ", "))
+			}
+			fmt.Fprintf(w, "changes:  %s\n", dl.Changes)
+			if dl.Quiet {
+				fmt.Fprintf(w, "quiet:    nothing wrote to the dumped tables between the snapshot and the end\n")
+			} else {
+				fmt.Fprintf(w, "quiet:    not checked (--live)\n")
+			}
 		}
 		if out.Verified != "" {
 			fmt.Fprintf(w, "verified: size and SHA-256 of the file on the server (%s)\n", out.Verified)
