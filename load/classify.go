@@ -46,11 +46,12 @@ type class struct {
 	// replace: a REPLACE without modifiers. In a delta (dump --since) its
 	// REPLACEs commute: each writes rows of the delta's result, which
 	// satisfies every unique key, so a later one never removes what an
-	// earlier one wrote; the DELETEs before them remove only keys gone
-	// from the result. The producer makes them plain there. A DELETE
+	// earlier one wrote. The producer makes them plain there. A DELETE
 	// stays serial (its unit's owner runs it alone, after the helpers'
-	// statements): under a case-insensitive collation, DELETE … 'abc' run
-	// after the REPLACE of a new 'ABC' would remove it.
+	// statements before it, and opens the unit again after it), so a
+	// table's DELETEs and REPLACEs keep the stream's order: under a
+	// case-insensitive collation, DELETE … 'abc' run after the REPLACE of
+	// a new 'ABC' removes it, run before it does not.
 	replace bool
 }
 

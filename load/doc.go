@@ -47,10 +47,11 @@
 // unit as data statements, each in its own transaction with its progress
 // record like an INSERT. Its REPLACEs are run by helpers too: each writes
 // rows of the delta's result, which satisfies every unique key, so none
-// undoes another whatever their order. Its DELETEs, which come first, are
-// run by the owner alone, after the helpers' statements: under a
-// case-insensitive collation, deleting 'abc' after the REPLACE of a new
-// 'ABC' would remove it.
+// undoes another whatever their order. Its DELETEs are run by the owner
+// alone, after the helpers' statements before them and before any after
+// them, so a table's DELETEs and REPLACEs keep the stream's order: under a
+// case-insensitive collation, DELETE … 'abc' and the REPLACE of a new
+// 'ABC' give different rows in either order.
 //
 // # Secondary keys
 //
