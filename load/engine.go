@@ -22,8 +22,8 @@ import (
 // reads an earlier run's progress table (or checks that the target is
 // empty, unless the archive is a delta); for a delta Load then checks
 // that the target holds its base (CheckBase) and stops there when the
-// delta is applied already; Load may then check the archive's definers; begin creates the
-// progress table of a new import; run starts the workers and the progress
+// delta is applied already; Load may then check the archive's definers;
+// begin creates the progress table of a new import; run starts the workers and the progress
 // ticker, runs the producer on the calling goroutine until the stream ends or
 // something fails, waits for the workers, and on success drops the progress
 // table; release (deferred by Load) gives the lock and main back.

@@ -21,8 +21,8 @@ import (
 // unit it now owns is loaded statement by statement, in stream order, on the
 // worker's connection (loadUnit): the table an interrupted run left without
 // a progress row is dropped first (not in a delta, whose tables hold the
-// base's rows); before its first INSERT the unit's row
-// records the statements done so far (its CREATE TABLE); each INSERT runs in
+// base's rows); before its first INSERT the unit's row records the
+// statements done so far (its CREATE TABLE); each INSERT runs in
 // its own transaction with its progress row, and opens the unit to helpers
 // when they may run its INSERTs; every later statement records, after it
 // ran, how many of the unit's statements are done; the unit's row finally

@@ -294,9 +294,6 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 	if fe := (*FollowError)(nil); errors.As(err, &fe) {
 		return nil, err // the writer gave up before the first MiB: nothing done
 	}
-	// A followed archive has no manifest yet: its import records the
-	// first MiB alone, marked as followed, and an import of the whole
-	// archive (knowing its Fingerprint) continues it.
 	// A delta is applied only after its base is proven (WithDelta): it
 	// must never load as if it were a full dump.
 	switch isDelta := deltaHeader(firstLine(head)); {
@@ -305,6 +302,9 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 	case !isDelta && o.delta != nil:
 		return nil, fmt.Errorf("load: the manifest of %s describes a delta (dump --since), but the archive's stream is not one: put the archive's own manifest beside it", o.delta.Archive)
 	}
+	// A followed archive has no manifest yet: its import records the
+	// first MiB alone, marked as followed, and an import of the whole
+	// archive (knowing its Fingerprint) continues it.
 	headFP := fingerprint("\x00followed", head)
 	fp := headFP
 	if !c.Followed {
