@@ -21,7 +21,8 @@ const (
 	kindSkip
 	// kindCreate creates the table that owns it.
 	kindCreate
-	// kindData inserts rows into its table (INSERT, REPLACE).
+	// kindData changes rows of its table (INSERT, REPLACE, DELETE FROM
+	// one table).
 	kindData
 	// kindTable is other DDL on its table (ALTER TABLE ... KEYS, DROP TABLE,
 	// CREATE TRIGGER ... ON it).
@@ -42,6 +43,16 @@ type class struct {
 	// rows land the same whatever order it runs in among its table's other
 	// plain INSERTs (with explicit values, as dumps write them).
 	plain bool
+	// replace: a REPLACE without modifiers. In a delta (dump --since) its
+	// REPLACEs commute: each writes rows of the delta's result, which
+	// satisfies every unique key, so a later one never removes what an
+	// earlier one wrote. The producer makes them plain there. A DELETE
+	// stays serial (its unit's owner runs it alone, after the helpers'
+	// statements before it, and opens the unit again after it), so a
+	// table's DELETEs and REPLACEs keep the stream's order: under a
+	// case-insensitive collation, DELETE … 'abc' run after the REPLACE of
+	// a new 'ABC' removes it, run before it does not.
+	replace bool
 }
 
 // lexer yields the leading tokens of a statement: words, identifiers
@@ -185,7 +196,8 @@ func classify(text []byte) class {
 	case "USE":
 		return class{kind: kindForbidden}
 	case "INSERT", "REPLACE":
-		plain := strings.EqualFold(first, "INSERT")
+		insert := strings.EqualFold(first, "INSERT")
+		mods := false
 		for {
 			save := l.i
 			t, q := l.next()
@@ -194,13 +206,34 @@ func classify(text []byte) class {
 			}
 			u := strings.ToUpper(t)
 			if !q && (u == "LOW_PRIORITY" || u == "DELAYED" || u == "HIGH_PRIORITY" || u == "IGNORE") {
-				plain = false
+				mods = true
 				continue
 			}
 			if q || u != "INTO" {
 				l.i = save // INSERT t VALUES: INTO is optional
 			}
-			return class{kind: kindData, table: l.name(), plain: plain}
+			return class{kind: kindData, table: l.name(), plain: insert && !mods, replace: !insert && !mods}
+		}
+	case "DELETE":
+		// DELETE [LOW_PRIORITY] [QUICK] [IGNORE] FROM t [WHERE …]; the
+		// multi-table forms (USING, several tables, an alias) run alone.
+		for {
+			t, q := l.next()
+			u := strings.ToUpper(t)
+			if !q && (u == "LOW_PRIORITY" || u == "QUICK" || u == "IGNORE") {
+				continue
+			}
+			if q || u != "FROM" {
+				return class{kind: kindGlobal}
+			}
+			break
+		}
+		table := l.name()
+		switch t, q := l.next(); {
+		case t == "":
+			return class{kind: kindData, table: table}
+		case !q && (strings.EqualFold(t, "WHERE") || strings.EqualFold(t, "ORDER") || strings.EqualFold(t, "LIMIT")):
+			return class{kind: kindData, table: table}
 		}
 	case "ALTER":
 		l.is("ONLINE")

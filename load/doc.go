@@ -43,6 +43,16 @@
 // earlier unit finished and before any later one starts; mysqldump writes
 // them after the tables, so this costs nothing there.
 //
+// A delta (below) adds DELETE FROM one table and REPLACE to a table's
+// unit as data statements, each in its own transaction with its progress
+// record like an INSERT. Its REPLACEs are run by helpers too: each writes
+// rows of the delta's result, which satisfies every unique key, so none
+// undoes another whatever their order. Its DELETEs are run by the owner
+// alone, after the helpers' statements before them and before any after
+// them, so a table's DELETEs and REPLACEs keep the stream's order: under a
+// case-insensitive collation, DELETE … 'abc' and the REPLACE of a new
+// 'ABC' give different rows in either order.
+//
 // # Secondary keys
 //
 // In a mysqldump or lamigrate dump, an InnoDB table that has rows is
@@ -64,7 +74,8 @@
 // # Safety
 //
 // Load refuses a target database that holds tables (ErrTargetNotEmpty)
-// unless Config.Force is set. Force replaces what the archive creates: each
+// unless Config.Force is set, or the archive is a delta (below), whose
+// target holds its base. Force replaces what the archive creates: each
 // of its tables is dropped just before its CREATE TABLE runs, each of its
 // views, routines, events and triggers before it is made; every other
 // table of the target stays as it was. Load also refuses a statement
@@ -80,6 +91,62 @@
 // tried again, up to five times with a growing pause — two connections
 // loading one table can deadlock on its secondary keys, and the rolled-back
 // attempt left nothing behind. A failed COMMIT is never retried.
+//
+// # Deltas
+//
+// A delta (lamigrate dump --since) holds only what changed since its base:
+// it drops the base's and the source's triggers, views, routines and events
+// first (DROP … IF EXISTS), drops the tables gone from the source, carries
+// new and redefined tables whole, deletes and replaces the changed rows of
+// the others (DELETE FROM `t` WHERE key IN (…), REPLACE INTO `t`), sets
+// AUTO_INCREMENT counters, and makes the triggers, routines, events and
+// views again at the end. Its session header sets FOREIGN_KEY_CHECKS=0 (a
+// DELETE or REPLACE of a parent row then runs no ON DELETE CASCADE; on
+// MariaDB 10.11 a REPLACE, which deletes and inserts a referenced row,
+// does not cascade either) and, unlike a full dump's, leaves UNIQUE_CHECKS
+// on: a REPLACE finds the rows it replaces through the unique keys. The
+// importer sets neither: each connection replays the stream's session
+// statements. Every statement is idempotent. In the order events happen:
+//
+//   - Load recognises a delta by its stream's first line ("-- lamigrate …
+//     delta dump (mysqldump-compatible; …"). Without WithDelta (its
+//     manifest and changes file) it refuses it (ErrDelta) before
+//     connecting: a delta is never loaded as a full dump. WithDelta with a
+//     stream that is not a delta is refused too.
+//   - prepare takes the import lock and reads an earlier run's progress
+//     table (another archive's is ErrOtherArchive); a target holding
+//     tables is not refused.
+//   - CheckBase proves by content, before anything changes, that the
+//     target holds the base (see CheckBase and delta.go): it reads the
+//     changes file (FILE.changes.zst, checked against the SHA-256 the
+//     manifest records), and for every row the delta deletes or replaces
+//     reads the target's row, in batches of 500 keys (SELECT the row
+//     digest contract's columns WHERE key IN (…)), on a connection pinned
+//     to the contract's session (utf8mb4, time zone +00:00, an empty sql_mode),
+//     in one consistent snapshot, and digests it as the dump did (the low
+//     64 bits of rowhash's XXH3 of the row). A table the delta marks
+//     "rows" missing from the target, or any row that is neither as the
+//     base nor as the delta has it, refuses the import with a *BaseError
+//     (ErrNotBase) naming the table and how many of its rows differ;
+//     nothing was changed, not even a progress table made. Every row as the
+//     delta leaves it, and no progress table of an interrupted import of
+//     it: the delta is applied already; Load returns a Result with
+//     AlreadyApplied and changes nothing. Rows at the base, or some of
+//     each (an import interrupted half way): the import goes on.
+//   - The progress table is made and the stream runs as any archive's: the
+//     DROP statements at the top and the objects made at the end run alone
+//     (global), so none of them overlaps a table's statements; each table's
+//     statements are a unit. After a crash or a cancelled context the same
+//     call continues: CheckBase runs again (a row missing half way through,
+//     because the REPLACE of another row took its unique value, counts as
+//     pending then, not foreign), statements recorded as committed are
+//     skipped, and a table without a progress row is not dropped (its
+//     rows are the base's; a table carried whole starts with its own DROP
+//     TABLE IF EXISTS). A successful import drops the progress table.
+//
+// A delta that changes no row (only definitions, tables carried whole or
+// dropped) gives CheckBase nothing to compare: it is applied; running it
+// again gives the same result.
 //
 // # Definers
 //
@@ -180,7 +247,8 @@
 //
 // An import is four parts, each owning its state, wired by the engine
 // (engine.go), which takes a GET_LOCK on its own connection, reads an
-// earlier run's progress table or checks that the target is empty, and
+// earlier run's progress table or checks that the target is empty (for a
+// delta: has CheckBase, delta.go, check that it holds the base), and
 // creates the progress table. In the order events happen:
 //
 //   - The producer (producer.go) runs on the calling goroutine: it splits

@@ -20,8 +20,10 @@ import (
 //
 // In the order events happen: prepare takes the import lock on main and
 // reads an earlier run's progress table (or checks that the target is
-// empty); Load may then check the archive's definers; begin creates the
-// progress table of a new import; run starts the workers and the progress
+// empty, unless the archive is a delta); for a delta Load then checks
+// that the target holds its base (CheckBase) and stops there when the
+// delta is applied already; Load may then check the archive's definers;
+// begin creates the progress table of a new import; run starts the workers and the progress
 // ticker, runs the producer on the calling goroutine until the stream ends or
 // something fails, waits for the workers, and on success drops the progress
 // table; release (deferred by Load) gives the lock and main back.
@@ -50,6 +52,11 @@ type engine struct {
 	account       account
 	checkDefiners bool
 	pt            *progressTable
+
+	// delta: the archive is a delta (WithDelta), applied into a target
+	// that holds its base; deltaCheck is what CheckBase found there.
+	delta      bool
+	deltaCheck *BaseCheck
 }
 
 // hooks let a test watch and steer one import (withHooks); the zero value
@@ -72,7 +79,7 @@ func withHooks(h hooks) Option { return func(o *options) { o.hooks = h } }
 
 func newEngine(c Config, db *sql.DB, dbName string, o options, archive *countingReader, start time.Time) *engine {
 	return &engine{c: c, db: db, dbName: dbName, progress: o.progress, archive: archive, hooks: o.hooks,
-		tally: &tally{start: start}}
+		tally: &tally{start: start}, delta: o.delta != nil}
 }
 
 func (e *engine) prepare(ctx context.Context, fp string) error {
@@ -139,7 +146,8 @@ func (e *engine) prepare(ctx context.Context, fp string) error {
 		e.pt = pt
 		return nil
 	}
-	if len(tables) > 0 && !e.c.Force {
+	// A delta's target holds its base (CheckBase proves it next).
+	if len(tables) > 0 && !e.c.Force && !e.delta {
 		list := tables
 		if len(list) > 5 {
 			list = append(list[:5:5], "…")
@@ -166,8 +174,9 @@ func (e *engine) run(ctx context.Context, src *bufio.Reader) (*Result, error) {
 	stop := context.AfterFunc(ctx, func() { q.fail(ctx.Err()) })
 	defer stop()
 	p := &producer{c: e.c, q: q, pt: e.pt, tally: e.tally, hooks: &e.hooks, maxPacket: e.maxPacket,
-		account: e.account, checkDefiners: e.checkDefiners, main: e.main}
-	x := &executor{db: e.db, q: q, pt: e.pt, tally: e.tally, hooks: &e.hooks, force: e.c.Force, resumed: e.pt.resumed}
+		account: e.account, checkDefiners: e.checkDefiners, main: e.main, delta: e.delta}
+	x := &executor{db: e.db, q: q, pt: e.pt, tally: e.tally, hooks: &e.hooks, force: e.c.Force, resumed: e.pt.resumed,
+		delta: e.delta}
 
 	var wg sync.WaitGroup
 	for i := 0; i < e.c.Threads; i++ {

@@ -20,8 +20,9 @@ import (
 // In the order events happen, for each task a worker takes from the queue: a
 // unit it now owns is loaded statement by statement, in stream order, on the
 // worker's connection (loadUnit): the table an interrupted run left without
-// a progress row is dropped first; before its first INSERT the unit's row
-// records the statements done so far (its CREATE TABLE); each INSERT runs in
+// a progress row is dropped first (not in a delta, whose tables hold the
+// base's rows); before its first INSERT the unit's row records the
+// statements done so far (its CREATE TABLE); each INSERT runs in
 // its own transaction with its progress row, and opens the unit to helpers
 // when they may run its INSERTs; every later statement records, after it
 // ran, how many of the unit's statements are done; the unit's row finally
@@ -39,6 +40,10 @@ type executor struct {
 	hooks   *hooks
 	force   bool // Config.Force
 	resumed bool // the progress table is an earlier run's
+	// delta: the archive is a delta, whose units change tables of the
+	// base: none is dropped for lack of a progress row (a table the delta
+	// makes anew starts with its own DROP TABLE IF EXISTS).
+	delta bool
 }
 
 // wconn is a worker's connection, and a second one for helping with a
@@ -239,7 +244,7 @@ func (x *executor) loadUnit(ctx context.Context, w *wconn, u *unit) error {
 	progress := u.progress.Load()
 	// earlier: an interrupted run made the table
 	earlier := x.resumed && progress
-	if x.resumed && !progress {
+	if x.resumed && !progress && !x.delta {
 		if _, err := c.ExecContext(ctx, "DROP TABLE IF EXISTS "+ident.Quote(u.table)); err != nil {
 			return &StatementError{Table: u.table, Err: fmt.Errorf("emptying the table an interrupted import left: %w", err)}
 		}

@@ -156,6 +156,12 @@ type Result struct {
 	SQLXXH3 string `json:"sql_xxh3,omitempty"`
 	// PerTable lists the tables this run loaded, in the order they finished.
 	PerTable []TableResult `json:"per_table"`
+	// Delta is what CheckBase found before a delta was applied (nil for
+	// a full archive); AlreadyApplied says every row the delta touches
+	// was as the delta leaves it and no import of it was interrupted:
+	// nothing was changed.
+	Delta          *BaseCheck `json:"delta,omitempty"`
+	AlreadyApplied bool       `json:"already_applied,omitempty"`
 }
 
 // TableResult is one table loaded by this run.
@@ -218,7 +224,8 @@ type options struct {
 	passphrase func() (string, error)
 	verify     bool // WithStreamCheck: verify the completion marker's hash
 	check      func(context.Context, manifest.Stream) error
-	hooks      hooks // tests only (withHooks)
+	delta      *Delta // WithDelta
+	hooks      hooks  // tests only (withHooks)
 }
 
 // WithProgress reports progress to p.
@@ -287,6 +294,14 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 	if fe := (*FollowError)(nil); errors.As(err, &fe) {
 		return nil, err // the writer gave up before the first MiB: nothing done
 	}
+	// A delta is applied only after its base is proven (WithDelta): it
+	// must never load as if it were a full dump.
+	switch isDelta := deltaHeader(firstLine(head)); {
+	case isDelta && o.delta == nil:
+		return nil, fmt.Errorf("%w: it applies only onto its base, which is checked first against its manifest and changes file (FILE.manifest.json, FILE.changes.zst)", ErrDelta)
+	case !isDelta && o.delta != nil:
+		return nil, fmt.Errorf("load: the manifest of %s describes a delta (dump --since), but the archive's stream is not one: put the archive's own manifest beside it", o.delta.Archive)
+	}
 	// A followed archive has no manifest yet: its import records the
 	// first MiB alone, marked as followed, and an import of the whole
 	// archive (knowing its Fingerprint) continues it.
@@ -318,6 +333,17 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 	if err != nil {
 		return nil, err
 	}
+	if o.delta != nil {
+		chk, err := CheckBase(ctx, db, *o.delta, e.pt.resumed)
+		if err != nil {
+			return nil, err
+		}
+		if chk.Applied() && !e.pt.resumed {
+			return &Result{Database: cfg.DBName, Delta: chk, AlreadyApplied: true, PerTable: []TableResult{},
+				Duration: time.Since(start)}, nil
+		}
+		e.deltaCheck = chk
+	}
 	if e.checkDefiners && ra != nil {
 		// Refuse before loading anything: triggers come after their
 		// table's rows, views and routines after every table.
@@ -337,6 +363,7 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 		return nil, err
 	}
 	res.Duration = time.Since(start)
+	res.Delta = e.deltaCheck
 	if sr.verified {
 		res.SQLXXH3 = sr.xxh3
 	}

@@ -45,6 +45,9 @@ type producer struct {
 	dumpShaped bool
 	// marker: the stream ended with a valid completion marker
 	marker bool
+	// delta: the stream is a delta (WithDelta): its REPLACEs may run in
+	// any order among themselves (see classify's replace).
+	delta bool
 }
 
 // produce splits the stream and hands statements to units.
@@ -109,6 +112,9 @@ func (p *producer) produce(ctx context.Context, src io.Reader) error {
 			continue
 		}
 		cls := classify(text)
+		if p.delta && cls.replace {
+			cls.plain = true
+		}
 		switch cls.kind {
 		case kindSkip:
 			p.tally.addLoaded(raw)

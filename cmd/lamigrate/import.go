@@ -13,6 +13,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/qualityunit/lamigrate/internal/bytesize"
+	"github.com/qualityunit/lamigrate/internal/chunk"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/load"
 )
@@ -43,6 +44,10 @@ type importResult struct {
 	Manifest     string        `json:"manifest,omitempty"`
 	Marker       bool          `json:"completion_marker"`
 	PerTable     []importTable `json:"per_table"`
+	// Delta: the archive is a delta (dump --since), and what the check of
+	// its base found; AlreadyApplied: nothing was changed.
+	Delta          *load.BaseCheck `json:"delta,omitempty"`
+	AlreadyApplied bool            `json:"already_applied,omitempty"`
 }
 
 type importTable struct {
@@ -91,6 +96,7 @@ func (c *importCmd) Run(e *env) error {
 	cfg := load.Config{Threads: c.Threads, Force: c.Force, SpoolDir: c.Spool, StripDefiners: c.Strip}
 	var (
 		src   io.Reader
+		delta []load.Option
 		fl    *load.Follower
 		check func(context.Context, manifest.Stream) error
 		prog  = &importProgress{}
@@ -134,6 +140,10 @@ func (c *importCmd) Run(e *env) error {
 			prog.tables = len(m.Tables)
 			out.Manifest = mpath
 			check = func(_ context.Context, s manifest.Stream) error { return compareStream(c.File, mpath, m, s) }
+			if m.Delta != nil {
+				// Applied only onto its base, which load checks first.
+				delta = append(delta, load.WithDelta(load.Delta{Archive: c.File, Manifest: m}))
+			}
 		} else if _, serr := os.Stat(mpath); serr == nil {
 			prog.t.abandon()
 			return fmt.Errorf("%v: fix or remove the manifest", err)
@@ -146,15 +156,16 @@ func (c *importCmd) Run(e *env) error {
 		debug.SetMemoryLimit(96 << 20)
 	}
 	start := time.Now()
-	res, err := load.Load(e.ctx, r.Config, src, cfg, load.WithProgress(prog),
-		load.WithPassphrase(e.secret("LAMIGRATE_PASSPHRASE", "Archive passphrase")), load.WithStreamCheck(check))
+	opts := append([]load.Option{load.WithProgress(prog),
+		load.WithPassphrase(e.secret("LAMIGRATE_PASSPHRASE", "Archive passphrase")), load.WithStreamCheck(check)}, delta...)
+	res, err := load.Load(e.ctx, r.Config, src, cfg, opts...)
 	if err != nil {
 		var se *load.StatementError
 		var me *mysql.MySQLError
 		var de *load.DefinerError
 		var fe *load.FollowError
 		var sm *streamMismatch
-		if errors.As(err, &de) && !de.Late {
+		if errors.As(err, &de) && !de.Late || errors.Is(err, load.ErrNotBase) || errors.Is(err, load.ErrDelta) {
 			prog.t.abandon() // refused before any work: no progress line
 		} else {
 			prog.t.Finish("failed")
@@ -162,6 +173,10 @@ func (c *importCmd) Run(e *env) error {
 		switch {
 		case errors.As(err, &fe):
 			return c.followFailed(e, r.Config, fe)
+		case errors.Is(err, load.ErrDelta) && fl != nil:
+			return fmt.Errorf("%s is a delta (lamigrate dump --since), which is applied only after checking that the target holds its base, against the changes file its dump writes at the end: run the same command without --follow once the dump finished", c.File)
+		case errors.Is(err, load.ErrDelta) && out.Manifest == "":
+			return fmt.Errorf("%s is a delta (lamigrate dump --since) and its manifest %s is missing: put the manifest and %s beside it and run the same command again", c.File, mpath, chunk.ChangesPathFor(c.File))
 		case errors.As(err, &sm):
 			return sm
 		case errors.As(err, &de):
@@ -186,6 +201,15 @@ func (c *importCmd) Run(e *env) error {
 		}
 		return trimPrefixErr{err, "load: "}
 	}
+	out.Delta, out.AlreadyApplied = res.Delta, res.AlreadyApplied
+	if res.AlreadyApplied {
+		prog.t.abandon()
+		out.PerTable = []importTable{}
+		return e.ui.result(out, func(w io.Writer) {
+			fmt.Fprintf(w, "%s is already applied to %s: all %d rows it changes are as it leaves them; nothing changed\n",
+				out.File, out.Database, res.Delta.Rows)
+		})
+	}
 	out.Tables, out.Skipped, out.Rows, out.Statements = res.Tables, res.Skipped, res.Rows, res.Statements
 	out.ArchiveBytes, out.SQLBytes, out.Resumed, out.Marker = res.Bytes, res.SQLBytes, res.Resumed, res.Marker
 	out.Seconds = time.Since(start).Seconds()
@@ -200,6 +224,13 @@ func (c *importCmd) Run(e *env) error {
 			out.Tables+out.Skipped, out.Rows, bytesize.Format(out.SQLBytes), out.Seconds)
 		if out.Resumed {
 			fmt.Fprintf(w, "resumed: %d tables were finished by an earlier run\n", out.Skipped)
+		}
+		if d := out.Delta; d != nil {
+			fmt.Fprintf(w, "delta: the target held its base: %d rows of %d tables checked in %.1f s", d.Rows, d.Tables, d.Seconds)
+			if d.AtNew > 0 || d.Pending > 0 {
+				fmt.Fprintf(w, " (%d of them already applied by an earlier run)", d.AtNew+d.Pending)
+			}
+			fmt.Fprintln(w)
 		}
 	})
 }
