@@ -21,8 +21,9 @@
 //
 // [Isolate] handles one source per transaction: it locks the active rows
 // (SELECT ... FOR UPDATE), appends their keys and original values to the
-// state file (JSON, mode 0600, temp file + fsync + rename) and only then
-// updates them, each row only while it still holds the value just read.
+// state file (JSON, mode 0600, written by internal/atomicfile: temp file,
+// fsync, rename, fsync of the folder) and only then updates them, each row
+// only while it still holds the value just read.
 // Files, crontabs and services are recorded the same way before they are
 // touched. A lock file (FILE.lock, flock) keeps two runs from interleaving;
 // it is removed when the run ends, while still held, and a run that locked a

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qualityunit/lamigrate/internal/atomicfile"
 	"github.com/qualityunit/lamigrate/internal/ident"
 )
 
@@ -331,7 +332,7 @@ func restoreFile(fs FileState) FileRestore {
 	case errAside == nil && errPath == nil:
 		fr.Status, fr.Reason = "conflict", fmt.Sprintf("both %s and %s exist; left both alone", fs.Path, fs.Aside)
 	case errAside == nil:
-		if err := os.Rename(fs.Aside, fs.Path); err != nil {
+		if err := atomicfile.Rename(fs.Aside, fs.Path); err != nil {
 			fr.Status, fr.Reason = "conflict", err.Error()
 		} else {
 			fr.Status = "restored"

@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/internal/atomicfile"
 )
 
 // StateFormat is the version of the state file layout.
@@ -366,7 +366,7 @@ func (sf *stateFile) save() error {
 	if err != nil {
 		return fmt.Errorf("isolate: encoding state: %w", err)
 	}
-	if err := manifest.WriteFileAtomic(sf.path, append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(sf.path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("isolate: writing state file: %w", err)
 	}
 	return nil

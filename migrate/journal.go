@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/internal/atomicfile"
 )
 
 // Status is where a step stands in the journal.
@@ -38,7 +38,8 @@ const JournalFormat = 1
 
 // Journal is the record of a run: the configuration and each step's
 // status, times and output. It lives in the output folder as JSON, written
-// atomically (temp file, fsync, rename) after every change, and is locked
+// atomically (internal/atomicfile: temp file, fsync, rename, fsync of the
+// folder) after every change, and is locked
 // while a run uses it.
 type Journal struct {
 	Format  int       `json:"format"`
@@ -174,7 +175,7 @@ func (j *Journal) save(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("migrate: journal: %w", err)
 	}
-	if err := manifest.WriteFileAtomic(j.path, append(b, '\n'), 0o600); err != nil {
+	if err := atomicfile.Write(j.path, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("migrate: writing the journal %s: %w", j.path, err)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/qualityunit/lamigrate/dump"
+	"github.com/qualityunit/lamigrate/internal/atomicfile"
 	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/manifest"
@@ -50,7 +51,7 @@ func CheckStep() Step {
 			}
 			path := s.Path("check-report.json")
 			b, _ := json.MarshalIndent(rep, "", "  ")
-			if err := manifest.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+			if err := atomicfile.Write(path, append(b, '\n'), 0o600); err != nil {
 				return out, fmt.Errorf("check: writing %s: %w", path, err)
 			}
 			out.AddFile(path, int64(len(b)+1), "")

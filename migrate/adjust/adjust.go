@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qualityunit/lamigrate/internal/atomicfile"
 	"github.com/qualityunit/lamigrate/internal/ident"
-	"github.com/qualityunit/lamigrate/internal/manifest"
 )
 
 // Config configures Apply.
@@ -164,7 +164,7 @@ func (r *Record) Write(path string) error {
 	if err != nil {
 		return err
 	}
-	return manifest.WriteFileAtomic(path, append(b, '\n'), 0o600)
+	return atomicfile.Write(path, append(b, '\n'), 0o600)
 }
 
 // Apply applies rules in one transaction. Set rules change only rows not
