@@ -33,6 +33,8 @@
 // still the one isolation wrote; anything else is a [Conflict], reported and
 // left alone. It needs only the state file, so it also works on the
 // imported copy of the database in the cloud. Running it twice is harmless.
+// A damaged state file, or one of another [StateFormat], is refused by
+// [ReadState] with one error saying which, before anything is touched.
 //
 // The state file records the machine isolate ran on ([Host]: host name and
 // /etc/machine-id) and the database server it changed ([Server]). Files,

@@ -13,7 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/qualityunit/lamigrate/internal/atomicfile"
+	"github.com/qualityunit/lamigrate/internal/jsonfile"
 )
 
 // StateFormat is the version of the state file layout.
@@ -279,18 +279,17 @@ func (s *State) source(name string) *SourceState {
 	return nil
 }
 
-// ReadState loads a state file.
+// stateKind is the state file's kind of versioned file.
+var stateKind = jsonfile.Kind{Name: "isolate: state file", Format: StateFormat,
+	Damaged: "restore needs the original values it holds: mend it by hand, or use a copy of it"}
+
+// ReadState loads a state file. A missing file's error wraps
+// fs.ErrNotExist, a damaged one's jsonfile.ErrDamaged, one of another
+// format's jsonfile.ErrFormat.
 func ReadState(path string) (*State, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("isolate: state file: %w", err)
-	}
 	var s State
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("isolate: state file %s is damaged: %w", path, err)
-	}
-	if s.Format != StateFormat {
-		return nil, fmt.Errorf("isolate: state file %s has format %d; this lamigrate reads %d", path, s.Format, StateFormat)
+	if err := stateKind.Read(path, &s); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }
@@ -362,11 +361,7 @@ func lockFile(name string) (*os.File, error) {
 // save writes the state atomically with mode 0600.
 func (sf *stateFile) save() error {
 	sf.s.Updated = time.Now().UTC()
-	b, err := json.MarshalIndent(sf.s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("isolate: encoding state: %w", err)
-	}
-	if err := atomicfile.Write(sf.path, append(b, '\n'), 0o600); err != nil {
+	if err := jsonfile.Write(sf.path, sf.s); err != nil {
 		return fmt.Errorf("isolate: writing state file: %w", err)
 	}
 	return nil

@@ -3,15 +3,13 @@ package adjust
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/qualityunit/lamigrate/internal/atomicfile"
 	"github.com/qualityunit/lamigrate/internal/ident"
+	"github.com/qualityunit/lamigrate/internal/jsonfile"
 )
 
 // Config configures Apply.
@@ -128,18 +126,17 @@ func (r *Record) Append(o *Record) {
 	r.Statements = append(r.Statements, o.Statements...)
 }
 
-// ReadRecord reads a record file.
+// recordFile is the record's kind of versioned file.
+var recordFile = jsonfile.Kind{Name: "migrate: adjust record", Format: RecordFormat,
+	Damaged: "undo needs the values it holds: mend it by hand, or use a copy of it"}
+
+// ReadRecord reads a record file. A missing file's error wraps
+// fs.ErrNotExist, a damaged one's jsonfile.ErrDamaged, one of another
+// format's jsonfile.ErrFormat.
 func ReadRecord(path string) (*Record, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: adjust record: %w", err)
-	}
 	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("migrate: adjust record %s is not valid JSON: %w", path, err)
-	}
-	if r.Format != RecordFormat {
-		return nil, fmt.Errorf("migrate: adjust record %s has format %d; this lamigrate reads format %d", path, r.Format, RecordFormat)
+	if err := recordFile.Read(path, &r); err != nil {
+		return nil, err
 	}
 	for i, c := range r.Changes {
 		if checkIdentName(c.Table) != nil || len(c.Key) == 0 || len(c.Before) == 0 || len(c.Before) != len(c.After) {
@@ -156,15 +153,10 @@ func ReadRecord(path string) (*Record, error) {
 	return &r, nil
 }
 
-// Write stores the record atomically with mode 0600 (it holds data).
-// Write writes the record to path (JSON, mode 0600), atomically: a
-// temporary file renamed over path.
+// Write stores the record at path (JSON, mode 0600: it holds data),
+// atomically (jsonfile.Write).
 func (r *Record) Write(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.Write(path, append(b, '\n'), 0o600)
+	return jsonfile.Write(path, r)
 }
 
 // Apply applies rules in one transaction. Set rules change only rows not

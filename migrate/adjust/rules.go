@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -184,15 +183,7 @@ func (e *RulesError) Error() string {
 
 // LoadRules reads and validates a rules file.
 func LoadRules(path string) (*Rules, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: rules: %w", err)
-	}
-	r, err := ParseRules(b)
-	if err != nil {
-		return nil, fmt.Errorf("%w (in %s)", err, path)
-	}
-	return r, nil
+	return strictjson.ReadFile(path, "migrate: rules", ParseRules)
 }
 
 // ParseRules decodes and validates rules. Unknown fields are errors.
