@@ -755,9 +755,9 @@ func isolateSource(ctx context.Context, db *sql.DB, src Source, st SourceStatus,
 		rows := groups[g]
 		for start := 0; start < len(rows); start += batchSize {
 			batch := rows[start:min(start+batchSize, len(rows))]
-			args := []any{write.arg(), batch[0].Original.arg()}
+			args := []any{write.Arg(), batch[0].Original.Arg()}
 			for _, r := range batch {
-				args = append(args, r.Key.arg())
+				args = append(args, r.Key.Arg())
 			}
 			q := "UPDATE " + ident.Quote(src.Table) + " SET " + ident.Quote(src.Column) + " = ? WHERE " +
 				ident.Quote(src.Column) + " <=> ? AND " + ident.Quote(src.Key) + " IN (" + placeholders(len(batch)) + ")"

@@ -1,9 +1,6 @@
 package isolate
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,86 +8,21 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/qualityunit/lamigrate/internal/jsonfile"
+	"github.com/qualityunit/lamigrate/internal/sqlvalue"
 )
 
 // StateFormat is the version of the state file layout.
 const StateFormat = 1
 
-// Value is one column value as the server returned it: NULL, or bytes. In
-// JSON it is null, a string (valid UTF-8), or {"base64": "..."}.
-type Value struct {
-	Valid bool
-	Bytes []byte
-}
+// Value is one column value as the server returned it: NULL (Valid false),
+// or Bytes. In JSON it is null, a string (valid UTF-8), or {"base64":
+// "..."}; see internal/sqlvalue, which adjust's records share.
+type Value = sqlvalue.Value
 
 // String makes a non-NULL Value.
-func String(s string) Value { return Value{Valid: true, Bytes: []byte(s)} }
-
-// Equal reports whether two values are the same bytes (NULL equals NULL).
-func (v Value) Equal(o Value) bool {
-	return v.Valid == o.Valid && bytes.Equal(v.Bytes, o.Bytes)
-}
-
-// String renders the value for people: NULL, or the text quoted.
-func (v Value) String() string {
-	if !v.Valid {
-		return "NULL"
-	}
-	if utf8.Valid(v.Bytes) {
-		return fmt.Sprintf("%q", v.Bytes)
-	}
-	return "0x" + fmt.Sprintf("%X", v.Bytes)
-}
-
-// arg is the value as a query parameter.
-func (v Value) arg() any {
-	if !v.Valid {
-		return nil
-	}
-	if utf8.Valid(v.Bytes) {
-		return string(v.Bytes)
-	}
-	return v.Bytes
-}
-
-func (v Value) MarshalJSON() ([]byte, error) {
-	if !v.Valid {
-		return []byte("null"), nil
-	}
-	if utf8.Valid(v.Bytes) {
-		return json.Marshal(string(v.Bytes))
-	}
-	return json.Marshal(struct {
-		B64 string `json:"base64"`
-	}{base64.StdEncoding.EncodeToString(v.Bytes)})
-}
-
-func (v *Value) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		*v = Value{}
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*v = Value{Valid: true, Bytes: []byte(s)}
-		return nil
-	}
-	var o struct {
-		B64 *string `json:"base64"`
-	}
-	if err := json.Unmarshal(b, &o); err != nil || o.B64 == nil {
-		return fmt.Errorf("value must be null, a string or {\"base64\": ...}, not %.40s", b)
-	}
-	raw, err := base64.StdEncoding.DecodeString(*o.B64)
-	if err != nil {
-		return fmt.Errorf("value: %w", err)
-	}
-	*v = Value{Valid: true, Bytes: raw}
-	return nil
-}
+func String(s string) Value { return sqlvalue.Text(s) }
 
 // Step statuses in the state file. A step is marked Started (and saved)
 // before anything changes and Done after; Restore undoes Started and Done

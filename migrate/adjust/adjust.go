@@ -10,6 +10,7 @@ import (
 
 	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/jsonfile"
+	"github.com/qualityunit/lamigrate/internal/sqlvalue"
 )
 
 // Config configures Apply.
@@ -324,11 +325,11 @@ func applySet(ctx context.Context, tx *sql.Tx, db string, ru Rule) (RuleResult, 
 	var conds []string
 	var args []any
 	for _, c := range whereCols {
-		if v := ru.Where[c]; v.Null {
+		if v := ru.Where[c]; !v.Valid {
 			conds = append(conds, ident.Quote(c)+" IS NULL")
 		} else {
 			conds = append(conds, ident.Quote(c)+" = ?")
-			args = append(args, v.V)
+			args = append(args, v.Arg())
 		}
 	}
 	if len(conds) > 0 {
@@ -353,7 +354,7 @@ func applySet(ctx context.Context, tx *sql.Tx, db string, ru Rule) (RuleResult, 
 		}
 		cells := make([]Cell, len(vals))
 		for i, v := range vals {
-			cells[i] = rawCell(v)
+			cells[i] = sqlvalue.Raw(v)
 		}
 		matched = append(matched, row{key: cells[:len(key)], cur: cells[len(key):]})
 	}
@@ -367,7 +368,7 @@ func applySet(ctx context.Context, tx *sql.Tx, db string, ru Rule) (RuleResult, 
 	var setArgs []any
 	for _, c := range setCols {
 		sets = append(sets, ident.Quote(c)+" = ?")
-		setArgs = append(setArgs, ru.Set[c].arg())
+		setArgs = append(setArgs, ru.Set[c].Arg())
 	}
 	var keyConds []string
 	for _, k := range key {
@@ -414,17 +415,10 @@ func applySet(ctx context.Context, tx *sql.Tx, db string, ru Rule) (RuleResult, 
 	return res, nil
 }
 
-func rawCell(v sql.RawBytes) Cell {
-	if v == nil {
-		return Cell{Null: true}
-	}
-	return Cell{V: string(v)}
-}
-
 func cellArgs(cs []Cell) []any {
 	out := make([]any, len(cs))
 	for i, c := range cs {
-		out[i] = c.arg()
+		out[i] = c.Arg()
 	}
 	return out
 }
@@ -452,7 +446,7 @@ func readCells(ctx context.Context, tx *sql.Tx, q string, args []any, n int) ([]
 	}
 	out := make([]Cell, n)
 	for i, v := range vals {
-		out[i] = rawCell(v)
+		out[i] = sqlvalue.Raw(v)
 	}
 	return out, rows.Err()
 }
@@ -512,12 +506,12 @@ func Undo(ctx context.Context, db *sql.DB, rec *Record, dryRun bool) (*UndoRepor
 		var keyArgs, setArgs []any
 		for _, k := range keys {
 			keyConds = append(keyConds, ident.Quote(k)+" = ?")
-			keyArgs = append(keyArgs, ch.Key[k].arg())
+			keyArgs = append(keyArgs, ch.Key[k].Arg())
 		}
 		for _, c := range cols {
 			sel = append(sel, ident.Quote(c))
 			sets = append(sets, ident.Quote(c)+" = ?")
-			setArgs = append(setArgs, ch.Before[c].arg())
+			setArgs = append(setArgs, ch.Before[c].Arg())
 		}
 		where := " WHERE " + strings.Join(keyConds, " AND ")
 		cur, err := readCells(ctx, tx, "SELECT "+strings.Join(sel, ", ")+" FROM "+ident.Quote(ch.Table)+where+" FOR UPDATE", keyArgs, len(cols))

@@ -103,7 +103,7 @@ func TestAdjustIdempotentDryRunAndUndo(t *testing.T) {
 		t.Fatalf("Record() = %d changes, %d statements; want 5 and 1", len(rec.Changes), len(rec.Statements))
 	}
 	c0 := rec.Changes[0]
-	if c0.Key["settingid"].V != "1" || c0.Before["value"].V != "help.old.com" || c0.After["value"].V != "help.cloud.example" {
+	if string(c0.Key["settingid"].Bytes) != "1" || string(c0.Before["value"].Bytes) != "help.old.com" || string(c0.After["value"].Bytes) != "help.cloud.example" {
 		t.Errorf("first change = %+v", c0)
 	}
 
@@ -142,7 +142,7 @@ func TestAdjustIdempotentDryRunAndUndo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Undo: %v", err)
 	}
-	if u.Restored != 4 || len(u.Conflicts) != 1 || u.Conflicts[0].Key["settingid"].V != "2" || len(u.NotUndoable) != 1 {
+	if u.Restored != 4 || len(u.Conflicts) != 1 || string(u.Conflicts[0].Key["settingid"].Bytes) != "2" || len(u.NotUndoable) != 1 {
 		t.Errorf("Undo = restored %d, conflicts %+v, not undoable %d; want 4, setting 2, 1", u.Restored, u.Conflicts, len(u.NotUndoable))
 	}
 	got = settingValues(t, db.DB)
