@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
 
@@ -37,9 +39,7 @@ const adjustRulesJSON = `{
 func settingValues(t *testing.T, db *sql.DB) map[int]string {
 	t.Helper()
 	rows, err := db.Query("SELECT settingid, COALESCE(value,'<null>') FROM qu_g_settings")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "reading qu_g_settings")
 	defer rows.Close()
 	out := map[int]string{}
 	for rows.Next() {
@@ -109,9 +109,7 @@ func TestAdjustIdempotentDryRunAndUndo(t *testing.T) {
 
 	// Round trip through the file, binary values included.
 	path := filepath.Join(t.TempDir(), "adjust-record.json")
-	if err := rec.Write(path); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, rec.Write(path), "writing the record %s", path)
 	rec2, err := ReadRecord(path)
 	if err != nil {
 		t.Fatalf("ReadRecord: %v", err)
