@@ -527,29 +527,19 @@ func TestJournalDamaged(t *testing.T) {
 	cfg := fakeConfig(t)
 	require.NoError(t, os.WriteFile(JournalPath(cfg), []byte("{not json"), 0o600), "writing a damaged journal")
 	p := &Plan{Config: cfg, Steps: []Step{newRecorder().step("a", true, nil)}}
-	if _, err := p.Run(context.Background(), RunOptions{Resume: true}); err == nil || !strings.Contains(err.Error(), "damaged") {
-		t.Errorf("Run(resume) on a damaged journal = %v; want damaged", err)
-	}
+	_, err := p.Run(context.Background(), RunOptions{Resume: true})
+	assert.ErrorIs(t, err, jsonfile.ErrDamaged, "resuming from a damaged journal")
 	if _, err := os.Stat(filepath.Join(cfg.OutputDir, filepath.Base(JournalPath(cfg)))); err != nil {
 		t.Errorf("damaged journal was removed: %v", err)
 	}
 }
 
-// A damaged journal and one of a newer format are refused, each with one
-// error saying which and what to do.
-func TestReadJournalDamagedOrNewer(t *testing.T) {
-	dir := t.TempDir()
-	damaged, newer := filepath.Join(dir, "damaged.json"), filepath.Join(dir, "newer.json")
-	require.NoError(t, os.WriteFile(damaged, []byte(`{"format": 1, "steps": [`), 0o600), "writing a cut journal")
-	require.NoError(t, os.WriteFile(newer, []byte(`{"format": 2, "steps": {"check": "done"}}`), 0o600), "writing a journal of format 2")
-
-	_, err := ReadJournal(damaged)
-	require.ErrorIs(t, err, jsonfile.ErrDamaged, "a cut journal is damaged")
-	assert.Equal(t, "migrate: journal "+damaged+" is damaged (unexpected end of JSON input): move it aside to start over", err.Error(),
-		"message for a damaged journal")
-
-	_, err = ReadJournal(newer)
-	require.ErrorIs(t, err, jsonfile.ErrFormat, "a journal of format 2 is of another format, whatever its steps look like")
-	assert.Equal(t, "migrate: journal "+newer+" has format 2, newer than this lamigrate reads (format 1): use the lamigrate release that wrote it, or a newer one", err.Error(),
-		"message for a newer journal")
+// A journal of a newer format is refused as such, whatever its steps look
+// like (internal/jsonfile tests the other cases; TestJournalDamaged a
+// damaged journal).
+func TestReadJournalNewer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"format": 2, "steps": {"check": "done"}}`), 0o600), "writing a journal of format 2")
+	_, err := ReadJournal(path)
+	assert.EqualError(t, err, "migrate: journal "+path+" has format 2, newer than this lamigrate reads (format 1): use the lamigrate release that wrote it, or a newer one", "reading a journal of format 2")
 }
