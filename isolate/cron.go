@@ -13,7 +13,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/internal/atomicfile"
 )
 
 // CronMarker prefixes every cron line isolate comments out. Restore removes
@@ -145,7 +145,7 @@ func (t cronTarget) write(ctx context.Context, r Runner, data []byte) error {
 		if err != nil {
 			return err
 		}
-		if err := manifest.WriteFileAtomic(t.path, data, fi.Mode().Perm()); err != nil {
+		if err := atomicfile.Write(t.path, data, fi.Mode().Perm()); err != nil {
 			return err
 		}
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {

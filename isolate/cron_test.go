@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestDisableCronLines(t *testing.T) {
@@ -118,9 +120,7 @@ func TestIsolateInstallDirCronWebServer(t *testing.T) {
 	dir := t.TempDir()
 	install := filepath.Join(dir, "la")
 	pipe := filepath.Join(install, "accounts", "mail_pipe.php")
-	if err := os.MkdirAll(filepath.Dir(pipe), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(filepath.Dir(pipe), 0o755), "making the folder of the mail pipe")
 	pipeContent := "<?php // pipe\n"
 	os.WriteFile(pipe, []byte(pipeContent), 0o755)
 
@@ -148,9 +148,7 @@ func TestIsolateInstallDirCronWebServer(t *testing.T) {
 	ctx := context.Background()
 
 	dry, err := Isolate(ctx, db.DB, DefaultProfile(), state, Options{DryRun: true, InstallDir: opts.InstallDir, Cron: opts.Cron, WebServer: opts.WebServer, Runner: fr})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "isolate, dry run")
 	if len(dry.Files) != 1 || len(dry.Cron) != 3 || len(dry.Services) != 2 {
 		t.Errorf("dry run plan = files %v cron %v services %v; want 1, 3, 2", dry.Files, dry.Cron, dry.Services)
 	}
@@ -244,15 +242,12 @@ func TestRestoreCronEditedSince(t *testing.T) {
 	os.WriteFile(ct, []byte(orig), 0o644)
 	state := filepath.Join(dir, "state.json")
 	opts := Options{Cron: &CronOptions{Files: []string{ct}}, Runner: &fakeRunner{}}
-	if _, err := Isolate(context.Background(), db.DB, DefaultProfile(), state, opts); err != nil {
-		t.Fatal(err)
-	}
+	_, err := Isolate(context.Background(), db.DB, DefaultProfile(), state, opts)
+	require.NoError(t, err, "isolate")
 	cur, _ := os.ReadFile(ct)
 	os.WriteFile(ct, append(cur, "5 5 * * * root added-later\n"...), 0o644)
 	rr, err := Restore(context.Background(), db.DB, state, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "restore after a line was added to the crontab")
 	got, _ := os.ReadFile(ct)
 	if string(got) != orig+"5 5 * * * root added-later\n" || rr.Cron[0].Status != "restored" {
 		t.Errorf("Restore of an edited crontab = %q (%+v); want the line re-enabled and the addition kept", got, rr.Cron)
@@ -267,9 +262,7 @@ func TestWebServerSysV(t *testing.T) {
 	fr := &fakeRunner{running: map[string]bool{"apache2": true, "php7.4-fpm": true}}
 	w := WebServerOptions{SystemdDir: filepath.Join(dir, "no-systemd"), InitDir: dir}
 	cmds, err := w.commands(context.Background(), fr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "the web server's stop and start commands")
 	want := []ServiceCommand{
 		{Name: "apache2", Stop: []string{"service", "apache2", "stop"}, Start: []string{"service", "apache2", "start"}},
 		{Name: "php7.4-fpm", Stop: []string{"service", "php7.4-fpm", "stop"}, Start: []string{"service", "php7.4-fpm", "start"}},
@@ -285,7 +278,7 @@ func TestWebServerSysV(t *testing.T) {
 
 func TestIsolateStopFailureRestores(t *testing.T) {
 	db := newSchemaDB(t)
-	before := digests(t, db)
+	before := db.Digests(t)
 	dir := t.TempDir()
 	fr := &fakeRunner{}
 	opts := Options{WebServer: &WebServerOptions{Services: []ServiceCommand{{Name: "web", Stop: []string{"false-stop"}, Start: []string{"service", "web", "start"}}}}, Runner: fr}
@@ -293,7 +286,7 @@ func TestIsolateStopFailureRestores(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "stopping web") || !strings.Contains(err.Error(), "switched back on what this run changed") {
 		t.Fatalf("Isolate with a failing stop = %v; want stopping web ... restored", err)
 	}
-	sameDigests(t, "after failed isolate", digests(t, db), before)
+	sameDigests(t, "after failed isolate", db.Digests(t), before)
 	if fr.calls[len(fr.calls)-1] != "service web start" {
 		t.Errorf("last command = %q; want the web server started again", fr.calls[len(fr.calls)-1])
 	}

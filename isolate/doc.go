@@ -21,8 +21,9 @@
 //
 // [Isolate] handles one source per transaction: it locks the active rows
 // (SELECT ... FOR UPDATE), appends their keys and original values to the
-// state file (JSON, mode 0600, temp file + fsync + rename) and only then
-// updates them, each row only while it still holds the value just read.
+// state file (JSON, mode 0600, written by internal/atomicfile: temp file,
+// fsync, rename, fsync of the folder) and only then updates them, each row
+// only while it still holds the value just read.
 // Files, crontabs and services are recorded the same way before they are
 // touched. A lock file (FILE.lock, flock) keeps two runs from interleaving;
 // it is removed when the run ends, while still held, and a run that locked a
@@ -32,6 +33,8 @@
 // still the one isolation wrote; anything else is a [Conflict], reported and
 // left alone. It needs only the state file, so it also works on the
 // imported copy of the database in the cloud. Running it twice is harmless.
+// A damaged state file, or one of another [StateFormat], is refused by
+// [ReadState] with one error saying which, before anything is touched.
 //
 // The state file records the machine isolate ran on ([Host]: host name and
 // /etc/machine-id) and the database server it changed ([Server]). Files,

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qualityunit/lamigrate/internal/atomicfile"
 	"github.com/qualityunit/lamigrate/internal/ident"
 )
 
@@ -194,7 +195,7 @@ func Isolate(ctx context.Context, db *sql.DB, p *Profile, statePath string, o Op
 	}
 	if sf.s.Restored != nil {
 		archive := fmt.Sprintf("%s.restored-%s", statePath, sf.s.Restored.UTC().Format("20060102T150405Z"))
-		if err := os.Rename(statePath, archive); err != nil {
+		if err := atomicfile.Rename(statePath, archive); err != nil {
 			return nil, fmt.Errorf("isolate: archiving the restored state file: %w", err)
 		}
 		now := time.Now().UTC()
@@ -754,9 +755,9 @@ func isolateSource(ctx context.Context, db *sql.DB, src Source, st SourceStatus,
 		rows := groups[g]
 		for start := 0; start < len(rows); start += batchSize {
 			batch := rows[start:min(start+batchSize, len(rows))]
-			args := []any{write.arg(), batch[0].Original.arg()}
+			args := []any{write.Arg(), batch[0].Original.Arg()}
 			for _, r := range batch {
-				args = append(args, r.Key.arg())
+				args = append(args, r.Key.Arg())
 			}
 			q := "UPDATE " + ident.Quote(src.Table) + " SET " + ident.Quote(src.Column) + " = ? WHERE " +
 				ident.Quote(src.Column) + " <=> ? AND " + ident.Quote(src.Key) + " IN (" + placeholders(len(batch)) + ")"
@@ -940,7 +941,7 @@ func moveAside(installDir string, src Source, sf *stateFile, p Progress, ch *cha
 		}
 	}
 	if errPath == nil {
-		if err := os.Rename(path, aside); err != nil {
+		if err := atomicfile.Rename(path, aside); err != nil {
 			return fs, "", fmt.Errorf("isolate: moving %s aside: %w", path, err)
 		}
 		ch.files = append(ch.files, *fs)

@@ -9,38 +9,11 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
-	"github.com/qualityunit/lamigrate/internal/rowhash"
 )
-
-// digests returns every table's content digest.
-func digests(t *testing.T, db *mysqltest.DB) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	rows, err := db.QueryContext(ctx, "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() ORDER BY 1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	out := map[string]string{}
-	for _, n := range names {
-		d, err := rowhash.Table(ctx, db.DB, db.Name, n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[n] = d.String()
-	}
-	return out
-}
 
 func sameDigests(t *testing.T, what string, got, want map[string]string) {
 	t.Helper()
@@ -57,9 +30,7 @@ func sameDigests(t *testing.T, what string, got, want map[string]string) {
 func activeCount(t *testing.T, db *mysqltest.DB, p *Profile) map[string]int64 {
 	t.Helper()
 	st, err := p.Inspect(context.Background(), db.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "inspecting the profile's sources")
 	m := map[string]int64{}
 	for _, s := range st {
 		m[s.Name] = s.Active
@@ -84,7 +55,7 @@ func TestIsolateRestoreRoundTrip(t *testing.T) {
 	db := mysqltest.New(t)
 	liveAgentSchema(t, db)
 	ctx := context.Background()
-	before := digests(t, db)
+	before := db.Digests(t)
 	state := filepath.Join(t.TempDir(), "state.json")
 	p := DefaultProfile()
 	var events []Event
@@ -123,9 +94,7 @@ func TestIsolateRestoreRoundTrip(t *testing.T) {
 		t.Fatalf("state file mode = %v, %v; want 0600", fi.Mode(), err)
 	}
 	s, err := ReadState(state)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "reading the state file after isolate")
 	if ss := s.source("ip allow-list"); ss == nil || len(ss.Rows) != 1 || string(ss.Rows[0].Original.Bytes) != "10.0.0.1\n192.168.1.0/24  " {
 		t.Fatalf("state ip allow-list = %+v; want its original value", ss)
 	}
@@ -137,7 +106,7 @@ func TestIsolateRestoreRoundTrip(t *testing.T) {
 	if rr.Restored() != 9 || rr.Conflicts() != 0 {
 		t.Errorf("Restore restored %d rows with %d conflicts; want 9, 0", rr.Restored(), rr.Conflicts())
 	}
-	sameDigests(t, "after restore", digests(t, db), before)
+	sameDigests(t, "after restore", db.Digests(t), before)
 
 	rr, err = Restore(ctx, db.DB, state, Options{})
 	if err != nil || rr.Restored() != 0 || rr.Conflicts() != 0 {
@@ -150,7 +119,7 @@ func TestIsolateRestoreRoundTrip(t *testing.T) {
 	if already != 9 {
 		t.Errorf("second Restore found %d rows already restored; want 9", already)
 	}
-	sameDigests(t, "after second restore", digests(t, db), before)
+	sameDigests(t, "after second restore", db.Digests(t), before)
 
 	// A restored state starts a new round, archiving the old file.
 	if _, err := Isolate(ctx, db.DB, p, state, Options{}); err != nil {
@@ -159,17 +128,16 @@ func TestIsolateRestoreRoundTrip(t *testing.T) {
 	if m, _ := filepath.Glob(state + ".restored-*"); len(m) != 1 {
 		t.Errorf("archived state files = %v; want one", m)
 	}
-	if _, err := Restore(ctx, db.DB, state, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	sameDigests(t, "after second round", digests(t, db), before)
+	_, err = Restore(ctx, db.DB, state, Options{})
+	require.NoError(t, err, "restore")
+	sameDigests(t, "after second round", db.Digests(t), before)
 }
 
 // (a) a crash between two sources: restore still returns everything.
 func TestIsolateKilledBetweenSources(t *testing.T) {
 	db := mysqltest.New(t)
 	liveAgentSchema(t, db)
-	before := digests(t, db)
+	before := db.Digests(t)
 	state := filepath.Join(t.TempDir(), "state.json")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -182,9 +150,7 @@ func TestIsolateKilledBetweenSources(t *testing.T) {
 		t.Fatalf("Isolate cancelled with Keep = %v; want context.Canceled, kept", err)
 	}
 	s, err := ReadState(state)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "reading the state file")
 	if len(s.Sources) != 2 || s.Sources[0].Status != Done || s.Sources[1].Status != Done {
 		t.Fatalf("state after crash has %+v; want the two mail sources done", s.Sources)
 	}
@@ -197,14 +163,14 @@ func TestIsolateKilledBetweenSources(t *testing.T) {
 	if _, err := Restore(context.Background(), db.DB, state, Options{}); err != nil {
 		t.Fatalf("Restore = %v", err)
 	}
-	sameDigests(t, "after restore", digests(t, db), before)
+	sameDigests(t, "after restore", db.Digests(t), before)
 }
 
 // (a') a crash after the state was written but before the update committed.
 func TestIsolateCrashBeforeCommit(t *testing.T) {
 	db := mysqltest.New(t)
 	liveAgentSchema(t, db)
-	before := digests(t, db)
+	before := db.Digests(t)
 	state := filepath.Join(t.TempDir(), "state.json")
 	crash := errors.New("crash")
 	_, err := Isolate(context.Background(), db.DB, DefaultProfile(), state, Options{Keep: true, afterRecord: func(name string) error {
@@ -221,22 +187,20 @@ func TestIsolateCrashBeforeCommit(t *testing.T) {
 		t.Fatalf("state facebook pages = %+v; want started with 1 row recorded", ss)
 	}
 	rr, err := Restore(context.Background(), db.DB, state, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "restore")
 	for _, sr := range rr.Sources {
 		if sr.Name == "facebook pages" && (sr.Already != 1 || sr.Restored != 0) {
 			t.Errorf("Restore facebook pages = %+v; want 1 already (its update never committed)", sr)
 		}
 	}
-	sameDigests(t, "after restore", digests(t, db), before)
+	sameDigests(t, "after restore", db.Digests(t), before)
 }
 
 // (b) Ctrl-C restores what was done unless Keep.
 func TestIsolateCancelRestores(t *testing.T) {
 	db := mysqltest.New(t)
 	liveAgentSchema(t, db)
-	before := digests(t, db)
+	before := db.Digests(t)
 	state := filepath.Join(t.TempDir(), "state.json")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -251,7 +215,7 @@ func TestIsolateCancelRestores(t *testing.T) {
 	if res == nil || res.RolledBack == nil || res.RolledBack.Restored() != 7 {
 		t.Fatalf("Isolate cancelled: rolled back = %+v; want 7 rows restored", res)
 	}
-	sameDigests(t, "after cancelled isolate", digests(t, db), before)
+	sameDigests(t, "after cancelled isolate", db.Digests(t), before)
 	// The same command again works.
 	if _, err := Isolate(context.Background(), db.DB, DefaultProfile(), state, Options{}); err != nil {
 		t.Fatalf("Isolate again after a cancelled run = %v", err)
@@ -264,15 +228,12 @@ func TestRestoreConflicts(t *testing.T) {
 	liveAgentSchema(t, db)
 	state := filepath.Join(t.TempDir(), "state.json")
 	ctx := context.Background()
-	if _, err := Isolate(ctx, db.DB, DefaultProfile(), state, Options{}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := Isolate(ctx, db.DB, DefaultProfile(), state, Options{})
+	require.NoError(t, err, "isolate")
 	db.MustExec(t, "UPDATE qu_la_mail_accounts SET status = 'A' WHERE mailaccountid = 'm0000002'",
 		"DELETE FROM qu_la_contactwidgets WHERE contactwidgetid = 'w0000002'")
 	rr, err := Restore(ctx, db.DB, state, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "restore after rows changed")
 	var conflicts []Conflict
 	var missing []Value
 	for _, s := range rr.Sources {
@@ -333,9 +294,8 @@ func TestIsolateRerunKeepsFirstOriginals(t *testing.T) {
 			t.Errorf("state original of %s = %q; want %q (the first one recorded)", k, orig[k], v)
 		}
 	}
-	if _, err := Restore(ctx, db.DB, state, Options{}); err != nil {
-		t.Fatal(err)
-	}
+	_, err = Restore(ctx, db.DB, state, Options{})
+	require.NoError(t, err, "restore")
 	if got := column(t, db, "qu_la_mail_accounts", "status", "mailaccountid", "m0000001"); got != "A" {
 		t.Errorf("m0000001 after restore = %q; want A, the first original", got)
 	}
@@ -347,31 +307,27 @@ func TestIsolateOddValues(t *testing.T) {
 		"CREATE TABLE `we``ird` (`k``ey` VARBINARY(8) PRIMARY KEY, `sw itch` VARBINARY(8), n INT)",
 		"INSERT INTO `we``ird` VALUES (X'00FF01',NULL,1),('b',X'FF00',2),('c','',3),('d','ok',4)",
 	)
-	before := digests(t, db)
+	before := db.Digests(t)
 	p := &Profile{Sources: []Source{{Name: "odd", Table: "we`ird", Key: "k`ey", Column: "sw itch",
 		ActiveWhere: "`sw itch` IS NULL OR `sw itch` IN (X'FF00', '') OR n = 4", Write: "off"}}}
 	state := filepath.Join(t.TempDir(), "state.json")
 	res, err := Isolate(context.Background(), db.DB, p, state, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "isolate with the custom profile")
 	if res.Sources[0].Changed != 4 {
 		t.Errorf("Isolate changed %d rows; want 4", res.Sources[0].Changed)
 	}
-	if _, err := Restore(context.Background(), db.DB, state, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	sameDigests(t, "after restore", digests(t, db), before)
+	_, err = Restore(context.Background(), db.DB, state, Options{})
+	require.NoError(t, err, "restore")
+	sameDigests(t, "after restore", db.Digests(t), before)
 }
 
 func TestIsolateRestoreOnCopy(t *testing.T) {
 	src := mysqltest.New(t)
 	liveAgentSchema(t, src)
-	before := digests(t, src)
+	before := src.Digests(t)
 	state := filepath.Join(t.TempDir(), "state.json")
-	if _, err := Isolate(context.Background(), src.DB, DefaultProfile(), state, Options{}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := Isolate(context.Background(), src.DB, DefaultProfile(), state, Options{})
+	require.NoError(t, err, "isolate of the source")
 	// The "import": a copy of the isolated database under another name.
 	dst := mysqltest.New(t)
 	for tbl := range before {
@@ -382,18 +338,16 @@ func TestIsolateRestoreOnCopy(t *testing.T) {
 	if err != nil || rr.Restored() != 9 {
 		t.Fatalf("Restore on the copy = %v restored, %v; want 9", rr.Restored(), err)
 	}
-	sameDigests(t, "copy after restore", digests(t, dst), before)
+	sameDigests(t, "copy after restore", dst.Digests(t), before)
 }
 
 func TestIsolateDryRun(t *testing.T) {
 	db := mysqltest.New(t)
 	liveAgentSchema(t, db)
-	before := digests(t, db)
+	before := db.Digests(t)
 	state := filepath.Join(t.TempDir(), "state.json")
 	res, err := Isolate(context.Background(), db.DB, DefaultProfile(), state, Options{DryRun: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "isolate, dry run")
 	if res.Sources[0].Status != "would isolate" || len(res.Sources[0].Keys) != 3 {
 		t.Errorf("dry run mail accounts = %+v; want would isolate 3 keys", res.Sources[0])
 	}
@@ -403,13 +357,13 @@ func TestIsolateDryRun(t *testing.T) {
 	if _, err := os.Stat(state); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("dry run created the state file (%v)", err)
 	}
-	sameDigests(t, "after dry run", digests(t, db), before)
+	sameDigests(t, "after dry run", db.Digests(t), before)
 }
 
 func TestIsolateBadCondition(t *testing.T) {
 	db := mysqltest.New(t)
 	liveAgentSchema(t, db)
-	before := digests(t, db)
+	before := db.Digests(t)
 	p := DefaultProfile()
 	p.Sources[5].ActiveWhere = "rtype = 'I' AND rstatus == 'E'"
 	_, err := Isolate(context.Background(), db.DB, p, filepath.Join(t.TempDir(), "s.json"), Options{})
@@ -417,7 +371,7 @@ func TestIsolateBadCondition(t *testing.T) {
 	if !errors.As(err, &pe) || pe.Source != "chat invitations" || pe.Field != "active_where" {
 		t.Fatalf("Isolate with a typo = %v; want a ProfileError naming chat invitations, active_where", err)
 	}
-	sameDigests(t, "after refused isolate", digests(t, db), before)
+	sameDigests(t, "after refused isolate", db.Digests(t), before)
 }
 
 func TestIsolateLocked(t *testing.T) {
@@ -425,13 +379,9 @@ func TestIsolateLocked(t *testing.T) {
 	liveAgentSchema(t, db)
 	state := filepath.Join(t.TempDir(), "state.json")
 	lf, err := os.OpenFile(state+".lock", os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "opening the lock file")
 	defer lf.Close()
-	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, syscall.Flock(int(lf.Fd()), syscall.LOCK_EX), "holding the lock as another run would")
 	if _, err := Isolate(context.Background(), db.DB, DefaultProfile(), state, Options{}); !errors.Is(err, ErrLocked) {
 		t.Errorf("Isolate while locked = %v; want ErrLocked", err)
 	}
@@ -445,9 +395,8 @@ func TestIsolateOtherDatabase(t *testing.T) {
 	liveAgentSchema(t, a)
 	liveAgentSchema(t, b)
 	state := filepath.Join(t.TempDir(), "state.json")
-	if _, err := Isolate(context.Background(), a.DB, DefaultProfile(), state, Options{Keep: true}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := Isolate(context.Background(), a.DB, DefaultProfile(), state, Options{Keep: true})
+	require.NoError(t, err, "isolate of database a")
 	if _, err := Isolate(context.Background(), b.DB, DefaultProfile(), state, Options{}); err == nil || !strings.Contains(err.Error(), "belongs to database") {
 		t.Errorf("Isolate of another database with the same state = %v; want a refusal", err)
 	}

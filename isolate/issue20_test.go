@@ -39,7 +39,7 @@ func noLockLeft(t *testing.T, state string) {
 func TestIsolateCronRefusesPendingJobs(t *testing.T) {
 	db := newSchemaDB(t)
 	db.MustExec(t, "INSERT INTO qu_g_queued_jobs (status) VALUES ('P'),('R'),('F')")
-	before := digests(t, db)
+	before := db.Digests(t)
 	dir := t.TempDir()
 	ct := cronFile(t, dir)
 	state := filepath.Join(dir, "state.json")
@@ -53,7 +53,7 @@ func TestIsolateCronRefusesPendingJobs(t *testing.T) {
 	assert.Equal(t, "qu_g_queued_jobs", jp.Table)
 	assert.Contains(t, err.Error(), "2 background jobs are still pending (qu_g_queued_jobs)")
 	assert.NotContains(t, err.Error(), "\n")
-	sameDigests(t, "after the refusal", digests(t, db), before)
+	sameDigests(t, "after the refusal", db.Digests(t), before)
 	assert.Equal(t, "SHELL=/bin/sh\n"+jobsLine, readFile(t, ct), "crontab changed by a refused isolate")
 	_, err = os.Stat(state)
 	assert.True(t, errors.Is(err, os.ErrNotExist), "refused isolate wrote the state file: %v", err)
@@ -112,7 +112,7 @@ func TestIsolateFailureKeepsEarlierRounds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			db := newSchemaDB(t)
-			before := digests(t, db)
+			before := db.Digests(t)
 			dir := t.TempDir()
 			pipe := filepath.Join(dir, "la", "accounts", "mail_pipe.php")
 			require.NoError(t, os.MkdirAll(filepath.Dir(pipe), 0o755))
@@ -122,7 +122,7 @@ func TestIsolateFailureKeepsEarlierRounds(t *testing.T) {
 
 			_, err := Isolate(ctx, db.DB, DefaultProfile(), state, Options{})
 			require.NoError(t, err)
-			isolated := digests(t, db)
+			isolated := db.Digests(t)
 			o := tt.second(dir)
 			res, err := Isolate(ctx, db.DB, DefaultProfile(), state, o)
 			require.Error(t, err)
@@ -134,7 +134,7 @@ func TestIsolateFailureKeepsEarlierRounds(t *testing.T) {
 			assert.Contains(t, err.Error(), "restore them with the state file "+state)
 			require.NotNil(t, res.RolledBack)
 			// The first round's rows stay isolated.
-			sameDigests(t, "after the failed second call", digests(t, db), isolated)
+			sameDigests(t, "after the failed second call", db.Digests(t), isolated)
 			if tt.afterSecond != nil {
 				tt.afterSecond(t, dir)
 			}
@@ -148,7 +148,7 @@ func TestIsolateFailureKeepsEarlierRounds(t *testing.T) {
 			rr, err := Restore(ctx, db.DB, state, Options{})
 			require.NoError(t, err)
 			assert.Equal(t, 0, rr.Conflicts())
-			sameDigests(t, "after restore", digests(t, db), before)
+			sameDigests(t, "after restore", db.Digests(t), before)
 		})
 	}
 }
@@ -160,7 +160,7 @@ func TestIsolateAlreadyIsolated(t *testing.T) {
 	first := filepath.Join(dir, "isolate-state.json")
 	_, err := Isolate(ctx, db.DB, DefaultProfile(), first, Options{})
 	require.NoError(t, err)
-	isolated := digests(t, db)
+	isolated := db.Digests(t)
 
 	second := filepath.Join(dir, "again.json")
 	_, err = Isolate(ctx, db.DB, DefaultProfile(), second, Options{})
@@ -173,7 +173,7 @@ func TestIsolateAlreadyIsolated(t *testing.T) {
 	_, err = os.Stat(second)
 	assert.True(t, errors.Is(err, os.ErrNotExist), "refused isolate wrote %s: %v", second, err)
 	noLockLeft(t, second)
-	sameDigests(t, "after the refusal", digests(t, db), isolated)
+	sameDigests(t, "after the refusal", db.Digests(t), isolated)
 
 	// Resuming with the same state file works as before.
 	res, err := Isolate(ctx, db.DB, DefaultProfile(), first, Options{})
@@ -268,7 +268,7 @@ func TestIsolateRefusesNoCronLine(t *testing.T) {
 	ct := filepath.Join(dir, "crontab")
 	require.NoError(t, os.WriteFile(ct, []byte("0 0 * * * root /usr/bin/true\n"), 0o644))
 	empty := ""
-	before := digests(t, db)
+	before := db.Digests(t)
 	state := filepath.Join(dir, "s.json")
 	_, err := Isolate(context.Background(), db.DB, DefaultProfile(), state,
 		Options{Cron: &CronOptions{User: true, Files: []string{ct}}, Runner: &fakeRunner{crontab: &empty}})
@@ -278,7 +278,7 @@ func TestIsolateRefusesNoCronLine(t *testing.T) {
 	assert.Contains(t, msg, "the user crontab (crontab -l), "+ct)
 	assert.Contains(t, msg, "--crontab-command 'crontab -u www-data'")
 	assert.Contains(t, msg, "nothing was changed")
-	sameDigests(t, "after the refusal", digests(t, db), before)
+	sameDigests(t, "after the refusal", db.Digests(t), before)
 	_, err = os.Stat(state)
 	assert.True(t, errors.Is(err, os.ErrNotExist), "refused isolate wrote %s: %v", state, err)
 
@@ -291,7 +291,7 @@ func TestIsolateRefusesNoCronLine(t *testing.T) {
 
 func TestRestoreOnlyRowsOnAnotherMachine(t *testing.T) {
 	db := newSchemaDB(t)
-	before := digests(t, db)
+	before := db.Digests(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	ct := cronFile(t, dir)
@@ -311,7 +311,7 @@ func TestRestoreOnlyRowsOnAnotherMachine(t *testing.T) {
 
 	// The cloud copy: rows back, the crontab left alone.
 	copyDB := newSchemaDB(t)
-	copyBefore := digests(t, copyDB)
+	copyBefore := copyDB.Digests(t)
 	_, err = Isolate(ctx, copyDB.DB, DefaultProfile(), filepath.Join(t.TempDir(), "s.json"), Options{}) // as the dump holds it
 	require.NoError(t, err)
 	cp := filepath.Join(t.TempDir(), "state.json")
@@ -323,7 +323,7 @@ func TestRestoreOnlyRowsOnAnotherMachine(t *testing.T) {
 	assert.Empty(t, rr.Cron)
 	assert.Equal(t, int64(9), rr.Restored())
 	assert.Zero(t, rr.Conflicts())
-	sameDigests(t, "cloud copy after restore", digests(t, copyDB), copyBefore)
+	sameDigests(t, "cloud copy after restore", copyDB.Digests(t), copyBefore)
 	assert.Equal(t, disabled, readFile(t, ct))
 
 	// The copy on the machine isolate ran on (a rehearsal, the demo): still
@@ -336,7 +336,7 @@ func TestRestoreOnlyRowsOnAnotherMachine(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, rr.LeftAlone, "1 cron line belong to the installation of database "+db.Name)
 	assert.Empty(t, rr.Cron)
-	sameDigests(t, "same-machine copy after restore", digests(t, copyDB), copyBefore)
+	sameDigests(t, "same-machine copy after restore", copyDB.Digests(t), copyBefore)
 	assert.Equal(t, disabled, readFile(t, ct))
 
 	// RowsOnly on the source machine too.
@@ -354,7 +354,7 @@ func TestRestoreOnlyRowsOnAnotherMachine(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, rr.LeftAlone)
 	assert.Equal(t, "SHELL=/bin/sh\n"+jobsLine, readFile(t, ct))
-	sameDigests(t, "after restore", digests(t, db), before)
+	sameDigests(t, "after restore", db.Digests(t), before)
 
 	// A state file without a machine (older versions) is restored whole.
 	_, err = Isolate(ctx, db.DB, DefaultProfile(), state, Options{Cron: &CronOptions{Files: []string{ct}}, Runner: &fakeRunner{}, thisHost: src})

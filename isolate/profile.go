@@ -6,11 +6,11 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/go-sql-driver/mysql"
+
 	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/strictjson"
 )
@@ -80,15 +80,7 @@ func DefaultProfile() *Profile {
 
 // LoadProfile reads and validates a profile file.
 func LoadProfile(path string) (*Profile, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("isolate: profile: %w", err)
-	}
-	p, err := ParseProfile(b)
-	if err != nil {
-		return nil, fmt.Errorf("%w (in %s)", err, path)
-	}
-	return p, nil
+	return strictjson.ReadFile(path, "isolate: profile", ParseProfile)
 }
 
 // ParseProfile decodes and validates a profile. Unknown fields are errors,

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
 
@@ -111,9 +113,7 @@ func TestLoadProfile(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, s string) string {
 		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.WriteFile(p, []byte(s), 0o600), "writing the profile %s", p)
 		return p
 	}
 	good := write("good.json", `{"sources":[{"name":"x","table":"t","key":"id","column":"c","active_where":"c='A'","write":"I"}]}`)

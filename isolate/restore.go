@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qualityunit/lamigrate/internal/atomicfile"
 	"github.com/qualityunit/lamigrate/internal/ident"
 )
 
@@ -262,7 +263,7 @@ func restoreSource(ctx context.Context, db *sql.DB, ss SourceState) (SourceResto
 		batch := ss.Rows[start:min(start+batchSize, len(ss.Rows))]
 		args := make([]any, len(batch))
 		for i, r := range batch {
-			args[i] = r.Key.arg()
+			args[i] = r.Key.Arg()
 		}
 		rows, err := tx.QueryContext(ctx, "SELECT "+key+", "+col+" FROM "+table+" WHERE "+key+" IN ("+placeholders(len(batch))+") FOR UPDATE", args...)
 		if err != nil {
@@ -303,9 +304,9 @@ func restoreSource(ctx context.Context, db *sql.DB, ss SourceState) (SourceResto
 		}
 		for _, g := range order {
 			grp := groups[g]
-			args := []any{grp[0].Original.arg(), write.arg()}
+			args := []any{grp[0].Original.Arg(), write.Arg()}
 			for _, r := range grp {
-				args = append(args, r.Key.arg())
+				args = append(args, r.Key.Arg())
 			}
 			q := "UPDATE " + table + " SET " + col + " = ? WHERE " + col + " <=> ? AND " + key + " IN (" + placeholders(len(grp)) + ")"
 			res, err := tx.ExecContext(ctx, q, args...)
@@ -331,7 +332,7 @@ func restoreFile(fs FileState) FileRestore {
 	case errAside == nil && errPath == nil:
 		fr.Status, fr.Reason = "conflict", fmt.Sprintf("both %s and %s exist; left both alone", fs.Path, fs.Aside)
 	case errAside == nil:
-		if err := os.Rename(fs.Aside, fs.Path); err != nil {
+		if err := atomicfile.Rename(fs.Aside, fs.Path); err != nil {
 			fr.Status, fr.Reason = "conflict", err.Error()
 		} else {
 			fr.Status = "restored"

@@ -1,9 +1,6 @@
 package isolate
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,86 +8,21 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
-	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/internal/jsonfile"
+	"github.com/qualityunit/lamigrate/internal/sqlvalue"
 )
 
 // StateFormat is the version of the state file layout.
 const StateFormat = 1
 
-// Value is one column value as the server returned it: NULL, or bytes. In
-// JSON it is null, a string (valid UTF-8), or {"base64": "..."}.
-type Value struct {
-	Valid bool
-	Bytes []byte
-}
+// Value is one column value as the server returned it: NULL (Valid false),
+// or Bytes. In JSON it is null, a string (valid UTF-8), or {"base64":
+// "..."}; see internal/sqlvalue, which adjust's records share.
+type Value = sqlvalue.Value
 
 // String makes a non-NULL Value.
-func String(s string) Value { return Value{Valid: true, Bytes: []byte(s)} }
-
-// Equal reports whether two values are the same bytes (NULL equals NULL).
-func (v Value) Equal(o Value) bool {
-	return v.Valid == o.Valid && bytes.Equal(v.Bytes, o.Bytes)
-}
-
-// String renders the value for people: NULL, or the text quoted.
-func (v Value) String() string {
-	if !v.Valid {
-		return "NULL"
-	}
-	if utf8.Valid(v.Bytes) {
-		return fmt.Sprintf("%q", v.Bytes)
-	}
-	return "0x" + fmt.Sprintf("%X", v.Bytes)
-}
-
-// arg is the value as a query parameter.
-func (v Value) arg() any {
-	if !v.Valid {
-		return nil
-	}
-	if utf8.Valid(v.Bytes) {
-		return string(v.Bytes)
-	}
-	return v.Bytes
-}
-
-func (v Value) MarshalJSON() ([]byte, error) {
-	if !v.Valid {
-		return []byte("null"), nil
-	}
-	if utf8.Valid(v.Bytes) {
-		return json.Marshal(string(v.Bytes))
-	}
-	return json.Marshal(struct {
-		B64 string `json:"base64"`
-	}{base64.StdEncoding.EncodeToString(v.Bytes)})
-}
-
-func (v *Value) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
-		*v = Value{}
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*v = Value{Valid: true, Bytes: []byte(s)}
-		return nil
-	}
-	var o struct {
-		B64 *string `json:"base64"`
-	}
-	if err := json.Unmarshal(b, &o); err != nil || o.B64 == nil {
-		return fmt.Errorf("value must be null, a string or {\"base64\": ...}, not %.40s", b)
-	}
-	raw, err := base64.StdEncoding.DecodeString(*o.B64)
-	if err != nil {
-		return fmt.Errorf("value: %w", err)
-	}
-	*v = Value{Valid: true, Bytes: raw}
-	return nil
-}
+func String(s string) Value { return sqlvalue.Text(s) }
 
 // Step statuses in the state file. A step is marked Started (and saved)
 // before anything changes and Done after; Restore undoes Started and Done
@@ -279,18 +211,17 @@ func (s *State) source(name string) *SourceState {
 	return nil
 }
 
-// ReadState loads a state file.
+// stateKind is the state file's kind of versioned file.
+var stateKind = jsonfile.Kind{Name: "isolate: state file", Format: StateFormat,
+	Damaged: "restore needs the original values it holds: mend it by hand, or use a copy of it"}
+
+// ReadState loads a state file. A missing file's error wraps
+// fs.ErrNotExist, a damaged one's jsonfile.ErrDamaged, one of another
+// format's jsonfile.ErrFormat.
 func ReadState(path string) (*State, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("isolate: state file: %w", err)
-	}
 	var s State
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("isolate: state file %s is damaged: %w", path, err)
-	}
-	if s.Format != StateFormat {
-		return nil, fmt.Errorf("isolate: state file %s has format %d; this lamigrate reads %d", path, s.Format, StateFormat)
+	if err := stateKind.Read(path, &s); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }
@@ -362,11 +293,7 @@ func lockFile(name string) (*os.File, error) {
 // save writes the state atomically with mode 0600.
 func (sf *stateFile) save() error {
 	sf.s.Updated = time.Now().UTC()
-	b, err := json.MarshalIndent(sf.s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("isolate: encoding state: %w", err)
-	}
-	if err := manifest.WriteFileAtomic(sf.path, append(b, '\n'), 0o600); err != nil {
+	if err := jsonfile.Write(sf.path, sf.s); err != nil {
 		return fmt.Errorf("isolate: writing state file: %w", err)
 	}
 	return nil

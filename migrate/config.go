@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
 	"github.com/qualityunit/lamigrate/internal/strictjson"
 	"github.com/qualityunit/lamigrate/isolate"
 	"github.com/qualityunit/lamigrate/transfer"
@@ -275,13 +275,9 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // misspelled option is not silently ignored. Relative paths in the file are
 // taken relative to the file's folder. The result is validated.
 func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
+	c, err := strictjson.ReadFile(path, "migrate: config", ParseConfig)
 	if err != nil {
-		return Config{}, fmt.Errorf("migrate: config: %w", err)
-	}
-	c, err := ParseConfig(b)
-	if err != nil {
-		return Config{}, fmt.Errorf("%w (in %s)", err, path)
+		return Config{}, err
 	}
 	c = c.resolvePaths(filepath.Dir(path))
 	if err := c.Validate(); err != nil {

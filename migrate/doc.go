@@ -72,7 +72,10 @@
 // side, lamigrate-cloud.journal.json on the cloud side (JournalPath). It is
 // written atomically after every change, and the run's first event
 // (EventRunStart) names it. Besides the steps it keeps the configuration
-// and every invocation (RunRecord) with its result.
+// and every invocation (RunRecord) with its result. Its "format" number
+// (JournalFormat) is checked before anything else is read: a journal of
+// another format, or a damaged one, is refused with one error saying which
+// (internal/jsonfile).
 //
 // # Resuming
 //

@@ -1,7 +1,6 @@
 package migrate
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -10,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/internal/jsonfile"
 )
 
 // Status is where a step stands in the journal.
@@ -38,7 +37,8 @@ const JournalFormat = 1
 
 // Journal is the record of a run: the configuration and each step's
 // status, times and output. It lives in the output folder as JSON, written
-// atomically (temp file, fsync, rename) after every change, and is locked
+// atomically (internal/atomicfile: temp file, fsync, rename, fsync of the
+// folder) after every change, and is locked
 // while a run uses it.
 type Journal struct {
 	Format  int       `json:"format"`
@@ -137,18 +137,16 @@ func JournalPath(cfg Config) string {
 	return filepath.Join(cfg.OutputDir, "lamigrate-"+string(cfg.Side)+".journal.json")
 }
 
-// ReadJournal loads a journal file.
+// journalFile is the journal's kind of versioned file.
+var journalFile = jsonfile.Kind{Name: "migrate: journal", Format: JournalFormat, Damaged: "move it aside to start over"}
+
+// ReadJournal loads a journal file. A missing file's error wraps
+// fs.ErrNotExist, a damaged one's jsonfile.ErrDamaged, one of another
+// format's jsonfile.ErrFormat.
 func ReadJournal(path string) (*Journal, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: journal: %w", err)
-	}
 	var j Journal
-	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("migrate: journal %s is damaged (%v): move it aside to start over", path, err)
-	}
-	if j.Format != JournalFormat {
-		return nil, fmt.Errorf("migrate: journal %s has format %d; this lamigrate reads %d", path, j.Format, JournalFormat)
+	if err := journalFile.Read(path, &j); err != nil {
+		return nil, err
 	}
 	j.path = path
 	return &j, nil
@@ -170,11 +168,7 @@ func (j *Journal) Step(name string) *StepRecord {
 // save writes the journal atomically.
 func (j *Journal) save(now time.Time) error {
 	j.Updated = now
-	b, err := json.MarshalIndent(j, "", "  ")
-	if err != nil {
-		return fmt.Errorf("migrate: journal: %w", err)
-	}
-	if err := manifest.WriteFileAtomic(j.path, append(b, '\n'), 0o600); err != nil {
+	if err := jsonfile.Write(j.path, j); err != nil {
 		return fmt.Errorf("migrate: writing the journal %s: %w", j.path, err)
 	}
 	return nil

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/lagen"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
@@ -46,14 +48,10 @@ func sourceSwitches(t *testing.T, db *sql.DB) map[string]string {
 		found++
 		for rows.Next() {
 			var k, v sql.NullString
-			if err := rows.Scan(&k, &v); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, rows.Scan(&k, &v), "reading the source switches")
 			out[s.Table+"/"+k.String] = fmt.Sprintf("%v:%s", v.Valid, v.String)
 		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, rows.Err(), "reading the source switches")
 		rows.Close()
 	}
 	if found < 3 {
@@ -72,17 +70,13 @@ func TestSourceFailureRestoresIsolation(t *testing.T) {
 	before := sourceSwitches(t, db.DB)
 	cfg := Config{Side: SourceSide, OutputDir: t.TempDir(), Connection: Connection{DSNEnv: "SRC_DSN"}, Skip: []string{StepCheck}}
 	p, err := NewPlan(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "NewPlan of a valid config")
 	var during map[string]string
 	err = p.Insert(StepDrain, Step{Name: "fail", Do: func(ctx context.Context, s *Session) (Output, error) {
 		during = sourceSwitches(t, db.DB)
 		return Output{}, errors.New("injected failure")
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "inserting a failing step after drain")
 	rep, err := p.Run(context.Background(), RunOptions{Getenv: envOf(map[string]string{"SRC_DSN": dsnOf(db)})})
 	if err == nil || !strings.Contains(err.Error(), "injected failure") {
 		t.Fatalf("Run = %v; want the injected failure", err)
@@ -107,13 +101,9 @@ func TestE2EHelperProcess(t *testing.T) {
 		return // not started by TestEndToEnd: nothing to do
 	}
 	cfg, err := LoadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "loading the config %s", cfgPath)
 	p, err := NewPlan(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "NewPlan of the loaded config")
 	crash := ProgressFunc(func(e Event) {
 		if e.Kind == EventStepProgress && e.Step == StepDump && strings.HasPrefix(e.Message, "table ") {
 			var done, total int
@@ -130,13 +120,9 @@ func TestE2EHelperProcess(t *testing.T) {
 func writeConfig(t *testing.T, cfg Config) string {
 	t.Helper()
 	b, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "encoding the config")
 	path := filepath.Join(t.TempDir(), string(cfg.Side)+".json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, b, 0o600), "writing the config %s", path)
 	return path
 }
 
@@ -166,9 +152,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("helper = %v; want it killed by SIGKILL during the dump; output:\n%s", err, out)
 	}
 	j, err := ReadJournal(JournalPath(source))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "reading the source side's journal")
 	if got := statuses(j.Steps); got != "check=done isolate=done drain=done cron=skipped dump=started verify=pending push=pending" {
 		t.Fatalf("journal after the crash = %s; want dump started", got)
 	}
@@ -181,9 +165,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// 2. Running again without --resume refuses; with it, finishes.
 	p, err := NewPlan(source)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "NewPlan of the source config")
 	if _, err := p.Run(context.Background(), RunOptions{Getenv: envOf(env)}); !errors.Is(err, ErrJournalExists) {
 		t.Fatalf("Run without resume = %v; want ErrJournalExists", err)
 	}
@@ -221,9 +203,7 @@ func TestEndToEnd(t *testing.T) {
 		Adjust:     AdjustOptions{Rules: rules, Params: map[string]string{"domain": "acme.ladesk.com"}},
 	}
 	cp, err := NewPlan(cloud)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "NewPlan of the cloud config")
 	rep, err = cp.Run(context.Background(), RunOptions{Getenv: envOf(env)})
 	if err != nil {
 		t.Fatalf("cloud Run = %v", err)

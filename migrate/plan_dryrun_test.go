@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
 
@@ -16,9 +18,7 @@ func TestDryRun(t *testing.T) {
 		"INSERT INTO qu_la_messages SELECT seq, REPEAT('lorem ipsum ', 200) FROM seq_1_to_2000")
 	cfg := Config{Side: SourceSide, OutputDir: t.TempDir(), Connection: Connection{DSNEnv: "DSN"}, Skip: []string{StepPush}}
 	p, err := NewPlan(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "NewPlan of a valid config")
 	d, err := p.DryRun(context.Background(), RunOptions{Getenv: envOf(map[string]string{"DSN": dsnOf(db)})})
 	if err != nil {
 		t.Fatalf("DryRun = %v", err)
@@ -57,9 +57,7 @@ func TestDryRunBlockers(t *testing.T) {
 	missing := db.Config()
 	missing.DBName = db.Name + "_missing"
 	file := filepath.Join(t.TempDir(), "a-file")
-	if err := os.WriteFile(file, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(file, nil, 0o600), "writing the file %s", file)
 	tests := []struct {
 		name string
 		cfg  func(c *Config)
@@ -102,9 +100,7 @@ func TestDryRunBlockers(t *testing.T) {
 				cfg.Skip = nil
 			}
 			p, err := NewPlan(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err, "NewPlan of a valid config")
 			d, err := p.DryRun(context.Background(), RunOptions{DefaultUser: "root"})
 			if err != nil {
 				t.Fatalf("DryRun = %v", err)

@@ -9,6 +9,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/qualityunit/lamigrate/internal/jsonfile"
 )
 
 // fakeConfig is a valid source-side config whose output folder is a
@@ -111,10 +116,9 @@ func TestJournalExistsRefusedWithoutResume(t *testing.T) {
 	cfg := fakeConfig(t)
 	rec := newRecorder()
 	p := &Plan{Config: cfg, Steps: []Step{rec.step("a", true, nil)}}
-	if _, err := p.Run(context.Background(), RunOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	_, err := p.Run(context.Background(), RunOptions{})
+	require.NoError(t, err, "the first run")
+	_, err = p.Run(context.Background(), RunOptions{})
 	if !errors.Is(err, ErrJournalExists) || !strings.Contains(err.Error(), "move it aside to start a new migration, or resume it") {
 		t.Errorf("second Run without resume = %v; want ErrJournalExists saying what to do", err)
 	}
@@ -171,17 +175,13 @@ func TestLockRefusesSecondRun(t *testing.T) {
 func TestLockFileReplacedWhileTaking(t *testing.T) {
 	lp := filepath.Join(t.TempDir(), "j.json.lock")
 	a, err := lockFile(lp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "taking the lock")
 	if _, err := lockFile(lp); !errors.Is(err, ErrLocked) {
 		t.Fatalf("second lockFile = %v; want ErrLocked", err)
 	}
 	// b opens the file a holds, then a ends: removes it, lets go.
 	b, err := os.OpenFile(lp, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "opening the lock file a holds")
 	defer b.Close()
 	if err := unlockFile(a, lp); err != nil {
 		t.Fatalf("unlockFile = %v", err)
@@ -206,24 +206,18 @@ func TestLockFileReplacedWhileTaking(t *testing.T) {
 	if _, err := lockFile(lp); !errors.Is(err, ErrLocked) {
 		t.Errorf("lockFile while c holds it = %v; want ErrLocked", err)
 	}
-	if err := unlockFile(c, lp); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, unlockFile(c, lp), "c letting go of the lock")
 }
 
 // A lock file left by a crashed run (present, unlocked) is taken as usual.
 func TestLockFileLeftByACrash(t *testing.T) {
 	lp := filepath.Join(t.TempDir(), "j.json.lock")
-	if err := os.WriteFile(lp, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(lp, nil, 0o600), "leaving a lock file behind as a crash does")
 	f, err := lockFile(lp)
 	if err != nil {
 		t.Fatalf("lockFile(left behind) = %v", err)
 	}
-	if err := unlockFile(f, lp); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, unlockFile(f, lp), "letting go of the lock taken from the crashed run")
 	if _, err := os.Stat(lp); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("lock file after unlockFile: %v; want removed", err)
 	}
@@ -289,9 +283,7 @@ func crashIn(t *testing.T, cfg Config, name string) {
 	j := readJournalT(t, cfg)
 	r := j.Step(name)
 	r.Status, r.Ended, r.Output = Started, time.Time{}, nil
-	if err := j.save(time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, j.save(time.Now()), "saving the journal as the crash leaves it")
 }
 
 func TestInterruptedStep(t *testing.T) {
@@ -310,9 +302,8 @@ func TestInterruptedStep(t *testing.T) {
 			rec := newRecorder()
 			p := &Plan{Config: cfg, Steps: []Step{rec.step("a", false, nil), rec.step("b", tt.redo, nil), rec.step("c", false, nil)}}
 			p.Steps[1].Check = "look at the remote folder"
-			if _, err := p.Run(context.Background(), RunOptions{}); err != nil {
-				t.Fatal(err)
-			}
+			_, err := p.Run(context.Background(), RunOptions{})
+			require.NoError(t, err, "the run before the crash")
 			crashIn(t, cfg, "b")
 			j := readJournalT(t, cfg)
 			j.Step("c").Status = Pending
@@ -483,12 +474,8 @@ func TestResumeRefusesAnotherMigration(t *testing.T) {
 
 func TestPlanInsert(t *testing.T) {
 	p, err := NewPlan(fakeConfig(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.Insert(StepDump, Step{Name: "notify", Do: func(context.Context, *Session) (Output, error) { return Output{}, nil }}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "NewPlan of a valid config")
+	require.NoError(t, p.Insert(StepDump, Step{Name: "notify", Do: func(context.Context, *Session) (Output, error) { return Output{}, nil }}), "inserting a step after dump")
 	var names []string
 	for _, s := range p.Steps {
 		names = append(names, s.Name)
@@ -520,9 +507,7 @@ func TestEvents(t *testing.T) {
 			journal = append(journal, e.Message)
 		}
 	})})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "the run with a progress sink")
 	if got := strings.Join(kinds, ","); got != "run-start,step-start,step-progress,warning,step-end" {
 		t.Errorf("events = %s", got)
 	}
@@ -540,14 +525,21 @@ func TestEvents(t *testing.T) {
 
 func TestJournalDamaged(t *testing.T) {
 	cfg := fakeConfig(t)
-	if err := os.WriteFile(JournalPath(cfg), []byte("{not json"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(JournalPath(cfg), []byte("{not json"), 0o600), "writing a damaged journal")
 	p := &Plan{Config: cfg, Steps: []Step{newRecorder().step("a", true, nil)}}
-	if _, err := p.Run(context.Background(), RunOptions{Resume: true}); err == nil || !strings.Contains(err.Error(), "damaged") {
-		t.Errorf("Run(resume) on a damaged journal = %v; want damaged", err)
-	}
+	_, err := p.Run(context.Background(), RunOptions{Resume: true})
+	assert.ErrorIs(t, err, jsonfile.ErrDamaged, "resuming from a damaged journal")
 	if _, err := os.Stat(filepath.Join(cfg.OutputDir, filepath.Base(JournalPath(cfg)))); err != nil {
 		t.Errorf("damaged journal was removed: %v", err)
 	}
+}
+
+// A journal of a newer format is refused as such, whatever its steps look
+// like (internal/jsonfile tests the other cases; TestJournalDamaged a
+// damaged journal).
+func TestReadJournalNewer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"format": 2, "steps": {"check": "done"}}`), 0o600), "writing a journal of format 2")
+	_, err := ReadJournal(path)
+	assert.EqualError(t, err, "migrate: journal "+path+" has format 2, newer than this lamigrate reads (format 1): use the lamigrate release that wrote it, or a newer one", "reading a journal of format 2")
 }

@@ -2,7 +2,6 @@ package migrate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,8 +10,10 @@ import (
 	"time"
 
 	"github.com/qualityunit/lamigrate/dump"
+	"github.com/qualityunit/lamigrate/internal/atomicfile"
 	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/codec"
+	"github.com/qualityunit/lamigrate/internal/jsonfile"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/isolate"
 	"github.com/qualityunit/lamigrate/migrate/check"
@@ -49,11 +50,14 @@ func CheckStep() Step {
 				return out, err
 			}
 			path := s.Path("check-report.json")
-			b, _ := json.MarshalIndent(rep, "", "  ")
-			if err := manifest.WriteFileAtomic(path, append(b, '\n'), 0o600); err != nil {
+			b, err := jsonfile.Encode(rep)
+			if err != nil {
 				return out, fmt.Errorf("check: writing %s: %w", path, err)
 			}
-			out.AddFile(path, int64(len(b)+1), "")
+			if err := atomicfile.Write(path, b, 0o600); err != nil {
+				return out, fmt.Errorf("check: writing %s: %w", path, err)
+			}
+			out.AddFile(path, int64(len(b)), "")
 			out.Count("blockers", int64(rep.Blockers))
 			out.Count("warnings", int64(rep.Warnings))
 			out.Count("sql_bytes_estimate", rep.Facts.Size.SQLBytes)

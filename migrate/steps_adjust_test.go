@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/lagen"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
@@ -19,17 +21,13 @@ func TestRunAdjustDocExample(t *testing.T) {
 		t.Fatalf("lagen.Generate: %v", err)
 	}
 	rules, err := filepath.Abs(filepath.Join("..", "examples", "adjust-rules.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "the absolute path of the rules")
 	run := func(params map[string]string) error {
 		cfg := Config{Side: CloudSide, OutputDir: t.TempDir(), Connection: Connection{DSNEnv: "DST_DSN"},
 			Adjust: AdjustOptions{Rules: rules, Params: params},
 			Skip:   []string{StepPull, StepVerify, StepImport, StepVerifyDB, StepRestore}}
 		p, err := NewPlan(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, err, "NewPlan of a valid config")
 		_, err = p.Run(context.Background(), RunOptions{Getenv: envOf(map[string]string{"DST_DSN": dsnOf(db)})})
 		return err
 	}

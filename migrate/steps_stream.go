@@ -13,6 +13,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/qualityunit/lamigrate/dump"
+	"github.com/qualityunit/lamigrate/internal/atomicfile"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/load"
 	"github.com/qualityunit/lamigrate/migrate/check"
@@ -369,7 +370,7 @@ func (s *Session) streamState() error {
 	if err := os.MkdirAll(c.OutputDir, 0o700); err != nil {
 		return err
 	}
-	if err := manifest.WriteFileAtomic(dst, data, 0o600); err != nil {
+	if err := atomicfile.Write(dst, data, 0o600); err != nil {
 		return fmt.Errorf("restore: copying %s: %w", src, err)
 	}
 	s.Info("copied the isolation state file %s to %s", src, dst)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/transfer"
 )
@@ -25,17 +27,11 @@ func TestPushPullSteps(t *testing.T) {
 		Transfer: TransferOptions{Identity: server.Identity, KnownHosts: server.KnownHosts}}
 	data := bytes.Repeat([]byte("INSERT INTO t VALUES (1);\n"), 40000)
 	archive := src.ArchivePath()
-	if err := os.WriteFile(archive, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(archive, data, 0o600), "writing the archive %s", archive)
 	m := &manifest.Manifest{Format: manifest.FormatVersion, File: manifest.File{Name: filepath.Base(archive), Size: int64(len(data)), SHA256: sumOf(data)}}
-	if err := manifest.Write(manifest.PathFor(archive), m); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, manifest.Write(manifest.PathFor(archive), m), "writing the archive's manifest")
 	state := []byte(`{"sources":[]}`)
-	if err := os.WriteFile(src.StatePath(), state, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(src.StatePath(), state, 0o600), "writing the state file %s", src.StatePath())
 	remote := filepath.Join(t.TempDir(), "incoming")
 	src.Transfer.URL = server.URL(remote)
 

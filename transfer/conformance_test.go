@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/sftptest"
 )
@@ -88,20 +90,14 @@ func sha(b []byte) string {
 
 func mustWrite(t *testing.T, path string, b []byte) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755), "making the folder of %s", path)
+	require.NoError(t, os.WriteFile(path, b, 0o644), "writing %s", path)
 }
 
 func mustRead(t *testing.T, path string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "reading %s", path)
 	return b
 }
 
@@ -115,9 +111,7 @@ func writeManifest(t *testing.T, file string, size int64, sum string) []byte {
 	t.Helper()
 	m := &manifest.Manifest{Format: manifest.FormatVersion, Tool: "lamigrate", Database: "la",
 		File: manifest.File{Name: filepath.Base(file), Size: size, SHA256: sum}}
-	if err := manifest.Write(manifest.PathFor(file), m); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, manifest.Write(manifest.PathFor(file), m), "writing the manifest of %s", file)
 	return mustRead(t, manifest.PathFor(file))
 }
 
@@ -266,9 +260,7 @@ func TestConformance(t *testing.T) {
 				t.Fatalf("partial after interruption: %v, %v; want a part of the file", fi, err)
 			}
 			if r, ok := e.b.(Reconnecter); ok { // the cancelled run may have closed it
-				if err := r.Reconnect(context.Background()); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, r.Reconnect(context.Background()), "reconnecting after the cancelled push")
 			}
 			res, err := Push(context.Background(), e.b, file, fastRetry, nil)
 			if err != nil {
@@ -368,17 +360,13 @@ func TestConformance(t *testing.T) {
 				t.Fatalf("Push = %v", err)
 			}
 			out := filepath.Join(e.local, "back", "got.sql.gz")
-			if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, os.MkdirAll(filepath.Dir(out), 0o700), "making the folder to pull into")
 			if _, err := Pull(context.Background(), e.b, "dump.sql.gz", out, fastRetry, nil); err != nil {
 				t.Fatalf("Pull = %v", err)
 			}
 			for _, p := range []string{filepath.Join(e.remote, "dump.sql.gz"), manifest.PathFor(filepath.Join(e.remote, "dump.sql.gz")), out, manifest.PathFor(out)} {
 				fi, err := os.Stat(p)
-				if err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, err, "stat of %s", p)
 				if fi.Mode().Perm() != 0o600 {
 					t.Errorf("mode of %s = %o; want 600 (it holds the customer's help desk)", p, fi.Mode().Perm())
 				}
@@ -432,9 +420,7 @@ func TestConformance(t *testing.T) {
 				t.Fatal("final name present before completion")
 			}
 			if r, ok := e.b.(Reconnecter); ok {
-				if err := r.Reconnect(context.Background()); err != nil {
-					t.Fatal(err)
-				}
+				require.NoError(t, r.Reconnect(context.Background()), "reconnecting after the cancelled transfer")
 			}
 			res, err := Pull(context.Background(), e.b, "dump.sql.gz", out, fastRetry, nil)
 			if err != nil {

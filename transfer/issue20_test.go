@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/sftptest"
 )
 
@@ -169,9 +171,7 @@ func TestStateFileAndFolders(t *testing.T) {
 			if got := string(mustRead(t, filepath.Join(in, "dump.sql.gz"))); got != "an older archive" {
 				t.Errorf("Pull refused for the state file but replaced the archive (%d bytes): a new archive beside an old state file", len(got))
 			}
-			if err := os.Remove(filepath.Join(remote, StateName)); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, os.Remove(filepath.Join(remote, StateName)), "removing the remote state file")
 			os.Remove(popts.State)
 			if pres, err := Pull(context.Background(), b, "dump.sql.gz", filepath.Join(in, "dump.sql.gz"), popts, nil); err != nil || pres.State != nil || exists(popts.State) {
 				t.Errorf("Pull without a remote state file = %+v, %v; want no error, no state", pres, err)
@@ -182,9 +182,7 @@ func TestStateFileAndFolders(t *testing.T) {
 
 func TestDialRefusedIsNotTransient(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "listening on a free port")
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	kh := filepath.Join(t.TempDir(), "known_hosts")

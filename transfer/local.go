@@ -12,6 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/qualityunit/lamigrate/internal/atomicfile"
 )
 
 // Local is a Backend storing files in a folder of this machine (a mounted
@@ -157,20 +159,10 @@ func (l *Local) Rename(ctx context.Context, oldname, newname string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(op, np); err != nil {
+	if err := atomicfile.Rename(op, np); err != nil {
 		return fmt.Errorf("transfer: %w", err)
 	}
-	syncDir(filepath.Dir(np))
 	return nil
-}
-
-// syncDir makes a rename durable; failures (some file systems refuse to
-// fsync a folder) change nothing the caller could act on.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // Remove implements Backend.

@@ -13,23 +13,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/qualityunit/lamigrate/internal/sftptest"
+	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/qualityunit/lamigrate/internal/sftptest"
 )
 
 func TestHostKeys(t *testing.T) {
 	client := sftptest.NewKey(t)
 	ed := sftptest.NewKey(t)
 	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "making an ECDSA key")
 	ec, err := ssh.NewSignerFromKey(ecKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "a signer for the ECDSA key")
 	// The server offers ed25519 and ecdsa keys.
 	srv := sftptest.Start(t, sftptest.Options{Authorized: client.Pub, HostKeys: []ssh.Signer{ed.Signer, ec}})
 	other := sftptest.NewKey(t)
@@ -119,14 +117,10 @@ func TestAuth(t *testing.T) {
 	// An ssh-agent holding the client key, on a unix socket.
 	sock := filepath.Join(dir, "agent.sock")
 	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "listening on the agent socket %s", sock)
 	t.Cleanup(func() { ln.Close() })
 	ring := agent.NewKeyring()
-	if err := ring.Add(agent.AddedKey{PrivateKey: client.Priv}); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, ring.Add(agent.AddedKey{PrivateKey: client.Priv}), "adding the client key to the agent")
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -230,9 +224,7 @@ func TestRetryReconnects(t *testing.T) {
 // whose name needs quoting.
 func TestHashCommand(t *testing.T) {
 	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "finding sh")
 	dir := t.TempDir()
 	data := testData(30, 100000)
 	cases := []struct {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"github.com/stretchr/testify/require"
 )
 
 // TestReadAhead: what comes out is what went in, the hash covers exactly
@@ -52,9 +54,8 @@ func TestReadAhead(t *testing.T) {
 	}
 	t.Run("close early", func(t *testing.T) {
 		ra := newReadAhead(bytes.NewReader(data), sha256.New(), nil)
-		if _, err := io.ReadFull(ra, make([]byte, 10)); err != nil {
-			t.Fatal(err)
-		}
+		_, err := io.ReadFull(ra, make([]byte, 10))
+		require.NoError(t, err, "reading the first 10 bytes")
 		ra.Close() // must not hang with the reader and hasher mid-way
 	})
 }
@@ -95,30 +96,21 @@ func TestStreamWriters(t *testing.T) {
 // name needs quoting) that grows while it runs, and without python3.
 func TestFollowScript(t *testing.T) {
 	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "finding sh")
 	data := testData(42, 3<<20+5000)
 	p := filepath.Join(t.TempDir(), "it's a $(dump) `x`.sql")
 	mustWrite(t, p, data[:1<<20])
 	cmd := exec.Command(sh, "-c", "sh -c "+shellQuote(followScript(p)))
 	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "the follower's stdin")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cmd.Start(), "starting the follower")
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "opening %s to append", p)
 	for off := 1 << 20; off < len(data); off += 100000 {
-		if _, err := f.Write(data[off:min(off+100000, len(data))]); err != nil {
-			t.Fatal(err)
-		}
+		_, err := f.Write(data[off:min(off+100000, len(data))])
+		require.NoError(t, err, "appending to %s", p)
 	}
 	f.Close()
 	io.WriteString(stdin, "end\n")

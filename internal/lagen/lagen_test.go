@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
-	"github.com/qualityunit/lamigrate/internal/rowhash"
 )
 
 const testSize = 2 << 20
@@ -27,24 +28,11 @@ func generate(t *testing.T, cfg Config) (*mysqltest.DB, *Stats) {
 // digests reads every generated table's rowhash digest.
 func digests(t *testing.T, db *mysqltest.DB) map[string]string {
 	t.Helper()
-	ctx := context.Background()
-	c, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := c.ExecContext(ctx, "SET time_zone = '+00:00'"); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
+	var names []string
 	for _, tb := range Tables() {
-		d, err := rowhash.Table(ctx, c, db.Name, tb.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[tb.Name] = d.String()
+		names = append(names, tb.Name)
 	}
-	return out
+	return db.Digests(t, names...)
 }
 
 func queryInt(t *testing.T, db *sql.DB, q string) int64 {
@@ -60,23 +48,17 @@ func TestGenerateCreatesEveryTable(t *testing.T) {
 	db, st := generate(t, Config{Size: testSize})
 	rows, err := db.Query(`SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES
 		WHERE TABLE_SCHEMA = DATABASE()`)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "listing the generated tables")
 	defer rows.Close()
 	type info struct{ engine, collation string }
 	got := map[string]info{}
 	for rows.Next() {
 		var name string
 		var i info
-		if err := rows.Scan(&name, &i.engine, &i.collation); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, rows.Scan(&name, &i.engine, &i.collation), "reading the tables' engines and collations")
 		got[name] = i
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, rows.Err(), "reading the tables' engines and collations")
 	want := Tables()
 	if len(got) != len(want) {
 		t.Errorf("database has %d tables; want %d", len(got), len(want))
@@ -245,17 +227,14 @@ func TestProfileTables(t *testing.T) {
 		})
 	}
 	var version string
-	if err := db.QueryRow("SELECT name FROM qu_g_versions WHERE done IS NOT NULL AND application <> 'gpf' ORDER BY done DESC LIMIT 1").Scan(&version); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.QueryRow("SELECT name FROM qu_g_versions WHERE done IS NOT NULL AND application <> 'gpf' ORDER BY done DESC LIMIT 1").Scan(&version), "reading the latest applied version")
 	if version != VersionName {
 		t.Errorf("installed version = %q; want %q", version, VersionName)
 	}
 	var charset string
-	if err := db.QueryRow(`SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS
-		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qu_la_messages' AND COLUMN_NAME = 'message'`).Scan(&charset); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, db.QueryRow(`SELECT CHARACTER_SET_NAME FROM information_schema.COLUMNS
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'qu_la_messages' AND COLUMN_NAME = 'message'`).Scan(&charset),
+		"reading the character set of qu_la_messages.message")
 	if charset != "utf8mb4" {
 		t.Errorf("qu_la_messages.message charset = %s; want utf8mb4", charset)
 	}
@@ -274,14 +253,11 @@ func TestValuesRoundTrip(t *testing.T) {
 	db := mysqltest.New(t)
 	ctx := context.Background()
 	c, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "a connection")
 	defer c.Close()
 	for _, s := range Session {
-		if _, err := c.ExecContext(ctx, s); err != nil {
-			t.Fatal(err)
-		}
+		_, err := c.ExecContext(ctx, s)
+		require.NoError(t, err, "setting the session: %s", s)
 	}
 	all := make([]byte, 512)
 	for i := range all {
@@ -292,10 +268,9 @@ func TestValuesRoundTrip(t *testing.T) {
 	for _, tsv := range []bool{false, true} {
 		table := map[bool]string{false: "q_insert", true: "q_load"}[tsv]
 		t.Run(table, func(t *testing.T) {
-			if _, err := c.ExecContext(ctx, "CREATE TABLE "+table+` (id INT PRIMARY KEY, b LONGBLOB,
-				s TEXT, m TEXT CHARACTER SET utf8mb4, d DATETIME, x DECIMAL(10,2)) DEFAULT CHARSET=utf8`); err != nil {
-				t.Fatal(err)
-			}
+			_, err := c.ExecContext(ctx, "CREATE TABLE "+table+` (id INT PRIMARY KEY, b LONGBLOB,
+				s TEXT, m TEXT CHARACTER SET utf8mb4, d DATETIME, x DECIMAL(10,2)) DEFAULT CHARSET=utf8`)
+			require.NoError(t, err, "creating table %s", table)
 			w := rows{tsv: tsv}
 			w.begin()
 			w.int(1)
@@ -313,23 +288,17 @@ func TestValuesRoundTrip(t *testing.T) {
 			w.datetimeN(0, true)
 			w.decimal(0, 2)
 			w.end()
-			if err := send(ctx, c, table, &w); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, send(ctx, c, table, &w), "sending the rows to %s", table)
 			var b []byte
 			var s, m, d, x sql.NullString
-			if err := c.QueryRowContext(ctx, "SELECT b, s, m, d, x FROM "+table+" WHERE id = 1").Scan(&b, &s, &m, &d, &x); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, c.QueryRowContext(ctx, "SELECT b, s, m, d, x FROM "+table+" WHERE id = 1").Scan(&b, &s, &m, &d, &x), "reading row 1 of %s", table)
 			if !bytes.Equal(b, all) {
 				t.Errorf("blob round trip = %x; want %x", b, all)
 			}
 			if s.String != str || m.String != emoji || d.String != "0000-00-00 00:00:00" || x.String != "-0.01" {
 				t.Errorf("row 1 = %q, %q, %q, %q; want %q, %q, zero date, -0.01", s.String, m.String, d.String, x.String, str, emoji)
 			}
-			if err := c.QueryRowContext(ctx, "SELECT b, s, m, d FROM "+table+" WHERE id = 2").Scan(&b, &s, &m, &d); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, c.QueryRowContext(ctx, "SELECT b, s, m, d FROM "+table+" WHERE id = 2").Scan(&b, &s, &m, &d), "reading row 2 of %s", table)
 			if b == nil || len(b) != 0 || s.Valid || !m.Valid || m.String != "" || d.Valid {
 				t.Errorf("row 2 = (%q, %v, %v, %v); want (empty, NULL, '', NULL)", b, s, m, d)
 			}
@@ -341,13 +310,10 @@ func TestSendReportsSkippedRows(t *testing.T) {
 	db := mysqltest.New(t)
 	ctx := context.Background()
 	c, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "a connection")
 	defer c.Close()
-	if _, err := c.ExecContext(ctx, "CREATE TABLE d (id INT PRIMARY KEY)"); err != nil {
-		t.Fatal(err)
-	}
+	_, err = c.ExecContext(ctx, "CREATE TABLE d (id INT PRIMARY KEY)")
+	require.NoError(t, err, "creating table d")
 	w := rows{tsv: true}
 	for range 2 {
 		w.begin()

@@ -12,12 +12,13 @@ import (
 	"fmt"
 	"hash"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"time"
 
 	"github.com/zeebo/xxh3"
+
+	"github.com/qualityunit/lamigrate/internal/atomicfile"
 )
 
 // FormatVersion is the manifest's own format number.
@@ -237,7 +238,7 @@ func Wait(ctx context.Context, path string, timeout time.Duration) (*Manifest, e
 	}
 }
 
-// Write stores m at path atomically (temp file, fsync, rename), mode 0600:
+// Write stores m at path atomically (atomicfile.Write), mode 0600:
 // a manifest names every table of the customer's help desk, so it is as
 // private as the dump it describes.
 func Write(path string, m *Manifest) error {
@@ -245,47 +246,7 @@ func Write(path string, m *Manifest) error {
 	if err != nil {
 		return fmt.Errorf("manifest: %w", err)
 	}
-	return WriteFileAtomic(path, append(b, '\n'), 0o600)
-}
-
-// WriteFileAtomic writes data to a temp file in path's folder, fsyncs it and
-// renames it over path, so a reader sees the old file or the new one, never a
-// part.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, append(b, '\n'), 0o600)
 }
 
 // The completion marker is the last line of every finished dump:

@@ -39,13 +39,9 @@ func TestMarkerRoundTrip(t *testing.T) {
 func TestWriteRead(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "d.sql.gz"+Suffix)
 	m := &Manifest{Format: FormatVersion, Database: "db", Tables: []Table{{Name: "t", Rows: 3, Digest: "x"}}}
-	if err := Write(p, m); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, Write(p, m), "writing the manifest")
 	got, err := Read(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "reading the manifest back")
 	if got.Table("t") == nil || got.Table("t").Rows != 3 || got.Table("u") != nil {
 		t.Errorf("Read = %+v; want table t with 3 rows", got)
 	}

@@ -6,6 +6,10 @@
 // /run/mysqld/mysqld.sock as root, or a throwaway mariadbd started in a temp
 // folder for the life of the test binary. When none can be had the test is
 // skipped, except under CI=true, where it fails: CI never skips.
+//
+// DB.Digests gives every table's row digest, read as the digest needs it
+// (time_zone '+00:00'), for tests that compare a database before and after
+// a change, or a source with its imported copy.
 package mysqltest
 
 import (

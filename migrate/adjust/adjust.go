@@ -3,15 +3,14 @@ package adjust
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/qualityunit/lamigrate/internal/ident"
-	"github.com/qualityunit/lamigrate/internal/manifest"
+	"github.com/qualityunit/lamigrate/internal/jsonfile"
+	"github.com/qualityunit/lamigrate/internal/sqlvalue"
 )
 
 // Config configures Apply.
@@ -128,18 +127,17 @@ func (r *Record) Append(o *Record) {
 	r.Statements = append(r.Statements, o.Statements...)
 }
 
-// ReadRecord reads a record file.
+// recordFile is the record's kind of versioned file.
+var recordFile = jsonfile.Kind{Name: "migrate: adjust record", Format: RecordFormat,
+	Damaged: "undo needs the values it holds: mend it by hand, or use a copy of it"}
+
+// ReadRecord reads a record file. A missing file's error wraps
+// fs.ErrNotExist, a damaged one's jsonfile.ErrDamaged, one of another
+// format's jsonfile.ErrFormat.
 func ReadRecord(path string) (*Record, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: adjust record: %w", err)
-	}
 	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("migrate: adjust record %s is not valid JSON: %w", path, err)
-	}
-	if r.Format != RecordFormat {
-		return nil, fmt.Errorf("migrate: adjust record %s has format %d; this lamigrate reads format %d", path, r.Format, RecordFormat)
+	if err := recordFile.Read(path, &r); err != nil {
+		return nil, err
 	}
 	for i, c := range r.Changes {
 		if checkIdentName(c.Table) != nil || len(c.Key) == 0 || len(c.Before) == 0 || len(c.Before) != len(c.After) {
@@ -156,15 +154,10 @@ func ReadRecord(path string) (*Record, error) {
 	return &r, nil
 }
 
-// Write stores the record atomically with mode 0600 (it holds data).
-// Write writes the record to path (JSON, mode 0600), atomically: a
-// temporary file renamed over path.
+// Write stores the record at path (JSON, mode 0600: it holds data),
+// atomically (jsonfile.Write).
 func (r *Record) Write(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return manifest.WriteFileAtomic(path, append(b, '\n'), 0o600)
+	return jsonfile.Write(path, r)
 }
 
 // Apply applies rules in one transaction. Set rules change only rows not
@@ -332,11 +325,11 @@ func applySet(ctx context.Context, tx *sql.Tx, db string, ru Rule) (RuleResult, 
 	var conds []string
 	var args []any
 	for _, c := range whereCols {
-		if v := ru.Where[c]; v.Null {
+		if v := ru.Where[c]; !v.Valid {
 			conds = append(conds, ident.Quote(c)+" IS NULL")
 		} else {
 			conds = append(conds, ident.Quote(c)+" = ?")
-			args = append(args, v.V)
+			args = append(args, v.Arg())
 		}
 	}
 	if len(conds) > 0 {
@@ -361,7 +354,7 @@ func applySet(ctx context.Context, tx *sql.Tx, db string, ru Rule) (RuleResult, 
 		}
 		cells := make([]Cell, len(vals))
 		for i, v := range vals {
-			cells[i] = rawCell(v)
+			cells[i] = sqlvalue.Raw(v)
 		}
 		matched = append(matched, row{key: cells[:len(key)], cur: cells[len(key):]})
 	}
@@ -375,7 +368,7 @@ func applySet(ctx context.Context, tx *sql.Tx, db string, ru Rule) (RuleResult, 
 	var setArgs []any
 	for _, c := range setCols {
 		sets = append(sets, ident.Quote(c)+" = ?")
-		setArgs = append(setArgs, ru.Set[c].arg())
+		setArgs = append(setArgs, ru.Set[c].Arg())
 	}
 	var keyConds []string
 	for _, k := range key {
@@ -422,17 +415,10 @@ func applySet(ctx context.Context, tx *sql.Tx, db string, ru Rule) (RuleResult, 
 	return res, nil
 }
 
-func rawCell(v sql.RawBytes) Cell {
-	if v == nil {
-		return Cell{Null: true}
-	}
-	return Cell{V: string(v)}
-}
-
 func cellArgs(cs []Cell) []any {
 	out := make([]any, len(cs))
 	for i, c := range cs {
-		out[i] = c.arg()
+		out[i] = c.Arg()
 	}
 	return out
 }
@@ -460,7 +446,7 @@ func readCells(ctx context.Context, tx *sql.Tx, q string, args []any, n int) ([]
 	}
 	out := make([]Cell, n)
 	for i, v := range vals {
-		out[i] = rawCell(v)
+		out[i] = sqlvalue.Raw(v)
 	}
 	return out, rows.Err()
 }
@@ -520,12 +506,12 @@ func Undo(ctx context.Context, db *sql.DB, rec *Record, dryRun bool) (*UndoRepor
 		var keyArgs, setArgs []any
 		for _, k := range keys {
 			keyConds = append(keyConds, ident.Quote(k)+" = ?")
-			keyArgs = append(keyArgs, ch.Key[k].arg())
+			keyArgs = append(keyArgs, ch.Key[k].Arg())
 		}
 		for _, c := range cols {
 			sel = append(sel, ident.Quote(c))
 			sets = append(sets, ident.Quote(c)+" = ?")
-			setArgs = append(setArgs, ch.Before[c].arg())
+			setArgs = append(setArgs, ch.Before[c].Arg())
 		}
 		where := " WHERE " + strings.Join(keyConds, " AND ")
 		cur, err := readCells(ctx, tx, "SELECT "+strings.Join(sel, ", ")+" FROM "+ident.Quote(ch.Table)+where+" FOR UPDATE", keyArgs, len(cols))

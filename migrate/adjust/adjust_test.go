@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
 
@@ -37,9 +39,7 @@ const adjustRulesJSON = `{
 func settingValues(t *testing.T, db *sql.DB) map[int]string {
 	t.Helper()
 	rows, err := db.Query("SELECT settingid, COALESCE(value,'<null>') FROM qu_g_settings")
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "reading qu_g_settings")
 	defer rows.Close()
 	out := map[int]string{}
 	for rows.Next() {
@@ -103,15 +103,13 @@ func TestAdjustIdempotentDryRunAndUndo(t *testing.T) {
 		t.Fatalf("Record() = %d changes, %d statements; want 5 and 1", len(rec.Changes), len(rec.Statements))
 	}
 	c0 := rec.Changes[0]
-	if c0.Key["settingid"].V != "1" || c0.Before["value"].V != "help.old.com" || c0.After["value"].V != "help.cloud.example" {
+	if string(c0.Key["settingid"].Bytes) != "1" || string(c0.Before["value"].Bytes) != "help.old.com" || string(c0.After["value"].Bytes) != "help.cloud.example" {
 		t.Errorf("first change = %+v", c0)
 	}
 
 	// Round trip through the file, binary values included.
 	path := filepath.Join(t.TempDir(), "adjust-record.json")
-	if err := rec.Write(path); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, rec.Write(path), "writing the record %s", path)
 	rec2, err := ReadRecord(path)
 	if err != nil {
 		t.Fatalf("ReadRecord: %v", err)
@@ -142,7 +140,7 @@ func TestAdjustIdempotentDryRunAndUndo(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Undo: %v", err)
 	}
-	if u.Restored != 4 || len(u.Conflicts) != 1 || u.Conflicts[0].Key["settingid"].V != "2" || len(u.NotUndoable) != 1 {
+	if u.Restored != 4 || len(u.Conflicts) != 1 || string(u.Conflicts[0].Key["settingid"].Bytes) != "2" || len(u.NotUndoable) != 1 {
 		t.Errorf("Undo = restored %d, conflicts %+v, not undoable %d; want 4, setting 2, 1", u.Restored, u.Conflicts, len(u.NotUndoable))
 	}
 	got = settingValues(t, db.DB)

@@ -25,7 +25,8 @@
 //     Config.DryRun the transaction is rolled back after the Report is made;
 //     otherwise it commits.
 //  5. Report.Record turns what was changed into a Record; Record.Write
-//     keeps it in a file (atomically, mode 0600), ReadRecord reads it back,
+//     keeps it in a file (atomically, mode 0600), ReadRecord reads it back
+//     (refusing a damaged record, or one of another RecordFormat),
 //     Record.Append adds a later run's changes.
 //  6. Undo puts back the before values of a Record's changes, newest first,
 //     in one transaction, only where a row still holds exactly what adjust

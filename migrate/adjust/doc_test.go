@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/dump"
 	"github.com/qualityunit/lamigrate/internal/lagen"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
@@ -22,9 +24,7 @@ import (
 func rulesDocExample(t *testing.T) string {
 	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), "rules.go", nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "parsing rules.go for its doc comment")
 	for _, d := range f.Decls {
 		g, ok := d.(*ast.GenDecl)
 		if !ok || g.Tok != token.TYPE || g.Specs[0].(*ast.TypeSpec).Name.Name != "Rules" {
@@ -48,9 +48,7 @@ func rulesDocExample(t *testing.T) string {
 func TestRulesDocExample(t *testing.T) {
 	example := rulesDocExample(t)
 	file, err := os.ReadFile(filepath.Join("..", "..", "examples", "adjust-rules.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "reading examples/adjust-rules.json")
 	if strings.TrimSpace(string(file)) != strings.TrimSpace(example) {
 		t.Fatalf("Rules' doc example and examples/adjust-rules.json differ:\n--- doc\n%s\n--- file\n%s", example, file)
 	}
@@ -77,9 +75,7 @@ func TestRulesDocExample(t *testing.T) {
 	}
 	mailbox := func() string {
 		var v string
-		if err := db.QueryRow("SELECT email FROM qu_la_mail_accounts WHERE fetch_type = 'B'").Scan(&v); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, db.QueryRow("SELECT email FROM qu_la_mail_accounts WHERE fetch_type = 'B'").Scan(&v), "reading the built-in mailbox's address")
 		return v
 	}
 	before := map[string]string{"server_name": setting("server_name"), "base_url": setting("base_url"), "last_cron_run": setting("last_cron_run")}
@@ -123,9 +119,7 @@ func TestRulesDocExample(t *testing.T) {
 
 	// The demo's rules run on the same installation too.
 	demo, err := LoadRules(filepath.Join("..", "..", "scripts", "demo", "rules.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "loading the demo's rules")
 	if rep, err := Apply(context.Background(), db.DB, demo, Config{Params: map[string]string{"domain": "demo.ladesk.com"}, DryRun: true}); err != nil || rep.Changed == 0 {
 		t.Errorf("Apply(scripts/demo/rules.json) = %v; want changes", err)
 	}

@@ -1,19 +1,15 @@
 package adjust
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/qualityunit/lamigrate/internal/ident"
+	"github.com/qualityunit/lamigrate/internal/sqlvalue"
 	"github.com/qualityunit/lamigrate/internal/strictjson"
 )
 
@@ -87,86 +83,14 @@ type Rule struct {
 	AllRows bool `json:"all_rows,omitempty"`
 }
 
-// Cell is a column value: NULL or bytes. In JSON it is null, a string, a
-// number or boolean (as text: true is "1"), or {"base64": "..."} for bytes
-// that are not UTF-8.
-type Cell struct {
-	Null bool
-	V    string
-}
+// Cell is a column value: NULL (Valid false) or Bytes. In JSON it is
+// null, a string, a number or boolean (as text: true is "1"), or
+// {"base64": "..."} for bytes that are not UTF-8; see internal/sqlvalue,
+// which isolate's state file shares.
+type Cell = sqlvalue.Value
 
 // Text returns a non-NULL cell.
-func Text(s string) Cell { return Cell{V: s} }
-
-// Equal reports whether two cells hold the same bytes (or are both NULL).
-func (c Cell) Equal(o Cell) bool { return c.Null == o.Null && (c.Null || c.V == o.V) }
-
-func (c Cell) arg() any {
-	if c.Null {
-		return nil
-	}
-	return c.V
-}
-
-func (c Cell) String() string {
-	if c.Null {
-		return "NULL"
-	}
-	if !utf8.ValidString(c.V) {
-		return "0x" + fmt.Sprintf("%x", c.V)
-	}
-	return strconv.Quote(c.V)
-}
-
-// MarshalJSON writes null, a string, or {"base64": ...}.
-func (c Cell) MarshalJSON() ([]byte, error) {
-	switch {
-	case c.Null:
-		return []byte("null"), nil
-	case utf8.ValidString(c.V):
-		return json.Marshal(c.V)
-	}
-	return json.Marshal(map[string]string{"base64": base64.StdEncoding.EncodeToString([]byte(c.V))})
-}
-
-// UnmarshalJSON reads what MarshalJSON writes, and numbers and booleans.
-func (c *Cell) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	*c = Cell{}
-	switch {
-	case len(b) == 0:
-		return errors.New("empty value")
-	case string(b) == "null":
-		c.Null = true
-	case string(b) == "true":
-		c.V = "1"
-	case string(b) == "false":
-		c.V = "0"
-	case b[0] == '"':
-		return json.Unmarshal(b, &c.V)
-	case b[0] == '{':
-		var m map[string]string
-		if err := json.Unmarshal(b, &m); err != nil {
-			return err
-		}
-		v, ok := m["base64"]
-		if !ok || len(m) != 1 {
-			return errors.New(`an object value must be {"base64": "..."}`)
-		}
-		d, err := base64.StdEncoding.DecodeString(v)
-		if err != nil {
-			return fmt.Errorf("base64 value: %v", err)
-		}
-		c.V = string(d)
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("value must be a string, number, boolean, null or {\"base64\": ...}: %s", b)
-		}
-		c.V = n.String()
-	}
-	return nil
-}
+func Text(s string) Cell { return sqlvalue.Text(s) }
 
 // RulesError names the rule and field of a rules file that is wrong.
 type RulesError struct {
@@ -184,15 +108,7 @@ func (e *RulesError) Error() string {
 
 // LoadRules reads and validates a rules file.
 func LoadRules(path string) (*Rules, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("migrate: rules: %w", err)
-	}
-	r, err := ParseRules(b)
-	if err != nil {
-		return nil, fmt.Errorf("%w (in %s)", err, path)
-	}
-	return r, nil
+	return strictjson.ReadFile(path, "migrate: rules", ParseRules)
 }
 
 // ParseRules decodes and validates rules. Unknown fields are errors.
@@ -288,8 +204,8 @@ func (r *Rules) Validate() error {
 					if err := checkIdentName(col); err != nil {
 						return &RulesError{Rule: name, Field: part.field, Reason: err.Error()}
 					}
-					if !v.Null {
-						if err := checkRefs(name, part.field+"."+col, v.V); err != nil {
+					if v.Valid {
+						if err := checkRefs(name, part.field+"."+col, string(v.Bytes)); err != nil {
 							return err
 						}
 					}
@@ -490,14 +406,14 @@ func (ru Rule) Bind(params map[string]string) (Rule, error) {
 	}
 	out.Set, out.Where = map[string]Cell{}, map[string]Cell{}
 	for k, v := range ru.Set {
-		if !v.Null {
-			v.V = sub(v.V)
+		if v.Valid {
+			v = Text(sub(string(v.Bytes)))
 		}
 		out.Set[k] = v
 	}
 	for k, v := range ru.Where {
-		if !v.Null {
-			v.V = sub(v.V)
+		if v.Valid {
+			v = Text(sub(string(v.Bytes)))
 		}
 		out.Where[k] = v
 	}

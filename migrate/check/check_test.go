@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 	"github.com/qualityunit/lamigrate/isolate"
+	"github.com/qualityunit/lamigrate/isolate/isolatetest"
 )
 
 // laSchema is a small LiveAgent-like database with one of each thing check
@@ -68,43 +71,10 @@ func laInstall(t *testing.T, encKey bool) string {
 	}
 	for rel, body := range files {
 		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755), "making the folder of %s", p)
+		require.NoError(t, os.WriteFile(p, []byte(body), 0o644), "writing %s", p)
 	}
 	return dir
-}
-
-// cronFixture writes a stand-in crontab program (the machine has none)
-// whose user crontab runs jobs.php, a system crontab without LiveAgent and
-// a cron.d folder whose liveagent file runs queue.php. It returns the
-// options isolate would get, and the stand-in program's path.
-func cronFixture(t *testing.T) (*isolate.CronOptions, string) {
-	t.Helper()
-	dir := t.TempDir()
-	user := filepath.Join(dir, "user-crontab")
-	prog := filepath.Join(dir, "crontab")
-	crond := filepath.Join(dir, "cron.d")
-	files := map[string]string{
-		user:                              "MAILTO=root\n* * * * * php -q /srv/la/scripts/jobs.php\n# */5 * * * * php /srv/la/scripts/queue.php\n",
-		prog:                              "#!/bin/sh\ncase \"$1\" in -l) cat '" + user + "' ;; -) cat > '" + user + "' ;; *) echo \"usage: $0 -l|-\" >&2; exit 1 ;; esac\n",
-		filepath.Join(crond, "liveagent"): "# comment with jobs.php\n*/5 * * * * www-data php -q /srv/la/scripts/queue.php\n",
-		filepath.Join(crond, ".hidden"):   "* * * * * root php /srv/la/scripts/jobs.php\n",
-		filepath.Join(dir, "crontab.sys"): "17 * * * * root cd / && run-parts --report /etc/cron.hourly\n",
-	}
-	for p, body := range files {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &isolate.CronOptions{User: true, Command: []string{prog},
-		Files: []string{filepath.Join(dir, "crontab.sys"), filepath.Join(crond, "*")}}, prog
 }
 
 // wednesday 10:00 in Bratislava: inside the window.
@@ -119,7 +89,7 @@ func newCheckDB(t *testing.T) *mysqltest.DB {
 
 func TestCheckFindings(t *testing.T) {
 	db := newCheckDB(t)
-	cron, prog := cronFixture(t)
+	cron, prog := isolatetest.CronFixture(t)
 	install := laInstall(t, true)
 	rep, err := Run(context.Background(), db.DB, Config{
 		InstallDir: install, OutDir: t.TempDir(), Cron: cron,
@@ -289,9 +259,7 @@ func TestCheckBadProfile(t *testing.T) {
 
 func TestInWindow(t *testing.T) {
 	loc, err := time.LoadLocation(MigrationZone)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "loading the time zone %s", MigrationZone)
 	tests := []struct {
 		t    time.Time
 		want bool
@@ -313,9 +281,7 @@ func TestInWindow(t *testing.T) {
 	db := mysqltest.New(t)
 	rep, err := Run(context.Background(), db.DB, Config{CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1,
 		Now: func() time.Time { return time.Date(2025, 7, 2, 6, 30, 0, 0, time.UTC) }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "check at 06:30 UTC in July")
 	if !rep.Facts.Window.Inside {
 		t.Errorf("Check window at 06:30 UTC in July = outside; want inside (08:30 CEST)")
 	}
@@ -393,9 +359,7 @@ func codes(r *Report) string {
 func TestCheckPrivilegesOfLimitedUser(t *testing.T) {
 	db := newCheckDB(t)
 	admin, err := sql.Open("mysql", mysqltest.Server(t).FormatDSN())
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "connecting as the server's admin")
 	defer admin.Close()
 	user := "lc_" + db.Name[len(db.Name)-8:]
 	for _, s := range []string{
@@ -410,9 +374,7 @@ func TestCheckPrivilegesOfLimitedUser(t *testing.T) {
 	cfg := db.Config()
 	cfg.User, cfg.Passwd = user, "pw-"+user
 	c, err := mysql.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "a connector for user %s", user)
 	limited := sql.OpenDB(c)
 	defer limited.Close()
 	rep, err := Run(context.Background(), limited, Config{CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
@@ -438,9 +400,7 @@ func TestCheckCodesDocumented(t *testing.T) {
 	db := newCheckDB(t)
 	rep, err := Run(context.Background(), db.DB, Config{InstallDir: laInstall(t, false), OutDir: t.TempDir(),
 		CrontabCommand: []string{}, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "check of the LiveAgent schema")
 	for _, f := range rep.Findings {
 		if _, ok := Codes[f.Code]; !ok {
 			t.Errorf("finding code %q is not in Codes", f.Code)

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 	"github.com/qualityunit/lamigrate/isolate"
+	"github.com/qualityunit/lamigrate/isolate/isolatetest"
 )
 
 // TestCheckCronWhereIsolateLooks: check reads the crontabs isolate.cron
@@ -25,7 +28,7 @@ func TestCheckCronWhereIsolateLooks(t *testing.T) {
 		`CREATE TABLE qu_g_queued_jobs (jobid INT PRIMARY KEY, status CHAR(1))`,
 		`INSERT INTO qu_g_queued_jobs VALUES (1,'F')`,
 	)
-	withJobs, prog := cronFixture(t)
+	withJobs, prog := isolatetest.CronFixture(t)
 	sysOnly := &isolate.CronOptions{Files: withJobs.Files[:1]} // a crontab without LiveAgent
 	broken := &isolate.CronOptions{User: true, Command: []string{filepath.Join(t.TempDir(), "no-such-crontab")}, Files: []string{}}
 	tests := []struct {
@@ -81,9 +84,7 @@ func TestCheckCronWhereIsolateLooks(t *testing.T) {
 		t.Fatalf("isolate dry run: %v", err)
 	}
 	rep, err := Run(context.Background(), db.DB, Config{Cron: withJobs, CronIsolation: CronIsolated, SampleBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "check with cron isolated")
 	var planned, found []string
 	for _, c := range res.Cron {
 		for _, l := range c.Lines {
@@ -107,9 +108,7 @@ func TestCheckOutDir(t *testing.T) {
 	db.MustExec(t, `CREATE TABLE qu_g_versions (versionid INT PRIMARY KEY, name VARCHAR(40), application VARCHAR(20), done DATETIME NULL)`)
 	base := t.TempDir()
 	file := filepath.Join(base, "a-file")
-	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(file, []byte("x"), 0o644), "writing the file %s", file)
 	tests := []struct {
 		name     string
 		dir      string
@@ -126,9 +125,7 @@ func TestCheckOutDir(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rep, err := Run(context.Background(), db.DB, Config{OutDir: tt.dir, Cron: &isolate.CronOptions{Files: []string{}}, SampleBytes: -1})
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err, "check with output folder %s", tt.dir)
 			fs := rep.Find("disk_space", tt.dir)
 			if len(fs) != 1 || fs[0].Severity != tt.sev || !strings.Contains(fs[0].Message, tt.contains) {
 				t.Fatalf("disk_space = %+v; want one %s containing %q", fs, tt.sev, tt.contains)

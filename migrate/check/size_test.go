@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/dump"
 	"github.com/qualityunit/lamigrate/internal/lagen"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
@@ -23,9 +25,7 @@ func TestCheckEstimateStableAfterBulkLoad(t *testing.T) {
 	}
 	cfg := Config{Cron: &isolate.CronOptions{Files: []string{}}}
 	first, err := Run(context.Background(), db.DB, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "the first check")
 	var names string
 	for _, tf := range first.Facts.Tables {
 		if tf.Type == "BASE TABLE" {
@@ -37,9 +37,7 @@ func TestCheckEstimateStableAfterBulkLoad(t *testing.T) {
 	}
 	db.MustExec(t, "ANALYZE TABLE "+names)
 	second, err := Run(context.Background(), db.DB, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "the check after ANALYZE TABLE")
 	res, err := dump.File(context.Background(), db.DB, filepath.Join(t.TempDir(), "d.sql.gz"), dump.Config{Database: db.Name}, dump.Options{})
 	if err != nil {
 		t.Fatalf("dump: %v", err)

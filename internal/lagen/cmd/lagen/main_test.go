@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
 
 	"github.com/qualityunit/lamigrate/internal/lagen"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
@@ -58,9 +59,7 @@ func TestRunCreatesDatabase(t *testing.T) {
 
 func TestRunPrintsDataVersion(t *testing.T) {
 	var out, errb bytes.Buffer
-	if err := run(context.Background(), []string{"--data-version"}, &out, &errb); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, run(context.Background(), []string{"--data-version"}, &out, &errb), "lagen --data-version")
 	if want := fmt.Sprintf("%d\n", lagen.DataVersion); out.String() != want {
 		t.Errorf("--data-version printed %q; want %q", out.String(), want)
 	}
