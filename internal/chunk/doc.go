@@ -14,9 +14,10 @@
 //
 // # The row digest contract (Version rd1), in the order things happen
 //
-//  1. The session is pinned: SET NAMES utf8mb4 and time_zone '+00:00'
-//     (Charset, TimeZone), so TIMESTAMP and text values read the same on
-//     any server and client. The manifest and the file's header record
+//  1. The session is pinned: SET NAMES utf8mb4, time_zone '+00:00' and
+//     an empty sql_mode (Charset, TimeZone, SQLMode), so TIMESTAMP and text values
+//     read the same on any server and client (PAD_CHAR_TO_FULL_LENGTH
+//     would change CHAR values). The manifest and the file's header record
 //     both, and the contract's version.
 //  2. Keys: Keys picks each table's usable key: the primary key, else the
 //     first unique key by index name whose columns are NOT NULL, stored and
@@ -44,6 +45,17 @@
 //
 // A change to any step changes the digests: it needs a new Version, and a
 // base of another version is refused rather than compared.
+//
+// # The changes file of a delta
+//
+// A delta (dump --since) writes FILE.changes.zst (ChangesWriter): per
+// table with changed rows, per changed key its digest in the base (when
+// the base has it) and after the delta (when the source still has it). An
+// importer reads it (ChangesReader) to prove, by content, that the target
+// holds the base before it changes anything: every key must be at its base
+// digest, or at its new one (an earlier, interrupted run), which
+// Change.State tells. Keys are listed in the order the delta found them,
+// not necessarily key order.
 //
 // # The file
 //

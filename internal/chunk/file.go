@@ -25,6 +25,8 @@ const (
 	// text value on the second).
 	TimeZone = "+00:00"
 	Charset  = "utf8mb4"
+	// SQLMode is the session's sql_mode while rows are read.
+	SQLMode = ""
 	// BlockRows is the number of rows, in key order, of each block whose
 	// row count and digest sum the file records (the last block of a
 	// table may be shorter).
