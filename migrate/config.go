@@ -70,6 +70,17 @@ type Config struct {
 	// still written. On the cloud side Transfer.URL must then be a local
 	// folder: the SFTP server's dropbox, where the source writes it.
 	Stream bool `json:"stream,omitempty"`
+	// Phase splits the migration in two (see doc.go, "Pre-copy and
+	// cutover"). PhasePreCopy copies the database while the help desk
+	// stays live, as often as wanted, each copy after the first a delta
+	// since the one before; PhaseCutover then carries only what changed
+	// since the last copy, with the help desk switched off. Empty: one
+	// whole migration (StandardSteps).
+	Phase string `json:"phase,omitempty"`
+	// Copy is the pre-copy's number (1: the full base, then deltas); 0:
+	// the run takes the next one (or, for the cutover, the last finished
+	// one). Its journal and archive carry the number.
+	Copy int `json:"copy,omitempty"`
 
 	Check   CheckOptions   `json:"check"`
 	Isolate IsolateOptions `json:"isolate"`
@@ -405,6 +416,17 @@ func (c Config) Validate() error {
 	if c.Dump.Level < 0 {
 		bad("dump.level %d is negative", c.Dump.Level)
 	}
+	switch c.Phase {
+	case "", PhasePreCopy, PhaseCutover:
+	default:
+		bad(`phase %q: want "pre-copy", "cutover" or none`, c.Phase)
+	}
+	if c.Phase != "" && c.Stream {
+		bad("phase %q and stream: a pre-copy and its cutover move an archive each; stream mode is the one-step alternative to them, so choose one", c.Phase)
+	}
+	if c.Copy < 0 {
+		bad("copy %d is negative", c.Copy)
+	}
 	if c.Stream {
 		loc, err := transfer.ParseTarget(c.Transfer.URL)
 		switch {
@@ -481,10 +503,49 @@ func (c Config) stepNames() []string {
 
 // steps are the standard steps of c's side in c's mode.
 func (c Config) steps() []Step {
-	if c.Stream {
+	switch {
+	case c.Stream:
 		return StreamingSteps(c.Side)
+	case c.Phase == PhasePreCopy:
+		return PreCopySteps(c.Side)
 	}
 	return StandardSteps(c.Side)
+}
+
+// Phases (Config.Phase).
+const (
+	PhasePreCopy = "pre-copy"
+	PhaseCutover = "cutover"
+)
+
+// splitArchive cuts an archive name before its ".sql" (or last)
+// extension: dump.sql.zst → dump, .sql.zst.
+func splitArchive(name string) (stem, ext string) {
+	if i := strings.Index(name, ".sql"); i > 0 {
+		return name[:i], name[i:]
+	}
+	ext = filepath.Ext(name)
+	return strings.TrimSuffix(name, ext), ext
+}
+
+// CopyArchive is the archive name of pre-copy n: ARCHIVE with ".copy-N"
+// before its extension (dump.copy-1.sql.zst).
+func (c Config) CopyArchive(n int) string {
+	stem, ext := splitArchive(c.WithDefaults().Archive)
+	return stem + ".copy-" + strconv.Itoa(n) + ext
+}
+
+// archiveName is the archive this run writes or reads: Archive, or in a
+// phase the copy's (CopyArchive) or the cutover's (dump.cutover.sql.zst).
+func (c Config) archiveName() string {
+	switch c.Phase {
+	case PhasePreCopy:
+		return c.CopyArchive(c.Copy)
+	case PhaseCutover:
+		stem, ext := splitArchive(c.WithDefaults().Archive)
+		return stem + ".cutover" + ext
+	}
+	return c.WithDefaults().Archive
 }
 
 // Names of the standard steps.
@@ -512,7 +573,7 @@ func (c Config) ArchivePath() string {
 	if c.Stream && c.Side == CloudSide && c.Transfer.URL != "" {
 		return filepath.Join(c.Transfer.URL, c.WithDefaults().Archive)
 	}
-	return filepath.Join(c.OutputDir, c.WithDefaults().Archive)
+	return filepath.Join(c.OutputDir, c.archiveName())
 }
 
 // StatePath is the isolation state file: the source side's own, or on the

@@ -3,6 +3,7 @@ package migrate
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,7 +135,63 @@ func (o *Output) Value(name, v string) {
 
 // JournalPath is where the journal of cfg's side lives.
 func JournalPath(cfg Config) string {
+	switch cfg.Phase {
+	case PhasePreCopy:
+		return copyJournal(cfg, cfg.Copy)
+	case PhaseCutover:
+		return filepath.Join(cfg.OutputDir, "lamigrate-"+string(cfg.Side)+"-cutover.journal.json")
+	}
 	return filepath.Join(cfg.OutputDir, "lamigrate-"+string(cfg.Side)+".journal.json")
+}
+
+// copyJournal is the journal of pre-copy n.
+func copyJournal(cfg Config, n int) string {
+	return filepath.Join(cfg.OutputDir, fmt.Sprintf("lamigrate-%s-copy-%d.journal.json", cfg.Side, n))
+}
+
+// ErrNoCopy: a cutover without a finished pre-copy.
+var ErrNoCopy = errors.New("migrate: no finished pre-copy")
+
+// resolveCopy settles Config.Copy from the pre-copy journals in the output
+// folder: a pre-copy takes the number after the last finished one (or
+// that of an unfinished one, which the run then resumes or refuses like
+// any journal); a cutover takes the last finished one, the base its delta
+// is taken since (source) or that the cloud database holds.
+func resolveCopy(cfg Config) (int, error) {
+	if cfg.Copy > 0 || cfg.Phase == "" {
+		return cfg.Copy, nil
+	}
+	last, lastDone := 0, 0
+	for n := 1; ; n++ {
+		j, err := ReadJournal(copyJournal(cfg, n))
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		last = n
+		if err == nil && j.finished() {
+			lastDone = n
+		}
+	}
+	if cfg.Phase == PhasePreCopy {
+		if last == 0 || last == lastDone {
+			return last + 1, nil
+		}
+		return last, nil
+	}
+	if lastDone == 0 {
+		return 0, fmt.Errorf("%w in %s: run the %s side with \"phase\": \"pre-copy\" first (the cutover carries only what changed since the last copy)", ErrNoCopy, cfg.OutputDir, cfg.Side)
+	}
+	return lastDone, nil
+}
+
+// finished reports whether every step is done or skipped.
+func (j *Journal) finished() bool {
+	for _, r := range j.Steps {
+		if r.Status != Done && r.Status != Skipped {
+			return false
+		}
+	}
+	return len(j.Steps) > 0
 }
 
 // journalFile is the journal's kind of versioned file.
@@ -388,6 +445,10 @@ func sameMigration(old, cur Config) error {
 		return diff("side", string(o.Side), string(c.Side))
 	case o.Stream != c.Stream:
 		return diff("stream mode", fmt.Sprint(o.Stream), fmt.Sprint(c.Stream))
+	case o.Phase != c.Phase:
+		return diff("phase", o.Phase, c.Phase)
+	case o.Copy != c.Copy:
+		return diff("copy", fmt.Sprint(o.Copy), fmt.Sprint(c.Copy))
 	case o.Archive != c.Archive:
 		return diff("archive", o.Archive, c.Archive)
 	case o.Connection != c.Connection:

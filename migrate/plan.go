@@ -57,6 +57,11 @@ func NewPlan(cfg Config) (*Plan, error) {
 		return nil, err
 	}
 	cfg = cfg.WithDefaults()
+	n, err := resolveCopy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Copy = n
 	return &Plan{Config: cfg, Steps: cfg.steps()}, nil
 }
 

@@ -31,6 +31,18 @@ func StandardSteps(side Side) []Step {
 	return nil
 }
 
+// PreCopySteps returns the steps of a pre-copy (Config.Phase
+// PhasePreCopy): the help desk stays live and nothing is isolated.
+func PreCopySteps(side Side) []Step {
+	switch side {
+	case SourceSide:
+		return []Step{CheckStep(), DumpStep(), VerifyStep(), PushStep()}
+	case CloudSide:
+		return []Step{PullStep(), VerifyStep(), ImportStep(), VerifyDBStep()}
+	}
+	return nil
+}
+
 // CheckStep analyses the installation (check.Run), writes the report to
 // check-report.json in the output folder and fails on blockers unless
 // Config.Check.AllowBlockers.
@@ -371,7 +383,18 @@ func (s *Session) dumpOptions(cfg dump.Config, name string) (dump.Options, error
 
 func (s *Session) dumpConfig(db string) dump.Config {
 	c := s.Config.Dump
+	// A copy after the first, and the cutover, are deltas since the last
+	// copy; only the cutover's must prove that nothing wrote during it.
+	var since string
+	switch {
+	case s.Config.Phase == PhasePreCopy && s.Config.Copy > 1:
+		since = manifest.PathFor(filepath.Join(s.Config.OutputDir, s.Config.CopyArchive(s.Config.Copy-1)))
+	case s.Config.Phase == PhaseCutover:
+		since = manifest.PathFor(filepath.Join(s.Config.OutputDir, s.Config.CopyArchive(s.Config.Copy)))
+	}
 	return dump.Config{
+		Since:            since,
+		Live:             since != "" && s.Config.Phase == PhasePreCopy,
 		Database:         db,
 		IgnoreTables:     c.Ignore,
 		NoDefaultIgnores: c.NoDefaultIgnores,

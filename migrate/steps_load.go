@@ -48,7 +48,12 @@ func (s *Session) load(ctx context.Context) (Output, error) {
 		RequireMarker: true,
 		ArchiveSize:   size,
 	}
-	res, err := load.Load(ctx, r.Config.Clone(), f, cfg, load.WithProgress(loadProgress{s}), load.WithPassphrase(s.passphrase()))
+	opts := []load.Option{load.WithProgress(loadProgress{s}), load.WithPassphrase(s.passphrase())}
+	if m.Delta != nil {
+		// A later copy or the cutover: checked against the database first.
+		opts = append(opts, load.WithDelta(load.Delta{Archive: path, Manifest: m}))
+	}
+	res, err := load.Load(ctx, r.Config.Clone(), f, cfg, opts...)
 	var de *load.DefinerError
 	if errors.As(err, &de) {
 		return out, fmt.Errorf("%s: set \"import\": {\"strip_definers\": true} in the run config to create them as %s", de.Summary(), de.Account)
@@ -62,6 +67,12 @@ func (s *Session) load(ctx context.Context) (Output, error) {
 	out.Count("sql_bytes", res.SQLBytes)
 	if res.Resumed {
 		out.Value("resumed", "true")
+	}
+	if res.AlreadyApplied {
+		out.Value("already_applied", "true")
+	}
+	if d := res.Delta; d != nil {
+		out.Count("delta_rows_checked", d.Rows)
 	}
 	return out, nil
 }

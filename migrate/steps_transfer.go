@@ -115,9 +115,9 @@ func (s *Session) push(ctx context.Context) (Output, error) {
 	archive := s.Config.ArchivePath()
 	opts := transfer.Options{Mkdir: s.Config.Transfer.Mkdir}
 	state := s.Config.StatePath()
-	if _, err := os.Stat(state); err == nil {
+	if _, err := os.Stat(state); err == nil && s.Config.Phase != PhasePreCopy {
 		opts.State = state
-	} else {
+	} else if s.Config.Phase != PhasePreCopy {
 		s.Warn("no isolation state file %s to send: the cloud side cannot re-activate the sources without it", state)
 	}
 	r, err := transfer.Push(ctx, b, archive, opts, transferProgress{s, filepath.Base(archive)})
@@ -129,6 +129,9 @@ func (s *Session) push(ctx context.Context) (Output, error) {
 	}
 	if !r.Manifest {
 		return out, fmt.Errorf("push: %s travelled without its manifest", archive)
+	}
+	if r.Changes != nil {
+		addResult(&out, r.Changes)
 	}
 	addResult(&out, r)
 	out.Value("verified", string(r.Verified))
@@ -155,7 +158,8 @@ func (s *Session) pull(ctx context.Context) (Output, error) {
 	defer b.Close()
 	archive := s.Config.ArchivePath()
 	var opts transfer.Options
-	if s.Config.Restore.StateFile == "" {
+	if s.Config.Restore.StateFile == "" && s.Config.Phase != PhasePreCopy {
+		// A pre-copy isolated nothing: there is no state file to fetch.
 		opts.State = s.Config.StatePath()
 	}
 	r, err := transfer.Pull(ctx, b, filepath.Base(archive), archive, opts, transferProgress{s, filepath.Base(archive)})
@@ -164,6 +168,9 @@ func (s *Session) pull(ctx context.Context) (Output, error) {
 	}
 	if !r.Manifest {
 		return out, fmt.Errorf("pull: %s has no manifest beside it at %s: the run needs it to verify the import", filepath.Base(archive), b)
+	}
+	if r.Changes != nil {
+		addResult(&out, r.Changes)
 	}
 	addResult(&out, r)
 	if opts.State != "" {

@@ -23,7 +23,11 @@ type stmtCounter struct {
 	armed bool // VALUES (INSERT, REPLACE) or IN (DELETE) was read at depth 0
 	list  bool // DELETE: inside the IN list
 	item  bool // DELETE: the next non-blank byte in the list starts an item
-	n     int64
+	// DELETE: the key list was read. A delta's DELETE of a textual key
+	// repeats the keys in a second IN list (their exact bytes), which
+	// names the same rows and is not counted.
+	listed bool
+	n      int64
 }
 
 // start begins a statement; del says it is a DELETE.
@@ -66,7 +70,7 @@ func (c *stmtCounter) feed(b []byte) int {
 			}
 			if c.wlen > 0 {
 				w := c.word[:min(c.wlen, len(c.word))]
-				if c.wlen <= len(c.word) && (!c.del && string(w) == "VALUES" || c.del && string(w) == "IN") {
+				if c.wlen <= len(c.word) && (!c.del && string(w) == "VALUES" || c.del && !c.listed && string(w) == "IN") {
 					c.armed = true
 				}
 				c.wlen = 0
@@ -95,7 +99,7 @@ func (c *stmtCounter) feed(b []byte) int {
 				c.depth--
 			}
 			if c.list && c.depth == 0 {
-				c.list, c.armed = false, false
+				c.list, c.armed, c.listed = false, false, true
 			}
 		case ',':
 			if c.list && c.depth == 1 {

@@ -28,6 +28,8 @@ func TestStmtCounter(t *testing.T) {
 		{"multi-column key", true, "DELETE FROM `t` WHERE (`a`, `b`) IN (('x',1),('y,(',2), ( 'z' , 3 ));", 3},
 		{"IN inside identifiers and strings is not the list", true, "DELETE FROM `IN (` WHERE `in` IN ( 'IN (1,2)' );", 1},
 		{"an empty list", true, "DELETE FROM `t` WHERE `k` IN ();", 0},
+		{"exact bytes of a textual key: the second list names the same rows", true,
+			"DELETE FROM `t` WHERE (`k`, `n`) IN (('a',1),('B',2)) AND (CAST(CONVERT(`k` USING utf8mb4) AS BINARY), `n`) IN ((_binary 'a',1),(_binary 'B',2));", 2},
 		{"a key column named like a keyword", true, "DELETE FROM `t` WHERE (`IN`, `VALUES`) IN ((1,2),(3,4));", 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
