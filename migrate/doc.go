@@ -11,7 +11,8 @@
 // (StandardSteps): on the source side check, isolate, drain, cron, dump,
 // verify, push; on the cloud side pull, verify, import, verify-db, adjust,
 // restore. With Config.Stream the plan is StreamingSteps instead (see
-// Streaming). A program adds its own steps with Plan.Insert.
+// Streaming); with Config.Phase a pre-copy or a cutover (see Pre-copy and
+// cutover). A program adds its own steps with Plan.Insert.
 //
 // Run validates the configuration and the steps, creates the output
 // folder, takes the journal's lock (see Locking), creates the journal or,
@@ -65,11 +66,43 @@
 // says to set import.force, with which the next run replaces every table
 // from the new dump. A resumed run refuses a journal of the other mode.
 //
+// # Pre-copy and cutover
+//
+// A one-shot run keeps the help desk switched off for a full dump, push,
+// import and verify: a downtime that grows with the database. Config.Phase
+// splits it in two, in the order events happen:
+//
+//   - "pre-copy", while the help desk stays live and nothing is isolated
+//     (PreCopySteps): on the source side check, dump, verify, push; on the
+//     cloud side pull, verify, import, verify-db. NewPlan numbers it
+//     (Config.Copy): the number after the last finished pre-copy of that
+//     side, whose journal lamigrate-SIDE-copy-N.journal.json records it, or
+//     that of an unfinished one, which the run resumes or refuses as any
+//     journal. Copy 1 is a full dump (ARCHIVE becomes dump.copy-1.sql.gz);
+//     every later copy is a delta since the one before (dump --since its
+//     manifest, Live: the help desk writes meanwhile, so the delta proves
+//     nothing about writes), imported on the cloud side after load checks,
+//     by content, that the database holds the previous copy. A pre-copy
+//     carries no isolation state file. Repeat it as often as useful: each
+//     shrinks the next delta.
+//   - "cutover", with the help desk off (StandardSteps, journal
+//     lamigrate-SIDE-cutover.journal.json): on the source side check,
+//     isolate, drain, cron, then the dump is a delta since the last
+//     finished copy (dump.cutover.sql.gz) that proves nothing wrote to the
+//     dumped tables during it, verify, push (with its changes file and the
+//     state file); on the cloud side pull, verify, import (the delta,
+//     after the check against the last copy's state), verify-db against the
+//     cutover's manifest (the full state: every row is read), adjust,
+//     restore. A cutover before any finished pre-copy fails with ErrNoCopy.
+//
+// A resumed run refuses a journal of another phase or copy number.
+//
 // # The journal
 //
 // A run records every step in its journal, a JSON file in the output
 // folder named after the side: lamigrate-source.journal.json on the source
-// side, lamigrate-cloud.journal.json on the cloud side (JournalPath). It is
+// side, lamigrate-cloud.journal.json on the cloud side (JournalPath); in a
+// phase, after the pre-copy's number or the cutover. It is
 // written atomically after every change, and the run's first event
 // (EventRunStart) names it. Besides the steps it keeps the configuration
 // and every invocation (RunRecord) with its result. Its "format" number
