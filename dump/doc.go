@@ -135,8 +135,17 @@
 //
 // # Format
 //
-// The stream looks like mysqldump's: the same session header and footer
-// (utf8mb4, TIME_ZONE='+00:00', SQL_MODE='NO_AUTO_VALUE_ON_ZERO', unique and
+// The stream looks like mysqldump's. Its first line says it is a lamigrate
+// dump (or delta dump); its second names the run: "-- lamigrate dump id "
+// and 32 hex digits, 128 random bits drawn once per dump, full or delta
+// (only the main connection writes the header: a dump over several
+// connections has one id). The manifest records it as dump_id, and the
+// stream's hash and completion marker cover it like every other byte. Two
+// runs are two snapshots, which an importer tells apart by it (see load's
+// "Following"): two dumps of the same data are the same bytes but for that
+// line and the "-- Dump completed on" time (and so their XXH3 and marker).
+// Then come mysqldump's session header and footer (utf8mb4,
+// TIME_ZONE='+00:00', SQL_MODE='NO_AUTO_VALUE_ON_ZERO', unique and
 // foreign-key checks off), per table "-- Table structure for table `t`" and
 // "-- Dumping data for table `t`" comment blocks, CREATE TABLE as the server
 // shows it, extended INSERTs with column lists (generated columns left out,

@@ -2,8 +2,10 @@ package dump
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -81,6 +83,9 @@ type Result struct {
 	IgnoreList []string
 	// Unmatched lists ignore-list names that match nothing in the database.
 	Unmatched []string
+	// DumpID identifies this run of the dump: 32 random hex digits,
+	// written in the stream's header (DumpIDPrefix) and the manifest.
+	DumpID string
 	// SQL is the uncompressed stream before the completion marker.
 	SQL manifest.Stream
 	// Connections is how many connections read rows: more than one when
@@ -474,17 +479,29 @@ func comment(b []byte, text string) []byte {
 	return append(b, "\n--\n-- "+text+"\n--\n\n"...)
 }
 
+// DumpIDPrefix starts the header's second line, which identifies the run
+// of the dump: DumpIDPrefix, 32 hex digits (128 random bits), a newline.
+const DumpIDPrefix = "-- lamigrate dump id "
+
+// header is the stream's first lines. It draws the run's id (once per
+// dump: only the main connection writes the header) into Result.DumpID.
 func (d *dumper) header() []byte {
 	var b []byte
 	tool := "lamigrate"
 	if d.toolVersion != "" {
 		tool += " " + d.toolVersion
 	}
-	if d.cfg.Since != "" {
-		b = append(b, "-- "+tool+" delta dump (mysqldump-compatible; load with the mariadb/mysql client after its base)\n--\n"...)
-	} else {
-		b = append(b, "-- "+tool+" dump (mysqldump-compatible; load with the mariadb/mysql client)\n--\n"...)
+	if d.res.DumpID == "" {
+		var id [16]byte
+		rand.Read(id[:]) // never fails (crypto/rand)
+		d.res.DumpID = hex.EncodeToString(id[:])
 	}
+	if d.cfg.Since != "" {
+		b = append(b, "-- "+tool+" delta dump (mysqldump-compatible; load with the mariadb/mysql client after its base)\n"...)
+	} else {
+		b = append(b, "-- "+tool+" dump (mysqldump-compatible; load with the mariadb/mysql client)\n"...)
+	}
+	b = append(b, DumpIDPrefix+d.res.DumpID+"\n--\n"...)
 	b = append(b, "-- Host: "+strings.ReplaceAll(d.res.Server.Host, "\n", " ")+"    Database: "+strings.ReplaceAll(d.cfg.Database, "\n", " ")+"\n"...)
 	b = append(b, "-- ------------------------------------------------------\n"...)
 	b = append(b, "-- Server version\t"+d.res.Server.Version+"\n\n"...)

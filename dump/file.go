@@ -258,6 +258,7 @@ func (r *Result) Manifest(toolVersion string) *manifest.Manifest {
 		Tool:        "lamigrate",
 		ToolVersion: toolVersion,
 		Created:     r.Started,
+		DumpID:      r.DumpID,
 		Server:      r.Server,
 		Database:    r.Database,
 		Views:       r.Views,

@@ -200,8 +200,12 @@
 // are never loaded twice. A successful import drops the progress table, so the
 // result matches the stock client's. The progress table also records a
 // fingerprint of the archive (the first MiB of the stream and
-// Config.Fingerprint): resuming with another archive fails with
-// ErrOtherArchive.
+// Config.Fingerprint) and, for a lamigrate dump, the run id its header
+// names: resuming with another archive fails with ErrOtherArchive. Every
+// run of lamigrate dump draws its own id, so another run of the dump,
+// even of the same data, is another archive (its rows are another
+// snapshot's): the error names both runs and says to drop the tables and
+// import again.
 //
 // # Following
 //
@@ -217,15 +221,23 @@
 //     minutes).
 //   - Load peeks at the stream's first MiB (waiting for it) for the
 //     fingerprint. A followed archive has no manifest yet, so it records
-//     the first MiB alone, marked as followed; a later import, followed
-//     or not, of an archive starting with the same MiB continues it. The
-//     stream carries no run identity in its first MiB, so a dump run again
-//     (a new snapshot) whose first MiB is the same is taken for the same
-//     archive: after one, load into an empty database (the command-line
-//     tool drops the progress of a followed archive whose partial file
-//     vanished or was replaced, so the next import refuses the tables and
-//     names --force). lamigrate verify against the new manifest would
-//     report every table that differs.
+//     the first MiB alone, marked as followed, and the run id of the dump:
+//     the header's second line ("-- lamigrate dump id " and 32 hex
+//     digits, random, drawn once per run of lamigrate dump and recorded in
+//     its manifest as dump_id), which is within that MiB. A later import,
+//     followed or not, of an archive starting with the same MiB (the same
+//     run) continues it. A dump run again is a new snapshot with a new id,
+//     even over the same data: its import is refused with ErrOtherArchive
+//     naming both runs, before anything changes; drop the target's tables
+//     and import it again. The progress of an interrupted import is thus
+//     never continued with another snapshot's rows, whether the importer
+//     was killed and the dump ran again meanwhile, or the whole new
+//     archive is imported. A stream without a run id (mysqldump, or a
+//     lamigrate dump from before run ids) is fingerprinted by its first
+//     MiB alone. (While an import follows, a partial file the
+//     dump replaced stops it with ErrReplaced, below; the command-line
+//     tool then drops its progress, so the next import refuses the tables
+//     and names --force.)
 //   - Statements are loaded as they arrive, in parallel as the stream
 //     allows (a table's INSERTs over every connection, as above); at the
 //     end of what is there the Follower looks: FILE is the same file

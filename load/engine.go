@@ -38,8 +38,13 @@ type engine struct {
 
 	// headFP is the fingerprint a followed import records (the stream's
 	// first MiB alone, Config.Followed): an earlier run that recorded it
-	// is continued too.
+	// is continued too. A lamigrate dump's first MiB holds its run's id
+	// (dumpID), so another run of the dump never matches it.
 	headFP string
+	// dumpID is the run id in a lamigrate dump's header ("" for any
+	// other stream); the progress table records it, so an import of
+	// another run is refused naming both.
+	dumpID string
 
 	main    *sql.Conn // the producer's connection (lock, global statements)
 	release func()    // releases the import lock and main
@@ -140,6 +145,10 @@ func (e *engine) prepare(ctx context.Context, fp string) error {
 		if err != nil {
 			return err
 		}
+		if pt.dumpID != "" && e.dumpID != "" && pt.dumpID != e.dumpID {
+			return fmt.Errorf("%w (%s): that import is of dump run %s, this archive is dump run %s, a new snapshot taken by running the dump again, whose rows must not continue the earlier run's; drop the tables of %s and import this archive again",
+				ErrOtherArchive, ident.Quote(e.dbName), pt.dumpID, e.dumpID, ident.Quote(e.dbName))
+		}
 		if pt.archive != fp && pt.archive != e.headFP {
 			return fmt.Errorf("%w (%s); import that archive again, or drop the database's tables and start over", ErrOtherArchive, ident.Quote(e.dbName))
 		}
@@ -163,7 +172,39 @@ func (e *engine) begin(ctx context.Context, fp string) error {
 	if e.pt.resumed {
 		return nil
 	}
-	return createProgress(ctx, e.main, fp)
+	return createProgress(ctx, e.main, fp, e.dumpID)
+}
+
+// dumpIDPrefix starts the header line naming a lamigrate dump's run
+// (dump.DumpIDPrefix), followed by 32 hex digits.
+const dumpIDPrefix = "-- lamigrate dump id "
+
+// runID returns the run id a lamigrate dump (full or delta) writes in its
+// header, among the comment lines after its first line; "" for any other
+// stream (mysqldump, or a lamigrate dump from before run ids).
+func runID(head []byte) string {
+	if !dumpHeader(firstLine(head)) || !strings.HasPrefix(string(firstLine(head)), "-- lamigrate") {
+		return ""
+	}
+	rest := head[len(firstLine(head)):]
+	for range 16 {
+		if len(rest) == 0 || rest[0] != '\n' {
+			return ""
+		}
+		line := firstLine(rest[1:])
+		rest = rest[1+len(line):]
+		l := string(line)
+		if !strings.HasPrefix(l, "--") {
+			return "" // the header's comments ended
+		}
+		if id, ok := strings.CutPrefix(l, dumpIDPrefix); ok {
+			if len(id) == 32 && strings.Trim(id, "0123456789abcdef") == "" {
+				return id
+			}
+			return ""
+		}
+	}
+	return ""
 }
 
 func (e *engine) run(ctx context.Context, src *bufio.Reader) (*Result, error) {

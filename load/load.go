@@ -325,7 +325,7 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 	db.SetMaxOpenConns(2*c.Threads + 2)
 
 	e := newEngine(c, db, cfg.DBName, o, cr, start)
-	e.headFP = headFP
+	e.headFP, e.dumpID = headFP, runID(head)
 	err = e.prepare(ctx, fp)
 	if e.release != nil {
 		defer e.release()

@@ -16,6 +16,8 @@ import (
 // rows, one per key:
 //
 //	archive        state: the archive's fingerprint
+//	dump           state: the run id in a lamigrate dump's header (none
+//	               for other streams)
 //	t:<table>      a unit: state "data" with stmts its first statements
 //	               done, or "done" (unitKey)
 //	t:<table>#<n>  the unit's data statement n committed, state "stmt",
@@ -33,6 +35,7 @@ import (
 type progressTable struct {
 	resumed bool                      // the table of an earlier run was read
 	archive string                    // the fingerprint it recorded
+	dumpID  string                    // the dump run it recorded ("": none)
 	units   map[string]unitState      // per unit key
 	stmts   map[string]map[int64]bool // committed data statements, per unit key
 	globals map[string]bool           // global statements done, per key
@@ -45,7 +48,10 @@ type unitState struct {
 	rows  int64
 }
 
-const archiveKey = "archive"
+const (
+	archiveKey = "archive"
+	dumpKey    = "dump"
+)
 
 func unitKey(table string) string { return "t:" + table }
 
@@ -85,6 +91,8 @@ func readProgress(ctx context.Context, c *sql.Conn) (*progressTable, error) {
 		switch {
 		case k == archiveKey:
 			p.archive = st
+		case k == dumpKey:
+			p.dumpID = st
 		case st == "stmt":
 			u, ord, ok := parseStmtKey(k)
 			if !ok {
@@ -108,13 +116,17 @@ func readProgress(ctx context.Context, c *sql.Conn) (*progressTable, error) {
 }
 
 // createProgress creates the progress table of a new import, recording the
-// archive's fingerprint fp.
-func createProgress(ctx context.Context, c *sql.Conn, fp string) error {
+// archive's fingerprint fp and, for a lamigrate dump, its run id.
+func createProgress(ctx context.Context, c *sql.Conn, fp, dumpID string) error {
 	pt := ident.Quote(ProgressTable)
 	if _, err := c.ExecContext(ctx, "CREATE TABLE "+pt+" (unit VARBINARY(1024) NOT NULL PRIMARY KEY, state VARCHAR(80) NOT NULL, stmts BIGINT NOT NULL DEFAULT 0, `rows` BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB"); err != nil {
 		return fmt.Errorf("load: creating the progress table %s: %w", pt, err)
 	}
-	if _, err := c.ExecContext(ctx, "INSERT INTO "+pt+" (unit, state) VALUES ("+ident.String(archiveKey)+", "+ident.String(fp)+")"); err != nil {
+	q := "INSERT INTO " + pt + " (unit, state) VALUES (" + ident.String(archiveKey) + ", " + ident.String(fp) + ")"
+	if dumpID != "" {
+		q += ", (" + ident.String(dumpKey) + ", " + ident.String(dumpID) + ")"
+	}
+	if _, err := c.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("load: recording the import: %w", err)
 	}
 	return nil

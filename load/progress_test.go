@@ -41,7 +41,8 @@ func TestProgressTableRoundTrip(t *testing.T) {
 	require.NoError(t, err, "connecting to the test database")
 	defer c.Close()
 
-	require.NoError(t, createProgress(ctx, c, "fp1"))
+	id := "0123456789abcdef0123456789abcdef"
+	require.NoError(t, createProgress(ctx, c, "fp1", id))
 	require.NoError(t, record(ctx, c, unitKey("done"), "done", 3, 0))
 	require.NoError(t, record(ctx, c, unitKey("half"), "data", 2, 0))
 	require.NoError(t, record(ctx, c, stmtKey(unitKey("half"), 4), "stmt", 0, 10))
@@ -53,6 +54,9 @@ func TestProgressTableRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, pt.resumed)
 	assert.Equal(t, "fp1", pt.archive)
+	assert.Equal(t, id, pt.dumpID, "the dump run recorded")
+	_, ok := pt.unit(dumpKey)
+	assert.False(t, ok, "the dump run's row is not a unit")
 	s, ok := pt.unit(unitKey("done"))
 	assert.True(t, ok && s.done, "unit done = %+v, %v; want done", s, ok)
 	s, ok = pt.unit(unitKey("half"))

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"github.com/qualityunit/lamigrate/dump"
 	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
@@ -61,7 +62,7 @@ func newStreamServer(t *testing.T, sshd bool, o sftptest.Options) *streamServer 
 }
 
 // withoutTimes is the archive's SQL without its last two lines (the
-// completion time and the marker).
+// completion time and the marker) and its run's id (the second line).
 func withoutTimes(t *testing.T, archive string) string {
 	t.Helper()
 	f, err := os.Open(archive)
@@ -77,7 +78,10 @@ func withoutTimes(t *testing.T, archive string) string {
 		s = s[:strings.LastIndexByte(s, '\n')]
 	}
 	require.Contains(t, s, "CREATE TABLE")
-	return s
+	first, rest, _ := strings.Cut(s, "\n")
+	id, rest, _ := strings.Cut(rest, "\n")
+	require.True(t, strings.HasPrefix(id, dump.DumpIDPrefix), "the second line names the dump's run: %q", id)
+	return first + "\n" + rest
 }
 
 func dirNames(t *testing.T, dir string) []string {

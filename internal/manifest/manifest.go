@@ -39,6 +39,11 @@ type Manifest struct {
 	Server      Server    `json:"server"`
 	Database    string    `json:"database"`
 	Options     Options   `json:"options"`
+	// DumpID identifies the run of the dump: 32 random hex digits drawn
+	// once per dump (full or delta), also written in its stream's header
+	// ("-- lamigrate dump id …"). Empty in a manifest from before dumps
+	// wrote one.
+	DumpID string `json:"dump_id,omitempty"`
 	// EncryptionKeyPresent records whether LiveAgent's ENCRYPTION_KEY was
 	// found in settings.php (nil: not looked at). Never its value.
 	EncryptionKeyPresent *bool    `json:"encryption_key_present,omitempty"`
