@@ -85,7 +85,7 @@ step() {
 	shift
 	sync
 	t0=$(now)
-	"$@"
+	"$@" >>"$W/steps.log"
 	echo "$name=$(echo "$(now) - $t0" | bc)" >>"$T"
 }
 
