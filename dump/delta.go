@@ -602,6 +602,7 @@ func (d *dumper) deltaTable(ctx context.Context, p *pipe, b *base, br *baseRows,
 			bfile = nil
 		}
 		err = scanRows(ctx, d.conn, sel, len(stored), func(vals []sql.RawBytes) error {
+			d.tick(vals)
 			rw.record(false, nil, dig.AddRawRow(vals))
 			n++
 			return nil
@@ -643,6 +644,7 @@ func (d *dumper) deltaTable(ctx context.Context, p *pipe, b *base, br *baseRows,
 				if recorded {
 					return st.row(ctx, vals, kinds, d.cfg.HexBlob)
 				}
+				d.tick(vals)
 				g := dig.AddRawRow(vals)
 				n++
 				if key != nil {
@@ -668,7 +670,6 @@ func (d *dumper) deltaTable(ctx context.Context, p *pipe, b *base, br *baseRows,
 	res.Digest = dig.String()
 	res.Duration = time.Since(start)
 	d.res.Tables = append(d.res.Tables, res)
-	d.status.Rows += n
 	return d.exec(ctx, "ROLLBACK TO SAVEPOINT lamigrate_sp")
 }
 
@@ -697,6 +698,20 @@ func (d *dumper) diffRows(ctx context.Context, st *stmtWriter, br *baseRows, out
 		out.delta.Tables = append(out.delta.Tables, dt)
 	}
 	return nil
+}
+
+// tick counts one row read by a delta and reports progress now and then.
+func (d *dumper) tick(vals []sql.RawBytes) {
+	d.status.Rows++
+	for _, v := range vals {
+		d.status.DataBytes += int64(len(v))
+	}
+	if d.prog != nil && d.status.Rows%4096 == 0 {
+		if now := time.Now(); now.Sub(d.lastUpdate) >= 100*time.Millisecond {
+			d.lastUpdate = now
+			d.prog.Update(d.status)
+		}
+	}
 }
 
 // appendRawKey is chunk.AppendKey for scanned values.
@@ -939,6 +954,7 @@ func (f *differ) run(sel string, br *baseRows, ncols int, dig *rowhash.Digest, n
 	}
 	f.dt.Blocks = 0
 	err = scanRows(f.ctx, f.d.conn, sel, ncols, func(vals []sql.RawBytes) error {
+		f.d.tick(vals)
 		g := dig.AddRawRow(vals)
 		*n++
 		kb = appendRawKey(kb[:0], vals, f.keyPos)

@@ -205,6 +205,7 @@ type dumper struct {
 	status      Status
 	rowsOut     io.Writer             // the row digests file; nil: none
 	changesOut  io.Writer             // a delta's changes file
+	lastUpdate  time.Time             // a delta's last progress report
 	keys        map[string]*chunk.Key // each table's usable key
 }
 

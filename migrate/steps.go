@@ -464,6 +464,20 @@ func countDump(out *Output, res *dump.Result) {
 	for _, t := range res.Tables {
 		rows += t.Rows
 	}
+	if dl := res.Delta; dl != nil {
+		// A delta: what it carries, beside the full state it describes.
+		var del, rep int64
+		for _, t := range dl.Tables {
+			del += t.Deleted
+			rep += t.Replaced
+		}
+		out.Count("delta_tables", int64(len(dl.Tables)))
+		out.Count("delta_rows_written", rep)
+		out.Count("delta_rows_deleted", del)
+		out.Count("rows_read", rows)
+		out.Count("sql_bytes", res.SQL.Bytes)
+		return
+	}
 	out.Count("tables", int64(len(res.Tables)))
 	out.Count("rows", rows)
 	out.Count("sql_bytes", res.SQL.Bytes)

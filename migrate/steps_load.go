@@ -63,7 +63,19 @@ func (s *Session) load(ctx context.Context) (Output, error) {
 	}
 	out.Count("tables", int64(res.Tables))
 	out.Count("tables_skipped", int64(res.Skipped))
-	out.Count("rows", res.Rows)
+	if m.Delta != nil {
+		// The server's affected rows count a REPLACE of an existing row
+		// twice: say what the delta carries instead.
+		var del, rep int64
+		for _, t := range m.Delta.Tables {
+			del += t.Deleted
+			rep += t.Replaced
+		}
+		out.Count("delta_rows_written", rep)
+		out.Count("delta_rows_deleted", del)
+	} else {
+		out.Count("rows", res.Rows)
+	}
 	out.Count("sql_bytes", res.SQLBytes)
 	if res.Resumed {
 		out.Value("resumed", "true")

@@ -97,9 +97,11 @@ func (c *importCmd) Run(e *env) error {
 	var (
 		src   io.Reader
 		delta []load.Option
-		fl    *load.Follower
-		check func(context.Context, manifest.Stream) error
-		prog  = &importProgress{}
+		// a delta's rows, from its manifest
+		deltaWritten, deltaDeleted int64
+		fl                         *load.Follower
+		check                      func(context.Context, manifest.Stream) error
+		prog                       = &importProgress{}
 	)
 	if c.Follow && followed(c.File) {
 		// The manifest comes after the archive's last byte: the stream
@@ -143,6 +145,10 @@ func (c *importCmd) Run(e *env) error {
 			if m.Delta != nil {
 				// Applied only onto its base, which load checks first.
 				delta = append(delta, load.WithDelta(load.Delta{Archive: c.File, Manifest: m}))
+				for _, t := range m.Delta.Tables {
+					deltaWritten += t.Replaced
+					deltaDeleted += t.Deleted
+				}
 			}
 		} else if _, serr := os.Stat(mpath); serr == nil {
 			prog.t.abandon()
@@ -220,8 +226,15 @@ func (c *importCmd) Run(e *env) error {
 	}
 	prog.t.Finish(fmt.Sprintf("%d tables, %d rows", out.Tables+out.Skipped, out.Rows))
 	return e.ui.result(out, func(w io.Writer) {
-		fmt.Fprintf(w, "imported %s into %s: %d tables, %d rows, %s of SQL in %.1f s\n", out.File, out.Database,
-			out.Tables+out.Skipped, out.Rows, bytesize.Format(out.SQLBytes), out.Seconds)
+		if out.Delta != nil {
+			// The server's affected rows count a replaced row twice: say
+			// what the delta carries.
+			fmt.Fprintf(w, "applied %s to %s: %d rows written, %d deleted, %s of SQL in %.1f s\n", out.File, out.Database,
+				deltaWritten, deltaDeleted, bytesize.Format(out.SQLBytes), out.Seconds)
+		} else {
+			fmt.Fprintf(w, "imported %s into %s: %d tables, %d rows, %s of SQL in %.1f s\n", out.File, out.Database,
+				out.Tables+out.Skipped, out.Rows, bytesize.Format(out.SQLBytes), out.Seconds)
+		}
 		if out.Resumed {
 			fmt.Fprintf(w, "resumed: %d tables were finished by an earlier run\n", out.Skipped)
 		}

@@ -102,7 +102,7 @@ func TestImportDelta(t *testing.T) {
 	dsn := target.Config().FormatDSN()
 	code, stdout, stderr := runCLI(t, nil, "import", "--dsn", dsn, "--threads", "2", d.archive)
 	require.Equal(t, 0, code, "lamigrate import of a delta onto its base: %s", stderr)
-	assert.Contains(t, stdout, "imported "+d.archive+" into "+target.Name+": ")
+	assert.Contains(t, stdout, "applied "+d.archive+" to "+target.Name+": 6 rows written, 3 deleted, ")
 	assert.Contains(t, stdout, "delta: the target held its base: 9 rows of 3 tables checked in ")
 	assert.Equal(t, d.want, digests(t, target, "parent", "child", "audit"), "tables after the delta")
 	var audit, renamed, children, orphan int
