@@ -1,7 +1,7 @@
 package dump
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -81,11 +81,28 @@ func openBase(path, database string) (*base, error) {
 	return b, nil
 }
 
-// baseRows reads the base's row digests file and checks its SHA-256 at the
-// end against the manifest.
+// checkRows compares the base's row digests file with the SHA-256 its
+// manifest records, before anything is read from it.
+func (b *base) checkRows() error {
+	f, err := os.Open(b.rowsPath)
+	if err != nil {
+		return fmt.Errorf("%w: the base's row digests: %v (they are written beside the base archive; copy %s beside %s)", ErrBase, err, filepath.Base(b.rowsPath), b.path)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return fmt.Errorf("%w: reading %s: %v", ErrBase, b.rowsPath, err)
+	}
+	if got, want := hex.EncodeToString(h.Sum(nil)), b.m.RowDigests.SHA256; got != want {
+		return fmt.Errorf("%w: the base's row digests file %s does not match its manifest (SHA-256 %s, the manifest says %s): it was changed or replaced", ErrBase, b.rowsPath, got, want)
+	}
+	return nil
+}
+
+// baseRows reads the base's row digests file forward, one table after
+// another (each worker has its own).
 type baseRows struct {
 	f    *os.File
-	h    *hashWriter
 	r    *chunk.Reader
 	head *chunk.Table // the table NextTable returned last, rows unread
 	eof  bool
@@ -94,15 +111,14 @@ type baseRows struct {
 func (b *base) openRows() (*baseRows, error) {
 	f, err := os.Open(b.rowsPath)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the base's row digests: %v (they are written beside the base archive; copy %s beside %s)", ErrBase, err, filepath.Base(b.rowsPath), b.path)
+		return nil, fmt.Errorf("%w: the base's row digests: %v", ErrBase, err)
 	}
-	h := newHashWriter(io.Discard, sha256.New())
-	r, err := chunk.NewReader(io.TeeReader(f, h))
+	r, err := chunk.NewReader(bufio.NewReaderSize(f, 256<<10))
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ErrBase, b.rowsPath, err)
 	}
-	return &baseRows{f: f, h: h, r: r}, nil
+	return &baseRows{f: f, r: r}, nil
 }
 
 func (br *baseRows) close() {
@@ -152,125 +168,6 @@ func (br *baseRows) skip() error {
 	}
 }
 
-// finish reads the file to its end and checks its hash.
-func (br *baseRows) finish(want string) error {
-	if br.head != nil {
-		if err := br.skip(); err != nil {
-			return err
-		}
-	}
-	for !br.eof {
-		if _, err := br.seek("\xff\xff\xff\xff"); err != nil {
-			return err
-		}
-		if br.head != nil {
-			if err := br.skip(); err != nil {
-				return err
-			}
-		}
-	}
-	io.Copy(br.h, br.f)
-	if got := hex.EncodeToString(br.h.h.Sum(nil)); got != want {
-		return fmt.Errorf("%w: the base's row digests file %s does not match its manifest (SHA-256 %s, the manifest says %s): it was changed or replaced", ErrBase, br.f.Name(), got, want)
-	}
-	return nil
-}
-
-// quietMarks is what the server says about writes at one moment: the
-// global count of row writes to non-temporary tables (Handler_write,
-// _update, _delete) and each table's UPDATE_TIME.
-type quietMarks struct {
-	writes  int64
-	now     string // the server's clock, to the second
-	updated map[string]string
-}
-
-func readQuietMarks(ctx context.Context, conn *sql.Conn, db string) (*quietMarks, error) {
-	q := &quietMarks{updated: map[string]string{}}
-	rows, err := conn.QueryContext(ctx, "SHOW GLOBAL STATUS WHERE Variable_name IN ('Handler_write', 'Handler_update', 'Handler_delete')")
-	if err != nil {
-		return nil, fmt.Errorf("dump: reading the server's write counters: %w", err)
-	}
-	for rows.Next() {
-		var name string
-		var v int64
-		if err := rows.Scan(&name, &v); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("dump: reading the server's write counters: %w", err)
-		}
-		q.writes += v
-	}
-	rows.Close()
-	if err := conn.QueryRowContext(ctx, "SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s')").Scan(&q.now); err != nil {
-		return nil, fmt.Errorf("dump: reading the server's clock: %w", err)
-	}
-	rows, err = conn.QueryContext(ctx, `SELECT TABLE_NAME, COALESCE(DATE_FORMAT(UPDATE_TIME, '%Y-%m-%d %H:%i:%s'), '')
-		FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE <> 'VIEW'`, db)
-	if err != nil {
-		return nil, fmt.Errorf("dump: reading the tables' update times: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name, t string
-		if err := rows.Scan(&name, &t); err != nil {
-			return nil, fmt.Errorf("dump: reading the tables' update times: %w", err)
-		}
-		q.updated[name] = t
-	}
-	return q, rows.Err()
-}
-
-// quietStart reads the marks before the snapshot. UPDATE_TIME counts
-// seconds: a table written in the current second could be written again
-// in it unseen, so while one is, it waits for the next second (at most
-// three times).
-func (d *dumper) quietStart(ctx context.Context) (*quietMarks, error) {
-	for i := 0; ; i++ {
-		q, err := readQuietMarks(ctx, d.conn, d.cfg.Database)
-		if err != nil || i == 3 {
-			return q, err
-		}
-		busy := false
-		for _, u := range q.updated {
-			if u >= q.now {
-				busy = true
-			}
-		}
-		if !busy {
-			return q, nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Second):
-		}
-	}
-}
-
-// quiet compares the marks taken before the snapshot with now: nothing on
-// the server wrote a row (the counters did not move), or, when something
-// did, none of the dumped tables' update times moved and none was updated
-// in the second the snapshot started (a write then could hide in the same
-// second). It names the tables that may have been written.
-func quiet(before, after *quietMarks, tables []string) error {
-	if after.writes == before.writes {
-		return nil
-	}
-	start := before.now
-	var hit []string
-	for _, t := range tables {
-		b, a := before.updated[t], after.updated[t]
-		if a != b || (a != "" && a >= start) {
-			hit = append(hit, fmt.Sprintf("%s (updated %s)", ident.Quote(t), a))
-		}
-	}
-	if len(hit) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%w: %s may have been written after the delta's snapshot (the server counted %d row writes during the dump): rows committed then would be lost; make sure the help desk is isolated and drained (lamigrate isolate, drain, cron off) and dump again, or pass --live for a pre-copy delta that needs no such proof",
-		ErrNotQuiet, strings.Join(hit, ", "), after.writes-before.writes)
-}
-
 // deltaOut is the delta's companion outputs: the full row digests file and
 // the changes file.
 type deltaOut struct {
@@ -280,7 +177,8 @@ type deltaOut struct {
 	delta   manifest.Delta
 }
 
-// runDelta is run for Config.Since: one connection, one snapshot.
+// runDelta is run for Config.Since: one snapshot, over one connection or
+// several (see delta_work.go).
 func (d *dumper) runDelta(ctx context.Context, w io.Writer) (*Result, error) {
 	start := time.Now()
 	db := d.cfg.Database
@@ -292,11 +190,9 @@ func (d *dumper) runDelta(ctx context.Context, w io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	br, err := b.openRows()
-	if err != nil {
+	if err := b.checkRows(); err != nil {
 		return nil, err
 	}
-	defer br.close()
 	if err := d.exec(ctx, sessionSQL(db)...); err != nil {
 		return nil, err
 	}
@@ -305,9 +201,6 @@ func (d *dumper) runDelta(ctx context.Context, w io.Writer) (*Result, error) {
 		if before, err = d.quietStart(ctx); err != nil {
 			return nil, err
 		}
-	}
-	if err := d.exec(ctx, startSnapshot); err != nil {
-		return nil, err
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -320,6 +213,8 @@ func (d *dumper) runDelta(ctx context.Context, w io.Writer) (*Result, error) {
 	if bs := b.m.Server; bs.Host != d.res.Server.Host && bs.Host != "" {
 		return nil, fmt.Errorf("%w: %s describes a dump of server %s; this is %s: pass the manifest of a dump of this server", ErrBase, b.path, bs.Host, d.res.Server.Host)
 	}
+	// As a full dump over several connections: the tables are listed,
+	// then every connection's snapshot starts on one state (snapshot).
 	tables, views, err := d.list(ctx)
 	if err != nil {
 		return nil, err
@@ -339,6 +234,27 @@ func (d *dumper) runDelta(ctx context.Context, w io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	units := make([]*unit, len(tables))
+	for i, t := range tables {
+		units[i] = &unit{t: t, parts: 1}
+	}
+	if d.db != nil && d.cfg.connections() > 1 {
+		if err := d.snapshot(ctx, tables, units); err != nil {
+			return nil, err
+		}
+		defer d.closeHelpers(ctx)
+	} else if err := d.exec(ctx, startSnapshot); err != nil {
+		return nil, err
+	}
+	var workers []*deltaWorker
+	for _, c := range append([]*sql.Conn{d.conn}, d.helpers...) {
+		br, err := b.openRows()
+		if err != nil {
+			return nil, err
+		}
+		defer br.close()
+		workers = append(workers, &deltaWorker{d: d, conn: c, br: br})
+	}
 
 	out := &deltaOut{delta: manifest.Delta{Base: manifest.Base{Archive: b.m.File.Name, Manifest: b.sha,
 		Created: b.m.Created, SQLXXH3: b.m.SQL.XXH3, Database: b.m.Database}, Quiet: !d.cfg.Live}}
@@ -351,7 +267,7 @@ func (d *dumper) runDelta(ctx context.Context, w io.Writer) (*Result, error) {
 		return nil, fmt.Errorf("dump: changes file: %w", err)
 	}
 	p := newPipe(ctx, w, &d.cfg, d)
-	perr := d.produceDelta(p.ctx, p, b, br, out, tables, views, triggers, events, routines)
+	perr := d.produceDelta(p.ctx, p, b, workers, out, tables, views, triggers, events, routines)
 	if perr != nil {
 		p.cancel()
 	}
@@ -373,11 +289,6 @@ func (d *dumper) runDelta(ctx context.Context, w io.Writer) (*Result, error) {
 		out.rows.w.Abort()
 		out.changes.Abort()
 		return nil, werr
-	}
-	if err := br.finish(b.m.RowDigests.SHA256); err != nil {
-		out.changes.Abort()
-		out.rows.w.Abort()
-		return nil, err
 	}
 	if !d.cfg.Live {
 		after, err := readQuietMarks(ctx, d.conn, db)
@@ -413,7 +324,7 @@ func (d *dumper) runDelta(ctx context.Context, w io.Writer) (*Result, error) {
 }
 
 // produceDelta writes the delta's SQL in the order doc.go gives.
-func (d *dumper) produceDelta(ctx context.Context, p *pipe, b *base, br *baseRows, out *deltaOut,
+func (d *dumper) produceDelta(ctx context.Context, p *pipe, b *base, workers []*deltaWorker, out *deltaOut,
 	tables, views []tableInfo, triggers map[string][]string, events, routines []*program) error {
 	if err := p.text(ctx, d.header()); err != nil {
 		return err
@@ -467,19 +378,8 @@ func (d *dumper) produceDelta(ctx context.Context, p *pipe, b *base, br *baseRow
 	if err := p.text(ctx, s); err != nil {
 		return err
 	}
-	for _, t := range tables {
-		d.status.Table = t.name
-		if err := d.deltaTable(ctx, p, b, br, out, t); err != nil {
-			var te *TableError
-			if errors.As(err, &te) {
-				return err
-			}
-			return &TableError{Table: t.name, Err: err}
-		}
-		d.status.TablesDone++
-		if d.prog != nil {
-			d.prog.Update(d.status)
-		}
+	if err := d.readTables(ctx, b, workers, tables, func(bu *bundle) error { return d.emitBundle(ctx, p, out, bu) }); err != nil {
+		return err
 	}
 	// A table altered while the others were read (an instant ALTER does
 	// not end the snapshot's reads with error 1412): its rows were read
@@ -516,13 +416,14 @@ func (d *dumper) produceDelta(ctx context.Context, p *pipe, b *base, br *baseRow
 	return p.text(ctx, tail)
 }
 
-// deltaTable writes one table of a delta: whole, or its changed rows.
-func (d *dumper) deltaTable(ctx context.Context, p *pipe, b *base, br *baseRows, out *deltaOut, t tableInfo) error {
+// table reads one table of a delta into bu: whole, or its changed rows.
+func (w *deltaWorker) table(ctx context.Context, b *base, t tableInfo, bu *bundle) error {
+	d, br := w.d, w.br
 	q := ident.Quote(t.name)
-	if err := d.exec(ctx, "SAVEPOINT lamigrate_sp"); err != nil {
+	if err := execOn(ctx, w.conn, "SAVEPOINT lamigrate_sp"); err != nil {
 		return err
 	}
-	sc, err := showCreateOn(ctx, d.conn, "SHOW CREATE TABLE "+q)
+	sc, err := showCreateOn(ctx, w.conn, "SHOW CREATE TABLE "+q)
 	if err != nil {
 		return err
 	}
@@ -531,7 +432,7 @@ func (d *dumper) deltaTable(ctx context.Context, p *pipe, b *base, br *baseRows,
 		return fmt.Errorf("SHOW CREATE TABLE returned no statement")
 	}
 	def, autoInc := manifest.TableDefinition(create)
-	cols, err := rowhash.Columns(ctx, d.conn, d.cfg.Database, t.name)
+	cols, err := rowhash.Columns(ctx, w.conn, d.cfg.Database, t.name)
 	if err != nil {
 		return err
 	}
@@ -579,15 +480,10 @@ func (d *dumper) deltaTable(ctx context.Context, p *pipe, b *base, br *baseRows,
 	}
 	sel := "SELECT " + rowhash.SelectList(cols) + " FROM " + q + order
 	if testHookBeforeRows != nil {
-		testHookBeforeRows(ctx, d.conn, t.name)
+		testHookBeforeRows(ctx, w.conn, t.name)
 	}
-	rw := out.rows
-	rw.w.BeginTable(t.name, key)
-	rw.res.Tables++
-	if key != nil {
-		rw.res.Keyed++
-	}
-	st := &stmtWriter{p: p, max: d.cfg.netBuffer()}
+	bu.key = key
+	st := &stmtWriter{out: bu.sql, max: d.cfg.netBuffer()}
 	var dig rowhash.Digest
 	var n int64
 	recorded := false // the rows are in the row digests file already
@@ -601,9 +497,9 @@ func (d *dumper) deltaTable(ctx context.Context, p *pipe, b *base, br *baseRows,
 			}
 			bfile = nil
 		}
-		err = scanRows(ctx, d.conn, sel, len(stored), func(vals []sql.RawBytes) error {
+		err = scanRows(ctx, w.conn, sel, len(stored), func(vals []sql.RawBytes) error {
 			d.tick(vals)
-			rw.record(false, nil, dig.AddRawRow(vals))
+			bu.row(nil, dig.AddRawRow(vals))
 			n++
 			return nil
 		})
@@ -618,7 +514,7 @@ func (d *dumper) deltaTable(ctx context.Context, p *pipe, b *base, br *baseRows,
 	switch why {
 	case "unchanged":
 	case "":
-		if err := d.diffRows(ctx, st, br, out, t.name, q, sel, cols, key, keyPos, kinds, cl, bt.AutoIncrement, autoInc, &dig, &n); err != nil {
+		if err := w.diffRows(ctx, st, bu, t.name, q, sel, cols, key, keyPos, kinds, cl, bt.AutoIncrement, autoInc, &dig, &n); err != nil {
 			return err
 		}
 	default:
@@ -640,7 +536,7 @@ func (d *dumper) deltaTable(ctx context.Context, p *pipe, b *base, br *baseRows,
 		st.prefix = append([]byte("INSERT INTO "+q), cl...)
 		var kb []byte
 		if len(stored) > 0 {
-			err = scanRows(ctx, d.conn, sel, len(stored), func(vals []sql.RawBytes) error {
+			err = scanRows(ctx, w.conn, sel, len(stored), func(vals []sql.RawBytes) error {
 				if recorded {
 					return st.row(ctx, vals, kinds, d.cfg.HexBlob)
 				}
@@ -650,7 +546,7 @@ func (d *dumper) deltaTable(ctx context.Context, p *pipe, b *base, br *baseRows,
 				if key != nil {
 					kb = appendRawKey(kb[:0], vals, keyPos)
 				}
-				rw.record(key != nil, kb, g)
+				bu.row(kb, g)
 				return st.row(ctx, vals, kinds, d.cfg.HexBlob)
 			})
 			if err != nil {
@@ -663,30 +559,32 @@ func (d *dumper) deltaTable(ctx context.Context, p *pipe, b *base, br *baseRows,
 		if err := st.raw(ctx, []byte("/*!40000 ALTER TABLE "+q+" ENABLE KEYS */;\n")); err != nil {
 			return err
 		}
-		out.delta.Tables = append(out.delta.Tables, manifest.DeltaTable{Name: t.name, Action: manifest.DeltaWhole, Why: why, Replaced: n})
+		bu.dt = &manifest.DeltaTable{Name: t.name, Action: manifest.DeltaWhole, Why: why, Replaced: n}
 	}
-	rw.w.EndTable()
+	if err := st.flush(ctx); err != nil {
+		return err
+	}
 	res.Rows = n
 	res.Digest = dig.String()
 	res.Duration = time.Since(start)
-	d.res.Tables = append(d.res.Tables, res)
-	return d.exec(ctx, "ROLLBACK TO SAVEPOINT lamigrate_sp")
+	bu.res = res
+	return execOn(ctx, w.conn, "ROLLBACK TO SAVEPOINT lamigrate_sp")
 }
 
 // diffRows writes a keyed table's changed rows (see differ).
-func (d *dumper) diffRows(ctx context.Context, st *stmtWriter, br *baseRows, out *deltaOut, name, q, sel string, cols []rowhash.Column,
+func (w *deltaWorker) diffRows(ctx context.Context, st *stmtWriter, bu *bundle, name, q, sel string, cols []rowhash.Column,
 	key *chunk.Key, keyPos []int, kinds []kind, cl []byte, baseAutoInc, autoInc int64, dig *rowhash.Digest, n *int64) error {
 	dt := manifest.DeltaTable{Name: name, Action: manifest.DeltaRows}
 	types, err := key.Types(cols)
 	if err != nil {
 		return err
 	}
-	df := &differ{d: d, ctx: ctx, st: st, out: out, key: key, keyPos: keyPos, types: types, kinds: kinds, q: q,
+	df := &differ{d: w.d, conn: w.conn, ctx: ctx, st: st, bu: bu, key: key, keyPos: keyPos, types: types, kinds: kinds, q: q,
 		ordered: orderedKey(types), dt: &dt, name: name,
 		pendBase: map[string]pendBase{}, pendCur: map[string]*pendCur{}, blocks: map[int64]bool{}}
 	st.prefix = append([]byte("REPLACE INTO "+q), cl...)
 	st.head = comment(nil, "Changed rows of table "+q)
-	if err := df.run(sel, br, len(rowhash.Stored(cols)), dig, n); err != nil {
+	if err := df.run(sel, w.br, len(rowhash.Stored(cols)), dig, n); err != nil {
 		return err
 	}
 	if baseAutoInc != autoInc && autoInc > 0 {
@@ -695,13 +593,15 @@ func (d *dumper) diffRows(ctx context.Context, st *stmtWriter, br *baseRows, out
 		}
 	}
 	if dt.Deleted > 0 || dt.Replaced > 0 || baseAutoInc != autoInc {
-		out.delta.Tables = append(out.delta.Tables, dt)
+		bu.dt = &dt
 	}
 	return nil
 }
 
 // tick counts one row read by a delta and reports progress now and then.
 func (d *dumper) tick(vals []sql.RawBytes) {
+	d.smu.Lock()
+	defer d.smu.Unlock()
 	d.status.Rows++
 	for _, v := range vals {
 		d.status.DataBytes += int64(len(v))
@@ -758,384 +658,4 @@ func scanRows(ctx context.Context, conn *sql.Conn, q string, n int, fn func([]sq
 		}
 	}
 	return rows.Err()
-}
-
-// stmtWriter builds extended statements (prefix, then tuples) up to max
-// bytes and queues them on the pipe.
-type stmtWriter struct {
-	p      *pipe
-	head   []byte // written before the first statement, if any
-	max    int
-	prefix []byte
-	buf    []byte
-	n      int // tuples in buf
-}
-
-func (s *stmtWriter) raw(ctx context.Context, b []byte) error {
-	if err := s.flush(ctx); err != nil {
-		return err
-	}
-	if err := s.writeHead(ctx); err != nil {
-		return err
-	}
-	return s.p.text(ctx, b)
-}
-
-func (s *stmtWriter) writeHead(ctx context.Context) error {
-	if s.head == nil {
-		return nil
-	}
-	h := s.head
-	s.head = nil
-	return s.p.text(ctx, h)
-}
-
-// tuple appends one already formatted "(…)".
-func (s *stmtWriter) tuple(ctx context.Context, t []byte) error {
-	if s.n > 0 && len(s.buf)+1+len(t) > s.max {
-		if err := s.flush(ctx); err != nil {
-			return err
-		}
-	}
-	if s.n == 0 {
-		s.buf = append(s.buf, s.prefix...)
-	} else {
-		s.buf = append(s.buf, ',')
-	}
-	s.buf = append(s.buf, t...)
-	s.n++
-	return nil
-}
-
-func (s *stmtWriter) row(ctx context.Context, vals []sql.RawBytes, kinds []kind, hexBlob bool) error {
-	return s.tuple(ctx, formatTuple(nil, vals, kinds, hexBlob))
-}
-
-func (s *stmtWriter) flush(ctx context.Context) error {
-	if s.n == 0 {
-		return nil
-	}
-	if err := s.writeHead(ctx); err != nil {
-		return err
-	}
-	b := append(s.buf, ";\n"...)
-	s.buf, s.n = nil, 0
-	return s.p.text(ctx, b)
-}
-
-func formatTuple(dst []byte, vals []sql.RawBytes, kinds []kind, hexBlob bool) []byte {
-	dst = append(dst, '(')
-	for i, v := range vals {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = appendValue(dst, v, kinds[i], hexBlob)
-	}
-	return append(dst, ')')
-}
-
-// differ compares one table's rows, read in key order, with the base's.
-type differ struct {
-	d       *dumper
-	ctx     context.Context
-	st      *stmtWriter
-	out     *deltaOut
-	key     *chunk.Key
-	keyPos  []int
-	types   []string
-	kinds   []kind
-	q, name string
-	ordered bool
-	dt      *manifest.DeltaTable
-	began   bool
-	// deletes waiting to be written (encoded keys)
-	dels    [][]byte
-	delSize int
-	// string keys: rows seen on one side only, so far
-	pendBase map[string]pendBase
-	pendCur  map[string]*pendCur
-	pendSize int
-	order    []string // pendCur keys in arrival order
-	spilled  int      // order[:spilled] were written or matched
-	baseKeys []string // pendBase keys in arrival order
-	// the base's blocks that held a change
-	blocks map[int64]bool
-}
-
-type pendBase struct {
-	digest uint64
-	idx    int64
-}
-
-type pendCur struct {
-	digest  uint64
-	tuple   []byte // nil once written speculatively
-	written bool
-}
-
-func (f *differ) change(c chunk.Change) {
-	if !f.began {
-		f.out.changes.BeginTable(f.name, f.key)
-		f.began = true
-	}
-	f.out.changes.Add(c)
-}
-
-func (f *differ) block(idx int64) {
-	if idx < 0 {
-		return // before the base's first row: no block of it
-	}
-	if b := idx / chunk.BlockRows; !f.blocks[b] {
-		f.blocks[b] = true
-		f.dt.ChangedBlocks++
-	}
-}
-
-func (f *differ) replace(tuple []byte) error {
-	f.dt.Replaced++
-	return f.st.tuple(f.ctx, tuple)
-}
-
-func (f *differ) del(key []byte) error {
-	f.dt.Deleted++
-	f.dels = append(f.dels, append([]byte(nil), key...))
-	f.delSize += len(key)*2 + 8
-	if f.delSize >= f.st.max/2 || len(f.dels) >= 10000 {
-		return f.flushDeletes()
-	}
-	return nil
-}
-
-func (f *differ) flushDeletes() error {
-	if len(f.dels) == 0 {
-		return nil
-	}
-	s := []byte("DELETE FROM " + f.q + " WHERE ")
-	// Exact bytes: a REPLACE of this table may have written a key that
-	// only collates equal to a deleted one (its letter case changed).
-	s, err := f.key.AppendKeyInExact(s, f.types, f.dels)
-	if err != nil {
-		return err
-	}
-	s = append(s, ";\n"...)
-	f.dels, f.delSize = f.dels[:0], 0
-	return f.st.raw(f.ctx, s)
-}
-
-// run reads the table and the base side by side. With an ordered key the
-// two streams merge like sorted lists. Otherwise the order is the server's
-// collation, which the dump does not reimplement: the streams advance in
-// lockstep and a key seen on one side waits in a map until the other side
-// shows it; both sides list keys in the same order, so a key waits only
-// while inserted or deleted keys lie between it and its partner, and the
-// maps hold (about) the changed rows. A new row waits with its formatted
-// tuple; past maxPending bytes the oldest is written at once (a REPLACE of
-// an unchanged row changes nothing), and its change is decided when its
-// partner comes or the table ends.
-func (f *differ) run(sel string, br *baseRows, ncols int, dig *rowhash.Digest, n *int64) error {
-	var (
-		brow    chunk.Row
-		bok           = true
-		bidx    int64 = -1
-		err     error
-		kb      []byte
-		rw      = f.out.rows
-		nextRow = func() error {
-			brow, bok, err = br.r.NextRow()
-			if bok {
-				bidx++
-				brow.Key = append([]byte(nil), brow.Key...)
-			}
-			return err
-		}
-	)
-	if err := nextRow(); err != nil {
-		return err
-	}
-	f.dt.Blocks = 0
-	err = scanRows(f.ctx, f.d.conn, sel, ncols, func(vals []sql.RawBytes) error {
-		f.d.tick(vals)
-		g := dig.AddRawRow(vals)
-		*n++
-		kb = appendRawKey(kb[:0], vals, f.keyPos)
-		rw.record(true, kb, g)
-		if f.ordered {
-			for bok && cmpInt(brow.Key, kb) < 0 {
-				f.block(bidx)
-				f.change(chunk.Change{Key: brow.Key, InBase: true, Base: brow.Digest})
-				if err := f.del(brow.Key); err != nil {
-					return err
-				}
-				if err := nextRow(); err != nil {
-					return err
-				}
-			}
-			if bok && bytes.Equal(brow.Key, kb) {
-				if brow.Digest != g {
-					f.block(bidx)
-					f.change(chunk.Change{Key: kb, InBase: true, Base: brow.Digest, InNew: true, New: g})
-					if err := f.replace(formatTuple(nil, vals, f.kinds, f.d.cfg.HexBlob)); err != nil {
-						return err
-					}
-				}
-				return nextRow()
-			}
-			f.block(bidx)
-			f.change(chunk.Change{Key: kb, InNew: true, New: g})
-			return f.replace(formatTuple(nil, vals, f.kinds, f.d.cfg.HexBlob))
-		}
-		// Unordered: lockstep.
-		if bok && bytes.Equal(brow.Key, kb) {
-			if brow.Digest != g {
-				f.block(bidx)
-				f.change(chunk.Change{Key: kb, InBase: true, Base: brow.Digest, InNew: true, New: g})
-				if err := f.replace(formatTuple(nil, vals, f.kinds, f.d.cfg.HexBlob)); err != nil {
-					return err
-				}
-			}
-			return nextRow()
-		}
-		if err := f.curRow(kb, g, vals); err != nil {
-			return err
-		}
-		if bok {
-			if err := f.baseRow(brow, bidx); err != nil {
-				return err
-			}
-			return nextRow()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	// Base rows left: gone from the source.
-	for bok {
-		if f.ordered {
-			f.block(bidx)
-			f.change(chunk.Change{Key: brow.Key, InBase: true, Base: brow.Digest})
-			if err := f.del(brow.Key); err != nil {
-				return err
-			}
-		} else if err := f.baseRow(brow, bidx); err != nil {
-			return err
-		}
-		if err := nextRow(); err != nil {
-			return err
-		}
-	}
-	for _, k := range f.baseKeys {
-		pb, ok := f.pendBase[k]
-		if !ok {
-			continue
-		}
-		f.block(pb.idx)
-		f.change(chunk.Change{Key: []byte(k), InBase: true, Base: pb.digest})
-		if err := f.del([]byte(k)); err != nil {
-			return err
-		}
-	}
-	for _, k := range f.order {
-		pc := f.pendCur[k]
-		if pc == nil {
-			continue
-		}
-		f.change(chunk.Change{Key: []byte(k), InNew: true, New: pc.digest})
-		if !pc.written {
-			if err := f.replace(pc.tuple); err != nil {
-				return err
-			}
-		}
-	}
-	if err := f.st.flush(f.ctx); err != nil {
-		return err
-	}
-	if err := f.flushDeletes(); err != nil {
-		return err
-	}
-	if f.began {
-		f.out.changes.EndTable()
-	}
-	f.dt.Blocks = (bidx + chunk.BlockRows) / chunk.BlockRows
-	return nil
-}
-
-// curRow handles a source row whose key is not the base's current one.
-func (f *differ) curRow(key []byte, g uint64, vals []sql.RawBytes) error {
-	if pb, ok := f.pendBase[string(key)]; ok {
-		delete(f.pendBase, string(key))
-		if pb.digest != g {
-			f.block(pb.idx)
-			f.change(chunk.Change{Key: key, InBase: true, Base: pb.digest, InNew: true, New: g})
-			return f.replace(formatTuple(nil, vals, f.kinds, f.d.cfg.HexBlob))
-		}
-		return nil
-	}
-	t := formatTuple(nil, vals, f.kinds, f.d.cfg.HexBlob)
-	f.pendCur[string(key)] = &pendCur{digest: g, tuple: t}
-	f.order = append(f.order, string(key))
-	f.pendSize += len(t)
-	for f.pendSize > maxPending && f.spilled < len(f.order) {
-		pc := f.pendCur[f.order[f.spilled]]
-		f.spilled++
-		if pc == nil || pc.written {
-			continue
-		}
-		if err := f.st.tuple(f.ctx, pc.tuple); err != nil {
-			return err
-		}
-		f.pendSize -= len(pc.tuple)
-		pc.tuple, pc.written = nil, true
-	}
-	return nil
-}
-
-// baseRow handles a base row whose key is not the source's current one.
-func (f *differ) baseRow(r chunk.Row, idx int64) error {
-	k := string(r.Key)
-	if pc, ok := f.pendCur[k]; ok {
-		delete(f.pendCur, k)
-		f.pendSize -= len(pc.tuple)
-		if pc.digest != r.Digest {
-			f.block(idx)
-			f.change(chunk.Change{Key: r.Key, InBase: true, Base: r.Digest, InNew: true, New: pc.digest})
-			if !pc.written {
-				return f.replace(pc.tuple)
-			}
-			f.dt.Replaced++
-		}
-		return nil
-	}
-	f.pendBase[k] = pendBase{digest: r.Digest, idx: idx}
-	f.baseKeys = append(f.baseKeys, k)
-	return nil
-}
-
-// cmpInt compares two encoded one-column integer keys numerically.
-func cmpInt(a, b []byte) int {
-	av, _ := chunk.DecodeKey(a)
-	bv, _ := chunk.DecodeKey(b)
-	x, y := string(av[0]), string(bv[0])
-	xn, yn := strings.HasPrefix(x, "-"), strings.HasPrefix(y, "-")
-	switch {
-	case xn && !yn:
-		return -1
-	case !xn && yn:
-		return 1
-	}
-	c := 0
-	switch {
-	case len(x) != len(y):
-		if len(x) < len(y) {
-			c = -1
-		} else {
-			c = 1
-		}
-	default:
-		c = strings.Compare(x, y)
-	}
-	if xn {
-		return -c
-	}
-	return c
 }

@@ -137,7 +137,18 @@ func TestDeltaRoundTrip(t *testing.T) {
 		}
 	}
 	assert.NotNil(t, res.Delta)
+	assert.Greater(t, res.Connections, 1, "the delta read over several connections")
 	assert.Nil(t, m.Table("my table"), "the full state has no dropped table")
+	// Over one connection: the same row digests, changes and SQL (but for
+	// the run's id line and the time it was written).
+	one, m1, res1, err := deltaFile(t, src, t.TempDir(), "delta.sql.zst", manifest.PathFor(base), Config{NetBufferLength: 4096, Connections: 1})
+	require.NoError(t, err, "delta dump over one connection")
+	assert.Equal(t, 1, res1.Connections)
+	assert.Equal(t, m.RowDigests.SHA256, m1.RowDigests.SHA256, "row digests over 1 and several connections")
+	assert.Equal(t, m.Delta.Changes.SHA256, m1.Delta.Changes.SHA256, "changes over 1 and several connections")
+	assert.Equal(t, m.Delta.Tables, m1.Delta.Tables)
+	assert.Equal(t, m.SQL.Bytes, m1.SQL.Bytes, "SQL size over 1 and several connections")
+	_ = one
 
 	// The archive holds the changes only: far smaller than the base.
 	bi, _ := os.Stat(base)

@@ -37,12 +37,19 @@
 //     records row digests of this contract (chunk.Version, time zone,
 //     character set) and table definitions, and describes the same
 //     database; otherwise ErrBase says to take a new full dump as base.
-//   - Unless Config.Live, the server's write counters (Handler_write,
-//     _update, _delete) and every table's UPDATE_TIME are read, then one
-//     snapshot starts on one connection; the base's server must be this
-//     one (@@hostname).
-//   - Tables are read in name order, as a full dump writes them, beside
-//     the base's row digests file, which lists them in the same order. A
+//   - The base's row digests file must have the SHA-256 its manifest
+//     records. Unless Config.Live, the server's write counters
+//     (Handler_write, _update, _delete) and every table's UPDATE_TIME are
+//     read; the base's server must be this one (@@hostname); the tables
+//     are listed, then the snapshot starts, over Config.Connections
+//     connections on one state as a full dump's (LOCK TABLES … READ held
+//     while they start), or over one.
+//   - Every connection takes the next table in name order and reads it
+//     beside its own reader of the base's row digests file, which lists
+//     the tables in the same order, into a bundle (memory up to 4 MiB per
+//     part, then an unlinked file beside the output); the bundles are
+//     copied into the three files in name order, so they are the same
+//     bytes over one connection or several. A
 //     table the base lacks, whose SHOW CREATE TABLE (without its
 //     AUTO_INCREMENT counter) differs, or whose usable key changed, is
 //     carried whole: DROP TABLE IF EXISTS, CREATE TABLE, every row. A table
@@ -89,9 +96,9 @@
 // blocks); then every table's triggers, the events and routines and the
 // views, as a full dump writes them; the completion marker. Loaded after
 // its base with the stock client it gives exactly the source; loaded
-// twice, the same. A delta is read over one connection: its cost is the
-// read of every row, which a full dump pays too, without formatting or
-// compressing the rows that did not change.
+// twice, the same. Its cost is the read of every row, which a full dump
+// pays too, without formatting or compressing the rows that did not
+// change.
 //
 // # Consistency
 //

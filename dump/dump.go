@@ -206,6 +206,7 @@ type dumper struct {
 	rowsOut     io.Writer             // the row digests file; nil: none
 	changesOut  io.Writer             // a delta's changes file
 	lastUpdate  time.Time             // a delta's last progress report
+	smu         sync.Mutex            // a delta's status, updated by its workers
 	keys        map[string]*chunk.Key // each table's usable key
 }
 
