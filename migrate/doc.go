@@ -58,8 +58,9 @@
 // (one snapshot; the redo replaces the partial file). A follow-import
 // interrupted while the same dump goes on, or after it completed,
 // continues after the tables it committed (load's fingerprint of a
-// followed archive is its first MiB). When the dump gave up (its partial
-// file stopped growing for import.stall, vanished, or was replaced) the
+// followed archive is its first MiB, which holds the dump's run id: a
+// dump run again is refused). When the dump gave up (its partial file
+// stopped growing for import.stall, vanished, or was replaced) the
 // tables loaded belong to a snapshot that will never complete: the step
 // fails, drops the import's progress table (as lamigrate import --follow
 // does), removes a stalled partial file that has not grown since, and
