@@ -202,11 +202,7 @@ func (d *dumper) runDelta(ctx context.Context, w io.Writer) (*Result, error) {
 			return nil, err
 		}
 	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		d.conn.ExecContext(rctx, "ROLLBACK")
-	}()
+	defer d.releaseSnapshot(ctx)
 	if err := d.server(ctx); err != nil {
 		return nil, err
 	}
@@ -272,23 +268,10 @@ func (d *dumper) runDelta(ctx context.Context, w io.Writer) (*Result, error) {
 		p.cancel()
 	}
 	werr := p.finish()
-	switch {
-	case ctx.Err() != nil:
+	if err := pipeError(ctx, perr, werr); err != nil {
 		out.rows.w.Abort()
 		out.changes.Abort()
-		var te *TableError
-		if errors.As(perr, &te) {
-			return nil, &TableError{Table: te.Table, Err: fmt.Errorf("interrupted: %w", ctx.Err())}
-		}
-		return nil, fmt.Errorf("dump: interrupted: %w", ctx.Err())
-	case perr != nil && (werr == nil || errors.Is(werr, context.Canceled)):
-		out.rows.w.Abort()
-		out.changes.Abort()
-		return nil, perr
-	case werr != nil:
-		out.rows.w.Abort()
-		out.changes.Abort()
-		return nil, werr
+		return nil, err
 	}
 	if !d.cfg.Live {
 		after, err := readQuietMarks(ctx, d.conn, db)

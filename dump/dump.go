@@ -246,13 +246,7 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	if err := d.exec(ctx, stmts...); err != nil {
 		return nil, err
 	}
-	defer func() {
-		// Release the snapshot; on a dead connection this fails quietly and
-		// the caller closes it.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		d.conn.ExecContext(rctx, "ROLLBACK")
-	}()
+	defer d.releaseSnapshot(ctx)
 	if err := d.server(ctx); err != nil {
 		return nil, err
 	}
@@ -304,18 +298,8 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 			testHookSpillPeak(s.peak)
 		}
 	}
-	switch {
-	case ctx.Err() != nil:
-		var te *TableError
-		if errors.As(perr, &te) || errors.As(werr, &te) {
-			return nil, &TableError{Table: te.Table, Err: fmt.Errorf("interrupted: %w", ctx.Err())}
-		}
-		return nil, fmt.Errorf("dump: interrupted: %w", ctx.Err())
-	case perr != nil && (werr == nil || errors.Is(werr, context.Canceled)):
-		// The writer stopped because reading failed.
-		return nil, perr
-	case werr != nil:
-		return nil, werr
+	if err := pipeError(ctx, perr, werr); err != nil {
+		return nil, err
 	}
 	if p.rw != nil {
 		if err := p.rw.close(); err != nil {
@@ -330,6 +314,31 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	}
 	d.res.Duration = time.Since(start)
 	return d.res, nil
+}
+
+// releaseSnapshot ends the main connection's transaction; on a dead
+// connection this fails quietly and the caller closes it.
+func (d *dumper) releaseSnapshot(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	d.conn.ExecContext(rctx, "ROLLBACK")
+}
+
+// pipeError is the dump's error after its reading side returned perr and
+// its pipe's writer werr: an interruption (naming the table being read),
+// the reading side's failure (which stopped the writer), or the writer's.
+func pipeError(ctx context.Context, perr, werr error) error {
+	switch {
+	case ctx.Err() != nil:
+		var te *TableError
+		if errors.As(perr, &te) || errors.As(werr, &te) {
+			return &TableError{Table: te.Table, Err: fmt.Errorf("interrupted: %w", ctx.Err())}
+		}
+		return fmt.Errorf("dump: interrupted: %w", ctx.Err())
+	case perr != nil && (werr == nil || errors.Is(werr, context.Canceled)):
+		return perr
+	}
+	return werr
 }
 
 func (d *dumper) server(ctx context.Context) error {

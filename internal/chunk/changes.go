@@ -1,13 +1,9 @@
 package chunk
 
 import (
-	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // ChangesSuffix is appended to a delta archive's name to name its changes
@@ -72,49 +68,23 @@ func (c *Change) State(present bool, digest uint64) State {
 // and bit 1 the new digest (the key is in the delta's result); digests are
 // 8 bytes big-endian. Only Close writes 'Z': a file without it is cut.
 type ChangesWriter struct {
-	zw     *zstd.Encoder
-	bw     *bufio.Writer
-	buf    []byte
-	tables int64
-	rows   int64
-	in     bool
-	err    error
+	*recordWriter
+	rows int64
 }
 
 // NewChangesWriter starts a changes file in w.
 func NewChangesWriter(w io.Writer) (*ChangesWriter, error) {
-	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	rw, err := newRecordWriter(w, changesMagic)
 	if err != nil {
-		return nil, fmt.Errorf("chunk: %w", err)
+		return nil, err
 	}
-	cw := &ChangesWriter{zw: zw, bw: bufio.NewWriterSize(zw, 64<<10)}
-	b := append([]byte(nil), changesMagic...)
-	for _, s := range []string{Version, TimeZone, Charset} {
-		b = appendStr(b, s)
-	}
-	cw.write(b)
-	return cw, cw.err
-}
-
-func (w *ChangesWriter) write(b []byte) {
-	if w.err == nil {
-		_, w.err = w.bw.Write(b)
-	}
+	return &ChangesWriter{recordWriter: rw}, nil
 }
 
 // BeginTable starts a table's changes.
 func (w *ChangesWriter) BeginTable(name string, key *Key) {
-	b := append(w.buf[:0], tagTable)
-	b = appendStr(b, name)
-	b = appendStr(b, key.Index)
-	b = binary.AppendUvarint(b, uint64(len(key.Columns)))
-	for _, c := range key.Columns {
-		b = appendStr(b, c)
-	}
-	w.buf = b
-	w.write(b)
-	w.in, w.rows = true, 0
-	w.tables++
+	w.beginTable(name, key)
+	w.rows = 0
 }
 
 // Add records one changed row.
@@ -150,34 +120,11 @@ func (w *ChangesWriter) EndTable() {
 	w.in = false
 }
 
-// Close writes the end record and ends the stream (not the writer below).
-func (w *ChangesWriter) Close() error {
-	if w.in && w.err == nil {
-		w.err = errors.New("chunk: a table was not ended")
-	}
-	b := append(w.buf[:0], tagDone)
-	w.write(binary.AppendUvarint(b, uint64(w.tables)))
-	if w.err == nil {
-		w.err = w.bw.Flush()
-	}
-	if err := w.zw.Close(); w.err == nil {
-		w.err = err
-	}
-	if w.err != nil {
-		return fmt.Errorf("chunk: %w", w.err)
-	}
-	return nil
-}
-
-// Abort releases the encoder without finishing the file.
-func (w *ChangesWriter) Abort() { w.zw.Close() }
-
 const tagChange = 'C'
 
 // ChangesReader reads a changes file in order.
 type ChangesReader struct {
-	r      *Reader
-	tables int64
+	r *Reader
 }
 
 // NewChangesReader starts reading a changes file and checks its header.
@@ -201,28 +148,9 @@ func (c *ChangesReader) Close() { c.r.Close() }
 // ErrCorrupt for a damaged or cut file.
 func (c *ChangesReader) Next(fn func(Change) error) (*Table, error) {
 	r := c.r
-	tag, err := r.br.ReadByte()
-	if err != nil {
-		return nil, r.corrupt("cut short (no end record)", err)
+	if err := r.tableOrEnd(); err != nil {
+		return nil, err
 	}
-	switch tag {
-	case tagDone:
-		n, err := r.uvarint()
-		if err != nil {
-			return nil, err
-		}
-		if int64(n) != c.tables {
-			return nil, r.corrupt(fmt.Sprintf("the end record counts %d tables, the file holds %d", n, c.tables), nil)
-		}
-		if _, err := r.br.ReadByte(); err != io.EOF {
-			return nil, r.corrupt("data after the end record", err)
-		}
-		return nil, io.EOF
-	case tagTable:
-	default:
-		return nil, r.corrupt(fmt.Sprintf("unexpected record %q", tag), nil)
-	}
-	c.tables++
 	t, err := r.tableHead()
 	if err != nil {
 		return nil, err

@@ -68,32 +68,47 @@ const (
 // (""), no key columns and no 'R' or 'B' records: only its 'E' counts. The
 // final 'Z' is written by Close only: a file without it is incomplete.
 type Writer struct {
-	zw     *zstd.Encoder
-	bw     *bufio.Writer
-	buf    []byte
-	tables int64
-	in     bool
-	keyed  bool
-	rows   int64
-	sum    uint64
-	brows  int64
-	bsum   uint64
-	err    error
+	*recordWriter
+	keyed bool
+	rows  int64
+	sum   uint64
+	brows int64
+	bsum  uint64
 }
 
 // NewWriter starts a row digests file in w.
 func NewWriter(w io.Writer) (*Writer, error) {
+	rw, err := newRecordWriter(w, magic)
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{recordWriter: rw}, nil
+}
+
+// recordWriter is what a row digests file and a changes file share: a
+// zstd stream of a magic line, the contract, and tagged records, ended by
+// Close's 'Z' record counting the tables.
+type recordWriter struct {
+	zw     *zstd.Encoder
+	bw     *bufio.Writer
+	buf    []byte
+	tables int64
+	in     bool // a table was begun and not ended
+	err    error
+}
+
+func newRecordWriter(w io.Writer, magic string) (*recordWriter, error) {
 	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	if err != nil {
 		return nil, fmt.Errorf("chunk: %w", err)
 	}
-	cw := &Writer{zw: zw, bw: bufio.NewWriterSize(zw, 256<<10)}
+	rw := &recordWriter{zw: zw, bw: bufio.NewWriterSize(zw, 256<<10)}
 	b := append([]byte(nil), magic...)
 	for _, s := range []string{Version, TimeZone, Charset} {
 		b = appendStr(b, s)
 	}
-	cw.write(b)
-	return cw, cw.err
+	rw.write(b)
+	return rw, rw.err
 }
 
 func appendStr(b []byte, s string) []byte {
@@ -101,14 +116,14 @@ func appendStr(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-func (w *Writer) write(b []byte) {
+func (w *recordWriter) write(b []byte) {
 	if w.err == nil {
 		_, w.err = w.bw.Write(b)
 	}
 }
 
-// BeginTable starts a table; key is nil for a table without a usable key.
-func (w *Writer) BeginTable(name string, key *Key) {
+// beginTable writes a table record: its name and key (nil: none).
+func (w *recordWriter) beginTable(name string, key *Key) {
 	b := append(w.buf[:0], tagTable)
 	b = appendStr(b, name)
 	if key == nil {
@@ -123,9 +138,38 @@ func (w *Writer) BeginTable(name string, key *Key) {
 	}
 	w.buf = b
 	w.write(b)
-	w.in, w.keyed = true, key != nil
-	w.rows, w.sum, w.brows, w.bsum = 0, 0, 0, 0
+	w.in = true
 	w.tables++
+}
+
+// Close writes the end record and ends the zstd stream; it does not close
+// the underlying writer. The file is complete only when Close returned nil.
+func (w *recordWriter) Close() error {
+	if w.in && w.err == nil {
+		w.err = errors.New("chunk: a table was not ended")
+	}
+	b := append(w.buf[:0], tagDone)
+	w.write(binary.AppendUvarint(b, uint64(w.tables)))
+	if w.err == nil {
+		w.err = w.bw.Flush()
+	}
+	if err := w.zw.Close(); w.err == nil {
+		w.err = err
+	}
+	if w.err != nil {
+		return fmt.Errorf("chunk: %w", w.err)
+	}
+	return nil
+}
+
+// Abort releases the encoder without finishing the file.
+func (w *recordWriter) Abort() { w.zw.Close() }
+
+// BeginTable starts a table; key is nil for a table without a usable key.
+func (w *Writer) BeginTable(name string, key *Key) {
+	w.beginTable(name, key)
+	w.keyed = key != nil
+	w.rows, w.sum, w.brows, w.bsum = 0, 0, 0, 0
 }
 
 // Row records one row in key order: its encoded key (AppendKey) and
@@ -171,26 +215,3 @@ func (w *Writer) EndTable() {
 	w.write(b)
 	w.in = false
 }
-
-// Close writes the end record and ends the zstd stream; it does not close
-// the underlying writer. The file is complete only when Close returned nil.
-func (w *Writer) Close() error {
-	if w.in && w.err == nil {
-		w.err = errors.New("chunk: a table was not ended")
-	}
-	b := append(w.buf[:0], tagDone)
-	w.write(binary.AppendUvarint(b, uint64(w.tables)))
-	if w.err == nil {
-		w.err = w.bw.Flush()
-	}
-	if err := w.zw.Close(); w.err == nil {
-		w.err = err
-	}
-	if w.err != nil {
-		return fmt.Errorf("chunk: %w", w.err)
-	}
-	return nil
-}
-
-// Abort releases the encoder without finishing the file.
-func (w *Writer) Abort() { w.zw.Close() }

@@ -167,35 +167,44 @@ func (r *Reader) NextTable() (*Table, error) {
 	if r.cur != nil {
 		return nil, errors.New("chunk: the rows of table " + r.cur.Name + " were not read")
 	}
-	tag, err := r.br.ReadByte()
-	if err != nil {
-		return nil, r.corrupt("cut short (no end record)", err)
+	if err := r.tableOrEnd(); err != nil {
+		return nil, err
 	}
-	switch tag {
-	case tagDone:
-		n, err := r.uvarint()
-		if err != nil {
-			return nil, err
-		}
-		if int64(n) != r.tables {
-			return nil, r.corrupt(fmt.Sprintf("the end record counts %d tables, the file holds %d", n, r.tables), nil)
-		}
-		if _, err := r.br.ReadByte(); err != io.EOF {
-			return nil, r.corrupt("data after the end record", err)
-		}
-		r.done = true
-		return nil, io.EOF
-	case tagTable:
-	default:
-		return nil, r.corrupt(fmt.Sprintf("unexpected record %q", tag), nil)
-	}
-	r.tables++
 	t, err := r.tableHead()
 	if err != nil {
 		return nil, err
 	}
 	r.cur, r.brows, r.bsum, r.first = t, 0, 0, r.first[:0]
 	return t, nil
+}
+
+// tableOrEnd reads the next record's tag: a table's (counted; its head
+// follows), or the end record, checked against the tables read and the
+// end of the file, after which it returns io.EOF.
+func (r *Reader) tableOrEnd() error {
+	tag, err := r.br.ReadByte()
+	if err != nil {
+		return r.corrupt("cut short (no end record)", err)
+	}
+	switch tag {
+	case tagDone:
+		n, err := r.uvarint()
+		if err != nil {
+			return err
+		}
+		if int64(n) != r.tables {
+			return r.corrupt(fmt.Sprintf("the end record counts %d tables, the file holds %d", n, r.tables), nil)
+		}
+		if _, err := r.br.ReadByte(); err != io.EOF {
+			return r.corrupt("data after the end record", err)
+		}
+		r.done = true
+		return io.EOF
+	case tagTable:
+		r.tables++
+		return nil
+	}
+	return r.corrupt(fmt.Sprintf("unexpected record %q", tag), nil)
 }
 
 // tableHead reads a table record's name and key (after its tag).
