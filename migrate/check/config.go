@@ -84,9 +84,15 @@ type Config struct {
 	// SampleBytes is how much of each large table is read and compressed
 	// to measure its compression ratio (0 = 4 MiB; -1 = never sample, use
 	// TextArchiveRatio/BlobArchiveRatio). SampleTables bounds how many of
-	// the largest tables are sampled (0 = 8).
+	// the largest tables are sampled (0 = 16).
 	SampleBytes  int64 `json:"sample_bytes,omitempty"`
 	SampleTables int   `json:"sample_tables,omitempty"`
+	// LengthBytes bounds what the server reads of each sampled table to
+	// measure its rows' mean length without sending them (0 = 64 MiB; -1
+	// = never, the sample's rows alone): a table up to this size is
+	// measured whole, a larger one this much of it, from the places the
+	// sample reads.
+	LengthBytes int64 `json:"length_bytes,omitempty"`
 	// ScanBytes: tables with BLOB/TEXT columns up to this data size get an
 	// exact MAX(row length) query for the max_allowed_packet check
 	// (0 = 256 MiB; -1 = never).
@@ -138,8 +144,11 @@ func (c Config) withDefaults() Config {
 	if c.SampleBytes == 0 {
 		c.SampleBytes = 4 << 20
 	}
+	if c.LengthBytes == 0 {
+		c.LengthBytes = 64 << 20
+	}
 	if c.SampleTables == 0 {
-		c.SampleTables = 8
+		c.SampleTables = 16
 	}
 	if c.ScanBytes == 0 {
 		c.ScanBytes = 256 << 20

@@ -31,9 +31,15 @@
 //     triggers, routines and events are a warning (loading them needs
 //     SUPER or SET USER, or --strip-definers), information when
 //     Config.StripDefiners says they will be stripped;
-//  6. the size of the dump: the largest tables are sampled (read up to
-//     Config.SampleBytes each, written as the dump writes them, and
-//     compressed) and the others estimated with TextArchiveRatio or
+//  6. the size of the dump: the Config.SampleTables largest tables (by
+//     DATA_LENGTH or, when larger, what their tablespace file holds) are
+//     sampled: up to Config.SampleBytes of rows from places spread over
+//     the primary key, written as the dump writes them and compressed,
+//     give the compression ratio and what escaping adds; the server
+//     measures the mean length of many more rows without sending them
+//     (every row of a table up to Config.LengthBytes, else that much from
+//     the same places), and the row count scales it. The others are
+//     estimated from their data size with TextArchiveRatio or
 //     BlobArchiveRatio;
 //  7. max_allowed_packet against the largest row;
 //  8. the free space in Config.OutDir (or its nearest existing parent)
