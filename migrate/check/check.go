@@ -70,6 +70,7 @@ var Codes = map[string]string{
 	"size":                "database size and estimated dump size",
 	"disk_space":          "free space in the output folder vs the estimate",
 	"downtime":            "estimated downtime (dump + transfer + import)",
+	"downtime_cutover":    "estimated downtime of the cutover after the pre-copies in the output folder, from the change rate they measured",
 	"max_allowed_packet":  "packet limit vs the largest row",
 	"source":              "profile source found, with its active rows",
 	"source_missing":      "profile source whose table or column is missing",

@@ -25,6 +25,11 @@ const (
 	DefaultImportMBps = 46.0
 	// DefaultLinkMbps is the assumed upload speed to the cloud (Mbit/s).
 	DefaultLinkMbps = 100.0
+	// DefaultVerifyMBps is how fast the cutover's verify reads the whole
+	// cloud database (MB/s of the SQL stream): a conservative round
+	// figure, not a measurement, the one migrate's dry run assumes for its
+	// verify-db step.
+	DefaultVerifyMBps = 80.0
 )
 
 // Compression factors used for tables check does not sample: archive bytes
@@ -74,9 +79,18 @@ type Config struct {
 	Stream bool `json:"stream,omitempty"`
 	// LinkMbps is the upload speed for the transfer estimate (Mbit/s).
 	LinkMbps float64 `json:"link_mbps,omitempty"`
-	// DumpMBps and ImportMBps replace the measured throughput assumptions.
+	// DumpMBps, ImportMBps and VerifyMBps replace the throughput
+	// assumptions.
 	DumpMBps   float64 `json:"dump_mbps,omitempty"`
 	ImportMBps float64 `json:"import_mbps,omitempty"`
+	VerifyMBps float64 `json:"verify_mbps,omitempty"`
+	// CopiesDir is the output folder of a migration in phases, where the
+	// pre-copies' manifests are (ARCHIVE.copy-N…manifest.json, see
+	// FindCopies): with two copies or more, the downtime section also
+	// estimates the cutover from the change rate they measured (see
+	// EstimateCutover), as of Now. Empty: OutDir, which in a run is that
+	// folder.
+	CopiesDir string `json:"copies_dir,omitempty"`
 	// ProfilePath is an isolate profile file; empty = the default profile.
 	ProfilePath string `json:"profile,omitempty"`
 	// Ignore is the dump's ignore list; nil = dump.DefaultIgnores.
@@ -138,6 +152,12 @@ func (c Config) withDefaults() Config {
 	if c.ImportMBps == 0 {
 		c.ImportMBps = DefaultImportMBps
 	}
+	if c.VerifyMBps == 0 {
+		c.VerifyMBps = DefaultVerifyMBps
+	}
+	if c.CopiesDir == "" {
+		c.CopiesDir = c.OutDir
+	}
 	if c.Ignore == nil {
 		c.Ignore = dump.DefaultIgnores()
 	}
@@ -192,7 +212,7 @@ func (c Config) Validate() error {
 	if c.LinkMbps < 0 {
 		errs = append(errs, fmt.Errorf("link speed %g Mbit/s is negative", c.LinkMbps))
 	}
-	if c.DumpMBps < 0 || c.ImportMBps < 0 {
+	if c.DumpMBps < 0 || c.ImportMBps < 0 || c.VerifyMBps < 0 {
 		errs = append(errs, fmt.Errorf("throughput must not be negative"))
 	}
 	switch c.CronIsolation {

@@ -48,6 +48,13 @@
 //     the dump streams to the transfer server;
 //  9. the downtime: dump, transfer and import at DefaultDumpMBps,
 //     Config.LinkMbps and DefaultImportMBps unless Config replaces them;
+//     and, when Config.CopiesDir (default OutDir) holds pre-copies of a
+//     migration in phases (FindCopies, ReadCopies), the cutover's
+//     (EstimateCutover, in Facts.Downtime.Cutover): the last copy's delta
+//     measured the change rate, and the cutover carries that rate times
+//     the time until Config.Now, plus a digest pass over every row and a
+//     verify of the whole database. With a single copy the rate is
+//     unknown and the whole-migration estimate stands;
 //  10. the external sources of the isolate profile (Config.ProfilePath), and
 //     tables that look like sources but are not in it (LookAlikeTables);
 //  11. the background jobs not finished yet;
@@ -69,7 +76,8 @@
 // of each routine included (it does not
 // run ANALYZE TABLE, which on a live server writes to the binary log and
 // replans every query on the table), files under the installation folder,
-// and the crontabs (Config.CrontabCommand, Config.Cron). It writes nothing.
+// the pre-copies' manifests and journals in Config.CopiesDir, and the
+// crontabs (Config.CrontabCommand, Config.Cron). It writes nothing.
 // What it reads of settings.php's secrets never reaches the report.
 //
 // # Errors

@@ -44,13 +44,16 @@ type SizeEstimate struct {
 }
 
 // DowntimeEstimate is how long the installation stays isolated: dump,
-// transfer and import, one after the other.
+// transfer and import, one after the other, for a whole migration.
 type DowntimeEstimate struct {
 	DumpSeconds     float64  `json:"dump_seconds"`
 	TransferSeconds float64  `json:"transfer_seconds"`
 	ImportSeconds   float64  `json:"import_seconds"`
 	TotalSeconds    float64  `json:"total_seconds"`
 	Assumptions     []string `json:"assumptions"`
+	// Cutover is the cutover after the pre-copies in Config.CopiesDir
+	// (nil: none there).
+	Cutover *CutoverEstimate `json:"cutover,omitempty"`
 }
 
 // size adds the tables up and estimates the dump.
@@ -724,7 +727,36 @@ func (c *checker) downtime(ctx context.Context) error {
 	} else {
 		c.add(Info, "downtime", "", "", "%s", msg)
 	}
+	c.cutover()
 	return nil
+}
+
+// cutover estimates the cutover after the pre-copies in CopiesDir, if any.
+func (c *checker) cutover() {
+	dir := c.cfg.CopiesDir
+	if dir == "" {
+		return
+	}
+	paths, err := FindCopies(dir)
+	var copies []Copy
+	if err == nil {
+		copies, err = ReadCopies(paths)
+	}
+	if err != nil {
+		c.add(Warning, "downtime_cutover", dir, "check the output folder's pre-copies (or move them aside)", "cannot estimate the cutover: %v", err)
+		return
+	}
+	e := EstimateCutover(copies, c.cfg.now(), CutoverRates{DumpMBps: c.cfg.DumpMBps, ImportMBps: c.cfg.ImportMBps, VerifyMBps: c.cfg.VerifyMBps, LinkMbps: c.cfg.LinkMbps})
+	if e == nil {
+		return
+	}
+	c.rep.Facts.Downtime.Cutover = e
+	if !e.RateKnown {
+		c.add(Info, "downtime_cutover", dir, "", "%s in %s: the estimated downtime above stands for the cutover too", e.Summary(), dir)
+		return
+	}
+	c.add(Info, "downtime_cutover", dir, "", "estimated cutover downtime %s = delta dump %s + transfer %s + import %s + verify %s (%s; the whole database ~%s of SQL)",
+		dur(e.TotalSeconds), dur(e.DumpSeconds), dur(e.TransferSeconds), dur(e.ImportSeconds), dur(e.VerifySeconds), e.Summary(), bytesize.Format(e.FullSQLBytes))
 }
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
