@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/klauspost/compress/flate"
+
 	"github.com/qualityunit/lamigrate/isolate"
 )
 
@@ -248,6 +250,8 @@ type checker struct {
 	grants     []Grant
 	roles      bool
 	grantsErr  error
+	// the size sample's compressor of single rows, reused
+	deflate *flate.Writer
 }
 
 func (c *checker) add(sev Severity, code, subject, action, format string, args ...any) {

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/klauspost/compress/flate"
+
 	"github.com/qualityunit/lamigrate/dump"
 	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/codec"
@@ -203,24 +205,33 @@ func (c *checker) blobTables(ctx context.Context) (map[string]bool, error) {
 // sampleStarts is how many places of a table the samples start from;
 // sampleMaxRows bounds the rows the client sample reads; tables with
 // fewer rows than exactCountRows (by TABLE_ROWS) are counted exactly;
-// lengthMaxRows bounds the rows whose length the server measures.
+// lengthMaxRows bounds the rows whose length the server measures;
+// samplePrefix is how much of each text or binary value the client
+// sample reads (characters of text, bytes of binary).
 const (
 	sampleStarts   = 32
 	sampleMaxRows  = 200000
 	exactCountRows = 1000000
 	lengthMaxRows  = 50000
+	samplePrefix   = 16384
 )
 
 // A table is sized in two passes, because row sizes are heavy-tailed
 // (attachments): a few MB of whole rows hold a few dozen attachments,
-// and their mean can be a third off the table's.
+// and their mean, or their share that compresses, can be a third off the
+// table's.
 //
-//  1. The client sample reads up to SampleBytes of rows, written as the
-//     dump writes them: its compressed size gives the compression ratio,
-//     and its length against the server's modelled length of the same
-//     rows (lengthModel: each value's LENGTH plus its quotes, prefix and
-//     separators) gives how much escaping adds. A table whose rows fit is
-//     read whole and needs nothing else.
+//  1. The client sample reads up to SampleBytes of rows, each text or
+//     binary value cut to its first samplePrefix characters or bytes, and
+//     writes them as the dump writes them. A row that was cut is
+//     compressed alone and counted at its whole length (the server's
+//     lengthModel of the whole row against that of what was read); the
+//     others are compressed together. That gives the compression ratio of
+//     hundreds of attachments where whole rows would give a few dozen.
+//     The written length against the server's lengthModel of what was
+//     read (each value's LENGTH plus its quotes, prefix and separators)
+//     gives how much escaping adds. A table whose rows fit is read whole
+//     and needs nothing else.
 //  2. The server measures the modelled length of many more rows without
 //     sending them: every row when the table's size is at most
 //     LengthBytes (which also counts the rows exactly), else up to
@@ -234,9 +245,25 @@ const (
 
 // sampleStats are the rows the client sample read.
 type sampleStats struct {
-	text     []byte // rendered as the dump writes them
-	n        int64  // rows
-	modelled int64  // the server's lengthModel of the same rows
+	text []byte // the rows read whole, written as the dump writes them
+	n    int64  // rows
+	// written is the bytes written for every row (a cut row's for what
+	// was read of it); modelled the server's lengthModel of the same, and
+	// whole its lengthModel of the whole rows.
+	written, modelled, whole int64
+	// cutSQL and cutArchive are the cut rows' written and compressed
+	// bytes, each scaled to the row's whole length.
+	cutSQL, cutArchive float64
+}
+
+func (a *sampleStats) add(b sampleStats) {
+	a.text = append(a.text, b.text...)
+	a.n += b.n
+	a.written += b.written
+	a.modelled += b.modelled
+	a.whole += b.whole
+	a.cutSQL += b.cutSQL
+	a.cutArchive += b.cutArchive
 }
 
 // sample sizes t's dump by the two passes above and scales both sizes to
@@ -247,15 +274,16 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 		return err
 	}
 	cols = rowhash.Stored(cols)
-	model := lengthModel(cols, c.cfg.HexBlob)
+	model := lengthModel(cols, c.cfg.HexBlob, false)
 	from := " FROM " + ident.Quote(t.Name)
-	sel := "SELECT " + rowhash.SelectList(cols) + ", " + model + from
+	sel := "SELECT " + prefixList(cols) + ", " + model + ", " + lengthModel(cols, c.cfg.HexBlob, true) + from
 	// Every query is limited to about the rows its budget holds: closing
 	// a result early reads the rows left all the same, which for a table
 	// of attachments is most of the table.
 	limit := sampleMaxRows
 	if t.Rows > 0 && t.SizeBytes > 0 {
-		limit = int(min(2*c.cfg.SampleBytes/max(t.SizeBytes/t.Rows, 1)+16, sampleMaxRows))
+		row := min(max(t.SizeBytes/t.Rows, 1), 4*samplePrefix)
+		limit = int(min(2*c.cfg.SampleBytes/row+16, sampleMaxRows))
 	}
 	st, ran, _, err := c.readSample(ctx, fmt.Sprintf("%s LIMIT %d", sel, limit), nil, c.cfg.SampleBytes, cols, -1)
 	if err != nil {
@@ -265,7 +293,8 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 		return nil
 	}
 	if ran && st.n < int64(limit) {
-		t.SQLBytes = int64(len(st.text)) // the whole table was read
+		// The whole table was read.
+		t.SQLBytes = int64(float64(len(st.text)) + st.cutSQL)
 		return c.compressed(t, st)
 	}
 	pk, starts := c.spread(ctx, t.Name, cols, sampleStarts)
@@ -275,7 +304,7 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 		var all sampleStats
 		seen := map[string]bool{}
 		budget := c.cfg.SampleBytes / int64(len(starts))
-		per := min(budget/max(int64(len(st.text))/st.n, 1)+1, sampleMaxRows/int64(len(starts)))
+		per := min(budget/max(st.written/st.n, 1)+1, sampleMaxRows/int64(len(starts)))
 		for _, at := range starts {
 			q := fmt.Sprintf("%s WHERE %s >= ? ORDER BY %s LIMIT %d", sel, ident.Quote(pk), ident.Quote(pk), per)
 			part, _, first, err := c.readSample(ctx, q, []any{at}, budget, cols, key)
@@ -287,9 +316,7 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 			}
 			seen[string(first)] = true
 			places = append(places, string(first))
-			all.text = append(all.text, part.text...)
-			all.n += part.n
-			all.modelled += part.modelled
+			all.add(part)
 		}
 		if all.n > 0 {
 			st = all
@@ -297,7 +324,7 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 	}
 	escaping := 1.0
 	if st.modelled > 0 {
-		escaping = float64(len(st.text)) / float64(st.modelled)
+		escaping = float64(st.written) / float64(st.modelled)
 	}
 	rows, mean := c.rowLengths(ctx, t, model, pk, places, st)
 	t.SQLBytes = int64(float64(rows) * mean * escaping)
@@ -310,7 +337,7 @@ func (c *checker) sample(ctx context.Context, t *TableFact) error {
 func (c *checker) rowLengths(ctx context.Context, t *TableFact, model, pk string, places []any, st sampleStats) (int64, float64) {
 	from := " FROM " + ident.Quote(t.Name)
 	budget := c.cfg.LengthBytes
-	mean := float64(st.modelled) / float64(st.n)
+	mean := float64(st.whole) / float64(st.n)
 	if budget > 0 && t.SizeBytes <= budget {
 		// Every row: exact. Bounded in time, since SizeBytes can lag.
 		cctx, cancel := context.WithTimeout(ctx, lengthTimeout)
@@ -357,8 +384,8 @@ func (c *checker) rowLengths(ctx context.Context, t *TableFact, model, pk string
 // lengthTimeout bounds each of the server's length passes over a table.
 const lengthTimeout = 30 * time.Second
 
-// compressed gzips the client sample and sets t's archive estimate from
-// its ratio.
+// compressed gzips the rows the client sample read whole, adds the cut
+// rows' compressed size, and sets t's archive estimate from the ratio.
 func (c *checker) compressed(t *TableFact, st sampleStats) error {
 	var out countWriter
 	w, err := codec.NewWriter(&out, codec.Gzip, codec.WriterOptions{Threads: 1})
@@ -371,7 +398,7 @@ func (c *checker) compressed(t *TableFact, st sampleStats) error {
 	if err := w.Close(); err != nil {
 		return err
 	}
-	ratio := float64(out) / float64(len(st.text))
+	ratio := (float64(out) + st.cutArchive) / max(float64(len(st.text))+st.cutSQL, 1)
 	t.ArchiveBytes = int64(float64(t.SQLBytes) * ratio)
 	t.Ratio = math.Round(1000*float64(t.ArchiveBytes)/float64(max(t.SizeBytes, 1))) / 1000
 	t.Sampled = true
@@ -382,12 +409,17 @@ func (c *checker) compressed(t *TableFact, st sampleStats) error {
 // writes it, short of escaping: each value's LENGTH plus its quotes
 // (_binary '...' for binary values, 0x... with hexBlob), NULL's four
 // letters, and the row's parentheses and commas. The client sample
-// measures the escaping against it.
-func lengthModel(cols []rowhash.Column, hexBlob bool) string {
+// measures the escaping against it. cut: of the values as prefixList
+// reads them.
+func lengthModel(cols []rowhash.Column, hexBlob, cut bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "(%d", len(cols)+2)
 	for _, col := range cols {
-		e := "LENGTH(" + rowhash.Expr(col) + ")"
+		v := rowhash.Expr(col)
+		if cut {
+			v = prefixExpr(col)
+		}
+		e := "LENGTH(" + v + ")"
 		switch {
 		case isBinary(col.DataType) && hexBlob:
 			e = "2*" + e + "+2"
@@ -403,6 +435,27 @@ func lengthModel(cols []rowhash.Column, hexBlob bool) string {
 	return b.String()
 }
 
+// prefixList is rowhash.SelectList with text and binary values cut to
+// their first samplePrefix characters or bytes.
+func prefixList(cols []rowhash.Column) string {
+	var b strings.Builder
+	for i, col := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(prefixExpr(col))
+	}
+	return b.String()
+}
+
+func prefixExpr(col rowhash.Column) string {
+	t := col.DataType
+	if isBinary(t) || strings.Contains(t, "char") || strings.Contains(t, "text") || t == "json" {
+		return fmt.Sprintf("LEFT(%s, %d)", rowhash.Expr(col), samplePrefix)
+	}
+	return rowhash.Expr(col)
+}
+
 func isBinary(dataType string) bool {
 	return strings.Contains(dataType, "blob") || strings.Contains(dataType, "binary") || dataType == "bit"
 }
@@ -411,10 +464,10 @@ func isNumber(dataType string) bool {
 	return strings.Contains(dataType, "int") || dataType == "decimal" || dataType == "double" || dataType == "float"
 }
 
-// readSample renders the rows q returns as a dump writes them, until
-// budget bytes; q's last column is the row's lengthModel. ran says q ran
-// out of rows first; first is the first row's value of the primary key
-// (nil without rows).
+// readSample writes the rows q returns as a dump writes them, until
+// budget bytes; q selects prefixList, then the row's lengthModel whole and
+// cut. ran says q ran out of rows first; first is the first row's value
+// of the primary key (nil without rows).
 func (c *checker) readSample(ctx context.Context, q string, args []any, budget int64, cols []rowhash.Column, key int) (sampleStats, bool, []byte, error) {
 	var st sampleStats
 	rows, err := c.db.QueryContext(ctx, q, args...)
@@ -422,32 +475,46 @@ func (c *checker) readSample(ctx context.Context, q string, args []any, budget i
 		return st, false, nil, err
 	}
 	defer rows.Close()
-	var text bytes.Buffer
+	var text, row bytes.Buffer
 	var first []byte
-	vals := make([]sql.RawBytes, len(cols)+1)
+	vals := make([]sql.RawBytes, len(cols)+2)
 	ptrs := make([]any, len(vals))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
 	ran := true
 	for rows.Next() {
-		if int64(text.Len()) >= budget || st.n >= sampleMaxRows {
+		if st.written >= budget || st.n >= sampleMaxRows {
 			ran = false
 			break
 		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return st, false, nil, err
 		}
-		text.WriteByte('(')
+		row.Reset()
+		row.WriteByte('(')
 		for i, v := range vals[:len(cols)] {
 			if i > 0 {
-				text.WriteByte(',')
+				row.WriteByte(',')
 			}
-			text.WriteString(sqlValue(cols[i].DataType, v, c.cfg.HexBlob))
+			row.WriteString(sqlValue(cols[i].DataType, v, c.cfg.HexBlob))
 		}
-		text.WriteString("),")
-		if m, err := strconv.ParseInt(string(vals[len(cols)]), 10, 64); err == nil {
-			st.modelled += m
+		row.WriteString("),")
+		whole, _ := strconv.ParseInt(string(vals[len(cols)]), 10, 64)
+		read, _ := strconv.ParseInt(string(vals[len(cols)+1]), 10, 64)
+		st.written += int64(row.Len())
+		st.modelled += read
+		st.whole += whole
+		if whole > read && read > 0 {
+			scale := float64(whole) / float64(read)
+			z, err := c.deflated(row.Bytes())
+			if err != nil {
+				return st, false, nil, err
+			}
+			st.cutSQL += float64(row.Len()) * scale
+			st.cutArchive += float64(z) * scale
+		} else {
+			text.Write(row.Bytes())
 		}
 		if st.n == 0 && key >= 0 {
 			first = append([]byte{}, vals[key]...)
@@ -459,6 +526,27 @@ func (c *checker) readSample(ctx context.Context, q string, args []any, budget i
 	}
 	st.text = text.Bytes()
 	return st, ran, first, nil
+}
+
+// deflated is the size of b compressed alone at gzip's default level.
+func (c *checker) deflated(b []byte) (int, error) {
+	var out countWriter
+	if c.deflate == nil {
+		w, err := flate.NewWriter(&out, codec.DefaultLevel[codec.Gzip])
+		if err != nil {
+			return 0, err
+		}
+		c.deflate = w
+	} else {
+		c.deflate.Reset(&out)
+	}
+	if _, err := c.deflate.Write(b); err != nil {
+		return 0, err
+	}
+	if err := c.deflate.Close(); err != nil {
+		return 0, err
+	}
+	return int(out), nil
 }
 
 // spread returns the first column of t's primary key and k values evenly
@@ -743,7 +831,7 @@ func (c *checker) cutover() {
 		copies, err = ReadCopies(paths)
 	}
 	if err != nil {
-		c.add(Warning, "downtime_cutover", dir, "check the output folder's pre-copies (or move them aside)", "cannot estimate the cutover: %v", err)
+		c.add(Warning, "downtime_cutover", dir, "check the pre-copies' manifests there, or move them aside", "cannot estimate the cutover: %v", err)
 		return
 	}
 	e := EstimateCutover(copies, c.cfg.now(), CutoverRates{DumpMBps: c.cfg.DumpMBps, ImportMBps: c.cfg.ImportMBps, VerifyMBps: c.cfg.VerifyMBps, LinkMbps: c.cfg.LinkMbps})
