@@ -33,12 +33,11 @@
 //     Config.StripDefiners says they will be stripped;
 //  6. the size of the dump: the Config.SampleTables largest tables (by
 //     DATA_LENGTH or, when larger, what their tablespace file holds) are
-//     sampled: up to Config.SampleBytes of rows from places spread over
+//     sampled. Up to Config.SampleBytes of rows from places spread over
 //     the primary key, each text or binary value cut to its first 16384
-//     characters or bytes
-//     (a cut row is compressed alone and counted at its whole length),
-//     written as the dump writes them and compressed, give the
-//     compression ratio and what escaping adds; the server
+//     characters or bytes (a cut row is compressed alone and counted at
+//     its whole length), written as the dump writes them and compressed,
+//     give the compression ratio and what escaping adds; the server
 //     measures the mean length of many more rows without sending them
 //     (every row of a table up to Config.LengthBytes, else that much from
 //     the same places), and the row count scales it. The others are
