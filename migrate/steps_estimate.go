@@ -50,7 +50,7 @@ func (s *Session) cutover(b *basis) {
 	if err != nil {
 		return
 	}
-	e := check.EstimateCutover(copies, s.now(), check.CutoverRates{
+	e := check.EstimateCutover(copies, s.now(), check.CutoverAssumptions{
 		DumpMBps: check.DefaultDumpMBps, ImportMBps: check.DefaultImportMBps, VerifyMBps: VerifyDBMBps, LinkMbps: s.linkMbps(),
 	})
 	if e == nil {

@@ -130,14 +130,20 @@ func journalDumpSeconds(path string) float64 {
 	return 0
 }
 
-// CutoverRates are the throughputs a cutover estimate assumes: MB/s of
-// the uncompressed SQL stream, Mbit/s of the link.
-type CutoverRates struct {
+// CutoverAssumptions are what a cutover estimate assumes besides the
+// copies: the throughputs (MB/s of the uncompressed SQL stream, Mbit/s of
+// the link), and the whole database's size when no full copy is among the
+// copies.
+type CutoverAssumptions struct {
 	DumpMBps   float64
 	ImportMBps float64
 	// VerifyMBps is how fast the whole database is read to verify it.
 	VerifyMBps float64
 	LinkMbps   float64
+	// FullSQLBytes and FullArchiveBytes stand for the whole database
+	// when the first copy is not there (check's size estimate); 0:
+	// unknown.
+	FullSQLBytes, FullArchiveBytes int64
 }
 
 // CutoverEstimate is how long the cutover after the pre-copies keeps the
@@ -170,8 +176,8 @@ type CutoverEstimate struct {
 	SQLBytes     int64   `json:"sql_bytes,omitempty"`
 	ArchiveBytes int64   `json:"archive_bytes,omitempty"`
 	// FullSQLBytes and FullArchiveBytes are the whole database's dump:
-	// the first (full) copy's, scaled by how the row count grew since.
-	// 0 when the first copy is not there.
+	// the first (full) copy's, scaled by how the row count grew since;
+	// CutoverAssumptions' when the first copy is not there.
 	FullSQLBytes     int64 `json:"full_sql_bytes,omitempty"`
 	FullArchiveBytes int64 `json:"full_archive_bytes,omitempty"`
 	// The steps: the delta dump (its digest pass reads every row: as long
@@ -189,12 +195,13 @@ type CutoverEstimate struct {
 
 // EstimateCutover estimates the cutover after copies (in order; the last
 // is the one the cutover starts from) at the moment at.
-func EstimateCutover(copies []Copy, at time.Time, r CutoverRates) *CutoverEstimate {
+func EstimateCutover(copies []Copy, at time.Time, r CutoverAssumptions) *CutoverEstimate {
 	if len(copies) == 0 {
 		return nil
 	}
 	last := copies[len(copies)-1]
-	e := &CutoverEstimate{Copies: len(copies), Copy: last.N, CopyCreated: last.M.Created}
+	e := &CutoverEstimate{Copies: len(copies), Copy: last.N, CopyCreated: last.M.Created,
+		FullSQLBytes: r.FullSQLBytes, FullArchiveBytes: r.FullArchiveBytes}
 	for _, c := range copies {
 		if c.M.Delta == nil && c.M.SQL.Bytes > 0 {
 			grow := 1.0

@@ -52,7 +52,7 @@ func TestCutoverFromCopies(t *testing.T) {
 	require.NoError(t, err, "ReadCopies")
 	assert.Equal(t, []float64{0, 12.5}, []float64{copies[0].DumpSeconds, copies[1].DumpSeconds}, "the dumps' durations from the journals")
 
-	rates := CutoverRates{DumpMBps: 50, ImportMBps: 40, VerifyMBps: 100, LinkMbps: 8}
+	rates := CutoverAssumptions{DumpMBps: 50, ImportMBps: 40, VerifyMBps: 100, LinkMbps: 8}
 	e := EstimateCutover(copies, delta.Created.Add(300*time.Second), rates)
 	require.True(t, e.RateKnown, "two copies measure a rate")
 	assert.Equal(t, 2, e.Copy, "the cutover starts from copy 2")

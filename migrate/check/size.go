@@ -834,7 +834,8 @@ func (c *checker) cutover() {
 		c.add(Warning, "downtime_cutover", dir, "check the pre-copies' manifests there, or move them aside", "cannot estimate the cutover: %v", err)
 		return
 	}
-	e := EstimateCutover(copies, c.cfg.now(), CutoverRates{DumpMBps: c.cfg.DumpMBps, ImportMBps: c.cfg.ImportMBps, VerifyMBps: c.cfg.VerifyMBps, LinkMbps: c.cfg.LinkMbps})
+	e := EstimateCutover(copies, c.cfg.now(), CutoverAssumptions{DumpMBps: c.cfg.DumpMBps, ImportMBps: c.cfg.ImportMBps, VerifyMBps: c.cfg.VerifyMBps, LinkMbps: c.cfg.LinkMbps,
+		FullSQLBytes: c.rep.Facts.Size.SQLBytes, FullArchiveBytes: c.rep.Facts.Size.ArchiveBytes})
 	if e == nil {
 		return
 	}
