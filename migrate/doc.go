@@ -159,4 +159,19 @@
 // cloud side the target database must exist), the output folder cannot be
 // created or written, or the archive's name ends in an extension that
 // names no format lamigrate writes.
+//
+// The estimates rest on the archive's manifest when it exists, else on
+// check's size estimate (source side). A cutover's rest on the pre-copies
+// in the output folder (check.EstimateCutover, DryRun.Cutover): when the
+// last copy is a delta, it measured how much changed since the copy
+// before (rows, SQL and archive bytes over the time between the two
+// dumps' starts), and the cutover's delta is that much again for the time
+// since the last copy, at the run's clock (RunOptions.Now). The dump is
+// its digest pass over every row, as long as the last copy's dump took
+// (its source-side journal) or the whole database at check's dump rate;
+// verify, push, pull and import carry the projected delta; verify-db
+// reads the whole database (the first copy's size, grown with the row
+// count). With a single copy the rate is unknown: the estimates rest on
+// the first copy's full size. Configs without a phase are estimated as a
+// whole migration.
 package migrate

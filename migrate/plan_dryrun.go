@@ -29,6 +29,9 @@ type DryRun struct {
 	TotalSeconds float64 `json:"total_seconds"`
 	// Basis says what the estimates rest on.
 	Basis string `json:"basis"`
+	// Cutover is a cutover's estimate from the change rate the pre-copies
+	// in the output folder measured (nil for other configs).
+	Cutover *check.CutoverEstimate `json:"cutover,omitempty"`
 	// Blockers are what would make the run fail early: the database it
 	// cannot connect to, an output folder it cannot create or write, an
 	// archive name whose extension names no known format. Empty: none
@@ -92,13 +95,16 @@ func (p *Plan) DryRun(ctx context.Context, opt RunOptions) (*DryRun, error) {
 		if ps.Status != Done && ps.Status != Skipped && st.Estimate != nil {
 			s.step, s.index = st.Name, i+1
 			e, basis := st.Estimate(ctx, s)
+			if ce, cb, ok := s.cutoverEstimate(ctx, st.Name); ok {
+				e, basis = ce, cb
+			}
 			ps.EstimateSeconds, ps.Basis = e.Seconds(), basis
 			d.TotalSeconds += e.Seconds()
 		}
 		d.Steps = append(d.Steps, ps)
 	}
 	if s.est != nil {
-		d.Basis = s.est.note
+		d.Basis, d.Cutover = s.est.note, s.est.cut
 	}
 	return d, nil
 }
@@ -107,6 +113,11 @@ func (p *Plan) DryRun(ctx context.Context, opt RunOptions) (*DryRun, error) {
 type basis struct {
 	sqlBytes, archiveBytes int64
 	note                   string
+	// cut is a cutover's estimate from the pre-copies (see
+	// Session.cutover); projected says sqlBytes and archiveBytes are its
+	// delta at the measured change rate.
+	cut       *check.CutoverEstimate
+	projected bool
 }
 
 // SQLPerDataByte is how many bytes of SQL the dump writes per byte of
@@ -116,7 +127,8 @@ type basis struct {
 const SQLPerDataByte = 1.0
 
 // basis finds the size of the dump: from its manifest when it exists, else
-// (source side) from check's estimate, else from information_schema.
+// for a cutover from the pre-copies (see Session.cutover), else (source
+// side) from check's estimate, else from information_schema.
 func (s *Session) basis(ctx context.Context) *basis {
 	if s.est != nil {
 		return s.est
@@ -124,9 +136,15 @@ func (s *Session) basis(ctx context.Context) *basis {
 	b := &basis{}
 	s.est = b
 	path := s.Config.ArchivePath()
+	if s.Config.Phase == PhaseCutover {
+		s.cutover(b)
+	}
 	if m, err := manifest.Read(manifest.PathFor(path)); err == nil {
-		b.sqlBytes, b.archiveBytes = m.SQL.Bytes, m.File.Size
+		b.sqlBytes, b.archiveBytes, b.projected = m.SQL.Bytes, m.File.Size, false
 		b.note = "sizes from the manifest " + manifest.PathFor(path)
+		return b
+	}
+	if b.cut != nil && (b.projected || b.cut.FullSQLBytes > 0) {
 		return b
 	}
 	if s.Config.Side == CloudSide {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/klauspost/compress/flate"
+
 	"github.com/qualityunit/lamigrate/isolate"
 )
 
@@ -70,6 +72,7 @@ var Codes = map[string]string{
 	"size":                "database size and estimated dump size",
 	"disk_space":          "free space in the output folder vs the estimate",
 	"downtime":            "estimated downtime (dump + transfer + import)",
+	"downtime_cutover":    "estimated downtime of the cutover after the pre-copies in the output folder, from the change rate they measured",
 	"max_allowed_packet":  "packet limit vs the largest row",
 	"source":              "profile source found, with its active rows",
 	"source_missing":      "profile source whose table or column is missing",
@@ -247,6 +250,8 @@ type checker struct {
 	grants     []Grant
 	roles      bool
 	grantsErr  error
+	// the size sample's compressor of single rows, reused
+	deflate *flate.Writer
 }
 
 func (c *checker) add(sev Severity, code, subject, action, format string, args ...any) {

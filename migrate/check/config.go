@@ -25,6 +25,11 @@ const (
 	DefaultImportMBps = 46.0
 	// DefaultLinkMbps is the assumed upload speed to the cloud (Mbit/s).
 	DefaultLinkMbps = 100.0
+	// DefaultVerifyMBps is how fast the cutover's verify reads the whole
+	// cloud database (MB/s of the SQL stream): a conservative round
+	// figure, not a measurement, the one migrate's dry run assumes for its
+	// verify-db step.
+	DefaultVerifyMBps = 80.0
 )
 
 // Compression factors used for tables check does not sample: archive bytes
@@ -74,9 +79,18 @@ type Config struct {
 	Stream bool `json:"stream,omitempty"`
 	// LinkMbps is the upload speed for the transfer estimate (Mbit/s).
 	LinkMbps float64 `json:"link_mbps,omitempty"`
-	// DumpMBps and ImportMBps replace the measured throughput assumptions.
+	// DumpMBps, ImportMBps and VerifyMBps replace the throughput
+	// assumptions.
 	DumpMBps   float64 `json:"dump_mbps,omitempty"`
 	ImportMBps float64 `json:"import_mbps,omitempty"`
+	VerifyMBps float64 `json:"verify_mbps,omitempty"`
+	// CopiesDir is the output folder of a migration in phases, where the
+	// pre-copies' manifests are (ARCHIVE.copy-N…manifest.json, see
+	// FindCopies): with two copies or more, the downtime section also
+	// estimates the cutover from the change rate they measured (see
+	// EstimateCutover), as of Now. Empty: OutDir, which in a run is that
+	// folder.
+	CopiesDir string `json:"copies_dir,omitempty"`
 	// ProfilePath is an isolate profile file; empty = the default profile.
 	ProfilePath string `json:"profile,omitempty"`
 	// Ignore is the dump's ignore list; nil = dump.DefaultIgnores.
@@ -84,9 +98,15 @@ type Config struct {
 	// SampleBytes is how much of each large table is read and compressed
 	// to measure its compression ratio (0 = 4 MiB; -1 = never sample, use
 	// TextArchiveRatio/BlobArchiveRatio). SampleTables bounds how many of
-	// the largest tables are sampled (0 = 8).
+	// the largest tables are sampled (0 = 16).
 	SampleBytes  int64 `json:"sample_bytes,omitempty"`
 	SampleTables int   `json:"sample_tables,omitempty"`
+	// LengthBytes bounds what the server reads of each sampled table to
+	// measure its rows' mean length without sending them (0 = 64 MiB; -1
+	// = never, the sample's rows alone): a table up to this size is
+	// measured whole, a larger one this much of it, from the places the
+	// sample reads.
+	LengthBytes int64 `json:"length_bytes,omitempty"`
 	// ScanBytes: tables with BLOB/TEXT columns up to this data size get an
 	// exact MAX(row length) query for the max_allowed_packet check
 	// (0 = 256 MiB; -1 = never).
@@ -132,14 +152,23 @@ func (c Config) withDefaults() Config {
 	if c.ImportMBps == 0 {
 		c.ImportMBps = DefaultImportMBps
 	}
+	if c.VerifyMBps == 0 {
+		c.VerifyMBps = DefaultVerifyMBps
+	}
+	if c.CopiesDir == "" {
+		c.CopiesDir = c.OutDir
+	}
 	if c.Ignore == nil {
 		c.Ignore = dump.DefaultIgnores()
 	}
 	if c.SampleBytes == 0 {
 		c.SampleBytes = 4 << 20
 	}
+	if c.LengthBytes == 0 {
+		c.LengthBytes = 64 << 20
+	}
 	if c.SampleTables == 0 {
-		c.SampleTables = 8
+		c.SampleTables = 16
 	}
 	if c.ScanBytes == 0 {
 		c.ScanBytes = 256 << 20
@@ -183,7 +212,7 @@ func (c Config) Validate() error {
 	if c.LinkMbps < 0 {
 		errs = append(errs, fmt.Errorf("link speed %g Mbit/s is negative", c.LinkMbps))
 	}
-	if c.DumpMBps < 0 || c.ImportMBps < 0 {
+	if c.DumpMBps < 0 || c.ImportMBps < 0 || c.VerifyMBps < 0 {
 		errs = append(errs, fmt.Errorf("throughput must not be negative"))
 	}
 	switch c.CronIsolation {

@@ -31,9 +31,17 @@
 //     triggers, routines and events are a warning (loading them needs
 //     SUPER or SET USER, or --strip-definers), information when
 //     Config.StripDefiners says they will be stripped;
-//  6. the size of the dump: the largest tables are sampled (read up to
-//     Config.SampleBytes each, written as the dump writes them, and
-//     compressed) and the others estimated with TextArchiveRatio or
+//  6. the size of the dump: the Config.SampleTables largest tables (by
+//     DATA_LENGTH or, when larger, what their tablespace file holds) are
+//     sampled. Up to Config.SampleBytes of rows from places spread over
+//     the primary key, each text or binary value cut to its first 16384
+//     characters or bytes (a cut row is compressed alone and counted at
+//     its whole length), written as the dump writes them and compressed,
+//     give the compression ratio and what escaping adds; the server
+//     measures the mean length of many more rows without sending them
+//     (every row of a table up to Config.LengthBytes, else that much from
+//     the same places), and the row count scales it. The others are
+//     estimated from their data size with TextArchiveRatio or
 //     BlobArchiveRatio;
 //  7. max_allowed_packet against the largest row;
 //  8. the free space in Config.OutDir (or its nearest existing parent)
@@ -42,6 +50,13 @@
 //     the dump streams to the transfer server;
 //  9. the downtime: dump, transfer and import at DefaultDumpMBps,
 //     Config.LinkMbps and DefaultImportMBps unless Config replaces them;
+//     and, when Config.CopiesDir (default OutDir) holds pre-copies of a
+//     migration in phases (FindCopies, ReadCopies), the cutover's
+//     (EstimateCutover, in Facts.Downtime.Cutover): the last copy's delta
+//     measured the change rate, and the cutover carries that rate times
+//     the time until Config.Now, plus a digest pass over every row and a
+//     verify of the whole database. With a single copy the rate is
+//     unknown and the whole-migration estimate stands;
 //  10. the external sources of the isolate profile (Config.ProfilePath), and
 //     tables that look like sources but are not in it (LookAlikeTables);
 //  11. the background jobs not finished yet;
@@ -63,7 +78,8 @@
 // of each routine included (it does not
 // run ANALYZE TABLE, which on a live server writes to the binary log and
 // replans every query on the table), files under the installation folder,
-// and the crontabs (Config.CrontabCommand, Config.Cron). It writes nothing.
+// the pre-copies' manifests and journals in Config.CopiesDir, and the
+// crontabs (Config.CrontabCommand, Config.Cron). It writes nothing.
 // What it reads of settings.php's secrets never reaches the report.
 //
 // # Errors

@@ -11,11 +11,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/klauspost/compress/flate"
 
 	"github.com/qualityunit/lamigrate/dump"
 	"github.com/qualityunit/lamigrate/internal/bytesize"
@@ -43,13 +46,16 @@ type SizeEstimate struct {
 }
 
 // DowntimeEstimate is how long the installation stays isolated: dump,
-// transfer and import, one after the other.
+// transfer and import, one after the other, for a whole migration.
 type DowntimeEstimate struct {
 	DumpSeconds     float64  `json:"dump_seconds"`
 	TransferSeconds float64  `json:"transfer_seconds"`
 	ImportSeconds   float64  `json:"import_seconds"`
 	TotalSeconds    float64  `json:"total_seconds"`
 	Assumptions     []string `json:"assumptions"`
+	// Cutover is the cutover after the pre-copies in Config.CopiesDir
+	// (nil: none there).
+	Cutover *CutoverEstimate `json:"cutover,omitempty"`
 }
 
 // size adds the tables up and estimates the dump.
@@ -57,15 +63,15 @@ type DowntimeEstimate struct {
 // information_schema's DATA_LENGTH is InnoDB's statistics, recomputed in
 // the background only after a tenth of a table changed: right after a bulk
 // load (an import, a restore from backup) it can be a twentieth of the
-// truth, and a minute later right. TABLE_ROWS, in contrast, is counted as
-// rows come and go. So the estimate rests on what stays current: the
-// sampled tables scale their measured SQL bytes per row by TABLE_ROWS, and
-// a table whose tablespace file holds far more than DATA_LENGTH says is
-// sized by the file (its FILE_SIZE minus indexes and free extents) to
-// choose the tables to sample and to estimate the others. check does not run ANALYZE
-// TABLE to refresh the statistics: on the customer's live server it
-// writes to the binary log, replans every query on the table and, on some
-// versions, waits for long-running queries while new ones queue behind it.
+// truth, and a minute later right. So the estimate rests on what stays
+// current: the sampled tables are chosen by the larger of DATA_LENGTH and
+// what their tablespace file holds (its FILE_SIZE minus indexes and free
+// extents), and sized from their rows (see sample); a table not sampled
+// whose file holds far more than DATA_LENGTH says is sized by the file.
+// check does not run ANALYZE TABLE to refresh the statistics: on the
+// customer's live server it writes to the binary log, replans every query
+// on the table and, on some versions, waits for long-running queries while
+// new ones queue behind it.
 func (c *checker) size(ctx context.Context) error {
 	f := &c.rep.Facts
 	s := &f.Size
@@ -75,6 +81,7 @@ func (c *checker) size(ctx context.Context) error {
 	}
 	files := c.tablespaceBytes(ctx)
 	var cand []*TableFact
+	rank := map[*TableFact]int64{}
 	for i := range f.Tables {
 		t := &f.Tables[i]
 		if t.Type != "BASE TABLE" {
@@ -102,9 +109,13 @@ func (c *checker) size(ctx context.Context) error {
 		t.ArchiveBytes = int64(float64(t.SizeBytes) * t.Ratio)
 		if t.Rows > 0 || t.SizeBytes > 0 {
 			cand = append(cand, t)
+			// A small table's file overstates it by up to a few hundred
+			// KiB, but unlike DATA_LENGTH it is current: right after a
+			// load the largest tables can show DATA_LENGTH 16 KiB.
+			rank[t] = max(t.SizeBytes, files[t.Name]-t.IndexBytes)
 		}
 	}
-	sort.SliceStable(cand, func(i, j int) bool { return cand[i].SizeBytes > cand[j].SizeBytes })
+	sort.SliceStable(cand, func(i, j int) bool { return rank[cand[i]] > rank[cand[j]] })
 	if c.cfg.SampleBytes > 0 {
 		for i, t := range cand {
 			if i >= c.cfg.SampleTables {
@@ -125,8 +136,8 @@ func (c *checker) size(ctx context.Context) error {
 		s.SQLBytes += t.SQLBytes
 		s.ArchiveBytes += t.ArchiveBytes
 	}
-	s.Method = fmt.Sprintf("%d largest table(s) measured by gzip-compressing up to %s of rows written as the dump writes them, scaled by their row count; the rest at %.2f× (text) / %.2f× (BLOB) of their data size",
-		s.SampledTables, bytesize.Format(c.cfg.SampleBytes), TextArchiveRatio, BlobArchiveRatio)
+	s.Method = fmt.Sprintf("%d largest table(s) measured: up to %s of rows written as the dump writes them and gzip-compressed, the mean length of up to %s of rows measured by the server, times the row count; the rest at %.2f× (text) / %.2f× (BLOB) of their data size",
+		s.SampledTables, bytesize.Format(c.cfg.SampleBytes), bytesize.Format(max(c.cfg.LengthBytes, 0)), TextArchiveRatio, BlobArchiveRatio)
 	if c.cfg.SampleBytes <= 0 {
 		s.Method = fmt.Sprintf("%.2f× (text) / %.2f× (BLOB) of the data size", TextArchiveRatio, BlobArchiveRatio)
 	}
@@ -191,130 +202,361 @@ func (c *checker) blobTables(ctx context.Context) (map[string]bool, error) {
 	return out, rows.Err()
 }
 
-// sampleChunks is how many places of a table the sample reads from;
-// sampleMaxRows bounds the rows it reads; tables with fewer rows than
-// exactCountRows (by TABLE_ROWS) are counted exactly.
+// sampleStarts is how many places of a table the samples start from;
+// sampleMaxRows bounds the rows the client sample reads; tables with
+// fewer rows than exactCountRows (by TABLE_ROWS) are counted exactly;
+// lengthMaxRows bounds the rows whose length the server measures;
+// samplePrefix is how much of each text or binary value the client
+// sample reads (characters of text, bytes of binary).
 const (
-	sampleChunks   = 8
+	sampleStarts   = 32
 	sampleMaxRows  = 200000
 	exactCountRows = 1000000
+	lengthMaxRows  = 50000
+	samplePrefix   = 16384
 )
 
-// sample reads up to SampleBytes of t's rows, written the way a dump writes
-// them, gzips them and scales both sizes to the whole table. A table too
-// large to read whole is read in sampleChunks runs of rows starting at
-// evenly spread values of its primary key's first column (the first rows
-// only, without one): row sizes are heavy-tailed (attachments), so one run of
-// neighbouring rows can be far from the table's average.
+// A table is sized in two passes, because row sizes are heavy-tailed
+// (attachments): a few MB of whole rows hold a few dozen attachments,
+// and their mean, or their share that compresses, can be a third off the
+// table's.
+//
+//  1. The client sample reads up to SampleBytes of rows, each text or
+//     binary value cut to its first samplePrefix characters or bytes, and
+//     writes them as the dump writes them. A row that was cut is
+//     compressed alone and counted at its whole length (the server's
+//     lengthModel of the whole row against that of what was read); the
+//     others are compressed together. That gives the compression ratio of
+//     hundreds of attachments where whole rows would give a few dozen.
+//     The written length against the server's lengthModel of what was
+//     read (each value's LENGTH plus its quotes, prefix and separators)
+//     gives how much escaping adds. A table whose rows fit is read whole
+//     and needs nothing else.
+//  2. The server measures the modelled length of many more rows without
+//     sending them: every row when the table's size is at most
+//     LengthBytes (which also counts the rows exactly), else up to
+//     LengthBytes (and lengthMaxRows rows) read from the same places.
+//
+// The table's SQL is then rows × mean modelled length × escaping. Both
+// passes start at values of the primary key's first column spread evenly
+// between its smallest and largest (spread), each place once: two
+// places whose first row is the same are read once, so no part of the
+// table counts twice.
+
+// sampleStats are the rows the client sample read.
+type sampleStats struct {
+	text []byte // the rows read whole, written as the dump writes them
+	n    int64  // rows
+	// written is the bytes written for every row (a cut row's for what
+	// was read of it); modelled the server's lengthModel of the same, and
+	// whole its lengthModel of the whole rows.
+	written, modelled, whole int64
+	// cutSQL and cutArchive are the cut rows' written and compressed
+	// bytes, each scaled to the row's whole length.
+	cutSQL, cutArchive float64
+}
+
+func (a *sampleStats) add(b sampleStats) {
+	a.text = append(a.text, b.text...)
+	a.n += b.n
+	a.written += b.written
+	a.modelled += b.modelled
+	a.whole += b.whole
+	a.cutSQL += b.cutSQL
+	a.cutArchive += b.cutArchive
+}
+
+// sample sizes t's dump by the two passes above and scales both sizes to
+// the whole table.
 func (c *checker) sample(ctx context.Context, t *TableFact) error {
 	cols, err := rowhash.Columns(ctx, c.db, c.dbName, t.Name)
 	if err != nil {
 		return err
 	}
 	cols = rowhash.Stored(cols)
-	sel := "SELECT " + rowhash.SelectList(cols) + " FROM " + ident.Quote(t.Name)
-	text, n, whole, err := c.readSample(ctx, fmt.Sprintf("%s LIMIT %d", sel, sampleMaxRows), nil, c.cfg.SampleBytes, cols)
+	model := lengthModel(cols, c.cfg.HexBlob, false)
+	from := " FROM " + ident.Quote(t.Name)
+	sel := "SELECT " + prefixList(cols) + ", " + model + ", " + lengthModel(cols, c.cfg.HexBlob, true) + from
+	// Every query is limited to about the rows its budget holds: closing
+	// a result early reads the rows left all the same, which for a table
+	// of attachments is most of the table.
+	limit := sampleMaxRows
+	if t.Rows > 0 && t.SizeBytes > 0 {
+		row := min(max(t.SizeBytes/t.Rows, 1), 4*samplePrefix)
+		limit = int(min(2*c.cfg.SampleBytes/row+16, sampleMaxRows))
+	}
+	st, ran, _, err := c.readSample(ctx, fmt.Sprintf("%s LIMIT %d", sel, limit), nil, c.cfg.SampleBytes, cols, -1)
 	if err != nil {
 		return fmt.Errorf("sample %s: %w", t.Name, err)
 	}
-	rows := t.Rows
-	if !whole {
-		if pk, starts := c.spread(ctx, t.Name, cols, sampleChunks); len(starts) > 1 {
-			var all []byte
-			n = 0
-			for _, st := range starts {
-				q := fmt.Sprintf("%s WHERE %s >= ? ORDER BY %s LIMIT %d", sel, ident.Quote(pk), ident.Quote(pk), sampleMaxRows/len(starts))
-				part, k, _, err := c.readSample(ctx, q, []any{st}, c.cfg.SampleBytes/int64(len(starts)), cols)
-				if err != nil {
-					return fmt.Errorf("sample %s: %w", t.Name, err)
-				}
-				all, n = append(all, part...), n+k
-			}
-			text = all
-		}
-		// TABLE_ROWS is itself an estimate after ANALYZE: count exactly
-		// where that is quick.
-		if rows < exactCountRows {
-			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			var exact int64
-			if err := c.db.QueryRowContext(cctx, "SELECT COUNT(*) FROM "+ident.Quote(t.Name)).Scan(&exact); err == nil {
-				rows = exact
-			}
-			cancel()
-		}
-	}
-	if n == 0 {
+	if st.n == 0 {
 		return nil
 	}
+	if ran && st.n < int64(limit) {
+		// The whole table was read.
+		t.SQLBytes = int64(float64(len(st.text)) + st.cutSQL)
+		return c.compressed(t, st)
+	}
+	pk, starts := c.spread(ctx, t.Name, cols, sampleStarts)
+	key := slices.IndexFunc(cols, func(col rowhash.Column) bool { return strings.EqualFold(col.Name, pk) })
+	var places []any // the first key of each distinct place
+	if len(starts) > 1 {
+		var all sampleStats
+		seen := map[string]bool{}
+		budget := c.cfg.SampleBytes / int64(len(starts))
+		per := min(budget/max(st.written/st.n, 1)+1, sampleMaxRows/int64(len(starts)))
+		for _, at := range starts {
+			q := fmt.Sprintf("%s WHERE %s >= ? ORDER BY %s LIMIT %d", sel, ident.Quote(pk), ident.Quote(pk), per)
+			part, _, first, err := c.readSample(ctx, q, []any{at}, budget, cols, key)
+			if err != nil {
+				return fmt.Errorf("sample %s: %w", t.Name, err)
+			}
+			if first == nil || seen[string(first)] {
+				continue // past the last row, or a place already read
+			}
+			seen[string(first)] = true
+			places = append(places, string(first))
+			all.add(part)
+		}
+		if all.n > 0 {
+			st = all
+		}
+	}
+	escaping := 1.0
+	if st.modelled > 0 {
+		escaping = float64(st.written) / float64(st.modelled)
+	}
+	rows, mean := c.rowLengths(ctx, t, model, pk, places, st)
+	t.SQLBytes = int64(float64(rows) * mean * escaping)
+	return c.compressed(t, st)
+}
+
+// rowLengths returns t's row count and its rows' mean modelled length,
+// measured by the server (see sample): every row when the table is small
+// enough, else from places; the client sample's rows when neither works.
+func (c *checker) rowLengths(ctx context.Context, t *TableFact, model, pk string, places []any, st sampleStats) (int64, float64) {
+	from := " FROM " + ident.Quote(t.Name)
+	budget := c.cfg.LengthBytes
+	mean := float64(st.whole) / float64(st.n)
+	if budget > 0 && t.SizeBytes <= budget {
+		// Every row: exact. Bounded in time, since SizeBytes can lag.
+		cctx, cancel := context.WithTimeout(ctx, lengthTimeout)
+		var n, sum int64
+		err := c.db.QueryRowContext(cctx, "SELECT COUNT(*), COALESCE(SUM("+model+"), 0)"+from).Scan(&n, &sum)
+		cancel()
+		if err == nil && n > 0 {
+			return n, float64(sum) / float64(n)
+		}
+	}
+	if budget > 0 && len(places) > 1 && mean > 0 {
+		want := min(float64(budget)/mean, lengthMaxRows)
+		per := max(int64(want)/int64(len(places)), 1)
+		var n, sum int64
+		cctx, cancel := context.WithTimeout(ctx, lengthTimeout)
+		for _, at := range places {
+			var k, s int64
+			q := fmt.Sprintf("SELECT COUNT(*), COALESCE(SUM(len), 0) FROM (SELECT %s AS len%s WHERE %s >= ? ORDER BY %s LIMIT %d) AS sample",
+				model, from, ident.Quote(pk), ident.Quote(pk), per)
+			if err := c.db.QueryRowContext(cctx, q, at).Scan(&k, &s); err != nil {
+				n = 0
+				break
+			}
+			n, sum = n+k, sum+s
+		}
+		cancel()
+		if n > st.n {
+			mean = float64(sum) / float64(n)
+		}
+	}
+	// TABLE_ROWS is itself an estimate: count exactly where that is quick.
+	rows := t.Rows
+	if rows < exactCountRows {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		var exact int64
+		if err := c.db.QueryRowContext(cctx, "SELECT COUNT(*)"+from).Scan(&exact); err == nil {
+			rows = exact
+		}
+		cancel()
+	}
+	return max(rows, st.n), mean
+}
+
+// lengthTimeout bounds each of the server's length passes over a table.
+const lengthTimeout = 30 * time.Second
+
+// compressed gzips the rows the client sample read whole, adds the cut
+// rows' compressed size, and sets t's archive estimate from the ratio.
+func (c *checker) compressed(t *TableFact, st sampleStats) error {
 	var out countWriter
 	w, err := codec.NewWriter(&out, codec.Gzip, codec.WriterOptions{Threads: 1})
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(text); err != nil {
+	if _, err := w.Write(st.text); err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {
 		return err
 	}
-	ratio := float64(out) / float64(len(text))
-	if whole {
-		t.SQLBytes = int64(len(text)) // the whole table was read
-	} else {
-		// Scale by the row count, which InnoDB keeps current, not by
-		// DATA_LENGTH, which lags behind bulk changes and counts half-empty
-		// pages.
-		t.SQLBytes = int64(float64(max(rows, n)) * float64(len(text)) / float64(n))
-	}
+	ratio := (float64(out) + st.cutArchive) / max(float64(len(st.text))+st.cutSQL, 1)
 	t.ArchiveBytes = int64(float64(t.SQLBytes) * ratio)
 	t.Ratio = math.Round(1000*float64(t.ArchiveBytes)/float64(max(t.SizeBytes, 1))) / 1000
 	t.Sampled = true
 	return nil
 }
 
-// readSample renders the rows q returns as a dump writes them, until
-// budget bytes; whole says q ran out of rows first.
-func (c *checker) readSample(ctx context.Context, q string, args []any, budget int64, cols []rowhash.Column) ([]byte, int64, bool, error) {
+// lengthModel is an SQL expression for the length of a row as the dump
+// writes it, short of escaping: each value's LENGTH plus its quotes
+// (_binary '...' for binary values, 0x... with hexBlob), NULL's four
+// letters, and the row's parentheses and commas. The client sample
+// measures the escaping against it. cut: of the values as prefixList
+// reads them.
+func lengthModel(cols []rowhash.Column, hexBlob, cut bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "(%d", len(cols)+2)
+	for _, col := range cols {
+		v := rowhash.Expr(col)
+		if cut {
+			v = prefixExpr(col)
+		}
+		e := "LENGTH(" + v + ")"
+		switch {
+		case isBinary(col.DataType) && hexBlob:
+			e = "2*" + e + "+2"
+		case isBinary(col.DataType):
+			e += "+10"
+		case isNumber(col.DataType):
+		default:
+			e += "+2"
+		}
+		b.WriteString("+COALESCE(" + e + ",4)")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// prefixList is rowhash.SelectList with text and binary values cut to
+// their first samplePrefix characters or bytes.
+func prefixList(cols []rowhash.Column) string {
+	var b strings.Builder
+	for i, col := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(prefixExpr(col))
+	}
+	return b.String()
+}
+
+func prefixExpr(col rowhash.Column) string {
+	t := col.DataType
+	if isBinary(t) || strings.Contains(t, "char") || strings.Contains(t, "text") || t == "json" {
+		return fmt.Sprintf("LEFT(%s, %d)", rowhash.Expr(col), samplePrefix)
+	}
+	return rowhash.Expr(col)
+}
+
+func isBinary(dataType string) bool {
+	return strings.Contains(dataType, "blob") || strings.Contains(dataType, "binary") || dataType == "bit"
+}
+
+func isNumber(dataType string) bool {
+	return strings.Contains(dataType, "int") || dataType == "decimal" || dataType == "double" || dataType == "float"
+}
+
+// readSample writes the rows q returns as a dump writes them, until
+// budget bytes; q selects prefixList, then the row's lengthModel whole and
+// cut. ran says q ran out of rows first; first is the first row's value
+// of the primary key (nil without rows).
+func (c *checker) readSample(ctx context.Context, q string, args []any, budget int64, cols []rowhash.Column, key int) (sampleStats, bool, []byte, error) {
+	var st sampleStats
 	rows, err := c.db.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, 0, false, err
+		return st, false, nil, err
 	}
 	defer rows.Close()
-	var text bytes.Buffer
-	var n int64
-	vals := make([]sql.RawBytes, len(cols))
-	ptrs := make([]any, len(cols))
+	var text, row bytes.Buffer
+	var first []byte
+	vals := make([]sql.RawBytes, len(cols)+2)
+	ptrs := make([]any, len(vals))
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	whole := true
+	ran := true
 	for rows.Next() {
-		if int64(text.Len()) >= budget || n >= sampleMaxRows {
-			whole = false
+		if st.written >= budget || st.n >= sampleMaxRows {
+			ran = false
 			break
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return nil, 0, false, err
+			return st, false, nil, err
 		}
-		text.WriteByte('(')
-		for i, v := range vals {
+		row.Reset()
+		row.WriteByte('(')
+		for i, v := range vals[:len(cols)] {
 			if i > 0 {
-				text.WriteByte(',')
+				row.WriteByte(',')
 			}
-			text.WriteString(sqlValue(cols[i].DataType, v, c.cfg.HexBlob))
+			row.WriteString(sqlValue(cols[i].DataType, v, c.cfg.HexBlob))
 		}
-		text.WriteString("),")
-		n++
+		row.WriteString("),")
+		whole, _ := strconv.ParseInt(string(vals[len(cols)]), 10, 64)
+		read, _ := strconv.ParseInt(string(vals[len(cols)+1]), 10, 64)
+		st.written += int64(row.Len())
+		st.modelled += read
+		st.whole += whole
+		if whole > read && read > 0 {
+			scale := float64(whole) / float64(read)
+			z, err := c.deflated(row.Bytes())
+			if err != nil {
+				return st, false, nil, err
+			}
+			st.cutSQL += float64(row.Len()) * scale
+			st.cutArchive += float64(z) * scale
+		} else {
+			text.Write(row.Bytes())
+		}
+		if st.n == 0 && key >= 0 {
+			first = append([]byte{}, vals[key]...)
+		}
+		st.n++
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, false, err
+		return st, false, nil, err
 	}
-	return text.Bytes(), n, whole, nil
+	st.text = text.Bytes()
+	return st, ran, first, nil
+}
+
+// deflated is the size of b compressed alone at gzip's default level.
+func (c *checker) deflated(b []byte) (int, error) {
+	var out countWriter
+	if c.deflate == nil {
+		w, err := flate.NewWriter(&out, codec.DefaultLevel[codec.Gzip])
+		if err != nil {
+			return 0, err
+		}
+		c.deflate = w
+	} else {
+		c.deflate.Reset(&out)
+	}
+	if _, err := c.deflate.Write(b); err != nil {
+		return 0, err
+	}
+	if err := c.deflate.Close(); err != nil {
+		return 0, err
+	}
+	return int(out), nil
 }
 
 // spread returns the first column of t's primary key and k values evenly
-// spread between its smallest and largest value (numbers by value,
-// strings by their first bytes). None when there is no such key.
+// spread between its smallest and largest value: numbers by value,
+// strings by their first bytes, read as digits in the key's alphabet (the
+// printable ASCII bytes of the smallest and largest key and of the first
+// keys in order), so that keys written in a few letters, such as
+// LiveAgent's random hexadecimal ones, are spread over the letters they
+// use rather than over every printable byte. None when there is no such
+// key.
 func (c *checker) spread(ctx context.Context, table string, cols []rowhash.Column, k int) (string, []any) {
 	var pk string
 	err := c.db.QueryRowContext(ctx, `SELECT COLUMN_NAME FROM information_schema.STATISTICS
@@ -328,8 +570,9 @@ func (c *checker) spread(ctx context.Context, table string, cols []rowhash.Colum
 			typ = col.DataType
 		}
 	}
+	q := ident.Quote(pk)
 	var lo, hi []byte
-	if err := c.db.QueryRowContext(ctx, "SELECT MIN("+ident.Quote(pk)+"), MAX("+ident.Quote(pk)+") FROM "+ident.Quote(table)).Scan(&lo, &hi); err != nil || lo == nil || hi == nil {
+	if err := c.db.QueryRowContext(ctx, "SELECT MIN("+q+"), MAX("+q+") FROM "+ident.Quote(table)).Scan(&lo, &hi); err != nil || lo == nil || hi == nil {
 		return "", nil
 	}
 	var out []any
@@ -344,12 +587,23 @@ func (c *checker) spread(ctx context.Context, table string, cols []rowhash.Colum
 			out = append(out, a+int64(float64(b-a)*float64(i)/float64(k)))
 		}
 	case strings.Contains(typ, "char") || strings.Contains(typ, "binary"):
-		a, b := prefixNum(lo), prefixNum(hi)
+		keys := [][]byte{lo, hi}
+		if rows, err := c.db.QueryContext(ctx, "SELECT "+q+" FROM "+ident.Quote(table)+" ORDER BY "+q+" LIMIT 256"); err == nil {
+			for rows.Next() {
+				var key []byte
+				if rows.Scan(&key) == nil {
+					keys = append(keys, key)
+				}
+			}
+			rows.Close()
+		}
+		abc := alphabetOf(keys)
+		a, b := abc.num(lo), abc.num(hi)
 		if b <= a {
 			return "", nil
 		}
 		for i := range k {
-			out = append(out, numPrefix(a+uint64(float64(b-a)*float64(i)/float64(k))))
+			out = append(out, abc.str(a+uint64(float64(b-a)*float64(i)/float64(k))))
 		}
 		out[0] = string(lo)
 	default:
@@ -358,28 +612,63 @@ func (c *checker) spread(ctx context.Context, table string, cols []rowhash.Colum
 	return pk, out
 }
 
-// Strings are spread as numbers in base 95 over their first prefixLen
-// bytes, each clamped to printable ASCII, so that every value spread
-// returns is a valid string in any character set.
+// Strings are spread as numbers over their first prefixLen bytes, each a
+// digit of an alphabet of printable ASCII bytes, so that every value
+// spread returns is a valid string in any character set.
 const prefixLen = 8
 
-func prefixNum(b []byte) uint64 {
+// alphabet is the digits of spread's numbers, in byte order.
+type alphabet []byte
+
+// alphabetOf is the printable ASCII bytes of keys; every printable byte
+// when they hold fewer than two.
+func alphabetOf(keys [][]byte) alphabet {
+	var seen [128]bool
+	for _, k := range keys {
+		for _, ch := range k {
+			if ch >= 0x20 && ch <= 0x7e {
+				seen[ch] = true
+			}
+		}
+	}
+	var abc alphabet
+	for ch, ok := range seen {
+		if ok {
+			abc = append(abc, byte(ch))
+		}
+	}
+	if len(abc) < 2 {
+		abc = abc[:0]
+		for ch := byte(0x20); ch <= 0x7e; ch++ {
+			abc = append(abc, ch)
+		}
+	}
+	return abc
+}
+
+// num reads b's first prefixLen bytes as digits, each byte as the largest
+// digit not above it (the smallest digit when below them all, or
+// missing).
+func (abc alphabet) num(b []byte) uint64 {
+	base := uint64(len(abc))
 	var n uint64
 	for i := range prefixLen {
-		d := uint64(0)
+		d := 0
 		if i < len(b) {
-			d = uint64(min(max(b[i], 0x20), 0x7e) - 0x20)
+			d = max(sort.Search(len(abc), func(j int) bool { return abc[j] > b[i] })-1, 0)
 		}
-		n = n*95 + d
+		n = n*base + uint64(d)
 	}
 	return n
 }
 
-func numPrefix(n uint64) string {
+// str writes n as prefixLen digits, less trailing spaces.
+func (abc alphabet) str(n uint64) string {
+	base := uint64(len(abc))
 	var buf [prefixLen]byte
 	for i := prefixLen - 1; i >= 0; i-- {
-		buf[i] = byte(n%95) + 0x20
-		n /= 95
+		buf[i] = abc[n%base]
+		n /= base
 	}
 	return strings.TrimRight(string(buf[:]), " ")
 }
@@ -526,7 +815,37 @@ func (c *checker) downtime(ctx context.Context) error {
 	} else {
 		c.add(Info, "downtime", "", "", "%s", msg)
 	}
+	c.cutover()
 	return nil
+}
+
+// cutover estimates the cutover after the pre-copies in CopiesDir, if any.
+func (c *checker) cutover() {
+	dir := c.cfg.CopiesDir
+	if dir == "" {
+		return
+	}
+	paths, err := FindCopies(dir)
+	var copies []Copy
+	if err == nil {
+		copies, err = ReadCopies(paths)
+	}
+	if err != nil {
+		c.add(Warning, "downtime_cutover", dir, "check the pre-copies' manifests there, or move them aside", "cannot estimate the cutover: %v", err)
+		return
+	}
+	e := EstimateCutover(copies, c.cfg.now(), CutoverAssumptions{DumpMBps: c.cfg.DumpMBps, ImportMBps: c.cfg.ImportMBps, VerifyMBps: c.cfg.VerifyMBps, LinkMbps: c.cfg.LinkMbps,
+		FullSQLBytes: c.rep.Facts.Size.SQLBytes, FullArchiveBytes: c.rep.Facts.Size.ArchiveBytes})
+	if e == nil {
+		return
+	}
+	c.rep.Facts.Downtime.Cutover = e
+	if !e.RateKnown {
+		c.add(Info, "downtime_cutover", dir, "", "%s in %s: the estimated downtime above stands for the cutover too", e.Summary(), dir)
+		return
+	}
+	c.add(Info, "downtime_cutover", dir, "", "estimated cutover downtime %s = delta dump %s + transfer %s + import %s + verify %s (%s; the whole database ~%s of SQL)",
+		dur(e.TotalSeconds), dur(e.DumpSeconds), dur(e.TransferSeconds), dur(e.ImportSeconds), dur(e.VerifySeconds), e.Summary(), bytesize.Format(e.FullSQLBytes))
 }
 
 func round1(x float64) float64 { return math.Round(x*10) / 10 }
