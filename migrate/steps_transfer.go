@@ -63,8 +63,8 @@ func (s *Session) transferReachable(ctx context.Context, pull bool) error {
 	}
 	defer b.Close()
 	if pull {
-		if _, err := b.Stat(ctx, s.Config.WithDefaults().Archive); err != nil {
-			return fmt.Errorf("transfer: %s%s is not there yet: %v", b, s.Config.WithDefaults().Archive, err)
+		if _, err := b.Stat(ctx, s.Config.archiveName()); err != nil {
+			return fmt.Errorf("transfer: %s%s is not there yet: %v", b, s.Config.archiveName(), err)
 		}
 		return nil
 	}

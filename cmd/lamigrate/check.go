@@ -113,6 +113,14 @@ func printCheck(w io.Writer, r *check.Report) {
 	fmt.Fprintln(w)
 	d := f.Downtime
 	fmt.Fprintf(w, "  downtime: ≈ %s (dump %s + transfer %s + import %s)\n", secs(d.TotalSeconds), secs(d.DumpSeconds), secs(d.TransferSeconds), secs(d.ImportSeconds))
+	if c := d.Cutover; c != nil {
+		if c.RateKnown {
+			fmt.Fprintf(w, "  cutover:  ≈ %s after pre-copy %d (delta dump %s + transfer %s + import %s + verify %s; %d rows changed since it at the rate measured between copies %d and %d)\n",
+				secs(c.TotalSeconds), c.Copy, secs(c.DumpSeconds), secs(c.TransferSeconds), secs(c.ImportSeconds), secs(c.VerifySeconds), c.Rows, c.Copy-1, c.Copy)
+		} else {
+			fmt.Fprintf(w, "  cutover:  ≈ %s after pre-copy %d (the change rate is unknown until a second pre-copy measures it)\n", secs(c.TotalSeconds), c.Copy)
+		}
+	}
 	var active int64
 	found := 0
 	for _, src := range f.Sources {

@@ -283,8 +283,11 @@ func printDryRun(w io.Writer, d *migrate.DryRun) {
 		est := "-"
 		if s.Status != migrate.Done && s.Status != migrate.Skipped {
 			est = "?"
-			if s.EstimateSeconds > 0 {
+			switch {
+			case s.EstimateSeconds >= 1:
 				est = "~" + s.Estimate().String()
+			case s.EstimateSeconds > 0:
+				est = "<1s"
 			}
 		}
 		fmt.Fprintf(w, "%2d  %-10s %-8s %9s  %s", i+1, s.Name, s.Status, est, s.Title)
