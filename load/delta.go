@@ -99,9 +99,10 @@ type BaseError struct {
 	Base     string // its base archive's file name
 	Database string // the target
 	Table    string
-	// Missing: the table is not in the target; NoKey: its key columns are
-	// not among its stored columns.
-	Missing, NoKey bool
+	// Missing: the table is not in the target (Unchanged: one the delta
+	// leaves as the base has it); NoKey: its key columns are not among its
+	// stored columns.
+	Missing, Unchanged, NoKey bool
 	// Differ of Of rows differ; FirstKey is the first one's key as SQL
 	// literals.
 	Differ, Of int64
@@ -111,6 +112,8 @@ type BaseError struct {
 func (e *BaseError) Error() string {
 	var what string
 	switch {
+	case e.Missing && e.Unchanged:
+		what = fmt.Sprintf("table %s, which the base holds and the delta leaves as it is, is not in %s (was an earlier delta skipped?)", ident.Quote(e.Table), ident.Quote(e.Database))
 	case e.Missing:
 		what = fmt.Sprintf("table %s, whose rows the delta changes, is not in %s", ident.Quote(e.Table), ident.Quote(e.Database))
 	case e.NoKey:
@@ -253,6 +256,14 @@ func (b *baseChecker) run(ctx context.Context, r io.Reader) (*BaseCheck, error) 
 	for _, t := range b.d.Manifest.Delta.Tables {
 		if t.Action == manifest.DeltaRows && !b.tables[t.Name] {
 			return nil, b.notBase(&BaseError{Table: t.Name, Missing: true})
+		}
+	}
+	// So must every table the delta leaves as it is: the base held it. A
+	// target one delta behind (a copy skipped) usually lacks a table that
+	// delta made.
+	for _, t := range b.d.Manifest.Tables {
+		if _, listed := b.actions[t.Name]; !listed && !b.tables[t.Name] {
+			return nil, b.notBase(&BaseError{Table: t.Name, Missing: true, Unchanged: true})
 		}
 	}
 	var tc tableChanges

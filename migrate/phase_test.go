@@ -105,3 +105,47 @@ func TestPreCopyAndCutover(t *testing.T) {
 		assert.NoError(t, err, "journal %s", j)
 	}
 }
+
+// TestCutoverRefusesSkippedCopy: a cloud side that skipped a pre-copy is
+// told, before its database changes, which copy to import first; after
+// that pre-copy the same cutover resumes and finishes.
+func TestCutoverRefusesSkippedCopy(t *testing.T) {
+	src := liveAgentDB(t, 2<<20)
+	dst := mysqltest.New(t)
+	dropbox := t.TempDir()
+	env := map[string]string{"SRC_DSN": dsnOf(src), "DST_DSN": dsnOf(dst)}
+	source := Config{Side: SourceSide, OutputDir: t.TempDir(), Archive: "la.sql.zst",
+		Connection: Connection{DSNEnv: "SRC_DSN"}, Transfer: TransferOptions{URL: dropbox},
+		Check: CheckOptions{AllowBlockers: true},
+		Drain: DrainOptions{Timeout: Duration(10e9), Interval: Duration(1e8)}}
+	cloud := Config{Side: CloudSide, OutputDir: t.TempDir(), Archive: "la.sql.zst",
+		Connection: Connection{DSNEnv: "DST_DSN"}, Transfer: TransferOptions{URL: dropbox}}
+	pre, cpre, cut, ccut := source, cloud, source, cloud
+	pre.Phase, cpre.Phase, cut.Phase, ccut.Phase = PhasePreCopy, PhasePreCopy, PhaseCutover, PhaseCutover
+
+	runPlan(t, pre, env)
+	runPlan(t, cpre, env)
+	src.MustExec(t, "CREATE TABLE qu_extra (id INT PRIMARY KEY)", "INSERT INTO qu_extra VALUES (1)")
+	runPlan(t, pre, env) // copy 2: the cloud skips it
+	src.MustExec(t, "INSERT INTO qu_extra VALUES (2)")
+	runPlan(t, cut, env)
+
+	before := dst.Digests(t)
+	p, err := NewPlan(ccut)
+	require.NoError(t, err)
+	_, err = p.Run(context.Background(), RunOptions{Getenv: envOf(env)})
+	require.Error(t, err, "a cutover onto copy 1 when its delta is since copy 2")
+	assert.Contains(t, err.Error(), "la.cutover.sql.zst is a delta since la.copy-2.sql.zst, but this side's last imported copy is la.copy-1.sql.zst (pre-copy 1)")
+	assert.Contains(t, err.Error(), "run this side's pre-copy until it has imported la.copy-2.sql.zst")
+	assert.Equal(t, before, dst.Digests(t), "the refused cutover changed the cloud database")
+
+	runPlan(t, cpre, env) // copy 2 now
+	p, err = NewPlan(ccut)
+	require.NoError(t, err)
+	rep, err := p.Run(context.Background(), RunOptions{Getenv: envOf(env), Resume: true})
+	require.NoError(t, err, "the cutover resumed after the missing pre-copy")
+	assert.Equal(t, "pull=done verify=done import=done verify-db=done adjust=skipped restore=done", statuses(rep.Steps))
+	var n int
+	require.NoError(t, dst.QueryRow("SELECT COUNT(*) FROM qu_extra").Scan(&n))
+	assert.Equal(t, 2, n)
+}

@@ -2,9 +2,12 @@ package migrate
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/load"
@@ -17,6 +20,33 @@ func (p loadProgress) Update(st load.Status) {
 		fmt.Sprintf("%d/%d tables, %d rows", st.TablesDone, st.Tables, st.Rows))
 }
 
+// chainCheck refuses, before anything changes, a delta of a phase whose
+// base is not the copy this side imported last (its manifest, pulled into
+// the output folder, has the SHA-256 the delta names): a copy skipped on
+// this side. The import's own check proves the rows by content; this one
+// names the copy to run.
+func (s *Session) chainCheck(m *manifest.Manifest) error {
+	if m.Delta == nil || s.Config.Phase == "" {
+		return nil
+	}
+	prev := s.Config.Copy
+	if s.Config.Phase == PhasePreCopy {
+		prev--
+	}
+	what := "the cutover"
+	if s.Config.Phase == PhasePreCopy {
+		what = fmt.Sprintf("pre-copy %d", s.Config.Copy)
+	}
+	name := s.Config.CopyArchive(prev)
+	b, err := os.ReadFile(manifest.PathFor(filepath.Join(s.Config.OutputDir, name)))
+	sum := sha256.Sum256(b)
+	if err != nil || hex.EncodeToString(sum[:]) != m.Delta.Base.Manifest {
+		return fmt.Errorf("import: %s is a delta since %s, but this side's last imported copy is %s (pre-copy %d)%s: run this side's pre-copy until it has imported %s, then %s again",
+			filepath.Base(s.Config.ArchivePath()), m.Delta.Base.Archive, name, prev, map[bool]string{true: ", whose manifest is not here"}[err != nil], m.Delta.Base.Archive, what)
+	}
+	return nil
+}
+
 // load imports the archive. The importer records finished tables in the
 // target and continues an unfinished import of the same archive (its
 // fingerprint is the manifest's SHA-256), so a redo never duplicates rows.
@@ -26,6 +56,9 @@ func (s *Session) load(ctx context.Context) (Output, error) {
 	m, err := manifest.Read(manifest.PathFor(path))
 	if err != nil {
 		return out, fmt.Errorf("import: %w", err)
+	}
+	if err := s.chainCheck(m); err != nil {
+		return out, err
 	}
 	r, err := s.Resolve()
 	if err != nil {
