@@ -137,13 +137,16 @@ type ArchiveReport struct {
 	Tables   []TableStat `json:"tables"`
 	// Delta is set when the manifest describes a delta archive (dump
 	// --since): its base and what it changes.
-	Delta    *DeltaReport `json:"delta,omitempty"`
-	Evidence string       `json:"evidence"`
-	Notes    []string     `json:"notes,omitempty"`
-	Checks   []Check      `json:"checks"`
-	OK       bool         `json:"ok"`
-	Failure  string       `json:"failure,omitempty"`
-	Seconds  float64      `json:"seconds"`
+	Delta *DeltaReport `json:"delta,omitempty"`
+	// DeltaStream: the stream says it is a delta, but no delta manifest
+	// was read (Delta is nil).
+	DeltaStream bool     `json:"delta_stream,omitempty"`
+	Evidence    string   `json:"evidence"`
+	Notes       []string `json:"notes,omitempty"`
+	Checks      []Check  `json:"checks"`
+	OK          bool     `json:"ok"`
+	Failure     string   `json:"failure,omitempty"`
+	Seconds     float64  `json:"seconds"`
 }
 
 // File checks the archive at path: see Archive. Unless opt.Manifest is set
@@ -420,6 +423,10 @@ func check(ctx context.Context, r io.Reader, size int64, opt Options, rep *Archi
 
 	// The trailer.
 	res := sc.finish()
+	if sc.deltaHead && rep.Delta == nil {
+		rep.DeltaStream = true
+		rep.Notes = append(rep.Notes, "the stream is a delta (lamigrate dump --since) but no delta manifest was read: only its completeness was checked, not the rows it writes and deletes; it applies only onto its base: put DELTA.manifest.json and DELTA.changes.zst beside it")
+	}
 	rep.SQL = res.sql
 	endCheck := Check{Name: "completion"}
 	var endErr error

@@ -197,9 +197,14 @@ func changesCheck(path string, m *Manifest, rep *ArchiveReport) checked {
 		c.Detail, c.err = mm.Error(), mm
 		return c
 	}
+	// Beside the archive under the archive's own name (transfer and load
+	// name it so, also for a renamed copy); under the name the manifest
+	// records when only that one is there.
 	name := chunk.ChangesPathFor(path)
-	if d.Changes.Name != "" {
-		name = filepath.Join(filepath.Dir(path), filepath.Base(d.Changes.Name))
+	if _, err := os.Stat(name); err != nil && d.Changes.Name != "" {
+		if alt := filepath.Join(filepath.Dir(path), filepath.Base(d.Changes.Name)); fileExists(alt) {
+			name = alt
+		}
 	}
 	if rep.Delta != nil {
 		rep.Delta.Changes = name
@@ -306,4 +311,9 @@ func changesCheck(path string, m *Manifest, rep *ArchiveReport) checked {
 	c.Detail = fmt.Sprintf("%s lists %s of %s, as the manifest's delta says (contract %s)",
 		filepath.Base(name), plural(int(total), "changed row"), plural(rowTables, "table"), hdr.Version)
 	return c
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -55,6 +55,7 @@ type scanner struct {
 	// written and deleted by table; dropped and created note the tables
 	// the stream drops (DROP TABLE) and creates (CREATE TABLE).
 	delta     bool
+	deltaHead bool // the stream's first line says it is a delta
 	stmt      stmtCounter
 	stmtTable string
 	written   map[string]int64
@@ -266,6 +267,9 @@ var programRE = regexp.MustCompile("^(?:/\\*!\\d+ )?CREATE(?:\\*/)?\\s+(?:/\\*!\
 // classify looks at the start of the line that begins at s.lineStart.
 func (s *scanner) classify() {
 	h := s.head
+	if s.lineStart == 0 && bytes.HasPrefix(h, []byte("-- lamigrate ")) && bytes.Contains(h, []byte(" delta dump (")) {
+		s.deltaHead = true
+	}
 	if s.stmt.open {
 		// The next line of a delta's statement.
 		s.feedStmt(h)

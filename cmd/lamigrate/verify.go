@@ -195,6 +195,8 @@ func printVerify(w io.Writer, r *verifyResult) {
 	switch {
 	case a.Format == verify.FormatLamigrate && a.Delta != nil:
 		fmt.Fprintf(w, "  format    lamigrate delta with completion marker (only the changes since its base)\n")
+	case a.Format == verify.FormatLamigrate && a.DeltaStream:
+		fmt.Fprintf(w, "  format    lamigrate delta with completion marker, without its manifest (only its completeness is checked)\n")
 	case a.Format == verify.FormatLamigrate:
 		fmt.Fprintf(w, "  format    lamigrate dump with completion marker\n")
 	case a.Format == verify.FormatMysqldump:
@@ -226,6 +228,8 @@ func printVerify(w io.Writer, r *verifyResult) {
 	switch {
 	case a.OK && a.Delta != nil:
 		fmt.Fprintf(w, "Archive verdict: OK, a whole and complete delta since %s (%s evidence)\n", a.Delta.Base.Archive, a.Evidence)
+	case a.OK && a.DeltaStream:
+		fmt.Fprintf(w, "Archive verdict: OK, a whole delta (%s evidence of its completeness; without its manifest its content is not checked)\n", a.Evidence)
 	case a.OK:
 		fmt.Fprintf(w, "Archive verdict: OK, whole and complete (%s evidence)\n", a.Evidence)
 	default:
