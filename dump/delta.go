@@ -48,6 +48,11 @@ type base struct {
 
 // openBase reads and checks the base manifest named by Config.Since.
 func openBase(path, database string) (*base, error) {
+	if !strings.HasSuffix(path, manifest.Suffix) {
+		if _, err := os.Stat(manifest.PathFor(path)); err == nil {
+			return nil, fmt.Errorf("%w: %s is not a manifest: --since takes the base's manifest, %s", ErrBase, path, manifest.PathFor(path))
+		}
+	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBase, err)
@@ -94,7 +99,7 @@ func (b *base) checkRows() error {
 		return fmt.Errorf("%w: reading %s: %v", ErrBase, b.rowsPath, err)
 	}
 	if got, want := hex.EncodeToString(h.Sum(nil)), b.m.RowDigests.SHA256; got != want {
-		return fmt.Errorf("%w: the base's row digests file %s does not match its manifest (SHA-256 %s, the manifest says %s): it was changed or replaced", ErrBase, b.rowsPath, got, want)
+		return fmt.Errorf("%w: the base's row digests file %s does not match its manifest (SHA-256 %s, the manifest says %s): it was changed or replaced; take a new full dump (lamigrate dump) as the base and push it first", ErrBase, b.rowsPath, got, want)
 	}
 	return nil
 }

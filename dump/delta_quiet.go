@@ -101,6 +101,20 @@ func quiet(before, after *quietMarks, tables []string) error {
 	if len(hit) == 0 {
 		return nil
 	}
-	return fmt.Errorf("%w: %s may have been written after the delta's snapshot (the server counted %d row writes during the dump): rows committed then would be lost; make sure the help desk is isolated and drained (lamigrate isolate, drain, cron off) and dump again, or pass --live for a pre-copy delta that needs no such proof",
-		ErrNotQuiet, strings.Join(hit, ", "), after.writes-before.writes)
+	return &NotQuietError{Tables: hit, Writes: after.writes - before.writes}
 }
+
+// NotQuietError names the tables a delta could not prove unwritten during
+// its dump (each with its update time) and the row writes the server
+// counted meanwhile (on every database). It wraps ErrNotQuiet.
+type NotQuietError struct {
+	Tables []string
+	Writes int64
+}
+
+func (e *NotQuietError) Error() string {
+	return fmt.Sprintf("%v: %s may have been written after the delta's snapshot (the server counted %d row writes during the dump, on any of its databases): rows committed then would be lost; make sure the help desk is isolated and drained (lamigrate isolate, drain, cron off) and dump again, or pass --live for a pre-copy delta that needs no such proof",
+		ErrNotQuiet, strings.Join(e.Tables, ", "), e.Writes)
+}
+
+func (e *NotQuietError) Unwrap() error { return ErrNotQuiet }

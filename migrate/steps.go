@@ -444,6 +444,11 @@ func DumpStep() Step {
 				return out, err
 			}
 			res, err := dump.File(ctx, db, path, cfg, opt)
+			var nq *dump.NotQuietError
+			if errors.As(err, &nq) {
+				return out, fmt.Errorf("dump: %s may have been written after the cutover's snapshot although the help desk was isolated and drained (the server counted %d row writes meanwhile, on any of its databases): something the isolation profile does not cover writes to it (another cron job, a service, an application); stop it, then continue with --resume",
+					strings.Join(nq.Tables, ", "), nq.Writes)
+			}
 			if err != nil {
 				return out, err
 			}

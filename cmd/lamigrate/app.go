@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	if ctx.Err() != nil && !errors.Is(err, errAlreadyReported) {
-		err = &interruptedError{err: err}
+		err = &interruptedError{err: err, verb: kctx.Command()}
 	}
 	return u.fail(kctx.Command(), err)
 }

@@ -252,7 +252,7 @@ func TestUIFailLine(t *testing.T) {
 	}{
 		{"library prefix dropped", "drain", errors.New("isolate: drain: timed out"), "lamigrate drain: timed out\n", exitFailure},
 		{"usage keeps its status", "run", usageErr("--redo only makes sense with --resume"), "lamigrate run: --redo only makes sense with --resume\n", exitUsage},
-		{"interrupted", "dump <flags>", &interruptedError{fmt.Errorf("dump: reading `t`: %w", context.Canceled)}, "lamigrate dump: interrupted: reading `t`: context canceled\n", exitInterrupted},
+		{"interrupted", "dump <flags>", &interruptedError{err: fmt.Errorf("dump: reading `t`: %w", context.Canceled), verb: "dump <flags>"}, "lamigrate dump: interrupted: reading `t`; nothing was left looking complete; run the same command again (a dump starts over: it is one snapshot)\n", exitInterrupted},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

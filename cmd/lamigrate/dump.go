@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -131,6 +133,11 @@ func (c *dumpCmd) Run(e *env) error {
 	}
 	if c.Live && c.Since == "" {
 		return usageErr("--live applies to a delta (--since) only")
+	}
+	if loc == nil {
+		if dir := filepath.Dir(c.Output); !isDir(dir) {
+			return usageErr("the folder %s does not exist: create it first, or write the archive elsewhere", dir)
+		}
 	}
 	// The name must say what the file holds, before anything is read.
 	if _, err := (&dump.Config{Compression: c.Compress}).Kind(c.Output); err != nil {
@@ -375,3 +382,9 @@ type trimPrefixErr struct {
 
 func (e trimPrefixErr) Error() string { return strings.TrimPrefix(e.err.Error(), e.prefix) }
 func (e trimPrefixErr) Unwrap() error { return e.err }
+
+// isDir reports whether path is an existing folder.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}

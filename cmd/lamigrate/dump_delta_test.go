@@ -46,6 +46,8 @@ func TestDumpSinceCLI(t *testing.T) {
 		{[]string{"-o", filepath.Join(dir, "x.sql.zst"), "--live"}, "--live applies to a delta (--since) only"},
 		{[]string{"-o", "sftp://u@h/d/x.sql.zst", "--since", manifest.PathFor(base)}, "--since writes a delta to a local file only"},
 		{[]string{"-o", filepath.Join(dir, "y.sql.zst"), "--since", filepath.Join(dir, "nope.manifest.json")}, "unusable base"},
+		{[]string{"-o", filepath.Join(dir, "y.sql.zst"), "--since", base}, "--since takes the base's manifest, " + manifest.PathFor(base)},
+		{[]string{"-o", filepath.Join(dir, "missing", "y.sql.zst")}, "the folder " + filepath.Join(dir, "missing") + " does not exist: create it first"},
 	} {
 		code, _, stderr := runCLI(t, nil, append([]string{"dump", "--dsn", dsn}, c.args...)...)
 		assert.NotEqual(t, 0, code, c.args)

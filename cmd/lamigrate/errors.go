@@ -30,9 +30,41 @@ func (e *statusError) Unwrap() error { return e.err }
 
 // interruptedError is a verb's error after Ctrl-C: the line says
 // "interrupted" before the message.
-type interruptedError struct{ err error }
+type interruptedError struct {
+	err  error
+	verb string // the command, "dump" or "run --config FILE"...
+}
 
-func (e *interruptedError) Error() string { return "interrupted: " + e.err.Error() }
+// interruptedNext says, per verb, what an interruption left and what to do.
+var interruptedNext = map[string]string{
+	"dump":    "nothing was left looking complete; run the same command again (a dump starts over: it is one snapshot)",
+	"import":  "the tables finished so far are kept; run the same command again to continue after them",
+	"push":    "run the same command again: it continues where the copy stopped",
+	"pull":    "run the same command again: it continues where the copy stopped",
+	"verify":  "nothing was changed; run it again",
+	"check":   "nothing was changed; run it again",
+	"adjust":  "run the same command again: what was recorded can be undone with --undo",
+	"isolate": "what this command changed was switched back on; run it again",
+}
+
+func (e *interruptedError) Error() string { return e.message(e.err.Error()) }
+
+// message is the line for the inner error's text msg (its own prefixes
+// trimmed or not).
+func (e *interruptedError) message(msg string) string {
+	// "context canceled" is the library's word for Ctrl-C.
+	msg = strings.ReplaceAll(msg, "interrupted: context canceled", "interrupted")
+	msg = strings.ReplaceAll(msg, ": context canceled", "")
+	msg = strings.TrimPrefix(strings.TrimSuffix(msg, ": interrupted"), "interrupted: ")
+	if msg == "interrupted" || msg == "context canceled" || msg == "" {
+		msg = "stopped"
+	}
+	verb, _, _ := strings.Cut(e.verb, " ")
+	if next := interruptedNext[verb]; next != "" && !strings.Contains(msg, "run the same command") {
+		msg += "; " + next
+	}
+	return "interrupted: " + msg
+}
 func (e *interruptedError) Unwrap() error { return e.err }
 
 // withStatus returns err carrying exit status code.

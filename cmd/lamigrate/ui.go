@@ -89,7 +89,7 @@ func (u *ui) fail(command string, err error) int {
 	msg := trimOwnPrefixes(verb, oneLine(err.Error()))
 	var ie *interruptedError
 	if errors.As(err, &ie) {
-		msg = "interrupted: " + trimOwnPrefixes(verb, oneLine(ie.err.Error()))
+		msg = ie.message(trimOwnPrefixes(verb, oneLine(ie.err.Error())))
 	}
 	if u.json {
 		u.event("error", map[string]any{"command": verb, "message": msg, "exit_status": code}, "")
