@@ -266,9 +266,9 @@ func (c *dumpCmd) Run(e *env) error {
 					changed++
 				}
 			}
-			fmt.Fprintf(w, "delta:    since %s: %s replaced or new, %s deleted in %s", dl.Base, plural(int(dl.Replaced), "row"), plural(int(dl.Deleted), "row"), plural(changed, "table"))
+			fmt.Fprintf(w, "delta:    since %s: %s replaced or new, %s deleted in %s changed row by row", dl.Base, plural(int(dl.Replaced), "row"), plural(int(dl.Deleted), "row"), plural(changed, "table"))
 			if dl.Blocks > 0 {
-				fmt.Fprintf(w, "; %d of %d blocks of %d rows held a change", dl.ChangedBlocks, dl.Blocks, chunk.BlockRows)
+				fmt.Fprintf(w, "; in those, %d of the base's %d blocks of %d rows held a change", dl.ChangedBlocks, dl.Blocks, chunk.BlockRows)
 			}
 			fmt.Fprintln(w)
 			if len(whole) > 0 {

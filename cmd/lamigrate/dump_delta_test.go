@@ -25,7 +25,7 @@ func TestDumpSinceCLI(t *testing.T) {
 	delta := filepath.Join(dir, "delta.sql.zst")
 	code, stdout, stderr := runCLI(t, nil, "dump", "--dsn", dsn, "-o", delta, "--since", manifest.PathFor(base))
 	require.Equal(t, 0, code, stderr)
-	assert.Contains(t, stdout, "delta:    since base.sql.zst: 2 rows replaced or new, 0 rows deleted in 2 tables")
+	assert.Contains(t, stdout, "delta:    since base.sql.zst: 2 rows replaced or new, 0 rows deleted in 2 tables changed row by row")
 	assert.Contains(t, stdout, "quiet:    nothing wrote to the dumped tables between the snapshot and the end")
 	assert.Contains(t, stdout, "changes:  "+delta+".changes.zst")
 
