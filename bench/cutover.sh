@@ -120,7 +120,7 @@ echo "delta_size=$(stat -c %s "$W/customer/delta.sql.zst")" >>"$T"
 echo "changes_size=$(stat -c %s "$W/customer/delta.sql.zst.changes.zst")" >>"$T"
 # The changed rows alone (the delta's REPLACE and DELETE statements),
 # compressed the same way: what the delta cannot be smaller than.
-echo "rows_only_size=$(zstd -dc "$W/customer/delta.sql.zst" | grep -E '^(REPLACE|DELETE) ' | zstd -1 -T0 -c | wc -c)" >>"$T"
+echo "rows_only_size=$(zstd -dc "$W/customer/delta.sql.zst" | grep -aE '^(REPLACE|DELETE) ' | zstd -1 -T0 -c | wc -c)" >>"$T"
 $L --json dump --dsn "$DSN/$DB" -o "$W/customer/again.sql.zst" --since "$W/customer/base.sql.zst.manifest.json" --live >"$W/delta.json"
 INNER
 W=$W SOCK=$SOCK DB=$DB "$WAN" "$RATE" "$W/wan" bash "$W/inner.sh"
