@@ -14,10 +14,10 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
 
 	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
-	"github.com/qualityunit/lamigrate/internal/rowhash"
 )
 
 // clientArgs are the connection arguments of the stock command-line tools
@@ -75,9 +75,7 @@ func gz(t testing.TB, b []byte) []byte {
 	var out bytes.Buffer
 	w := gzip.NewWriter(&out)
 	w.Write(b)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, w.Close(), "gzip of a test dump")
 	return out.Bytes()
 }
 
@@ -114,24 +112,16 @@ func source(t testing.TB, db *mysqltest.DB, objects bool) {
 	)
 }
 
-// snapshot describes everything a load produced, for comparison.
+// snapshot describes everything a load produced, for comparison: the
+// SHOW CREATE of every table, view, trigger and routine, and the row digest
+// of every table (mysqltest.DB.Digests).
 func snapshot(t testing.TB, db *mysqltest.DB) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET time_zone = '+00:00'"); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]string{}
 	q := func(query string) [][]string {
-		rows, err := conn.QueryContext(ctx, query)
-		if err != nil {
-			t.Fatalf("%s: %v", query, err)
-		}
+		rows, err := db.QueryContext(ctx, query)
+		require.NoError(t, err, "snapshot: %s", query)
 		defer rows.Close()
 		cols, _ := rows.Columns()
 		var res [][]string
@@ -141,9 +131,7 @@ func snapshot(t testing.TB, db *mysqltest.DB) map[string]string {
 			for i := range vals {
 				ptrs[i] = &vals[i]
 			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, rows.Scan(ptrs...), "snapshot: %s", query)
 			var r []string
 			for _, v := range vals {
 				r = append(r, v.String)
@@ -152,6 +140,7 @@ func snapshot(t testing.TB, db *mysqltest.DB) map[string]string {
 		}
 		return res
 	}
+	var tables []string
 	for _, r := range q("SELECT TABLE_NAME, TABLE_TYPE, IFNULL(ENGINE, '') FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()") {
 		name := r[0]
 		if r[1] == "VIEW" {
@@ -161,11 +150,12 @@ func snapshot(t testing.TB, db *mysqltest.DB) map[string]string {
 		}
 		c := q("SHOW CREATE TABLE " + ident.Quote(name))
 		out["table "+name] = c[0][1]
-		d, err := rowhash.Table(ctx, conn, db.Name, name)
-		if err != nil {
-			t.Fatal(err)
+		tables = append(tables, name)
+	}
+	if len(tables) > 0 {
+		for name, d := range db.Digests(t, tables...) {
+			out["rows "+name] = d
 		}
-		out["rows "+name] = d.String()
 	}
 	for _, r := range q("SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()") {
 		c := q("SHOW CREATE TRIGGER " + ident.Quote(r[0]))
@@ -349,9 +339,7 @@ func TestLoadResume(t *testing.T) {
 
 	full := mysqltest.New(t)
 	res, err := Load(context.Background(), full.Config(), bytes.NewReader(in), Config{Threads: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "an import without a cut, to count the statements")
 	n := res.Statements
 	step := max(1, n/10)
 	for cut := int64(1); cut < n; cut += step {

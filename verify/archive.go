@@ -56,6 +56,10 @@ type Options struct {
 	// Schema is the database Database checks (default: the connection's
 	// current database).
 	Schema string
+
+	// minSplit, set by tests only, is the smallest table Database reads in
+	// ranges; 0 means defaultMinSplit.
+	minSplit int64
 }
 
 // Format says what kind of dump an archive holds.

@@ -166,7 +166,7 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 		name := m.Tables[j].Name
 		ts := present[name].size
 		k := 1
-		if share := size / int64(2*n); n > 1 && share > 0 && ts > share && ts >= minSplit {
+		if share := size / int64(2*n); n > 1 && share > 0 && ts > share && ts >= opt.splitFrom() {
 			k = int(min((ts+share-1)/share, 8))
 		}
 		var wheres []string
@@ -328,8 +328,17 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 	return rep, nil
 }
 
-// minSplit is the smallest table read in ranges.
-var minSplit int64 = 32 << 20
+// defaultMinSplit is the smallest table read in ranges.
+const defaultMinSplit = 32 << 20
+
+// splitFrom is the smallest table read in ranges: defaultMinSplit unless a
+// test set Options.minSplit.
+func (o Options) splitFrom() int64 {
+	if o.minSplit > 0 {
+		return o.minSplit
+	}
+	return defaultMinSplit
+}
 
 // progressRows is how many rows pass between progress reports.
 const progressRows = 1 << 16

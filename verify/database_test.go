@@ -9,10 +9,11 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/require"
 
+	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
-	"github.com/qualityunit/lamigrate/internal/rowhash"
 )
 
 // seed fills a test database with a few LiveAgent-like tables.
@@ -36,25 +37,27 @@ func seed(t *testing.T, db *mysqltest.DB) {
 // manifestOf records db's tables (qu_g_logs ignored) the way dump does.
 func manifestOf(t *testing.T, db *mysqltest.DB) *Manifest {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SET time_zone = '+00:00'"); err != nil {
-		t.Fatal(err)
-	}
 	m := &Manifest{Format: manifest.FormatVersion, Database: db.Name, Ignored: []string{"qu_g_logs"},
 		Views: []string{"qu_v_convs"}}
-	for _, name := range []string{"qu_g_filecontents", "qu_g_settings", "qu_la_conversations"} {
-		d, err := rowhash.Table(ctx, conn, db.Name, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.Tables = append(m.Tables, manifest.Table{Name: name, Rows: d.Rows, Digest: d.String(), Consistent: true})
+	m.Tables = tablesOf(t, db, "qu_g_filecontents", "qu_g_settings", "qu_la_conversations")
+	for i := range m.Tables {
+		m.Tables[i].Consistent = true
 	}
 	return m
+}
+
+// tablesOf records the named tables of db as a manifest does: the row
+// count and the row digest (mysqltest.DB.Digests) of each.
+func tablesOf(t *testing.T, db *mysqltest.DB, names ...string) []manifest.Table {
+	t.Helper()
+	digests := db.Digests(t, names...)
+	var out []manifest.Table
+	for _, name := range names {
+		var rows int64
+		require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM "+ident.Quote(name)).Scan(&rows), "counting the rows of %s", name)
+		out = append(out, manifest.Table{Name: name, Rows: rows, Digest: digests[name]})
+	}
+	return out
 }
 
 type diff struct{ table, what string }
@@ -149,9 +152,7 @@ func TestDatabaseDigestMatchesRowhash(t *testing.T) {
 	seed(t, db)
 	m := manifestOf(t, db)
 	rep, err := Database(context.Background(), db.DB, m, Options{Connections: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "Database of an unchanged database")
 	for i, r := range rep.Tables {
 		if r.Digest != m.Tables[i].Digest || r.Rows != m.Tables[i].Rows || r.Status != StatusOK {
 			t.Errorf("Database table %s = %s %d %s; want %s %d ok", r.Name, r.Digest, r.Rows, r.Status, m.Tables[i].Digest, m.Tables[i].Rows)
@@ -185,9 +186,7 @@ func TestDatabaseNoSchema(t *testing.T) {
 func openConfig(t *testing.T, cfg *mysql.Config) *sql.DB {
 	t.Helper()
 	c, err := mysql.NewConnector(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "a connector for %s", cfg.FormatDSN())
 	db := sql.OpenDB(c)
 	t.Cleanup(func() { db.Close() })
 	return db
@@ -212,23 +211,17 @@ func splitDB(t *testing.T) *mysqltest.DB {
 }
 
 func TestDatabaseSplitsBigTables(t *testing.T) {
-	defer func(v int64) { minSplit = v }(minSplit)
-	minSplit = 0
+	t.Parallel() // its split size is its own (Options.minSplit)
 	db := splitDB(t)
 	ctx := context.Background()
 	m := &Manifest{Format: manifest.FormatVersion}
-	for _, name := range []string{"hex", "num", "comp", "mixed", "nopk"} {
-		d, err := rowhash.Table(ctx, db.DB, db.Name, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m.Tables = append(m.Tables, manifest.Table{Name: name, Rows: d.Rows, Digest: d.String()})
-	}
-	if _, err := Database(ctx, db.DB, m, Options{Connections: 3}); err != nil {
+	m.Tables = tablesOf(t, db, "hex", "num", "comp", "mixed", "nopk")
+	opt := Options{Connections: 3, minSplit: 1} // every table bigger than its share
+	if _, err := Database(ctx, db.DB, m, opt); err != nil {
 		t.Fatalf("Database(tables read in ranges) = %v; want nil", err)
 	}
 	db.MustExec(t, "UPDATE hex SET v = CONCAT(v, '.') ORDER BY id DESC LIMIT 1")
-	rep, err := Database(ctx, db.DB, m, Options{Connections: 3})
+	rep, err := Database(ctx, db.DB, m, opt)
 	if !errors.Is(err, ErrMismatch) || len(rep.Differences) != 1 || rep.Differences[0].Table != "hex" {
 		t.Errorf("Database(last row of hex changed) = %v; want one difference in hex", err)
 	}

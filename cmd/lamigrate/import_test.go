@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -11,9 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
-	"github.com/qualityunit/lamigrate/internal/rowhash"
 )
 
 func importFixture(t *testing.T) *mysqltest.DB {
@@ -28,24 +28,10 @@ func importFixture(t *testing.T) *mysqltest.DB {
 	return db
 }
 
+// digests is db.Digests (mysqltest), under the name the import tests use.
 func digests(t *testing.T, db *mysqltest.DB, tables ...string) map[string]string {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.ExecContext(ctx, "SET time_zone = '+00:00'")
-	out := map[string]string{}
-	for _, tb := range tables {
-		d, err := rowhash.Table(ctx, conn, db.Name, tb)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[tb] = d.String()
-	}
-	return out
+	return db.Digests(t, tables...)
 }
 
 func TestImportMysqldumpGzip(t *testing.T) {
@@ -115,9 +101,7 @@ func TestImportOurDump(t *testing.T) {
 				t.Fatalf("lamigrate dump = exit %d\n%s", code, stderr)
 			}
 			m, err := manifest.Read(manifest.PathFor(path))
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err, "reading the manifest of %s", name)
 			target := mysqltest.New(t)
 			code, stdout, stderr := runCLI(t, env, "--json", "import", "--dsn", target.Config().FormatDSN(), path)
 			if code != 0 {

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
-	"github.com/qualityunit/lamigrate/internal/rowhash"
 	"github.com/qualityunit/lamigrate/isolate"
 )
 
@@ -34,17 +35,10 @@ func isolateFixture(t *testing.T) (*mysqltest.DB, string) {
 	return db, db.Config().FormatDSN()
 }
 
+// tableDigests digests the tables isolate changes (mysqltest.DB.Digests).
 func tableDigests(t *testing.T, db *mysqltest.DB) map[string]string {
 	t.Helper()
-	out := map[string]string{}
-	for _, tbl := range []string{"qu_la_mail_accounts", "qu_la_facebook_pages", "qu_la_contactwidgets", "qu_g_rules", "qu_g_settings"} {
-		d, err := rowhash.Table(context.Background(), db.DB, db.Name, tbl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[tbl] = d.String()
-	}
-	return out
+	return db.Digests(t, "qu_la_mail_accounts", "qu_la_facebook_pages", "qu_la_contactwidgets", "qu_g_rules", "qu_g_settings")
 }
 
 func sameTables(t *testing.T, what string, got, want map[string]string) {
@@ -168,20 +162,15 @@ func TestCLIIsolateKilled(t *testing.T) {
 
 	// Hold the facebook page locked so isolate stops after the mail sources.
 	tx, err := db.BeginTx(context.Background(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "a transaction to lock the facebook pages")
 	defer tx.Rollback() // before the database is dropped
-	if _, err := tx.Exec("SELECT * FROM qu_la_facebook_pages FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
+	_, err = tx.Exec("SELECT * FROM qu_la_facebook_pages FOR UPDATE")
+	require.NoError(t, err, "locking the facebook pages")
 
 	args, _ := json.Marshal([]string{"isolate", "--dsn", dsn, "--state", state})
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCLIHelperProcess$")
 	cmd.Env = append(os.Environ(), "LAMIGRATE_HELPER_PROCESS=1", "LAMIGRATE_HELPER_ARGS="+string(args))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, cmd.Start(), "starting the isolate child process")
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
 	// Wait until the state file shows both mail sources done; the process
@@ -220,13 +209,10 @@ func TestCLIIsolateInterrupted(t *testing.T) {
 			before := tableDigests(t, db)
 			state := filepath.Join(t.TempDir(), "state.json")
 			tx, err := db.BeginTx(context.Background(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			require.NoError(t, err, "a transaction to lock the facebook pages")
 			defer tx.Rollback()
-			if _, err := tx.Exec("SELECT * FROM qu_la_facebook_pages FOR UPDATE"); err != nil {
-				t.Fatal(err)
-			}
+			_, err = tx.Exec("SELECT * FROM qu_la_facebook_pages FOR UPDATE")
+			require.NoError(t, err, "locking the facebook pages")
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			type out struct {

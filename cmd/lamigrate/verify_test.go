@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,10 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
-	"github.com/qualityunit/lamigrate/internal/rowhash"
 )
 
 func hexSHA(b []byte) string {
@@ -27,17 +27,9 @@ func hexSHA(b []byte) string {
 // manifest) to dir and returns its path.
 func verifyFixture(t *testing.T, db *mysqltest.DB, dir, name, pass string) string {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.ExecContext(ctx, "SET time_zone = '+00:00'")
-	d, err := rowhash.Table(ctx, conn, db.Name, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
+	var rows int64
+	require.NoError(t, db.QueryRow("SELECT COUNT(*) FROM t").Scan(&rows), "counting the rows of table t")
+	digest := db.Digests(t, "t")["t"]
 	var sql bytes.Buffer
 	sql.WriteString("-- lamigrate test dump\n\n--\n-- Table structure for table `t`\n--\n\nCREATE TABLE `t` (`id` int, `v` text);\n")
 	sql.WriteString("\n--\n-- Dumping data for table `t`\n--\n\nINSERT INTO `t` VALUES (1,'a'),(2,NULL),(3,'');\n")
@@ -47,24 +39,16 @@ func verifyFixture(t *testing.T, db *mysqltest.DB, dir, name, pass string) strin
 	plain := append(sql.Bytes(), stream.Marker()...)
 	var buf bytes.Buffer
 	w, err := codec.NewWriter(&buf, codec.KindFromPath(name), codec.WriterOptions{Passphrase: pass})
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err, "a writer for %s", name)
 	w.Write(plain)
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, w.Close(), "writing %s", name)
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644), "writing the archive %s", path)
 	m := &manifest.Manifest{Format: manifest.FormatVersion, Tool: "test", Database: db.Name,
-		Tables: []manifest.Table{{Name: "t", Rows: d.Rows, Digest: d.String(), Consistent: true}},
+		Tables: []manifest.Table{{Name: "t", Rows: rows, Digest: digest, Consistent: true}},
 		SQL:    stream,
 		File:   manifest.File{Name: name, Size: int64(buf.Len()), SHA256: hexSHA(buf.Bytes())}}
-	if err := manifest.Write(manifest.PathFor(path), m); err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, manifest.Write(manifest.PathFor(path), m), "writing the manifest of %s", path)
 	return path
 }
 
