@@ -51,7 +51,7 @@ type Options struct {
 	// Progress, when set, is told how far the check is.
 	Progress Progress
 	// Connections is how many connections Database reads tables over
-	// (default 2).
+	// (default DefaultConnections).
 	Connections int
 	// Schema is the database Database checks (default: the connection's
 	// current database).

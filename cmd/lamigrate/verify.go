@@ -17,8 +17,9 @@ import (
 type verifyCmd struct {
 	File string `arg:"" help:"Archive to check (.sql.gz, .sql.zst, .sql.lz4, .sql, optionally .age; passphrase from LAMIGRATE_PASSPHRASE or a prompt). A delta (dump --since) is checked against its delta list and needs its FILE.changes.zst beside it." type:"path"`
 	connFlags
-	Manifest   string `name:"manifest" help:"Check against this manifest (default: FILE.manifest.json when it exists)." type:"path" placeholder:"FILE"`
-	NoManifest bool   `name:"no-manifest" help:"Do not read FILE.manifest.json."`
+	Manifest    string `name:"manifest" help:"Check against this manifest (default: FILE.manifest.json when it exists)." type:"path" placeholder:"FILE"`
+	NoManifest  bool   `name:"no-manifest" help:"Do not read FILE.manifest.json."`
+	Connections int    `name:"connections" help:"With a database: connections reading its tables in parallel, big tables in key ranges (0: 4)." placeholder:"N"`
 }
 
 // verifyResult is what verify prints: the archive check and, with a
@@ -74,7 +75,7 @@ func (c *verifyCmd) Run(e *env) error {
 		defer db.Close()
 		runDB = func() error {
 			t := e.ui.task("verify database", 0, false)
-			rep, err := verify.Database(e.ctx, db, opt.Manifest, verify.Options{Progress: t})
+			rep, err := verify.Database(e.ctx, db, opt.Manifest, verify.Options{Progress: t, Connections: c.Connections})
 			res.Database = rep
 			if rep != nil {
 				t.Finish(fmt.Sprintf("%d tables, %d rows", len(rep.Tables), rep.Rows))
