@@ -20,7 +20,7 @@ import (
 
 type importCmd struct {
 	connFlags
-	File    string        `arg:"" help:"Archive to load (ours or a plain mysqldump file, any codec)." type:"path"`
+	File    string        `arg:"" help:"Archive to load (ours or a plain mysqldump file, any codec). A delta (dump --since) is applied onto its base after checking, by content, that the database holds it; it needs FILE.manifest.json and FILE.changes.zst beside it." type:"path"`
 	Threads int           `name:"threads" default:"0" help:"Parallel connections (0: number of CPUs)."`
 	Force   bool          `name:"force" help:"Load into a database that already holds tables: drop and replace each table (and view, routine, trigger) the archive creates; other tables are left alone."`
 	Spool   string        `name:"spool-dir" help:"Folder for statements read ahead of the connections (default: the system temp folder)." placeholder:"DIR"`

@@ -22,7 +22,7 @@ type sshFlags struct {
 }
 
 type pushCmd struct {
-	File    string `arg:"" help:"File to send (its manifest travels with it)." type:"path"`
+	File    string `arg:"" help:"File to send (its manifest travels with it, and a delta's FILE.changes.zst before it)." type:"path"`
 	Dest    string `arg:"" help:"sftp://USER@HOST[:PORT]/DIR/ (DIR absolute; /~/DIR for the login folder) or a local folder (a path with a colon: ./PATH or /PATH)."`
 	State   string `name:"state" help:"Isolation state file to send last, as isolate-state.json (default: isolate-state.json beside FILE, when there)." placeholder:"FILE" type:"path"`
 	NoState bool   `name:"no-state" help:"Do not send an isolation state file."`
