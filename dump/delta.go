@@ -467,9 +467,7 @@ func (w *deltaWorker) table(ctx context.Context, b *base, t tableInfo, bu *bundl
 		order = key.OrderBy()
 	}
 	sel := "SELECT " + rowhash.SelectList(cols) + " FROM " + q + order
-	if testHookBeforeRows != nil {
-		testHookBeforeRows(ctx, w.conn, t.name)
-	}
+	d.hooks.beforeRowsOf(ctx, w.conn, t.name)
 	bu.key = key
 	st := &stmtWriter{out: bu.sql, max: d.cfg.netBuffer()}
 	var dig rowhash.Digest

@@ -185,7 +185,10 @@
 //
 // Any failure (connection lost, table changed, disk full, context
 // cancelled) returns one error, naming the table when one was being read,
-// and, from File, leaves neither FILE nor FILE.partial behind; what Stream
-// and WriteArchive wrote has no completion marker. A lost connection and error 1412 (the
-// table altered during the dump) say to run the dump again.
+// and, from File, leaves neither FILE nor FILE.partial behind, nor its row
+// digests or changes file: the manifest is written last, and a manifest
+// that cannot be written removes the archive it would describe (nothing
+// could check it). What Stream and WriteArchive wrote has no completion
+// marker. A lost connection and error 1412 (the table altered during the
+// dump) say to run the dump again.
 package dump

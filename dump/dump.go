@@ -60,6 +60,8 @@ type Options struct {
 	RowDigests io.Writer
 	// changes receives a delta's changes file (File sets it).
 	changes io.Writer
+	// hooks are a test's callbacks (see hooks.go); nil outside tests.
+	hooks *hooks
 }
 
 // Result describes a finished dump: what the manifest records.
@@ -150,14 +152,6 @@ func lostConnection(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sql.ErrConnDone)
 }
 
-// testHookSpillPeak, when set by a test, receives the most bytes ever
-// spilled and not yet copied.
-var testHookSpillPeak func(peak int64)
-
-// testHookBeforeRows, when set by a test, runs before each table's rows
-// are read, on the dumping connection's goroutine.
-var testHookBeforeRows func(ctx context.Context, conn *sql.Conn, table string)
-
 // tableInfo is one row of information_schema.TABLES.
 type tableInfo struct {
 	name, typ, engine string
@@ -182,7 +176,7 @@ func stream(ctx context.Context, db *sql.DB, conn *sql.Conn, w io.Writer, cfg Co
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &dumper{cfg: cfg, conn: conn, db: db, spillDir: spillDir, toolVersion: opt.ToolVersion, rowsOut: opt.RowDigests, changesOut: opt.changes}
+	d := &dumper{cfg: cfg, conn: conn, db: db, spillDir: spillDir, toolVersion: opt.ToolVersion, rowsOut: opt.RowDigests, changesOut: opt.changes, hooks: opt.hooks}
 	if opt.Progress != nil {
 		d.prog = &lockedProgress{p: opt.Progress}
 	}
@@ -208,6 +202,7 @@ type dumper struct {
 	lastUpdate  time.Time             // a delta's last progress report
 	smu         sync.Mutex            // a delta's status, updated by its workers
 	keys        map[string]*chunk.Key // each table's usable key
+	hooks       *hooks                // a test's callbacks; nil: none
 }
 
 func (d *dumper) warn(format string, args ...any) {
@@ -294,9 +289,7 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	werr := p.finish()
 	if s != nil {
 		s.closeAll()
-		if testHookSpillPeak != nil {
-			testHookSpillPeak(s.peak)
-		}
+		d.hooks.spilled(s.peak)
 	}
 	if err := pipeError(ctx, perr, werr); err != nil {
 		return nil, err
@@ -668,9 +661,7 @@ func (d *dumper) unit(ctx context.Context, conn *sql.Conn, p sink, u *unit, trig
 	if err := p.begin(ctx, job); err != nil {
 		return err
 	}
-	if testHookBeforeRows != nil {
-		testHookBeforeRows(ctx, conn, t.name)
-	}
+	d.hooks.beforeRowsOf(ctx, conn, t.name)
 	if len(stored) > 0 {
 		if err := rows(ctx, conn, p, job, "SELECT "+rowhash.SelectList(cols)+" FROM "+q+u.where+order); err != nil {
 			return err
