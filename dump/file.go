@@ -231,8 +231,10 @@ func (c *Config) archive(name string, opt *Options) (archive, error) {
 
 // write dumps into w through the codec and returns the Result with File
 // set to the bytes w received (their size and SHA-256). Extra connections
-// spill into spillDir; where names w's destination in messages.
+// spill into spillDir; where names w's destination in messages. The
+// process runs under MemoryLimit meanwhile unless it has a limit.
 func (a archive) write(ctx context.Context, db *sql.DB, w io.Writer, cfg Config, opt Options, spillDir, where string) (*Result, error) {
+	defer limitMemory()()
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("dump: connecting: %w", err)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -184,11 +183,8 @@ func (c *dumpCmd) Run(e *env) error {
 		}
 		opt.Passphrase = pw
 	}
-	if e.getenv("GOMEMLIMIT") == "" {
-		// Keep garbage from rows of tens of MB from piling up before the
-		// collector runs: the dump's live memory is a few batches and rows.
-		debug.SetMemoryLimit(64 << 20)
-	}
+	// The dump runs under dump.MemoryLimit unless GOMEMLIMIT is set (see
+	// dump's doc, "Memory").
 	prog := &dumpProgress{e: e, t: e.ui.task("dump", 0, true)}
 	opt.Progress = prog
 	start := time.Now()
