@@ -22,15 +22,18 @@ const PartialSuffix = ".partial"
 // ErrNeedPassphrase reports encryption asked for without a passphrase.
 var ErrNeedPassphrase = errors.New("dump: encryption needs a passphrase")
 
-// FileResult describes the archive File wrote.
+// FileResult describes the archive File wrote (or WriteArchive, for an
+// archive of that name). Its JSON keys are those `lamigrate dump --json`
+// prints at its top level: "file" is the archive's path.
 type FileResult struct {
-	Path        string
-	Size        int64
-	SHA256      string
-	Compression string
-	Level       int
-	Encrypted   bool
-	Manifest    string // path of FILE.manifest.json
+	Path        string `json:"file"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	Compression string `json:"compression"`
+	Level       int    `json:"level"`
+	Encrypted   bool   `json:"encrypted"`
+	// Manifest is the path of FILE.manifest.json.
+	Manifest string `json:"manifest"`
 }
 
 // Kind returns the compression File uses for path: the one the file's
