@@ -66,7 +66,7 @@ func testSnapshot(t *testing.T, conns int) {
 	var mu sync.Mutex
 	readBy := map[string]*sql.Conn{}
 	extraStarted := make(chan struct{})
-	withHook(t, func(ctx context.Context, conn *sql.Conn, table string) {
+	opt := beforeRows(func(ctx context.Context, conn *sql.Conn, table string) {
 		mu.Lock()
 		readBy[table] = conn
 		mu.Unlock()
@@ -90,13 +90,12 @@ func testSnapshot(t *testing.T, conns int) {
 		}
 	})
 	lockWaited := false
-	testHookSnapshot = func(ctx context.Context, i int) {
+	opt.hooks.snapshot = func(ctx context.Context, i int) {
 		if i == 0 {
 			lockWaited = waitForLockWaiter(ctx, t, src)
 		}
 	}
-	t.Cleanup(func() { testHookSnapshot = nil })
-	path, m, res := dumpFile(t, src, "c.sql.gz", Config{Connections: conns}, Options{})
+	path, m, res := dumpFile(t, src, "c.sql.gz", Config{Connections: conns}, opt)
 	if res.Connections != conns {
 		t.Errorf("Result.Connections = %d; want %d", res.Connections, conns)
 	}
@@ -246,7 +245,7 @@ func TestConnectionsSameStream(t *testing.T) {
 	var dumps [2]string
 	var ms [2]*manifest.Manifest
 	for i, conns := range []int{1, 3} {
-		dumps[i], _, ms[i] = dumpSQL(t, src, "s.sql", Config{Connections: conns, NetBufferLength: 64 << 10})
+		dumps[i], _, ms[i] = dumpSQL(t, src, "s.sql", Config{Connections: conns, NetBufferLength: 64 << 10}, Options{})
 	}
 	if dumps[0] != dumps[1] {
 		t.Errorf("SQL over 1 and 3 connections differs (%d and %d bytes)", len(dumps[0]), len(dumps[1]))

@@ -307,7 +307,7 @@ func (d *dumper) runDelta(ctx context.Context, w io.Writer) (*Result, error) {
 	if _, err := io.WriteString(w, d.res.SQL.Marker()); err != nil {
 		return nil, fmt.Errorf("dump: writing completion marker: %w", err)
 	}
-	d.res.Duration = time.Since(start)
+	d.res.Seconds = time.Since(start).Seconds()
 	return d.res, nil
 }
 
@@ -467,9 +467,7 @@ func (w *deltaWorker) table(ctx context.Context, b *base, t tableInfo, bu *bundl
 		order = key.OrderBy()
 	}
 	sel := "SELECT " + rowhash.SelectList(cols) + " FROM " + q + order
-	if testHookBeforeRows != nil {
-		testHookBeforeRows(ctx, w.conn, t.name)
-	}
+	d.hooks.beforeRowsOf(ctx, w.conn, t.name)
 	bu.key = key
 	st := &stmtWriter{out: bu.sql, max: d.cfg.netBuffer()}
 	var dig rowhash.Digest
@@ -554,7 +552,7 @@ func (w *deltaWorker) table(ctx context.Context, b *base, t tableInfo, bu *bundl
 	}
 	res.Rows = n
 	res.Digest = dig.String()
-	res.Duration = time.Since(start)
+	res.Seconds = time.Since(start).Seconds()
 	bu.res = res
 	return execOn(ctx, w.conn, "ROLLBACK TO SAVEPOINT lamigrate_sp")
 }

@@ -80,14 +80,14 @@ var deltaChanges = []string{
 }
 
 // deltaFile runs File with Since into dir.
-func deltaFile(t *testing.T, db *mysqltest.DB, dir, name, since string, cfg Config) (string, *manifest.Manifest, *Result, error) {
+func deltaFile(t *testing.T, db *mysqltest.DB, dir, name, since string, cfg Config, opt Options) (string, *manifest.Manifest, *Result, error) {
 	t.Helper()
 	path := filepath.Join(dir, name)
 	cfg.Database = db.Name
 	cfg.Since = since
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	res, err := File(ctx, db.DB, path, cfg, Options{})
+	res, err := File(ctx, db.DB, path, cfg, opt)
 	if err != nil {
 		return path, nil, nil, err
 	}
@@ -110,7 +110,7 @@ func TestDeltaRoundTrip(t *testing.T) {
 	require.NoError(t, err, "base dump")
 
 	setup(t, src, deltaChanges...)
-	delta, m, res, err := deltaFile(t, src, dir, "delta.sql.zst", manifest.PathFor(base), Config{NetBufferLength: 4096})
+	delta, m, res, err := deltaFile(t, src, dir, "delta.sql.zst", manifest.PathFor(base), Config{NetBufferLength: 4096}, Options{})
 	require.NoError(t, err, "delta dump")
 	require.NotNil(t, m.Delta, "the manifest marks a delta")
 	assert.Equal(t, "base.sql.zst", m.Delta.Base.Archive)
@@ -141,7 +141,7 @@ func TestDeltaRoundTrip(t *testing.T) {
 	assert.Nil(t, m.Table("my table"), "the full state has no dropped table")
 	// Over one connection: the same row digests, changes and SQL (but for
 	// the run's id line and the time it was written).
-	one, m1, res1, err := deltaFile(t, src, t.TempDir(), "delta.sql.zst", manifest.PathFor(base), Config{NetBufferLength: 4096, Connections: 1})
+	one, m1, res1, err := deltaFile(t, src, t.TempDir(), "delta.sql.zst", manifest.PathFor(base), Config{NetBufferLength: 4096, Connections: 1}, Options{})
 	require.NoError(t, err, "delta dump over one connection")
 	assert.Equal(t, 1, res1.Connections)
 	assert.Equal(t, m.RowDigests.SHA256, m1.RowDigests.SHA256, "row digests over 1 and several connections")
@@ -180,7 +180,7 @@ func TestDeltaRoundTrip(t *testing.T) {
 	}
 
 	setup(t, src, "UPDATE conv SET subject = 'second' WHERE n = 5", "DELETE FROM untouched WHERE id = 7")
-	delta2, m2, _, err := deltaFile(t, src, dir, "delta2.sql.gz", manifest.PathFor(delta), Config{})
+	delta2, m2, _, err := deltaFile(t, src, dir, "delta2.sql.gz", manifest.PathFor(delta), Config{}, Options{})
 	require.NoError(t, err, "second delta since the first")
 	assert.Equal(t, "delta.sql.zst", m2.Delta.Base.Archive)
 	got := map[string]manifest.DeltaTable{}
@@ -244,7 +244,7 @@ func TestDeltaRefusals(t *testing.T) {
 		old := filepath.Join(t.TempDir(), "old.manifest.json")
 		b, _ := json.Marshal(m)
 		require.NoError(t, os.WriteFile(old, b, 0o600))
-		path, _, _, err := deltaFile(t, src, t.TempDir(), "d.sql.zst", old, Config{})
+		path, _, _, err := deltaFile(t, src, t.TempDir(), "d.sql.zst", old, Config{}, Options{})
 		require.ErrorIs(t, err, ErrBase)
 		assert.Contains(t, err.Error(), "has no row digests")
 		assert.Contains(t, err.Error(), "take a new full dump")
@@ -253,7 +253,7 @@ func TestDeltaRefusals(t *testing.T) {
 	t.Run("another database", func(t *testing.T) {
 		other := mysqltest.New(t)
 		setup(t, other, "CREATE TABLE x (id INT PRIMARY KEY)")
-		path, _, _, err := deltaFile(t, other, t.TempDir(), "d.sql.zst", bm, Config{})
+		path, _, _, err := deltaFile(t, other, t.TempDir(), "d.sql.zst", bm, Config{}, Options{})
 		require.ErrorIs(t, err, ErrBase)
 		assert.Contains(t, err.Error(), "describes a dump of database")
 		noFiles(t, path)
@@ -274,7 +274,7 @@ func TestDeltaRefusals(t *testing.T) {
 		raw, err := os.ReadFile(chunk.PathFor(other))
 		require.NoError(t, err)
 		require.NoError(t, os.WriteFile(chunk.PathFor(b2), raw, 0o600))
-		path, _, _, err := deltaFile(t, src, t.TempDir(), "d.sql.zst", manifest.PathFor(b2), Config{})
+		path, _, _, err := deltaFile(t, src, t.TempDir(), "d.sql.zst", manifest.PathFor(b2), Config{}, Options{})
 		require.ErrorIs(t, err, ErrBase)
 		assert.Contains(t, err.Error(), "does not match its manifest")
 		noFiles(t, path)
@@ -284,20 +284,19 @@ func TestDeltaRefusals(t *testing.T) {
 		writer, err := src.DB.Conn(context.Background())
 		require.NoError(t, err)
 		defer writer.Close()
-		testHookBeforeRows = func(ctx context.Context, _ *sql.Conn, table string) {
+		opt := beforeRows(func(ctx context.Context, _ *sql.Conn, table string) {
 			if table == "parts" {
 				_, err := writer.ExecContext(ctx, "UPDATE untouched SET v = v + 1 WHERE id = 2")
 				require.NoError(t, err)
 			}
-		}
-		defer func() { testHookBeforeRows = nil }()
-		path, _, _, err := deltaFile(t, src, t.TempDir(), "d.sql.zst", bm, Config{})
+		})
+		path, _, _, err := deltaFile(t, src, t.TempDir(), "d.sql.zst", bm, Config{}, opt)
 		require.ErrorIs(t, err, ErrNotQuiet)
 		assert.Contains(t, err.Error(), "`untouched`")
 		assert.Contains(t, err.Error(), "--live")
 		noFiles(t, path)
 		// --live takes it anyway (a pre-copy delta).
-		_, m, _, err := deltaFile(t, src, t.TempDir(), "d.sql.zst", bm, Config{Live: true})
+		_, m, _, err := deltaFile(t, src, t.TempDir(), "d.sql.zst", bm, Config{Live: true}, opt)
 		require.NoError(t, err)
 		assert.False(t, m.Delta.Quiet)
 	})
@@ -305,15 +304,14 @@ func TestDeltaRefusals(t *testing.T) {
 		writer, err := src.DB.Conn(context.Background())
 		require.NoError(t, err)
 		defer writer.Close()
-		testHookBeforeRows = func(ctx context.Context, _ *sql.Conn, table string) {
+		opt := beforeRows(func(ctx context.Context, _ *sql.Conn, table string) {
 			if table == "untouched" {
 				// conv was read already (tables go in name order)
 				_, err := writer.ExecContext(ctx, "ALTER TABLE conv ADD COLUMN w INT")
 				require.NoError(t, err)
 			}
-		}
-		defer func() { testHookBeforeRows = nil }()
-		path, _, _, err := deltaFile(t, src, t.TempDir(), "d.sql.zst", bm, Config{Live: true})
+		})
+		path, _, _, err := deltaFile(t, src, t.TempDir(), "d.sql.zst", bm, Config{Live: true}, opt)
 		require.Error(t, err)
 		var te *TableError
 		if assert.True(t, errors.As(err, &te), "a TableError: %v", err) {

@@ -140,6 +140,19 @@
 // it, which for LONGBLOB attachments waits on one page read at a time;
 // several connections on key ranges of the same table overlap those reads.
 //
+// # Memory
+//
+// From their start to their end File and WriteArchive run the process
+// under the Go runtime's soft memory limit MemoryLimit (64 MiB), unless
+// it already has a limit: GOMEMLIMIT in the environment ("off" included)
+// or a debug.SetMemoryLimit call, which stay as they are. The dump's live
+// memory is a few batches of rows and the compressor's blocks; without a
+// limit the garbage of rows of tens of MB piles up before the collector
+// runs. So the CLI's dump and the dump step of a run behave alike. The
+// previous limit is put back when the dump ends (the last one, when
+// several run at once), unless something set another meanwhile. Stream
+// leaves the limit alone.
+//
 // # Format
 //
 // The stream looks like mysqldump's. Its first line says it is a lamigrate
@@ -185,7 +198,10 @@
 //
 // Any failure (connection lost, table changed, disk full, context
 // cancelled) returns one error, naming the table when one was being read,
-// and, from File, leaves neither FILE nor FILE.partial behind; what Stream
-// and WriteArchive wrote has no completion marker. A lost connection and error 1412 (the
-// table altered during the dump) say to run the dump again.
+// and, from File, leaves neither FILE nor FILE.partial behind, nor its row
+// digests or changes file: the manifest is written last, and a manifest
+// that cannot be written removes the archive it would describe (nothing
+// could check it). What Stream and WriteArchive wrote has no completion
+// marker. A lost connection and error 1412 (the table altered during the
+// dump) say to run the dump again.
 package dump

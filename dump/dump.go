@@ -60,58 +60,81 @@ type Options struct {
 	RowDigests io.Writer
 	// changes receives a delta's changes file (File sets it).
 	changes io.Writer
+	// hooks are a test's callbacks (see hooks.go); nil outside tests.
+	hooks *hooks
 }
 
-// Result describes a finished dump: what the manifest records.
+// Result describes a finished dump: what the manifest records. Its JSON
+// (durations in seconds) is the body of `lamigrate dump --json`. Its lists
+// are empty rather than nil (JSON []), Unmatched excepted.
 type Result struct {
-	Database string
-	Server   manifest.Server
-	Started  time.Time
-	Duration time.Duration
-	Tables   []TableResult
-	Views    []string
-	Triggers []string
+	Database string          `json:"database"`
+	Server   manifest.Server `json:"server"`
+	Started  time.Time       `json:"started"`
+	// Seconds is how long the dump took, from its start to its completion
+	// marker.
+	Seconds  float64       `json:"seconds"`
+	Tables   []TableResult `json:"tables"`
+	Views    []string      `json:"views"`
+	Triggers []string      `json:"triggers"`
 	// Routines are the stored procedures and functions, Events the
 	// events, in the order written (see routines.go).
-	Routines []manifest.Object
-	Events   []manifest.Object
+	Routines []manifest.Object `json:"routines"`
+	Events   []manifest.Object `json:"events"`
 	// StripDefiners: the objects were written without DEFINER.
-	StripDefiners bool
+	StripDefiners bool `json:"strip_definers"`
 	// Ignored lists tables and views present in the database and left out.
-	Ignored []string
+	Ignored []string `json:"ignored"`
 	// IgnoreList is the effective ignore list.
-	IgnoreList []string
+	IgnoreList []string `json:"ignore_list"`
 	// Unmatched lists ignore-list names that match nothing in the database.
-	Unmatched []string
+	Unmatched []string `json:"unmatched_ignores,omitempty"`
 	// DumpID identifies this run of the dump: 32 random hex digits,
 	// written in the stream's header (DumpIDPrefix) and the manifest.
-	DumpID string
+	DumpID string `json:"dump_id"`
 	// SQL is the uncompressed stream before the completion marker.
-	SQL manifest.Stream
+	SQL manifest.Stream `json:"sql"`
 	// Connections is how many connections read rows: more than one when
 	// the user may LOCK TABLES (see Config.Connections).
-	Connections int
-	// File is set by File: the archive and its manifest.
-	File *FileResult
+	Connections int `json:"connections"`
+	// File is set by File and WriteArchive: the archive and its manifest.
+	File *FileResult `json:"archive,omitempty"`
 	// RowDigests describes the row digests file, when one was written.
-	RowDigests *RowDigests
+	RowDigests *RowDigests `json:"row_digests,omitempty"`
 	// Delta is set for a delta (Config.Since): its base and what it holds.
-	Delta *manifest.Delta
+	Delta *manifest.Delta `json:"delta,omitempty"`
+}
+
+// lists makes r's nil lists empty.
+func (r *Result) lists() {
+	for _, l := range []*[]string{&r.Views, &r.Triggers, &r.Ignored, &r.IgnoreList} {
+		if *l == nil {
+			*l = []string{}
+		}
+	}
+	if r.Tables == nil {
+		r.Tables = []TableResult{}
+	}
+	r.Routines, r.Events = nonNilObjects(r.Routines), nonNilObjects(r.Events)
 }
 
 // TableResult is one dumped base table.
 type TableResult struct {
-	Name       string
-	Engine     string
-	Rows       int64
-	Bytes      int64 // SQL bytes of its INSERT statements
-	Duration   time.Duration
-	Digest     string // rowhash digest of its rows
-	Consistent bool   // read inside the transactional snapshot
+	Name   string `json:"name"`
+	Engine string `json:"engine"`
+	Rows   int64  `json:"rows"`
+	// Bytes counts the SQL of its INSERT statements.
+	Bytes int64 `json:"sql_bytes"`
+	// Seconds is how long its rows took to read and write.
+	Seconds float64 `json:"seconds"`
+	// Digest is the rowhash digest of its rows.
+	Digest string `json:"digest"`
+	// Consistent: read inside the transactional snapshot.
+	Consistent bool `json:"consistent"`
 	// Definition is manifest.TableDefinition's digest of SHOW CREATE
 	// TABLE, AutoIncrement its AUTO_INCREMENT counter (0: none).
-	Definition    string
-	AutoIncrement int64
+	Definition    string `json:"definition"`
+	AutoIncrement int64  `json:"auto_increment,omitempty"`
 }
 
 // TableError is a failure while dumping one table.
@@ -150,14 +173,6 @@ func lostConnection(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, sql.ErrConnDone)
 }
 
-// testHookSpillPeak, when set by a test, receives the most bytes ever
-// spilled and not yet copied.
-var testHookSpillPeak func(peak int64)
-
-// testHookBeforeRows, when set by a test, runs before each table's rows
-// are read, on the dumping connection's goroutine.
-var testHookBeforeRows func(ctx context.Context, conn *sql.Conn, table string)
-
 // tableInfo is one row of information_schema.TABLES.
 type tableInfo struct {
 	name, typ, engine string
@@ -182,14 +197,20 @@ func stream(ctx context.Context, db *sql.DB, conn *sql.Conn, w io.Writer, cfg Co
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &dumper{cfg: cfg, conn: conn, db: db, spillDir: spillDir, toolVersion: opt.ToolVersion, rowsOut: opt.RowDigests, changesOut: opt.changes}
+	d := &dumper{cfg: cfg, conn: conn, db: db, spillDir: spillDir, toolVersion: opt.ToolVersion, rowsOut: opt.RowDigests, changesOut: opt.changes, hooks: opt.hooks}
 	if opt.Progress != nil {
 		d.prog = &lockedProgress{p: opt.Progress}
 	}
+	run := d.run
 	if cfg.Since != "" {
-		return d.runDelta(ctx, w)
+		run = d.runDelta
 	}
-	return d.run(ctx, w)
+	res, err := run(ctx, w)
+	if err != nil {
+		return nil, err
+	}
+	res.lists()
+	return res, nil
 }
 
 type dumper struct {
@@ -208,6 +229,7 @@ type dumper struct {
 	lastUpdate  time.Time             // a delta's last progress report
 	smu         sync.Mutex            // a delta's status, updated by its workers
 	keys        map[string]*chunk.Key // each table's usable key
+	hooks       *hooks                // a test's callbacks; nil: none
 }
 
 func (d *dumper) warn(format string, args ...any) {
@@ -294,9 +316,7 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	werr := p.finish()
 	if s != nil {
 		s.closeAll()
-		if testHookSpillPeak != nil {
-			testHookSpillPeak(s.peak)
-		}
+		d.hooks.spilled(s.peak)
 	}
 	if err := pipeError(ctx, perr, werr); err != nil {
 		return nil, err
@@ -312,7 +332,7 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	if _, err := io.WriteString(w, d.res.SQL.Marker()); err != nil {
 		return nil, fmt.Errorf("dump: writing completion marker: %w", err)
 	}
-	d.res.Duration = time.Since(start)
+	d.res.Seconds = time.Since(start).Seconds()
 	return d.res, nil
 }
 
@@ -668,9 +688,7 @@ func (d *dumper) unit(ctx context.Context, conn *sql.Conn, p sink, u *unit, trig
 	if err := p.begin(ctx, job); err != nil {
 		return err
 	}
-	if testHookBeforeRows != nil {
-		testHookBeforeRows(ctx, conn, t.name)
-	}
+	d.hooks.beforeRowsOf(ctx, conn, t.name)
 	if len(stored) > 0 {
 		if err := rows(ctx, conn, p, job, "SELECT "+rowhash.SelectList(cols)+" FROM "+q+u.where+order); err != nil {
 			return err

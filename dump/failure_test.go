@@ -16,7 +16,10 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/qualityunit/lamigrate/internal/chunk"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
@@ -35,9 +38,10 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 	return f.w.Write(p)
 }
 
-func withHook(t *testing.T, h func(ctx context.Context, conn *sql.Conn, table string)) {
-	testHookBeforeRows = h
-	t.Cleanup(func() { testHookBeforeRows = nil })
+// beforeRows returns the Options of a dump that calls h before each
+// table's rows are read (hooks.beforeRows).
+func beforeRows(h func(ctx context.Context, conn *sql.Conn, table string)) Options {
+	return Options{hooks: &hooks{beforeRows: h}}
 }
 
 // failureDB has three tables with enough incompressible data to need many writes.
@@ -197,13 +201,14 @@ func TestFileFailures(t *testing.T) {
 			db = failureDB(t)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
+			var opt Options
 			if tt.hook != nil {
-				withHook(t, tt.hook(cancel))
+				opt = beforeRows(tt.hook(cancel))
 			}
 			dir := t.TempDir()
 			path := filepath.Join(dir, "d.sql.gz")
 			conns := max(tt.conns, 1)
-			res, err := toFile(ctx, db.DB, path, Config{Database: db.Name, Connections: conns}, Options{}, tt.wrap)
+			res, err := toFile(ctx, db.DB, path, Config{Database: db.Name, Connections: conns}, opt, tt.wrap)
 			if err == nil {
 				t.Fatalf("File = %d tables read over %d connections, nil error; want a failure", len(res.Tables), res.Connections)
 			}
@@ -278,3 +283,39 @@ func TestFileReplacesOldManifestAndEncrypts(t *testing.T) {
 }
 
 var _ = mysql.MySQLError{}
+
+// TestFileManifestFails: File writes the manifest last, after the archive
+// and its row digests file are in place; a manifest that cannot be written
+// must remove them, as the package promises that a failed File leaves
+// nothing. The fault is the file system's: an archive named so that every
+// file File writes fits the 255-byte limit on a name, but the manifest's
+// temporary file (atomicfile: "." + FILE.manifest.json + ".tmp" + digits)
+// does not.
+func TestFileManifestFails(t *testing.T) {
+	db := mysqltest.New(t)
+	db.MustExec(t, "CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(10))", "INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+	dir := t.TempDir()
+	name := strings.Repeat("m", 236-len(".sql.gz")) + ".sql.gz"
+	path := filepath.Join(dir, name)
+	for _, p := range []string{path + PartialSuffix, chunk.PathFor(path) + PartialSuffix, manifest.PathFor(path)} {
+		require.LessOrEqual(t, len(filepath.Base(p)), 255, "%s must be a valid name for the dump to get as far as its manifest", filepath.Base(p))
+	}
+	require.Greater(t, len(".")+len(filepath.Base(manifest.PathFor(path)))+len(".tmp")+1, 255, "the manifest's temporary file must be too long a name")
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := File(ctx, db.DB, path, Config{Database: db.Name, Connections: 1}, Options{})
+	require.Error(t, err, "File must fail when its manifest cannot be written")
+	assert.Nil(t, res, "no Result from a failed File")
+	assert.ErrorIs(t, err, syscall.ENAMETOOLONG, "the failure is the manifest's temporary file")
+	assert.Contains(t, err.Error(), "dump: writing the manifest "+filepath.Base(manifest.PathFor(path)))
+	assert.Contains(t, err.Error(), "the archive was removed")
+	assert.NotContains(t, err.Error(), "\n", "one line")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err, "reading the output folder")
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	assert.Empty(t, left, "a dump whose manifest failed left files (the archive, its row digests, a partial or temporary file)")
+}

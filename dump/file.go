@@ -22,15 +22,18 @@ const PartialSuffix = ".partial"
 // ErrNeedPassphrase reports encryption asked for without a passphrase.
 var ErrNeedPassphrase = errors.New("dump: encryption needs a passphrase")
 
-// FileResult describes the archive File wrote.
+// FileResult describes the archive File wrote (or WriteArchive, for an
+// archive of that name). Its JSON keys are those `lamigrate dump --json`
+// prints at its top level: "file" is the archive's path.
 type FileResult struct {
-	Path        string
-	Size        int64
-	SHA256      string
-	Compression string
-	Level       int
-	Encrypted   bool
-	Manifest    string // path of FILE.manifest.json
+	Path        string `json:"file"`
+	Size        int64  `json:"size"`
+	SHA256      string `json:"sha256"`
+	Compression string `json:"compression"`
+	Level       int    `json:"level"`
+	Encrypted   bool   `json:"encrypted"`
+	// Manifest is the path of FILE.manifest.json.
+	Manifest string `json:"manifest"`
 }
 
 // Kind returns the compression File uses for path: the one the file's
@@ -74,8 +77,10 @@ func (c *Config) level(k codec.Kind) int {
 // path+".partial" through the codec (compression from Config.Compression or
 // the extension; age encryption with opt.Passphrase when Config.Encrypt or
 // the name ends in .age), fsyncs it, renames it to path and writes
-// manifest.PathFor(path) beside it. On any failure it removes the partial
-// file and returns one error naming what failed; path is then not created.
+// manifest.PathFor(path) beside it. On any failure, the manifest's
+// included, it removes the partial file and whatever it had renamed into
+// place (the archive, its row digests and changes files) and returns one
+// error naming what failed; path is then not created.
 // It reserves one connection of db for the snapshot, and more for
 // parallel reading (Config.Connections).
 func File(ctx context.Context, db *sql.DB, path string, cfg Config, opt Options) (*Result, error) {
@@ -160,13 +165,28 @@ func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Option
 	if err = os.Remove(mpath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("dump: removing the old %s: %w", mpath, err)
 	}
+	// The files move into place, the manifest last. A failure on the way
+	// removes those already moved: a failed File leaves nothing, and an
+	// archive whose manifest could not be written is not left behind (it
+	// is whole, but verify, push and import could not check it).
+	var placed []string
+	defer func() {
+		if err != nil {
+			for _, p := range placed {
+				os.Remove(p)
+			}
+			syncDir(filepath.Dir(path))
+		}
+	}()
 	if err = os.Rename(rpartial, rpath); err != nil {
 		return nil, fmt.Errorf("dump: %w", err)
 	}
+	placed = append(placed, rpath)
 	if cf != nil {
 		if err = os.Rename(cpartial, cpath); err != nil {
 			return nil, fmt.Errorf("dump: %w", err)
 		}
+		placed = append(placed, cpath)
 	} else if err = os.Remove(cpath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		// A changes file of an older delta at path must not sit beside a full dump.
 		return nil, fmt.Errorf("dump: removing the old %s: %w", cpath, err)
@@ -174,13 +194,11 @@ func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Option
 	if err = os.Rename(partial, path); err != nil {
 		return nil, fmt.Errorf("dump: %w", err)
 	}
+	placed = append(placed, path)
 	syncDir(filepath.Dir(path))
 	res.RowDigests.Path = rpath
 	if err = manifest.Write(mpath, res.Manifest(opt.ToolVersion)); err != nil {
-		// The archive is complete; without its manifest verify and push
-		// cannot check it, so this is still a failure. Leave the archive:
-		// it is whole and its marker proves it.
-		return nil, fmt.Errorf("dump: %s written but its manifest failed: %w", path, err)
+		return nil, fmt.Errorf("dump: writing the manifest %s: %w (the archive was removed, as nothing can check it without its manifest: fix that, then run the dump again)", filepath.Base(mpath), err)
 	}
 	return res, nil
 }
@@ -216,8 +234,10 @@ func (c *Config) archive(name string, opt *Options) (archive, error) {
 
 // write dumps into w through the codec and returns the Result with File
 // set to the bytes w received (their size and SHA-256). Extra connections
-// spill into spillDir; where names w's destination in messages.
+// spill into spillDir; where names w's destination in messages. The
+// process runs under MemoryLimit meanwhile unless it has a limit.
 func (a archive) write(ctx context.Context, db *sql.DB, w io.Writer, cfg Config, opt Options, spillDir, where string) (*Result, error) {
+	defer limitMemory()()
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("dump: connecting: %w", err)

@@ -173,9 +173,9 @@ func dumpFile(t *testing.T, db *mysqltest.DB, name string, cfg Config, opt Optio
 // of connections used, and returns the SQL without the dump's own
 // timestamp line and what follows it (the marker), and with its run's id
 // blanked, for comparing dumps.
-func dumpSQL(t *testing.T, db *mysqltest.DB, name string, cfg Config) (text, path string, m *manifest.Manifest) {
+func dumpSQL(t *testing.T, db *mysqltest.DB, name string, cfg Config, opt Options) (text, path string, m *manifest.Manifest) {
 	t.Helper()
-	path, m, res := dumpFile(t, db, name, cfg, Options{})
+	path, m, res := dumpFile(t, db, name, cfg, opt)
 	if res.Connections != cfg.Connections {
 		t.Errorf("%s: Result.Connections = %d; want %d", name, res.Connections, cfg.Connections)
 	}

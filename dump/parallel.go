@@ -48,10 +48,6 @@ const DefaultConnections = 4
 // (lock_wait_timeout, seconds) before the dump falls back to one connection.
 const lockWait = 5
 
-// testHookSnapshot, when set by a test, runs while the tables are locked,
-// after reading connection i (0 = the main one) started its snapshot.
-var testHookSnapshot func(ctx context.Context, i int)
-
 // sink receives one table's output: the pipe, or a spill file.
 type sink interface {
 	text(ctx context.Context, b []byte) error
@@ -170,17 +166,13 @@ func (d *dumper) lockedSnapshots(ctx context.Context, tables []tableInfo, extra 
 		fail(nil)
 		return nil, err
 	}
-	if testHookSnapshot != nil {
-		testHookSnapshot(ctx, 0)
-	}
+	d.hooks.snapshotStarted(ctx, 0)
 	for i, c := range opened {
 		if err := execOn(ctx, c, startSnapshot); err != nil {
 			unlock()
 			return fail(err)
 		}
-		if testHookSnapshot != nil {
-			testHookSnapshot(ctx, i+1)
-		}
+		d.hooks.snapshotStarted(ctx, i+1)
 	}
 	if err := unlock(); err != nil {
 		fail(nil)

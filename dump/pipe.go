@@ -78,7 +78,7 @@ func (p *pipe) unitDone(j *tableJob) {
 	t.left--
 	if t.left == 0 {
 		t.res.Digest = t.dig.String()
-		t.res.Duration = t.end.Sub(t.start)
+		t.res.Seconds = t.end.Sub(t.start).Seconds()
 		p.d.res.Tables = append(p.d.res.Tables, t.res)
 		p.d.status.TablesDone++
 	}

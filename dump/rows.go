@@ -29,13 +29,16 @@ import (
 
 // RowDigests describes the row digests file of a dump.
 type RowDigests struct {
-	Path     string // FILE.rows.zst (File), or the name WriteArchive was given
-	Size     int64
-	SHA256   string
-	Contract string // chunk.Version
-	Tables   int
-	Keyed    int   // tables with a usable key, whose rows are listed
-	Rows     int64 // rows listed
+	// Path is FILE.rows.zst (File), or the name WriteArchive was given.
+	Path     string `json:"path"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"`
+	Contract string `json:"contract"` // chunk.Version
+	Tables   int    `json:"tables"`
+	// Keyed counts the tables with a usable key, whose rows are listed.
+	Keyed int `json:"keyed"`
+	// Rows counts the rows listed.
+	Rows int64 `json:"rows"`
 }
 
 // rowWriter is the writer goroutine's end of the row digests file. Its

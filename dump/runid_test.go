@@ -95,7 +95,7 @@ func TestDeltaRunID(t *testing.T) {
 	src.MustExec(t, "CREATE TABLE a (id INT PRIMARY KEY, s VARCHAR(100))", "INSERT INTO a SELECT seq, seq FROM seq_1_to_500")
 	base, bm, _ := dumpFile(t, src, "base.sql", Config{}, Options{})
 	src.MustExec(t, "UPDATE a SET s = 'changed' WHERE id = 7")
-	path, m, res, err := deltaFile(t, src, filepath.Dir(base), "delta.sql", manifest.PathFor(base), Config{Live: true})
+	path, m, res, err := deltaFile(t, src, filepath.Dir(base), "delta.sql", manifest.PathFor(base), Config{Live: true}, Options{})
 	require.NoError(t, err, "the delta")
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)

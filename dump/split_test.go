@@ -60,7 +60,7 @@ func TestSplitTables(t *testing.T) {
 	var streams [2]string
 	var digests [2]string
 	for i, conns := range []int{1, 3} {
-		sqlText, path, m := dumpSQL(t, src, fmt.Sprintf("split%d.sql", conns), Config{Connections: conns})
+		sqlText, path, m := dumpSQL(t, src, fmt.Sprintf("split%d.sql", conns), Config{Connections: conns}, Options{})
 		streams[i] = sqlText
 		// The row digests: the same file whichever connection read which
 		// range, every row once, in the server's key order.
@@ -132,7 +132,7 @@ func TestSplitSnapshotWithConcurrentWriters(t *testing.T) {
 	// Every range waits for 20 more commits before it is read.
 	var mu sync.Mutex
 	readBy := map[string]map[*sql.Conn]bool{}
-	withHook(t, func(ctx context.Context, conn *sql.Conn, table string) {
+	opt := beforeRows(func(ctx context.Context, conn *sql.Conn, table string) {
 		mu.Lock()
 		if readBy[table] == nil {
 			readBy[table] = map[*sql.Conn]bool{}
@@ -144,7 +144,7 @@ func TestSplitSnapshotWithConcurrentWriters(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	})
-	path, m, res := dumpFile(t, src, "split.sql.gz", Config{Connections: 4}, Options{})
+	path, m, res := dumpFile(t, src, "split.sql.gz", Config{Connections: 4}, opt)
 	cancel()
 	if err := wait(); err != nil {
 		t.Fatalf("writer: %v", err)
@@ -187,7 +187,7 @@ func TestSplitFailures(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			var calls atomic.Int32
-			withHook(t, func(ctx context.Context, conn *sql.Conn, table string) {
+			opt := beforeRows(func(ctx context.Context, conn *sql.Conn, table string) {
 				if table != "t1" || calls.Add(1) != 3 {
 					return
 				}
@@ -204,7 +204,7 @@ func TestSplitFailures(t *testing.T) {
 				}
 			})
 			dir := t.TempDir()
-			res, err := File(ctx, db.DB, dir+"/d.sql.gz", Config{Database: db.Name, Connections: 3}, Options{})
+			res, err := File(ctx, db.DB, dir+"/d.sql.gz", Config{Database: db.Name, Connections: 3}, opt)
 			if err == nil {
 				t.Fatalf("File = %d tables, nil error; want a failure", len(res.Tables))
 			}
@@ -240,14 +240,12 @@ func TestSpillLimit(t *testing.T) {
 			fmt.Sprintf("INSERT INTO t%d SELECT seq, REPEAT('x', seq %% 200) FROM seq_1_to_3000", i))
 	}
 	var peak int64
-	testHookSpillPeak = func(p int64) { peak = p }
-	t.Cleanup(func() { testHookSpillPeak = nil })
 	var streams [2]string
 	for i, conns := range []int{1, 4} {
 		// The first range read stalls, as a big unit on a slow connection
 		// would, while the other connections could run ahead.
 		var first atomic.Bool
-		withHook(t, func(ctx context.Context, _ *sql.Conn, table string) {
+		opt := beforeRows(func(ctx context.Context, _ *sql.Conn, table string) {
 			if first.CompareAndSwap(false, true) {
 				select {
 				case <-time.After(500 * time.Millisecond):
@@ -255,7 +253,8 @@ func TestSpillLimit(t *testing.T) {
 				}
 			}
 		})
-		streams[i], _, _ = dumpSQL(t, src, fmt.Sprintf("limit%d.sql", conns), Config{Connections: conns})
+		opt.hooks.spillPeak = func(p int64) { peak = p }
+		streams[i], _, _ = dumpSQL(t, src, fmt.Sprintf("limit%d.sql", conns), Config{Connections: conns}, opt)
 	}
 	if streams[0] != streams[1] {
 		t.Errorf("dump over 4 connections with a spill limit differs from one over 1 (%d and %d bytes)", len(streams[1]), len(streams[0]))
@@ -295,7 +294,7 @@ func TestSpillLimitCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var first atomic.Bool
-	withHook(t, func(ctx context.Context, _ *sql.Conn, table string) {
+	opt := beforeRows(func(ctx context.Context, _ *sql.Conn, table string) {
 		if first.CompareAndSwap(false, true) {
 			time.AfterFunc(300*time.Millisecond, cancel)
 			<-ctx.Done()
@@ -303,7 +302,7 @@ func TestSpillLimitCancel(t *testing.T) {
 	})
 	dir := t.TempDir()
 	start := time.Now()
-	_, err := File(ctx, db.DB, dir+"/d.sql.gz", Config{Database: db.Name, Connections: 4}, Options{})
+	_, err := File(ctx, db.DB, dir+"/d.sql.gz", Config{Database: db.Name, Connections: 4}, opt)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("File = %v; want context.Canceled", err)
 	}

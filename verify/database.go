@@ -20,6 +20,9 @@ import (
 // Table statuses in a DatabaseReport.
 const (
 	StatusOK = "ok"
+	// StatusUnchecked: the check stopped (DatabaseReport.Failure says
+	// why) before it read the whole table.
+	StatusUnchecked = "unchecked"
 	// The others are the MismatchError What constants: TableMissing,
 	// TableExtra, RowCount, RowDigest.
 )
@@ -69,38 +72,55 @@ const DefaultConnections = 4
 // opt.Connections connections in parallel, biggest table first. Base tables
 // in the database that m neither lists nor ignores are differences too.
 //
-// A check that ran to the end returns its report and, when anything
-// differs, a *DiffError listing every *MismatchError. Other errors (a lost
-// connection, missing privileges) come without a verdict.
+// It always returns its report, filled as far as the check got. A check
+// that ran to the end returns it OK, or, when anything differs, with a
+// *DiffError listing every *MismatchError. Other errors (a lost connection,
+// missing privileges) stop the check without a verdict: the report, not
+// OK, has Failure set to the error, the tables read whole with their
+// status (and a difference for each that differs), and the others
+// StatusUnchecked, never a difference for what could not be read.
 //
 // A connection lost during the check (the server gone or restarted, the
 // network cut) is such an error: it says so, and that there is no verdict.
 func Database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*DatabaseReport, error) {
-	rep, err := database(ctx, db, m, opt)
+	start := time.Now()
+	rep := &DatabaseReport{Database: opt.Schema, Tables: []TableResult{}, Differences: []*MismatchError{}}
+	err := database(ctx, db, m, opt, rep)
 	if err != nil && lostConnection(err) {
-		return nil, &connLostError{err}
+		err = &connLostError{err}
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	rep.OK = err == nil
+	if err != nil {
+		rep.Failure = err.Error()
 	}
 	return rep, err
 }
 
-func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*DatabaseReport, error) {
-	start := time.Now()
+// database runs the check of Database into rep.
+func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options, rep *DatabaseReport) error {
 	if m == nil {
-		return nil, fmt.Errorf("verify: a database check needs the dump's manifest")
+		return fmt.Errorf("verify: a database check needs the dump's manifest")
 	}
 	schema := opt.Schema
 	if schema == "" {
 		var cur sql.NullString
 		if err := db.QueryRowContext(ctx, "SELECT DATABASE()").Scan(&cur); err != nil {
-			return nil, fmt.Errorf("verify: %w", err)
+			return fmt.Errorf("verify: %w", err)
 		}
 		if !cur.Valid || cur.String == "" {
-			return nil, fmt.Errorf("verify: no database selected: name it in the DSN")
+			return fmt.Errorf("verify: no database selected: name it in the DSN")
 		}
 		schema = cur.String
 	}
-	rep := &DatabaseReport{Database: schema, Tables: []TableResult{}, Differences: []*MismatchError{}}
-	defer func() { rep.Seconds = time.Since(start).Seconds() }()
+	rep.Database = schema
+	// One result per manifest table, in manifest order, unchecked until
+	// the table is found missing or read whole.
+	results := make([]TableResult, len(m.Tables))
+	for i, t := range m.Tables {
+		results[i] = TableResult{Name: t.Name, Status: StatusUnchecked, ManifestRows: t.Rows, ManifestDigest: t.Digest, Rows: -1}
+	}
+	rep.Tables = results
 
 	type info struct {
 		kind string
@@ -110,19 +130,19 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 	rows, err := db.QueryContext(ctx, `SELECT TABLE_NAME, TABLE_TYPE, COALESCE(DATA_LENGTH, 0)
 		FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?`, schema)
 	if err != nil {
-		return nil, fmt.Errorf("verify: listing tables of %s: %w", ident.Quote(schema), err)
+		return fmt.Errorf("verify: listing tables of %s: %w", ident.Quote(schema), err)
 	}
 	for rows.Next() {
 		var name, kind string
 		var size int64
 		if err := rows.Scan(&name, &kind, &size); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("verify: listing tables of %s: %w", ident.Quote(schema), err)
+			return fmt.Errorf("verify: listing tables of %s: %w", ident.Quote(schema), err)
 		}
 		present[name] = info{kind, size}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("verify: listing tables of %s: %w", ident.Quote(schema), err)
+		return fmt.Errorf("verify: listing tables of %s: %w", ident.Quote(schema), err)
 	}
 	rows.Close()
 
@@ -135,14 +155,11 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 	}
 	sort.Strings(rep.Ignored)
 
-	// One result per manifest table, in manifest order.
-	results := make([]TableResult, len(m.Tables))
 	var jobs []int
 	var total int64
 	inManifest := map[string]bool{}
 	for i, t := range m.Tables {
 		inManifest[t.Name] = true
-		results[i] = TableResult{Name: t.Name, ManifestRows: t.Rows, ManifestDigest: t.Digest, Rows: -1}
 		if p, ok := present[t.Name]; !ok || p.kind == "VIEW" {
 			results[i].Status = TableMissing
 			continue
@@ -178,7 +195,7 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 		if k > 1 {
 			r, err := chunk.Split(ctx, db, schema, name, k)
 			if err != nil {
-				return nil, fmt.Errorf("verify: key ranges of %s: %w", ident.Quote(name), err)
+				return fmt.Errorf("verify: key ranges of %s: %w", ident.Quote(name), err)
 			}
 			for i := range r.Len() {
 				if w := r.Where(i); w != "" {
@@ -194,6 +211,11 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 		}
 	}
 	sort.SliceStable(parts, func(a, b int) bool { return parts[a].size > parts[b].size })
+	// left counts each table's parts not yet read: 0 once it is read whole.
+	left := make([]int, len(m.Tables))
+	for _, p := range parts {
+		left[p.table]++
+	}
 
 	digests := make([]rowhash.Digest, len(m.Tables))
 	var mu sync.Mutex
@@ -244,24 +266,33 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 				mu.Lock()
 				digests[p.table].Merge(d)
 				results[p.table].Seconds += time.Since(t0).Seconds()
+				left[p.table]--
 				mu.Unlock()
 			}
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
+	// A failure stops the reading; the tables read whole are judged all
+	// the same, the others stay unchecked.
+	readErr := g.Wait()
+	whole := make([]bool, len(m.Tables))
 	for _, j := range jobs {
-		results[j].Rows, results[j].Digest = digests[j].Rows, digests[j].String()
+		if left[j] == 0 {
+			whole[j] = true
+			results[j].Rows, results[j].Digest = digests[j].Rows, digests[j].String()
+		}
 	}
-	report("")
+	if readErr == nil {
+		report("")
+	}
 
 	for i := range results {
 		r := &results[i]
 		switch {
 		case r.Status == TableMissing:
 			rep.Differences = append(rep.Differences, &MismatchError{Table: r.Name, What: TableMissing, Got: "database"})
+		case !whole[i]:
+			// Unchecked.
 		case r.Rows != r.ManifestRows:
 			r.Status = RowCount
 			rep.Differences = append(rep.Differences, &MismatchError{Table: r.Name, What: RowCount,
@@ -277,7 +308,9 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 			rep.Rows += r.Rows
 		}
 	}
-	rep.Tables = results
+	if readErr != nil {
+		return readErr
+	}
 
 	var extra []string
 	for name, p := range present {
@@ -298,7 +331,7 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 	if len(m.Triggers) > 0 {
 		have, err := triggerNames(ctx, db, schema)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, tr := range m.Triggers {
 			if !have[tr] {
@@ -310,12 +343,12 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 	// it says nothing about them.
 	if m.Routines != nil {
 		if err := checkPrograms(ctx, db, schema, m.Routines, false, rep); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if m.Events != nil {
 		if err := checkPrograms(ctx, db, schema, m.Events, true, rep); err != nil {
-			return nil, err
+			return err
 		}
 	}
 
@@ -325,12 +358,9 @@ func database(ctx context.Context, db *sql.DB, m *Manifest, opt Options) (*Datab
 	}
 
 	if len(rep.Differences) > 0 {
-		err := &DiffError{Database: schema, Differences: rep.Differences}
-		rep.Failure = err.Error()
-		return rep, err
+		return &DiffError{Database: schema, Differences: rep.Differences}
 	}
-	rep.OK = true
-	return rep, nil
+	return nil
 }
 
 // defaultMinSplit is the smallest table read in ranges.

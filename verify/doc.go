@@ -95,8 +95,9 @@
 // are typed: *StreamError says where in the stream (uncompressed offset,
 // table, bytes of the file read), *MismatchError names what differs from the
 // manifest, *DiffError lists all of a database check's differences. Every
-// archive check also returns its report, filled as far as it got. A
-// database check that could not finish (the connection lost, a privilege
-// missing) returns an error and no report: no verdict, never a difference
-// for what it could not read.
+// check also returns its report, filled as far as it got. A database check
+// that could not finish (the connection lost, a privilege missing) returns
+// that error, not a *DiffError, and a report without a verdict: not OK,
+// its Failure the error, the tables it read whole judged, the others
+// StatusUnchecked, never a difference for what it could not read.
 package verify

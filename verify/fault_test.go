@@ -3,7 +3,8 @@ package verify
 // The server gone during a database check (verify --dsn), injected with
 // go-sqlmock at each query the check makes: the driver's "invalid
 // connection" returned by rows.Next in the middle of a result. The check
-// must end with an error and no report: never OK, never a difference (a
+// must end with an error and its report as far as it got: never OK, the
+// tables read whole judged, the others unchecked, never a difference (a
 // table, trigger or routine the broken result did not list is not
 // "missing"). The real-server checks are in database_test.go.
 
@@ -145,16 +146,17 @@ func TestDatabaseServerGone(t *testing.T) {
 		assert.NoError(t, mock.ExpectationsWereMet())
 	})
 	cases := []struct {
-		name  string
-		fault int
-		want  string // what the check was doing
+		name   string
+		fault  int
+		want   string   // what the check was doing
+		tables []string // the statuses of t and u in the report
 	}{
-		{"listing tables", faultTables, "verify: listing tables of `app`: invalid connection"},
-		{"reading the first table's rows", faultRowsOfT, "verify: reading `t`: invalid connection"},
-		{"reading the second table's rows", faultRowsOfU, "verify: reading `u`: invalid connection"},
-		{"listing triggers", faultTriggers, "verify: listing triggers of `app`: invalid connection"},
-		{"listing routines", faultRoutines, "verify: listing routines: invalid connection"},
-		{"reading a routine's definition", faultShowCreate, "verify: function `f`: invalid connection"},
+		{"listing tables", faultTables, "verify: listing tables of `app`: invalid connection", []string{StatusUnchecked, StatusUnchecked}},
+		{"reading the first table's rows", faultRowsOfT, "verify: reading `t`: invalid connection", []string{StatusUnchecked, StatusUnchecked}},
+		{"reading the second table's rows", faultRowsOfU, "verify: reading `u`: invalid connection", []string{StatusOK, StatusUnchecked}},
+		{"listing triggers", faultTriggers, "verify: listing triggers of `app`: invalid connection", []string{StatusOK, StatusOK}},
+		{"listing routines", faultRoutines, "verify: listing routines: invalid connection", []string{StatusOK, StatusOK}},
+		{"reading a routine's definition", faultShowCreate, "verify: function `f`: invalid connection", []string{StatusOK, StatusOK}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -167,7 +169,24 @@ func TestDatabaseServerGone(t *testing.T) {
 			rep, err := Database(ctx, db, mockManifest(), Options{Schema: mockSchema, Connections: 1})
 			require.Error(t, err)
 			t.Logf("error: %v", err)
-			assert.Nil(t, rep, "no report (no verdict) from a check that did not finish")
+			require.NotNil(t, rep, "the report of a check that did not finish, as far as it got")
+			assert.False(t, rep.OK, "no verdict from a check that did not finish")
+			assert.Equal(t, err.Error(), rep.Failure, "the report's failure is the error")
+			assert.Equal(t, mockSchema, rep.Database)
+			assert.Empty(t, rep.Differences, "no difference for what could not be read")
+			var statuses []string
+			var rows int64
+			for _, tb := range rep.Tables {
+				statuses = append(statuses, tb.Status)
+				if tb.Status == StatusUnchecked {
+					assert.Equal(t, int64(-1), tb.Rows, "an unchecked table's rows are unknown: %+v", tb)
+					assert.Empty(t, tb.Digest, "an unchecked table has no digest: %+v", tb)
+				} else {
+					rows += mockRows
+				}
+			}
+			assert.Equal(t, tc.tables, statuses, "the statuses of t and u")
+			assert.Equal(t, rows, rep.Rows, "the rows of the tables read whole")
 			assert.ErrorIs(t, err, mysql.ErrInvalidConn)
 			assert.NotErrorIs(t, err, ErrMismatch, "a broken connection is not a difference")
 			var de *DiffError
@@ -181,4 +200,24 @@ func TestDatabaseServerGone(t *testing.T) {
 			assert.NoError(t, mock.ExpectationsWereMet())
 		})
 	}
+	t.Run("a difference read before the connection broke", func(t *testing.T) {
+		db, mock, err := sqlmock.New(sqlmock.QueryMatcherOption(sqlmock.QueryMatcherRegexp))
+		require.NoError(t, err)
+		defer db.Close()
+		scriptCheck(mock, faultRowsOfU)
+		m := mockManifest()
+		m.Tables[0].Rows++
+		rep, err := Database(context.Background(), db, m, Options{Schema: mockSchema, Connections: 1})
+		require.Error(t, err)
+		assert.ErrorIs(t, err, mysql.ErrInvalidConn, "the error is the lost connection, not the difference")
+		require.NotNil(t, rep, "the report as far as the check got")
+		assert.False(t, rep.OK)
+		require.Len(t, rep.Tables, 2, "t and u")
+		assert.Equal(t, RowCount, rep.Tables[0].Status, "t was read whole: its row count differs")
+		assert.Equal(t, StatusUnchecked, rep.Tables[1].Status, "u was not read whole")
+		require.Len(t, rep.Differences, 1, "t's difference, and none for u")
+		assert.Equal(t, "t", rep.Differences[0].Table)
+		assert.Equal(t, RowCount, rep.Differences[0].What)
+		assert.NoError(t, mock.ExpectationsWereMet())
+	})
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -37,61 +36,43 @@ type dumpCmd struct {
 	sshFlags
 }
 
-// dumpResult is what dump prints.
-type dumpResult struct {
-	File     string `json:"file"`
-	Manifest string `json:"manifest"`
-	// RowDigests is the row digests file beside the archive ("" when none
-	// was written).
-	RowDigests  string      `json:"row_digests,omitempty"`
-	Database    string      `json:"database"`
-	Compression string      `json:"compression"`
-	Encrypted   bool        `json:"encrypted"`
-	Size        int64       `json:"size"`
-	SHA256      string      `json:"sha256"`
-	SQLBytes    int64       `json:"sql_bytes"`
-	Rows        int64       `json:"rows"`
-	Connections int         `json:"connections"`
-	Seconds     float64     `json:"seconds"`
-	Tables      []dumpTable `json:"tables"`
-	Views       []string    `json:"views"`
-	Triggers    []string    `json:"triggers"`
-	Procedures  []string    `json:"procedures"`
-	Functions   []string    `json:"functions"`
-	Events      []string    `json:"events"`
-	// StripDefiners: objects were written without DEFINER.
-	StripDefiners bool     `json:"strip_definers"`
-	Ignored       []string `json:"ignored"`
-	Unmatched     []string `json:"unmatched_ignores,omitempty"`
-	Warnings      []string `json:"warnings,omitempty"`
-	// Delta is set for a delta (--since).
-	Delta *dumpDelta `json:"delta,omitempty"`
+// dumpOutput is what dump prints: dump.Result's JSON with its archive
+// (Result.File) at the top level, and the keys the command adds or keeps in
+// the shape of its first --json output, which shadow Result's own
+// row_digests, events and delta. Its seconds are the command's, the commit
+// of a streamed archive included.
+type dumpOutput struct {
+	*dump.Result
+	// The archive: file, manifest, size, sha256, compression, level,
+	// encrypted.
+	*dump.FileResult
+	// RowDigests is the row digests file's path ("" when none was written).
+	RowDigests string `json:"row_digests,omitempty"`
+	SQLBytes   int64  `json:"sql_bytes"`
+	// Rows counts the rows of every table.
+	Rows       int64    `json:"rows"`
+	Procedures []string `json:"procedures"`
+	Functions  []string `json:"functions"`
+	// Events are the events' names (Result.Routines has the procedures'
+	// and functions' definitions).
+	Events   []string   `json:"events"`
+	Warnings []string   `json:"warnings,omitempty"`
+	Delta    *dumpDelta `json:"delta,omitempty"`
 	// Verified says how the server's copy of a streamed archive was
 	// checked (transfer.HashMethod); empty for a local file.
 	Verified string `json:"verified,omitempty"`
-	elapsed  time.Duration
 }
 
-// dumpDelta is what a delta holds.
+// dumpDelta is what a delta holds: manifest.Delta's tables and quiet, its
+// base's archive name, its changes file's path and the tables' totals.
 type dumpDelta struct {
-	Base          string                `json:"base"`
-	Changes       string                `json:"changes"`
-	Quiet         bool                  `json:"quiet"`
-	Deleted       int64                 `json:"deleted"`
-	Replaced      int64                 `json:"replaced"`
-	Blocks        int64                 `json:"blocks"`
-	ChangedBlocks int64                 `json:"changed_blocks"`
-	Tables        []manifest.DeltaTable `json:"tables"`
-}
-
-type dumpTable struct {
-	Name       string  `json:"name"`
-	Engine     string  `json:"engine"`
-	Rows       int64   `json:"rows"`
-	Bytes      int64   `json:"sql_bytes"`
-	Seconds    float64 `json:"seconds"`
-	Digest     string  `json:"digest"`
-	Consistent bool    `json:"consistent"`
+	*manifest.Delta
+	Base          string `json:"base"`
+	Changes       string `json:"changes"`
+	Deleted       int64  `json:"deleted"`
+	Replaced      int64  `json:"replaced"`
+	Blocks        int64  `json:"blocks"`
+	ChangedBlocks int64  `json:"changed_blocks"`
 }
 
 // dumpProgress renders dump.Progress on the ui.
@@ -184,11 +165,8 @@ func (c *dumpCmd) Run(e *env) error {
 		}
 		opt.Passphrase = pw
 	}
-	if e.getenv("GOMEMLIMIT") == "" {
-		// Keep garbage from rows of tens of MB from piling up before the
-		// collector runs: the dump's live memory is a few batches and rows.
-		debug.SetMemoryLimit(64 << 20)
-	}
+	// The dump runs under dump.MemoryLimit unless GOMEMLIMIT is set (see
+	// dump's doc, "Memory").
 	prog := &dumpProgress{e: e, t: e.ui.task("dump", 0, true)}
 	opt.Progress = prog
 	start := time.Now()
@@ -203,20 +181,18 @@ func (c *dumpCmd) Run(e *env) error {
 	} else if res, err = dump.File(e.ctx, db, c.Output, cfg, opt); err != nil {
 		return trimPrefixErr{err, "dump: "}
 	}
-	out := dumpResult{Verified: string(verified), File: res.File.Path, Manifest: res.File.Manifest, Database: res.Database,
-		Compression: res.File.Compression, Encrypted: res.File.Encrypted, Size: res.File.Size,
-		SHA256: res.File.SHA256, SQLBytes: res.SQL.Bytes, Connections: res.Connections, Seconds: time.Since(start).Seconds(),
-		Views: nonNil(res.Views), Triggers: nonNil(res.Triggers), Ignored: nonNil(res.Ignored),
-		Unmatched: res.Unmatched, Warnings: prog.warnings, elapsed: time.Since(start),
-		Procedures: []string{}, Functions: []string{}, Events: []string{}, StripDefiners: res.StripDefiners}
+	elapsed := time.Since(start)
+	res.Seconds = elapsed.Seconds()
+	// The archive goes to the top level, flat, instead of under "archive".
+	flat := *res
+	flat.File = nil
+	out := dumpOutput{Result: &flat, FileResult: res.File, Verified: string(verified), SQLBytes: res.SQL.Bytes,
+		Warnings: prog.warnings, Procedures: []string{}, Functions: []string{}, Events: []string{}}
 	if res.RowDigests != nil {
 		out.RowDigests = res.RowDigests.Path
 	}
 	if dl := res.Delta; dl != nil {
-		out.Delta = &dumpDelta{Base: dl.Base.Archive, Changes: chunk.ChangesPathFor(res.File.Path), Quiet: dl.Quiet, Tables: dl.Tables}
-		if out.Delta.Tables == nil {
-			out.Delta.Tables = []manifest.DeltaTable{}
-		}
+		out.Delta = &dumpDelta{Delta: dl, Base: dl.Base.Archive, Changes: chunk.ChangesPathFor(res.File.Path)}
 		for _, t := range dl.Tables {
 			out.Delta.Deleted += t.Deleted
 			out.Delta.Replaced += t.Replaced
@@ -224,11 +200,11 @@ func (c *dumpCmd) Run(e *env) error {
 			out.Delta.ChangedBlocks += t.ChangedBlocks
 		}
 	}
-	for _, r := range res.Routines {
-		if r.Type == "FUNCTION" {
-			out.Functions = append(out.Functions, r.Name)
+	for _, x := range res.Routines {
+		if x.Type == "FUNCTION" {
+			out.Functions = append(out.Functions, x.Name)
 		} else {
-			out.Procedures = append(out.Procedures, r.Name)
+			out.Procedures = append(out.Procedures, x.Name)
 		}
 	}
 	for _, ev := range res.Events {
@@ -236,20 +212,18 @@ func (c *dumpCmd) Run(e *env) error {
 	}
 	for _, t := range res.Tables {
 		out.Rows += t.Rows
-		out.Tables = append(out.Tables, dumpTable{Name: t.Name, Engine: t.Engine, Rows: t.Rows, Bytes: t.Bytes,
-			Seconds: t.Duration.Seconds(), Digest: t.Digest, Consistent: t.Consistent})
 	}
 	prog.t.Complete(fmt.Sprintf("%d tables, %d rows", len(out.Tables), out.Rows))
 	return e.ui.result(out, func(w io.Writer) {
 		fmt.Fprintf(w, "dumped %s: %s, %s, %s, %s, %s, %s, %s in %s\n", out.Database,
 			plural(len(out.Tables), "table"), plural(int(out.Rows), "row"), plural(len(out.Views), "view"), plural(len(out.Triggers), "trigger"),
 			plural(len(out.Procedures), "procedure"), plural(len(out.Functions), "function"), plural(len(out.Events), "event"),
-			out.elapsed.Round(100*time.Millisecond))
+			elapsed.Round(100*time.Millisecond))
 		if out.StripDefiners {
 			fmt.Fprintf(w, "definers: stripped (views, triggers, routines and events load as the importing user)\n")
 		}
-		fmt.Fprintf(w, "file:     %s (%s, %s%s, sha256 %s)\n", out.File, bytesize.Format(out.Size), out.Compression, map[bool]string{true: ", encrypted"}[out.Encrypted], out.SHA256)
-		fmt.Fprintf(w, "manifest: %s\n", out.Manifest)
+		fmt.Fprintf(w, "file:     %s (%s, %s%s, sha256 %s)\n", out.Path, bytesize.Format(out.Size), out.Compression, map[bool]string{true: ", encrypted"}[out.Encrypted], out.SHA256)
+		fmt.Fprintf(w, "manifest: %s\n", out.FileResult.Manifest)
 		if out.RowDigests != "" {
 			fmt.Fprintf(w, "rows:     %s (every keyed row's key and digest, the base of a later delta)\n", out.RowDigests)
 		}
@@ -365,13 +339,6 @@ func (u *uploadProgress) Step(step string, _, _ int64) {
 }
 
 func (u *uploadProgress) Sent(int64, int64) {}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
 
 // trimPrefixErr drops the library's "dump: " prefix, which the CLI's
 // "lamigrate dump: " already says.

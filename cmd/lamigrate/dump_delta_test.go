@@ -32,7 +32,7 @@ func TestDumpSinceCLI(t *testing.T) {
 	db.MustExec(t, "DELETE FROM extra WHERE id = 1")
 	code, stdout, stderr = runCLI(t, nil, "--json", "dump", "--dsn", dsn, "-o", filepath.Join(dir, "d2.sql.zst"), "--since", manifest.PathFor(delta), "--live")
 	require.Equal(t, 0, code, stderr)
-	var res dumpResult
+	var res dumpOutput
 	require.NoError(t, json.Unmarshal([]byte(stdout), &res), stdout)
 	require.NotNil(t, res.Delta, "--json has the delta")
 	assert.Equal(t, "delta.sql.zst", res.Delta.Base)

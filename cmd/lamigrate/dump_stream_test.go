@@ -123,10 +123,10 @@ func TestDumpToSFTP(t *testing.T) {
 			args := append([]string{"--json", "dump", "--dsn", dsn, "-o", url}, s.flags...)
 			code, stdout, stderr := runCLI(t, s.env, args...)
 			require.Equal(t, 0, code, "lamigrate %s\n%s", strings.Join(args, " "), stderr)
-			var res dumpResult
+			var res dumpOutput
 			require.NoError(t, json.Unmarshal([]byte(stdout), &res), stdout)
-			assert.Equal(t, url, res.File)
-			assert.Equal(t, url+".manifest.json", res.Manifest)
+			assert.Equal(t, url, res.Path)
+			assert.Equal(t, url+".manifest.json", res.FileResult.Manifest)
 			assert.Equal(t, tc.verified, res.Verified)
 			assert.Equal(t, 1, res.Connections, "an sftp:// output reads over one connection (no spill files here)")
 

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
@@ -55,7 +58,7 @@ func TestDumpCLI(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("lamigrate %s = exit %d; want 0\n%s", strings.Join(args, " "), code, stderr)
 			}
-			var res dumpResult
+			var res dumpOutput
 			if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 				t.Fatalf("--json output %q: %v", stdout, err)
 			}
@@ -149,4 +152,100 @@ func TestDumpCLIRefusesUnknownExtension(t *testing.T) {
 	if b, _ := os.ReadFile(path); !bytes.Contains(b, []byte("CREATE TABLE")) {
 		t.Error("x.dump with --compress none does not hold plain SQL")
 	}
+}
+
+// jsonKinds checks that obj has every key of want, of the JSON kind want
+// names (string, number, bool, array, object), and none of absent.
+func jsonKinds(t *testing.T, what string, obj map[string]any, want map[string]string, absent ...string) {
+	t.Helper()
+	for k, kind := range want {
+		v, ok := obj[k]
+		if !assert.True(t, ok, "%s lacks the key %q", what, k) {
+			continue
+		}
+		got := "null"
+		switch v.(type) {
+		case string:
+			got = "string"
+		case float64:
+			got = "number"
+		case bool:
+			got = "bool"
+		case []any:
+			got = "array"
+		case map[string]any:
+			got = "object"
+		}
+		assert.Equal(t, kind, got, "%s key %q", what, k)
+	}
+	for _, k := range absent {
+		assert.NotContains(t, obj, k, "%s has the key %q", what, k)
+	}
+}
+
+// TestDumpJSONKeys: dump --json prints dump.Result's JSON, and every key
+// its first output had, of the same kind, for the scripts that read it
+// (bench/cutover.sh reads rows and the delta's totals).
+func TestDumpJSONKeys(t *testing.T) {
+	db := dumpFixture(t)
+	db.MustExec(t, "CREATE VIEW v AS SELECT id FROM extra",
+		"CREATE TRIGGER extra_bi BEFORE INSERT ON extra FOR EACH ROW SET NEW.id = NEW.id",
+		"CREATE PROCEDURE p() SELECT 1",
+		"CREATE FUNCTION f() RETURNS INT DETERMINISTIC RETURN 1")
+	dsn := db.Config().FormatDSN()
+	dir := t.TempDir()
+	base := filepath.Join(dir, "base.sql.zst")
+	code, stdout, stderr := runCLI(t, nil, "--json", "dump", "--dsn", dsn, "-o", base)
+	require.Equal(t, 0, code, stderr)
+	var out map[string]any
+	require.NoError(t, json.Unmarshal([]byte(stdout), &out), "--json output: %s", stdout)
+	jsonKinds(t, "dump --json", out, map[string]string{
+		"file": "string", "manifest": "string", "row_digests": "string", "database": "string",
+		"compression": "string", "encrypted": "bool", "size": "number", "sha256": "string",
+		"sql_bytes": "number", "rows": "number", "connections": "number", "seconds": "number",
+		"tables": "array", "views": "array", "triggers": "array", "procedures": "array",
+		"functions": "array", "events": "array", "strip_definers": "bool", "ignored": "array",
+		// dump.Result's own
+		"server": "object", "started": "string", "dump_id": "string", "sql": "object",
+		"routines": "array", "ignore_list": "array", "level": "number",
+	}, "archive", "delta", "verified")
+	assert.Equal(t, base, out["file"])
+	assert.Equal(t, manifest.PathFor(base), out["manifest"])
+	assert.Equal(t, base+".rows.zst", out["row_digests"])
+	assert.Equal(t, float64(3), out["rows"], "rows of extra and qu_la_users (qu_g_logs is ignored)")
+	assert.Equal(t, []any{"v"}, out["views"])
+	assert.Equal(t, []any{"extra_bi"}, out["triggers"])
+	assert.Equal(t, []any{"p"}, out["procedures"])
+	assert.Equal(t, []any{"f"}, out["functions"])
+	assert.Equal(t, []any{}, out["events"])
+	assert.Equal(t, []any{"qu_g_logs"}, out["ignored"])
+	m, err := manifest.Read(manifest.PathFor(base))
+	require.NoError(t, err, "reading the manifest")
+	assert.Equal(t, m.File.SHA256, out["sha256"])
+	assert.Equal(t, float64(m.SQL.Bytes), out["sql_bytes"])
+	tables, _ := out["tables"].([]any)
+	require.Len(t, tables, 2, "tables")
+	for _, x := range tables {
+		tb, _ := x.(map[string]any)
+		jsonKinds(t, "a table", tb, map[string]string{"name": "string", "engine": "string", "rows": "number",
+			"sql_bytes": "number", "seconds": "number", "digest": "string", "consistent": "bool"})
+		assert.Equal(t, m.Table(tb["name"].(string)).Digest, tb["digest"], "table %v", tb["name"])
+	}
+
+	db.MustExec(t, "DELETE FROM extra WHERE id = 1", "UPDATE qu_la_users SET name = 'Anne' WHERE id = 'a1b2c3d4'")
+	delta := filepath.Join(dir, "delta.sql.zst")
+	code, stdout, stderr = runCLI(t, nil, "--json", "dump", "--dsn", dsn, "-o", delta, "--since", manifest.PathFor(base))
+	require.Equal(t, 0, code, stderr)
+	out = nil
+	require.NoError(t, json.Unmarshal([]byte(stdout), &out), "--json output: %s", stdout)
+	dl, _ := out["delta"].(map[string]any)
+	require.NotNil(t, dl, "a delta's --json has its delta: %s", stdout)
+	jsonKinds(t, "the delta", dl, map[string]string{"base": "string", "changes": "string", "quiet": "bool",
+		"deleted": "number", "replaced": "number", "blocks": "number", "changed_blocks": "number", "tables": "array"})
+	assert.Equal(t, "base.sql.zst", dl["base"])
+	assert.Equal(t, delta+".changes.zst", dl["changes"])
+	assert.Equal(t, true, dl["quiet"])
+	assert.Equal(t, float64(1), dl["deleted"])
+	assert.Equal(t, float64(1), dl["replaced"])
+	assert.Equal(t, float64(2), out["rows"], "the full state's rows")
 }
