@@ -77,7 +77,8 @@ func (c *verifyCmd) Run(e *env) error {
 			t := e.ui.task("verify database", 0, false)
 			rep, err := verify.Database(e.ctx, db, opt.Manifest, verify.Options{Progress: t, Connections: c.Connections})
 			res.Database = rep
-			if rep != nil {
+			var de *verify.DiffError
+			if rep != nil && (err == nil || errors.As(err, &de)) {
 				t.Finish(fmt.Sprintf("%d tables, %d rows", len(rep.Tables), rep.Rows))
 			} else {
 				t.Finish("failed")
@@ -103,7 +104,8 @@ func (c *verifyCmd) Run(e *env) error {
 	res.Archive = rep
 	if runDB != nil && e.ctx.Err() == nil {
 		dbErr = runDB()
-		if dbErr != nil && res.Database == nil {
+		var de *verify.DiffError
+		if dbErr != nil && !errors.As(dbErr, &de) {
 			// No verdict (connection lost, no privileges): still print
 			// what the archive check found.
 			dbErr = fmt.Errorf("database check failed: %w", dbErr)
@@ -253,6 +255,8 @@ func printVerify(w io.Writer, r *verifyResult) {
 			fmt.Fprintf(w, "  note: %s\n", n)
 		}
 		switch {
+		case !d.OK && len(d.Differences) == 0 && d.Failure != "":
+			fmt.Fprintf(w, "Database verdict: none, the check did not finish: %s\n", strings.TrimPrefix(d.Failure, "verify: "))
 		case d.OK && a.Delta != nil:
 			fmt.Fprintf(w, "Database verdict: OK, every row of every table matches the full state after the delta (unchanged rows included); views, triggers, routines and events are present\n")
 		case d.OK:
