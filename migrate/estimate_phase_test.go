@@ -11,7 +11,6 @@ import (
 
 	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/manifest"
-	"github.com/qualityunit/lamigrate/internal/mysqltest"
 	"github.com/qualityunit/lamigrate/isolate"
 	"github.com/qualityunit/lamigrate/migrate/check"
 )
@@ -46,16 +45,8 @@ func plannedStep(t *testing.T, d *DryRun, name string) PlannedStep {
 // one copy the rate is unknown and the full size stands; a config without
 // a phase keeps the whole-migration estimate.
 func TestCutoverEstimateFollowsTheChangeRate(t *testing.T) {
-	src := liveAgentDB(t, 2<<20)
-	dst := mysqltest.New(t)
-	dropbox := t.TempDir()
-	env := map[string]string{"SRC_DSN": dsnOf(src), "DST_DSN": dsnOf(dst)}
-	source := Config{Side: SourceSide, OutputDir: t.TempDir(), Archive: "la.sql.zst",
-		Connection: Connection{DSNEnv: "SRC_DSN"}, Transfer: TransferOptions{URL: dropbox},
-		Check: CheckOptions{AllowBlockers: true},
-		Drain: DrainOptions{Timeout: Duration(10e9), Interval: Duration(1e8)}}
-	cloud := Config{Side: CloudSide, OutputDir: t.TempDir(), Archive: "la.sql.zst",
-		Connection: Connection{DSNEnv: "DST_DSN"}, Transfer: TransferOptions{URL: dropbox}}
+	ps := newPhaseSetup(t, 2<<20)
+	src, env, source, cloud := ps.src, ps.env, ps.source, ps.cloud
 	pre, cpre := source, cloud
 	pre.Phase, cpre.Phase = PhasePreCopy, PhasePreCopy
 	cut, ccut := source, cloud

@@ -13,6 +13,29 @@ import (
 	"github.com/qualityunit/lamigrate/isolate"
 )
 
+// phaseSetup is a generated installation of size bytes, an empty cloud
+// database, and the source and cloud configs (no phase yet) of a
+// migration between them through a local dropbox folder.
+type phaseSetup struct {
+	src, dst      *mysqltest.DB
+	dropbox       string
+	env           map[string]string
+	source, cloud Config
+}
+
+func newPhaseSetup(t *testing.T, size int64) *phaseSetup {
+	t.Helper()
+	p := &phaseSetup{src: liveAgentDB(t, size), dst: mysqltest.New(t), dropbox: t.TempDir()}
+	p.env = map[string]string{"SRC_DSN": dsnOf(p.src), "DST_DSN": dsnOf(p.dst)}
+	p.source = Config{Side: SourceSide, OutputDir: t.TempDir(), Archive: "la.sql.zst",
+		Connection: Connection{DSNEnv: "SRC_DSN"}, Transfer: TransferOptions{URL: p.dropbox},
+		Check: CheckOptions{AllowBlockers: true},
+		Drain: DrainOptions{Timeout: Duration(10e9), Interval: Duration(1e8)}}
+	p.cloud = Config{Side: CloudSide, OutputDir: t.TempDir(), Archive: "la.sql.zst",
+		Connection: Connection{DSNEnv: "DST_DSN"}, Transfer: TransferOptions{URL: p.dropbox}}
+	return p
+}
+
 // runPlan runs cfg's plan and returns its report.
 func runPlan(t *testing.T, cfg Config, env map[string]string) *Report {
 	t.Helper()
@@ -28,17 +51,9 @@ func runPlan(t *testing.T, cfg Config, env map[string]string) *Report {
 // nothing wrote, import checked against the cloud database), and the
 // cloud database equals the source at the cutover.
 func TestPreCopyAndCutover(t *testing.T) {
-	src := liveAgentDB(t, 3<<20)
-	dst := mysqltest.New(t)
+	ps := newPhaseSetup(t, 3<<20)
+	src, dst, dropbox, env, source, cloud := ps.src, ps.dst, ps.dropbox, ps.env, ps.source, ps.cloud
 	original := sourceSwitches(t, src.DB)
-	dropbox := t.TempDir()
-	env := map[string]string{"SRC_DSN": dsnOf(src), "DST_DSN": dsnOf(dst)}
-	source := Config{Side: SourceSide, OutputDir: t.TempDir(), Archive: "la.sql.zst",
-		Connection: Connection{DSNEnv: "SRC_DSN"}, Transfer: TransferOptions{URL: dropbox},
-		Check: CheckOptions{AllowBlockers: true},
-		Drain: DrainOptions{Timeout: Duration(10e9), Interval: Duration(1e8)}}
-	cloud := Config{Side: CloudSide, OutputDir: t.TempDir(), Archive: "la.sql.zst",
-		Connection: Connection{DSNEnv: "DST_DSN"}, Transfer: TransferOptions{URL: dropbox}}
 
 	// A cutover before any pre-copy is refused, naming the fix.
 	cut := source
@@ -110,16 +125,8 @@ func TestPreCopyAndCutover(t *testing.T) {
 // told, before its database changes, which copy to import first; after
 // that pre-copy the same cutover resumes and finishes.
 func TestCutoverRefusesSkippedCopy(t *testing.T) {
-	src := liveAgentDB(t, 2<<20)
-	dst := mysqltest.New(t)
-	dropbox := t.TempDir()
-	env := map[string]string{"SRC_DSN": dsnOf(src), "DST_DSN": dsnOf(dst)}
-	source := Config{Side: SourceSide, OutputDir: t.TempDir(), Archive: "la.sql.zst",
-		Connection: Connection{DSNEnv: "SRC_DSN"}, Transfer: TransferOptions{URL: dropbox},
-		Check: CheckOptions{AllowBlockers: true},
-		Drain: DrainOptions{Timeout: Duration(10e9), Interval: Duration(1e8)}}
-	cloud := Config{Side: CloudSide, OutputDir: t.TempDir(), Archive: "la.sql.zst",
-		Connection: Connection{DSNEnv: "DST_DSN"}, Transfer: TransferOptions{URL: dropbox}}
+	ps := newPhaseSetup(t, 2<<20)
+	src, dst, env, source, cloud := ps.src, ps.dst, ps.env, ps.source, ps.cloud
 	pre, cpre, cut, ccut := source, cloud, source, cloud
 	pre.Phase, cpre.Phase, cut.Phase, ccut.Phase = PhasePreCopy, PhasePreCopy, PhaseCutover, PhaseCutover
 
