@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
+	"github.com/stretchr/testify/require"
 
 	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/manifest"
@@ -58,14 +59,12 @@ func compress(t testing.TB, plain []byte, k codec.Kind, pass string) []byte {
 	var buf bytes.Buffer
 	w, err := codec.NewWriter(&buf, k, codec.WriterOptions{Passphrase: pass})
 	if err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "codec.NewWriter")
 	}
-	if _, err := w.Write(plain); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
+	_, err = w.Write(plain)
+	require.NoError(t, err, "w.Write")
+	err = w.Close()
+	require.NoError(t, err, "w.Close")
 	return buf.Bytes()
 }
 
@@ -165,9 +164,8 @@ func TestArchiveUnchecksummedFrames(t *testing.T) {
 	zw.Close()
 	var lb bytes.Buffer
 	lw := lz4.NewWriter(&lb)
-	if err := lw.Apply(lz4.ChecksumOption(false)); err != nil {
-		t.Fatal(err)
-	}
+	err := lw.Apply(lz4.ChecksumOption(false))
+	require.NoError(t, err, "lw.Apply")
 	lw.Write(plain)
 	lw.Close()
 	for _, tt := range []struct {
@@ -316,13 +314,11 @@ func TestFileReadsManifestBeside(t *testing.T) {
 	sql := dumpText(testTables, 100)
 	gz := compress(t, withMarker(sql), codec.Gzip, "")
 	path := filepath.Join(dir, "dump.sql.gz")
-	if err := os.WriteFile(path, gz, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	err := os.WriteFile(path, gz, 0o644)
+	require.NoError(t, err, "os.WriteFile")
 	m := manifestFor(gz, sql, testTables, 100)
-	if err := manifest.Write(manifest.PathFor(path), m); err != nil {
-		t.Fatal(err)
-	}
+	err = manifest.Write(manifest.PathFor(path), m)
+	require.NoError(t, err, "manifest.Write")
 	var prog countProgress
 	rep, err := File(context.Background(), path, Options{Progress: &prog})
 	if err != nil || rep.Manifest != manifest.PathFor(path) {
@@ -332,9 +328,8 @@ func TestFileReadsManifestBeside(t *testing.T) {
 		t.Errorf("File progress = %+v; want calls ending at %d/%d", prog, len(gz), len(gz))
 	}
 	m.File.Size = 1
-	if err := manifest.Write(manifest.PathFor(path), m); err != nil {
-		t.Fatal(err)
-	}
+	err = manifest.Write(manifest.PathFor(path), m)
+	require.NoError(t, err, "manifest.Write")
 	if _, err := File(context.Background(), path, Options{}); !errors.Is(err, ErrMismatch) {
 		t.Errorf("File(manifest with wrong size) = %v; want ErrMismatch", err)
 	}

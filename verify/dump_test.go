@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/dump"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
@@ -30,7 +32,7 @@ func TestWithRealDumper(t *testing.T) {
 			}
 			m, err := ReadManifest(ManifestPath(path))
 			if err != nil {
-				t.Fatal(err)
+				require.NoError(t, err, "ReadManifest")
 			}
 			if _, err := Database(ctx, db.DB, m, Options{}); err != nil {
 				t.Errorf("Database(source of %s) = %v; want nil", name, err)

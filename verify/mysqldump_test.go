@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
@@ -87,9 +89,8 @@ func TestRealMysqldump(t *testing.T) {
 		os.WriteFile(path, archive, 0o644)
 		m.SQL = manifest.Stream{Bytes: int64(len(sql)), XXH3: xxh(sql)}
 		m.File = manifest.File{Name: "dump.sql.zst", Size: int64(len(archive)), SHA256: sha(archive)}
-		if err := manifest.Write(manifest.PathFor(path), m); err != nil {
-			t.Fatal(err)
-		}
+		err := manifest.Write(manifest.PathFor(path), m)
+		require.NoError(t, err, "manifest.Write")
 		rep, err := File(context.Background(), path, Options{})
 		if err != nil || rep.Evidence != EvidenceStrong {
 			t.Fatalf("File(lamigrate archive) = %v, %s; want nil, strong", err, rep.Evidence)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
@@ -18,7 +20,7 @@ func TestImportForce(t *testing.T) {
 	}
 	m, err := manifest.Read(manifest.PathFor(path))
 	if err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "manifest.Read")
 	}
 	target := mysqltest.New(t)
 	target.MustExec(t,

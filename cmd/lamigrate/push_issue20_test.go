@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/qualityunit/lamigrate/internal/bytesize"
@@ -34,21 +35,17 @@ func newPushFixture(t *testing.T) *pushFixture {
 		env:       map[string]string{"HOME": home, "LAMIGRATE_SSH_PASSWORD": "pw", "USER": "me"}}
 	f.file = filepath.Join(f.local, "dump.sql")
 	f.state = filepath.Join(f.local, "isolate-state.json")
-	if err := os.WriteFile(f.file, f.data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	err := os.WriteFile(f.file, f.data, 0o644)
+	require.NoError(t, err, "os.WriteFile")
 	m := &manifest.Manifest{Format: manifest.FormatVersion, File: manifest.File{Name: "dump.sql", Size: int64(len(f.data)), SHA256: sumHex(f.data)}}
-	if err := manifest.Write(manifest.PathFor(f.file), m); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(f.state, f.stateData, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	err = manifest.Write(manifest.PathFor(f.file), m)
+	require.NoError(t, err, "manifest.Write")
+	err = os.WriteFile(f.state, f.stateData, 0o600)
+	require.NoError(t, err, "os.WriteFile")
 	kh := filepath.Join(home, ".ssh", "known_hosts")
 	os.MkdirAll(filepath.Dir(kh), 0o700)
-	if err := os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(addr)}, hostKey)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	err = os.WriteFile(kh, []byte(knownhosts.Line([]string{knownhosts.Normalize(addr)}, hostKey)+"\n"), 0o600)
+	require.NoError(t, err, "os.WriteFile")
 	return f
 }
 
@@ -77,9 +74,8 @@ func TestCLIPushRefusesSCPDestination(t *testing.T) {
 		t.Errorf("a refused destination left %v in the working folder", entries)
 	}
 	// A local folder whose name has a colon is written with ./ first.
-	if err := os.Mkdir(filepath.Join(cwd, "a:b"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	err := os.Mkdir(filepath.Join(cwd, "a:b"), 0o755)
+	require.NoError(t, err, "os.Mkdir")
 	if code, _, stderr := runCLI(t, f.env, "push", "--no-state", f.file, "./a:b"); code != 0 {
 		t.Fatalf("push to ./a:b = %d, %q; want 0", code, stderr)
 	}
@@ -186,7 +182,7 @@ func TestCLIPushConnectFailure(t *testing.T) {
 	f := newPushFixture(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "net.Listen")
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close() // nothing listens there now

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
@@ -39,13 +41,11 @@ func TestCLIPushPull(t *testing.T) {
 	remote := t.TempDir()
 	data := bytes.Repeat([]byte("INSERT INTO t VALUES (1);\n"), 40000)
 	file := filepath.Join(local, "dump.sql")
-	if err := os.WriteFile(file, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	err := os.WriteFile(file, data, 0o644)
+	require.NoError(t, err, "os.WriteFile")
 	m := &manifest.Manifest{Format: manifest.FormatVersion, File: manifest.File{Name: "dump.sql", Size: int64(len(data)), SHA256: sumHex(data)}}
-	if err := manifest.Write(manifest.PathFor(file), m); err != nil {
-		t.Fatal(err)
-	}
+	err = manifest.Write(manifest.PathFor(file), m)
+	require.NoError(t, err, "manifest.Write")
 	bad := filepath.Join(local, "bad.sql")
 	os.WriteFile(bad, data, 0o644)
 	m.File.SHA256 = sumHex([]byte("x"))
@@ -138,9 +138,8 @@ func TestCLIPushPull(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			if st.knownHosts != nil {
 				os.MkdirAll(filepath.Dir(knownHosts), 0o700)
-				if err := os.WriteFile(knownHosts, []byte(*st.knownHosts), 0o600); err != nil {
-					t.Fatal(err)
-				}
+				err := os.WriteFile(knownHosts, []byte(*st.knownHosts), 0o600)
+				require.NoError(t, err, "os.WriteFile")
 			}
 			e := env
 			if st.env != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/lagen"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
@@ -17,9 +19,8 @@ import (
 func writeRunConfig(t *testing.T, body string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "run.json")
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	err := os.WriteFile(path, []byte(body), 0o600)
+	require.NoError(t, err, "os.WriteFile")
 	return path
 }
 
@@ -40,9 +41,8 @@ func TestRunBadConfig(t *testing.T) {
 
 func TestRunSourceSide(t *testing.T) {
 	db := mysqltest.New(t)
-	if _, err := lagen.Generate(context.Background(), db.DB, lagen.Config{Size: 512 << 10, Seed: 3}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := lagen.Generate(context.Background(), db.DB, lagen.Config{Size: 512 << 10, Seed: 3})
+	require.NoError(t, err, "lagen.Generate")
 	db.MustExec(t, "UPDATE qu_g_queued_jobs SET status = 'F'")
 	out, dest := t.TempDir(), t.TempDir()
 	cfg := writeRunConfig(t, fmt.Sprintf(`{"side": "source", "output_dir": %q,
@@ -127,26 +127,23 @@ func pasted(t *testing.T, line string) []string {
 // when pasted (the config path has a space).
 func TestRunFailureSaysHowToContinue(t *testing.T) {
 	db := mysqltest.New(t)
-	if _, err := lagen.Generate(context.Background(), db.DB, lagen.Config{Size: 512 << 10, Seed: 5}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := lagen.Generate(context.Background(), db.DB, lagen.Config{Size: 512 << 10, Seed: 5})
+	require.NoError(t, err, "lagen.Generate")
 	db.MustExec(t, "UPDATE qu_g_queued_jobs SET status = 'F'")
 	if r, err := db.DB.Exec("UPDATE qu_g_queued_jobs SET status = 'N' LIMIT 1"); err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "db.DB.Exec")
 	} else if n, _ := r.RowsAffected(); n != 1 {
 		t.Fatalf("no job to leave pending")
 	}
 	dir := filepath.Join(t.TempDir(), "my migration")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	err = os.Mkdir(dir, 0o700)
+	require.NoError(t, err, "os.Mkdir")
 	out := filepath.Join(dir, "out")
 	cfg := filepath.Join(dir, "run.json")
 	body := fmt.Sprintf(`{"side": "source", "output_dir": %q, "connection": {"dsn_env": "SRC_DSN"},
 		"archive": "la.sql.zst", "skip": ["check", "push"], "drain": {"timeout": "300ms", "interval": "50ms"}}`, out)
-	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	err = os.WriteFile(cfg, []byte(body), 0o600)
+	require.NoError(t, err, "os.WriteFile")
 	env := map[string]string{"SRC_DSN": db.Config().FormatDSN()}
 
 	code, stdout, stderr := runCLI(t, env, "run", "--config", cfg)
@@ -218,9 +215,8 @@ func TestRunJournalHints(t *testing.T) {
 	if code != exitUsage || !strings.Contains(stderr, "to start one: lamigrate run --config "+cfg+"\n") {
 		t.Errorf("resume without a journal = %d, %q", code, stderr)
 	}
-	if err := os.WriteFile(filepath.Join(out, "lamigrate-source.journal.json"), []byte(`{"format": 1, "side": "source"}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	err := os.WriteFile(filepath.Join(out, "lamigrate-source.journal.json"), []byte(`{"format": 1, "side": "source"}`), 0o600)
+	require.NoError(t, err, "os.WriteFile")
 	code, _, stderr = runCLI(t, nil, "run", "--config", cfg)
 	if code != exitUsage || !strings.HasPrefix(stderr, "lamigrate run: a journal of an earlier run exists") ||
 		!strings.Contains(stderr, "move it aside to start a new migration, or resume it: lamigrate run --config "+cfg+" --resume\n") {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/migrate"
 )
 
@@ -19,7 +21,7 @@ func TestRunAddsTheStep(t *testing.T) {
 	}
 	j, err := migrate.ReadJournal(filepath.Join(dir, "out", "lamigrate-source.journal.json"))
 	if err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "migrate.ReadJournal")
 	}
 	r := j.Step("handover")
 	if r == nil || r.Status != migrate.Skipped || r.Note != "no dump in this run's journal" {

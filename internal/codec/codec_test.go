@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"os/exec"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func sample(n int) []byte {
@@ -30,17 +32,15 @@ func TestRoundTrip(t *testing.T) {
 				var buf bytes.Buffer
 				w, err := NewWriter(&buf, k, WriterOptions{Passphrase: pass})
 				if err != nil {
-					t.Fatal(err)
+					require.NoError(t, err, "NewWriter")
 				}
-				if _, err := w.Write(data); err != nil {
-					t.Fatal(err)
-				}
-				if err := w.Close(); err != nil {
-					t.Fatal(err)
-				}
+				_, err = w.Write(data)
+				require.NoError(t, err, "w.Write")
+				err = w.Close()
+				require.NoError(t, err, "w.Close")
 				r, info, err := NewReader(bytes.NewReader(buf.Bytes()), func() (string, error) { return pass, nil })
 				if err != nil {
-					t.Fatal(err)
+					require.NoError(t, err, "NewReader")
 				}
 				defer r.Close()
 				if info.Kind != k || info.Encrypted != (pass != "") {
@@ -51,7 +51,7 @@ func TestRoundTrip(t *testing.T) {
 				}
 				got, err := io.ReadAll(r)
 				if err != nil {
-					t.Fatal(err)
+					require.NoError(t, err, "io.ReadAll")
 				}
 				if !bytes.Equal(got, data) {
 					t.Fatalf("round trip differs: got %d bytes, want %d", len(got), len(data))
@@ -84,7 +84,7 @@ func TestTruncatedGzipFails(t *testing.T) {
 	cut := buf.Bytes()[:buf.Len()-5]
 	r, _, err := NewReader(bytes.NewReader(cut), nil)
 	if err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "NewReader")
 	}
 	if _, err := io.Copy(io.Discard, r); err == nil {
 		t.Error("reading a truncated gzip stream: err = nil; want an error")
@@ -106,9 +106,8 @@ func TestStockToolsAccept(t *testing.T) {
 			var buf bytes.Buffer
 			w, _ := NewWriter(&buf, tc.k, WriterOptions{})
 			w.Write(data)
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
+			err := w.Close()
+			require.NoError(t, err, "w.Close")
 			cmd := exec.Command(tc.tool, tc.args...)
 			cmd.Stdin = &buf
 			out, err := cmd.Output()

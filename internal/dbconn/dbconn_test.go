@@ -45,9 +45,8 @@ func quote(s string) string {
 func writeFile(t *testing.T, path, body string) string {
 	t.Helper()
 	os.MkdirAll(filepath.Dir(path), 0o755)
-	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	err := os.WriteFile(path, []byte(body), 0o600)
+	require.NoError(t, err, "os.WriteFile")
 	return path
 }
 
@@ -181,7 +180,7 @@ func TestResolvePrecedence(t *testing.T) {
 	cnf := writeFile(t, filepath.Join(dir, "my.cnf"), "[client]\nuser=cnfuser\n")
 	r, err := Sources{InstallDir: install, DefaultsFile: cnf, DSN: "/otherdb", Password: "env"}.Resolve()
 	if err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "Sources{InstallDir: install, DefaultsFil")
 	}
 	c := r.Config
 	if c.Net != "tcp" || c.Addr != "db1:3307" || c.User != "cnfuser" || c.Passwd != "fromphp" || c.DBName != "otherdb" {

@@ -3,13 +3,15 @@ package dbconn
 import (
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestParseSettings(t *testing.T) {
 	in := "<?php /*\r\nDB_HOSTNAME=127.0.0.1:3307\r\nDB_USERNAME=la_user\r\nDB_PASSWORD=p=a=ss  \r\nDB_DATABASE=la\r\nENCRYPTION_KEY=k3y\r\nTIMEZONE=Europe/Bratislava\r\nSOMETHING=else\r\n*/ ?>\r\n"
 	s, err := ParseSettings(strings.NewReader(in))
 	if err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "ParseSettings")
 	}
 	want := Settings{Hostname: "127.0.0.1:3307", Username: "la_user", Password: "p=a=ss", HasPassword: true, Database: "la", EncryptionKey: "k3y", HasEncryptionKey: true, TimeZone: "Europe/Bratislava"}
 	if s.Hostname != want.Hostname || s.Username != want.Username || s.Password != want.Password || s.Database != want.Database ||
