@@ -11,9 +11,10 @@ import (
 
 // WriteArchive dumps cfg.Database into w as the archive named name: the
 // same bytes File writes into name (compression from Config.Compression or
-// name's extension, age encryption with opt.Passphrase when Config.Encrypt
-// or name ends in .age, the completion marker last), for a destination
-// that is not a local file, such as transfer.NewUpload's remote file.
+// name's extension, age encryption with the passphrase opt.Passphrase
+// yields, asked first, when Config.Encrypt or name ends in .age, the
+// completion marker last), for a destination that is not a local file,
+// such as transfer.NewUpload's remote file.
 //
 // It returns the Result with File set: Path is name, Size and SHA256 are
 // those of the bytes w accepted, Manifest is manifest.PathFor(name). It
@@ -26,7 +27,7 @@ import (
 // privilege), which go to os.TempDir(); with Connections 1 the archive
 // exists only in w and a few MB of buffers.
 func WriteArchive(ctx context.Context, db *sql.DB, w io.Writer, name string, cfg Config, opt Options) (*Result, error) {
-	a, err := cfg.archive(name, &opt)
+	a, err := cfg.archive(name, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,14 @@
 // it is committed. Stream and WriteArchive write the row digests only into
 // Options.RowDigests when it is set; otherwise the manifest names none.
 //
+// File and WriteArchive first check the configuration and the archive's
+// name; for an encrypted archive (Config.Encrypt, or a name ending in .age
+// in any case) they then ask the function Options.Passphrase, once, before
+// they open a connection or a file: no function or an empty answer is
+// ErrNeedPassphrase, the function's own error is returned as it is. A
+// caller that must create the destination first (an upload) asks ahead
+// with Config.AskPassphrase.
+//
 // # Row digests
 //
 // FILE.rows.zst (internal/chunk) lists, per table with a usable key (the

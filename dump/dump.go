@@ -49,9 +49,13 @@ type Status struct {
 // Options are the runtime parts of a dump that do not belong in Config.
 type Options struct {
 	Progress Progress
-	// Passphrase encrypts the archive with age (File only; required when
-	// Config.Encrypt or the file name ends in .age).
-	Passphrase string
+	// Passphrase yields the passphrase that encrypts the archive with age
+	// (File and WriteArchive). It is called once, before the dump opens a
+	// connection or a file, and only when the archive is encrypted
+	// (Config.Encrypt, or a name ending in .age); then a nil Passphrase or
+	// an empty answer is ErrNeedPassphrase, and its error is returned as
+	// it is. Config.AskPassphrase asks it ahead of the dump.
+	Passphrase func() (string, error)
 	// ToolVersion is recorded in the dump header and the manifest.
 	ToolVersion string
 	// RowDigests, when set, receives the row digests file (see rows.go and
@@ -304,7 +308,7 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	}
 	var s *sched
 	if len(d.helpers) > 0 {
-		s = newSched(p.ctx, units)
+		s = newSched(p.ctx, units, d.hooks.spillLimit())
 		for _, c := range d.helpers {
 			p.g.Go(func() error { return d.helper(p.ctx, c, s, triggers) })
 		}

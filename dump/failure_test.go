@@ -265,7 +265,7 @@ func TestFileReplacesOldManifestAndEncrypts(t *testing.T) {
 	if _, err := File(context.Background(), db.DB, path, Config{Database: db.Name}, Options{}); !errors.Is(err, ErrNeedPassphrase) {
 		t.Fatalf("File(.age without passphrase) = %v; want ErrNeedPassphrase", err)
 	}
-	res, err := File(context.Background(), db.DB, path, Config{Database: db.Name}, Options{Passphrase: "secret", ToolVersion: "test"})
+	res, err := File(context.Background(), db.DB, path, Config{Database: db.Name}, Options{Passphrase: func() (string, error) { return "secret", nil }, ToolVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

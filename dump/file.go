@@ -75,9 +75,10 @@ func (c *Config) level(k codec.Kind) int {
 
 // File dumps cfg.Database into the archive at path: it writes
 // path+".partial" through the codec (compression from Config.Compression or
-// the extension; age encryption with opt.Passphrase when Config.Encrypt or
-// the name ends in .age), fsyncs it, renames it to path and writes
-// manifest.PathFor(path) beside it. On any failure, the manifest's
+// the extension; age encryption with the passphrase opt.Passphrase yields
+// when Config.Encrypt or the name ends in .age, asked before anything
+// else), fsyncs it, renames it to path and writes manifest.PathFor(path)
+// beside it. On any failure, the manifest's
 // included, it removes the partial file and whatever it had renamed into
 // place (the archive, its row digests and changes files) and returns one
 // error naming what failed; path is then not created.
@@ -90,7 +91,7 @@ func File(ctx context.Context, db *sql.DB, path string, cfg Config, opt Options)
 // toFile is File with a hook that wraps the file's writer (tests inject
 // failures with it).
 func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Options, wrap func(io.Writer) io.Writer) (res *Result, err error) {
-	a, err := cfg.archive(path, &opt)
+	a, err := cfg.archive(path, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -206,15 +207,16 @@ func toFile(ctx context.Context, db *sql.DB, path string, cfg Config, opt Option
 // archive is what an archive's name and the configuration decide before
 // anything is read or written.
 type archive struct {
-	name    string
-	kind    codec.Kind
-	level   int
-	encrypt bool
+	name       string
+	kind       codec.Kind
+	level      int
+	encrypt    bool
+	passphrase string // "" unless encrypt
 }
 
-// archive checks cfg for an archive named name and settles its format;
-// opt.Passphrase is dropped when the archive is not encrypted.
-func (c *Config) archive(name string, opt *Options) (archive, error) {
+// archive checks cfg for an archive named name, settles its format and,
+// when it is encrypted, asks opt.Passphrase for its passphrase.
+func (c *Config) archive(name string, opt Options) (archive, error) {
 	if err := c.Validate(); err != nil {
 		return archive{}, err
 	}
@@ -222,14 +224,51 @@ func (c *Config) archive(name string, opt *Options) (archive, error) {
 	if err != nil {
 		return archive{}, err
 	}
-	encrypt := c.Encrypt || codec.Encrypted(name)
-	if encrypt && opt.Passphrase == "" {
-		return archive{}, ErrNeedPassphrase
+	pw, err := c.passphrase(name, opt)
+	if err != nil {
+		return archive{}, err
 	}
-	if !encrypt {
-		opt.Passphrase = ""
+	return archive{name: name, kind: kind, level: c.level(kind), encrypt: c.encrypted(name), passphrase: pw}, nil
+}
+
+// encrypted reports whether the archive named name is encrypted:
+// Config.Encrypt, or a name ending in .age (codec.Encrypted).
+func (c *Config) encrypted(name string) bool { return c.Encrypt || codec.Encrypted(name) }
+
+// passphrase asks opt.Passphrase for the passphrase of the archive named
+// name: "" without asking when it is not encrypted, ErrNeedPassphrase
+// when there is nothing to ask or the answer is empty.
+func (c *Config) passphrase(name string, opt Options) (string, error) {
+	if !c.encrypted(name) {
+		return "", nil
 	}
-	return archive{name: name, kind: kind, level: c.level(kind), encrypt: encrypt}, nil
+	if opt.Passphrase == nil {
+		return "", ErrNeedPassphrase
+	}
+	pw, err := opt.Passphrase()
+	if err != nil {
+		return "", err
+	}
+	if pw == "" {
+		return "", ErrNeedPassphrase
+	}
+	return pw, nil
+}
+
+// AskPassphrase asks opt.Passphrase now, as File and WriteArchive would,
+// for the passphrase of the archive named name, and returns opt with a
+// Passphrase that answers it without asking again; when the archive is not
+// encrypted it asks nothing and returns opt as it is. A caller that
+// creates the archive's destination before the dump (an upload) asks
+// first, so a missing passphrase fails before anything exists. Its errors
+// are File's: ErrNeedPassphrase, or the function's own as it is.
+func (c *Config) AskPassphrase(name string, opt Options) (Options, error) {
+	pw, err := c.passphrase(name, opt)
+	if err != nil || pw == "" {
+		return opt, err
+	}
+	opt.Passphrase = func() (string, error) { return pw, nil }
+	return opt, nil
 }
 
 // write dumps into w through the codec and returns the Result with File
@@ -244,7 +283,7 @@ func (a archive) write(ctx context.Context, db *sql.DB, w io.Writer, cfg Config,
 	}
 	defer conn.Close()
 	fh := newHashWriter(w, sha256.New())
-	cw, err := codec.NewWriter(fh, a.kind, codec.WriterOptions{Level: a.level, Threads: cfg.Threads, Passphrase: opt.Passphrase})
+	cw, err := codec.NewWriter(fh, a.kind, codec.WriterOptions{Level: a.level, Threads: cfg.Threads, Passphrase: a.passphrase})
 	if err != nil {
 		return nil, fmt.Errorf("dump: %w", err)
 	}

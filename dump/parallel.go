@@ -195,8 +195,9 @@ func (d *dumper) closeHelpers(ctx context.Context) {
 // maxSpill bounds the spill files waiting to be copied: an extra
 // connection starts a new unit only while less than this is spilled, so
 // the disk a dump needs beyond its archive stays bounded when the main
-// connection is slow on a big unit (tests lower it).
-var maxSpill int64 = 512 << 20
+// connection is slow on a big unit (a test lowers it for its dump through
+// hooks.maxSpill).
+const maxSpill int64 = 512 << 20
 
 // ScratchBytes estimates the most disk space beyond the archive that a
 // dump of about sqlBytes of SQL over connections connections (0:
@@ -256,12 +257,13 @@ type sched struct {
 	owner   []int8 // 0 free, 1 main, 2 extra
 	spills  []*spill
 	pending int64 // bytes in spill files not yet copied and closed
+	limit   int64 // maxSpill, or a test's (hooks.spillLimit)
 	peak    int64 // the most pending ever, for tests
 	stop    func() bool
 }
 
-func newSched(ctx context.Context, units []*unit) *sched {
-	s := &sched{ctx: ctx, units: units, owner: make([]int8, len(units)), spills: make([]*spill, len(units))}
+func newSched(ctx context.Context, units []*unit, limit int64) *sched {
+	s := &sched{ctx: ctx, units: units, owner: make([]int8, len(units)), spills: make([]*spill, len(units)), limit: limit}
 	s.cond = sync.NewCond(&s.mu)
 	s.stop = context.AfterFunc(ctx, func() {
 		s.mu.Lock()
@@ -293,12 +295,12 @@ func (s *sched) main(i int) *spill {
 	return s.spills[i]
 }
 
-// extra claims the first free transactional unit, once less than maxSpill
+// extra claims the first free transactional unit, once less than s.limit
 // is spilled; -1 when there is none left or the dump is cancelled.
 func (s *sched) extra() (int, *spill) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.pending >= maxSpill && s.ctx.Err() == nil {
+	for s.pending >= s.limit && s.ctx.Err() == nil {
 		s.cond.Wait()
 	}
 	if s.ctx.Err() != nil {

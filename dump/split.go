@@ -22,9 +22,9 @@ import (
 
 // splitBytes is the size of the ranges a big table is cut into, and a
 // table is split only when it is at least twice that (information_schema's
-// DATA_LENGTH, an estimate); tests lower it. maxParts bounds the ranges per
-// table.
-var splitBytes int64 = 48 << 20
+// DATA_LENGTH, an estimate); a test lowers it for its dump through
+// hooks.splitBytes. maxParts bounds the ranges per table.
+const splitBytes int64 = 48 << 20
 
 const maxParts = 16
 
@@ -58,9 +58,9 @@ func (d *dumper) plan(ctx context.Context, tables []tableInfo) ([]*unit, error) 
 		// Tables of very big rows stay whole: each reading connection
 		// holds its current row, and memory is bounded by a few rows.
 		bigRows := t.rows > 0 && t.data/t.rows >= bigRowBytes/4
-		if t.data >= 2*splitBytes && consistentEngine(t.engine) && !bigRows {
+		if size := d.hooks.split(); t.data >= 2*size && consistentEngine(t.engine) && !bigRows {
 			var err error
-			r, err = chunk.Split(ctx, d.conn, d.cfg.Database, t.name, int(min(t.data/splitBytes, maxParts)))
+			r, err = chunk.Split(ctx, d.conn, d.cfg.Database, t.name, int(min(t.data/size, maxParts)))
 			if err != nil {
 				return nil, &TableError{Table: t.name, Err: fmt.Errorf("choosing key ranges: %w", err)}
 			}

@@ -18,6 +18,19 @@ import (
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
 
+// sized returns opt with its hooks' sizes set: splitBytes (key ranges) and
+// maxSpill (spill waiting to be copied), each 0 for the default. The sizes
+// belong to that dump alone (see hooks.go).
+func sized(opt Options, split, spill int64) Options {
+	h := hooks{}
+	if opt.hooks != nil {
+		h = *opt.hooks
+	}
+	h.splitBytes, h.maxSpill = split, spill
+	opt.hooks = &h
+	return opt
+}
+
 // TestSplitTables dumps tables cut into key ranges (splitBytes lowered so
 // that every table splits) over one and over three connections: both
 // streams must be the same bytes, every row must be there exactly once, and
@@ -26,9 +39,6 @@ import (
 // orders differently from their bytes, non-ASCII and latin1 keys, and a
 // composite key whose first column repeats.
 func TestSplitTables(t *testing.T) {
-	old := splitBytes
-	splitBytes = 1
-	t.Cleanup(func() { splitBytes = old })
 
 	src := mysqltest.New(t)
 	src.MustExec(t,
@@ -60,7 +70,7 @@ func TestSplitTables(t *testing.T) {
 	var streams [2]string
 	var digests [2]string
 	for i, conns := range []int{1, 3} {
-		sqlText, path, m := dumpSQL(t, src, fmt.Sprintf("split%d.sql", conns), Config{Connections: conns}, Options{})
+		sqlText, path, m := dumpSQL(t, src, fmt.Sprintf("split%d.sql", conns), Config{Connections: conns}, sized(Options{}, 1, 0))
 		streams[i] = sqlText
 		// The row digests: the same file whichever connection read which
 		// range, every row once, in the server's key order.
@@ -112,9 +122,6 @@ func TestSplitTables(t *testing.T) {
 // balances add up and match the transfer log, although transfers commit
 // between the ranges' reads.
 func TestSplitSnapshotWithConcurrentWriters(t *testing.T) {
-	old := splitBytes
-	splitBytes = 1
-	t.Cleanup(func() { splitBytes = old })
 
 	src := mysqltest.New(t)
 	const rows, start = 2000, 1000
@@ -132,7 +139,7 @@ func TestSplitSnapshotWithConcurrentWriters(t *testing.T) {
 	// Every range waits for 20 more commits before it is read.
 	var mu sync.Mutex
 	readBy := map[string]map[*sql.Conn]bool{}
-	opt := beforeRows(func(ctx context.Context, conn *sql.Conn, table string) {
+	opt := sized(beforeRows(func(ctx context.Context, conn *sql.Conn, table string) {
 		mu.Lock()
 		if readBy[table] == nil {
 			readBy[table] = map[*sql.Conn]bool{}
@@ -143,7 +150,7 @@ func TestSplitSnapshotWithConcurrentWriters(t *testing.T) {
 		for commits.Load() < target && ctx.Err() == nil {
 			time.Sleep(time.Millisecond)
 		}
-	})
+	}), 1, 0)
 	path, m, res := dumpFile(t, src, "split.sql.gz", Config{Connections: 4}, opt)
 	cancel()
 	if err := wait(); err != nil {
@@ -178,16 +185,13 @@ func TestSplitSnapshotWithConcurrentWriters(t *testing.T) {
 // ranges over three connections: a reading connection killed, and the
 // context cancelled. Either must name the table and leave no file.
 func TestSplitFailures(t *testing.T) {
-	old := splitBytes
-	splitBytes = 1
-	t.Cleanup(func() { splitBytes = old })
 	for _, kill := range []bool{true, false} {
 		t.Run(fmt.Sprintf("kill=%v", kill), func(t *testing.T) {
 			db := failureDB(t)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			var calls atomic.Int32
-			opt := beforeRows(func(ctx context.Context, conn *sql.Conn, table string) {
+			opt := sized(beforeRows(func(ctx context.Context, conn *sql.Conn, table string) {
 				if table != "t1" || calls.Add(1) != 3 {
 					return
 				}
@@ -202,7 +206,7 @@ func TestSplitFailures(t *testing.T) {
 				if _, err := db.Exec(fmt.Sprintf("KILL CONNECTION %d", id)); err != nil {
 					t.Error(err)
 				}
-			})
+			}), 1, 0)
 			dir := t.TempDir()
 			res, err := File(ctx, db.DB, dir+"/d.sql.gz", Config{Database: db.Name, Connections: 3}, opt)
 			if err == nil {
@@ -225,15 +229,13 @@ func TestSplitFailures(t *testing.T) {
 	}
 }
 
-// TestSpillLimit dumps with maxSpill lowered to one byte: an extra
+// TestSpillLimit dumps with maxSpill lowered to one byte (and every table
+// split): an extra
 // connection may start a unit only when nothing spilled waits to be
 // copied. The dump must still finish (nothing waits on a connection that
 // waits), write the same bytes as over one connection, and never hold more
 // spilled than the units the extra connections were already reading.
 func TestSpillLimit(t *testing.T) {
-	oldSplit, oldSpill := splitBytes, maxSpill
-	splitBytes, maxSpill = 1, 1
-	t.Cleanup(func() { splitBytes, maxSpill = oldSplit, oldSpill })
 	src := mysqltest.New(t)
 	for i := range 6 {
 		src.MustExec(t, fmt.Sprintf("CREATE TABLE t%d (id INT PRIMARY KEY, s VARCHAR(200))", i),
@@ -253,6 +255,7 @@ func TestSpillLimit(t *testing.T) {
 				}
 			}
 		})
+		opt = sized(opt, 1, 1)
 		opt.hooks.spillPeak = func(p int64) { peak = p }
 		streams[i], _, _ = dumpSQL(t, src, fmt.Sprintf("limit%d.sql", conns), Config{Connections: conns}, opt)
 	}
@@ -287,9 +290,6 @@ func TestScratchBytes(t *testing.T) {
 // spill limit: they must stop waiting, and File must fail with the
 // cancellation and leave no file.
 func TestSpillLimitCancel(t *testing.T) {
-	oldSplit, oldSpill := splitBytes, maxSpill
-	splitBytes, maxSpill = 1, 1
-	t.Cleanup(func() { splitBytes, maxSpill = oldSplit, oldSpill })
 	db := failureDB(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -300,6 +300,7 @@ func TestSpillLimitCancel(t *testing.T) {
 			<-ctx.Done()
 		}
 	})
+	opt = sized(opt, 1, 1)
 	dir := t.TempDir()
 	start := time.Now()
 	_, err := File(ctx, db.DB, dir+"/d.sql.gz", Config{Database: db.Name, Connections: 4}, opt)
@@ -312,4 +313,22 @@ func TestSpillLimitCancel(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("files left after a cancelled dump: %v", entries)
 	}
+}
+
+// TestHookSizes: a dump cuts ranges of splitBytes and lets maxSpill wait
+// unless its own hooks lower them; a zero size, or no hooks, is the
+// default.
+func TestHookSizes(t *testing.T) {
+	assert.Equal(t, int64(48<<20), splitBytes, "the default range size")
+	assert.Equal(t, int64(512<<20), maxSpill, "the default spill limit")
+	for _, h := range []*hooks{nil, {}, {spillPeak: func(int64) {}}} {
+		assert.Equal(t, splitBytes, h.split(), "hooks %+v: the range size", h)
+		assert.Equal(t, maxSpill, h.spillLimit(), "hooks %+v: the spill limit", h)
+	}
+	opt := sized(Options{}, 1, 2)
+	assert.Equal(t, int64(1), opt.hooks.split(), "a lowered range size")
+	assert.Equal(t, int64(2), opt.hooks.spillLimit(), "a lowered spill limit")
+	other := sized(opt, 0, 0)
+	assert.Equal(t, splitBytes, other.hooks.split(), "sized copies the hooks: one dump's sizes leave another's alone")
+	assert.Equal(t, int64(1), opt.hooks.split(), "the first dump's range size is kept")
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/qualityunit/lamigrate/dump"
 	"github.com/qualityunit/lamigrate/internal/atomicfile"
 	"github.com/qualityunit/lamigrate/internal/bytesize"
-	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/jsonfile"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/isolate"
@@ -367,18 +366,12 @@ func DrainStep() Step {
 }
 
 // dumpOptions are the runtime options of the run's dump into the archive
-// named name: progress, tool version, and the passphrase when the archive
-// is encrypted (Config.Encrypt, or a name ending in .age: codec.Encrypted).
+// named name: progress, tool version, and the passphrase function,
+// asked here when the archive is encrypted (dump decides: Config.Encrypt,
+// or a name ending in .age), so a missing passphrase fails before the
+// dump-to-transfer step creates its upload.
 func (s *Session) dumpOptions(cfg dump.Config, name string) (dump.Options, error) {
-	opt := dump.Options{Progress: dumpProgress{s}, ToolVersion: s.opt.ToolVersion}
-	if cfg.Encrypt || codec.Encrypted(name) {
-		pw, err := s.passphrase()()
-		if err != nil {
-			return opt, err
-		}
-		opt.Passphrase = pw
-	}
-	return opt, nil
+	return cfg.AskPassphrase(name, dump.Options{Progress: dumpProgress{s}, ToolVersion: s.opt.ToolVersion, Passphrase: s.passphrase()})
 }
 
 func (s *Session) dumpConfig(db string) dump.Config {

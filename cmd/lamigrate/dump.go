@@ -13,7 +13,6 @@ import (
 	"github.com/qualityunit/lamigrate/dump"
 	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/chunk"
-	"github.com/qualityunit/lamigrate/internal/codec"
 	"github.com/qualityunit/lamigrate/internal/manifest"
 	"github.com/qualityunit/lamigrate/transfer"
 )
@@ -154,16 +153,17 @@ func (c *dumpCmd) Run(e *env) error {
 	if err := cfg.Validate(); err != nil {
 		return withStatus(exitUsage, err)
 	}
-	opt := dump.Options{ToolVersion: version}
-	if cfg.Encrypt || codec.Encrypted(c.Output) {
-		pw, err := e.secret("LAMIGRATE_PASSPHRASE", "Archive passphrase")()
-		if err != nil {
-			return err
-		}
-		if pw == "" {
-			return usageErr("empty passphrase: set LAMIGRATE_PASSPHRASE or type one")
-		}
-		opt.Passphrase = pw
+	// An encrypted archive's passphrase is asked now (dump decides whether
+	// the archive is encrypted), before the SSH login of an sftp:// output
+	// and before the dump reads anything, so the dump's time and progress
+	// do not count the typing.
+	opt, err := cfg.AskPassphrase(c.Output, dump.Options{ToolVersion: version,
+		Passphrase: e.secret("LAMIGRATE_PASSPHRASE", "Archive passphrase")})
+	if errors.Is(err, dump.ErrNeedPassphrase) {
+		return usageErr("empty passphrase: set LAMIGRATE_PASSPHRASE or type one")
+	}
+	if err != nil {
+		return err
 	}
 	// The dump runs under dump.MemoryLimit unless GOMEMLIMIT is set (see
 	// dump's doc, "Memory").

@@ -206,3 +206,35 @@ func TestDumpToSFTPUsage(t *testing.T) {
 		assert.Contains(t, stderr, tt.want)
 	}
 }
+
+// TestDumpToSFTPPassphrase: an encrypted archive streamed to a server is
+// asked its passphrase before the SSH login, as before the database is
+// read: without one the dump fails on that alone, with the variable to set
+// (the server named here does not even listen); with one the server gets
+// an archive that verify opens with it.
+func TestDumpToSFTPPassphrase(t *testing.T) {
+	db := dumpFixture(t)
+	dsn := db.Config().FormatDSN()
+	home := t.TempDir()
+	nowhere := "sftp://me@127.0.0.1:" + strconv.Itoa(sftptest.FreePort(t)) + "/in/x.sql.zst.age"
+	code, _, stderr := runCLI(t, map[string]string{"HOME": home}, "dump", "--dsn", dsn, "-o", nowhere)
+	assert.Equal(t, exitUsage, code, "dump of an encrypted archive without a passphrase: %s", stderr)
+	assert.Equal(t, "lamigrate dump: archive passphrase needed: set LAMIGRATE_PASSPHRASE (no terminal to ask on)", strings.TrimSpace(stderr),
+		"one line naming the variable, before any SSH login")
+
+	s := newStreamServer(t, false, sftptest.Options{})
+	remote := t.TempDir()
+	env := map[string]string{"LAMIGRATE_PASSPHRASE": "pw"}
+	for k, v := range s.env {
+		env[k] = v
+	}
+	args := append([]string{"--json", "dump", "--dsn", dsn, "-o", s.url(remote, "x.sql.zst.age")}, s.flags...)
+	code, stdout, stderr := runCLI(t, env, args...)
+	require.Equal(t, 0, code, "lamigrate %s\n%s", strings.Join(args, " "), stderr)
+	var res dumpOutput
+	require.NoError(t, json.Unmarshal([]byte(stdout), &res), stdout)
+	assert.True(t, res.Encrypted, "the output says the archive is encrypted")
+	assert.ElementsMatch(t, []string{"x.sql.zst.age", "x.sql.zst.age.manifest.json"}, dirNames(t, remote))
+	code, stdout, stderr = runCLI(t, env, "verify", filepath.Join(remote, "x.sql.zst.age"))
+	assert.Equal(t, 0, code, "verify of the streamed encrypted archive with its passphrase: %s%s", stdout, stderr)
+}

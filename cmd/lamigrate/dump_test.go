@@ -40,6 +40,7 @@ func TestDumpCLI(t *testing.T) {
 		tester     []string // a stock tool that must accept the file
 		wantTables []string
 		wantWarn   string
+		encrypted  bool
 	}{
 		{name: "gzip default ignores", file: "d.sql.gz", tester: []string{"gzip", "-t"},
 			wantTables: []string{"extra", "qu_la_users"}},
@@ -48,7 +49,9 @@ func TestDumpCLI(t *testing.T) {
 		{name: "lz4 no default ignores", file: "d.sql.lz4", args: []string{"--no-default-ignores", "--level", "3"}, tester: []string{"lz4", "-t"},
 			wantTables: []string{"extra", "qu_g_logs", "qu_la_users"}},
 		{name: "encrypted", file: "d.sql.gz.age", env: map[string]string{"LAMIGRATE_PASSPHRASE": "pw"},
-			wantTables: []string{"extra", "qu_la_users"}},
+			wantTables: []string{"extra", "qu_la_users"}, encrypted: true},
+		{name: "encrypted by flag", file: "d.sql.zst", args: []string{"--encrypt"}, env: map[string]string{"LAMIGRATE_PASSPHRASE": "pw"},
+			wantTables: []string{"extra", "qu_la_users"}, encrypted: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,6 +81,12 @@ func TestDumpCLI(t *testing.T) {
 			}
 			if m.File.SHA256 != res.SHA256 || m.Database != db.Name {
 				t.Errorf("manifest file = %+v, database %s; want sha256 %s, %s", m.File, m.Database, res.SHA256, db.Name)
+			}
+			assert.Equal(t, tt.encrypted, res.Encrypted, "the output says whether the archive is encrypted")
+			assert.Equal(t, tt.encrypted, m.Options.Encrypted, "the manifest says whether the archive is encrypted")
+			if tt.encrypted {
+				code, out, errOut := runCLI(t, tt.env, "verify", path)
+				assert.Equal(t, 0, code, "verify of the encrypted archive with its passphrase: %s%s", out, errOut)
 			}
 			if tt.tester != nil {
 				tool := mysqltest.Tool(t, tt.tester[0])
