@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
 )
 
@@ -15,22 +17,20 @@ import (
 func TestBigRowsRoundTrip(t *testing.T) {
 	admin, err := sql.Open("mysql", mysqltest.Server(t).FormatDSN())
 	if err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "sql.Open")
 	}
 	defer admin.Close()
 	// New connections (made below) take the raised global value.
-	if _, err := admin.Exec("SET GLOBAL max_allowed_packet = GREATEST(@@GLOBAL.max_allowed_packet, 256*1024*1024)"); err != nil {
-		t.Fatal(err)
-	}
+	_, err = admin.Exec("SET GLOBAL max_allowed_packet = GREATEST(@@GLOBAL.max_allowed_packet, 256*1024*1024)")
+	require.NoError(t, err, "admin.Exec")
 	src := mysqltest.New(t)
 	src.MustExec(t, "CREATE TABLE big (id INT PRIMARY KEY, b LONGBLOB, t LONGTEXT)")
 	bin := make([]byte, 20<<20)
 	rand.Read(bin)
 	text := strings.Repeat("it's \\ \n a 😀 line\r\n", 1<<20) // ~23 MB
 	for i, row := range [][2]any{{bin, "small"}, {[]byte{0, 0x27, 0x5c}, text}, {bin[:17<<20], text[:17<<20]}} {
-		if _, err := src.Exec("INSERT INTO big VALUES (?, ?, ?)", i, row[0], row[1]); err != nil {
-			t.Fatal(err)
-		}
+		_, err := src.Exec("INSERT INTO big VALUES (?, ?, ?)", i, row[0], row[1])
+		require.NoError(t, err, "src.Exec")
 	}
 	for _, hexBlob := range []bool{false, true} {
 		path, m, _ := dumpFile(t, src, "big.sql.zst", Config{HexBlob: hexBlob}, Options{})
@@ -38,9 +38,8 @@ func TestBigRowsRoundTrip(t *testing.T) {
 		loadWithClient(t, "zstd -dc", path, dst)
 		compareTables(t, m, src, dst)
 		var got []byte
-		if err := dst.QueryRow("SELECT b FROM big WHERE id = 0").Scan(&got); err != nil {
-			t.Fatal(err)
-		}
+		err := dst.QueryRow("SELECT b FROM big WHERE id = 0").Scan(&got)
+		require.NoError(t, err, "dst.QueryRow")
 		if !bytes.Equal(got, bin) {
 			t.Errorf("HexBlob=%v: 20 MB blob differs after the round trip (%d bytes)", hexBlob, len(got))
 		}

@@ -118,7 +118,7 @@ func testSnapshot(t *testing.T, conns int) {
 	if err := dst.QueryRow(`SELECT (SELECT SUM(bal) FROM acct_a) + (SELECT SUM(bal) FROM acct_b),
 		(SELECT SUM(bal) FROM acct_a), (SELECT COUNT(*) FROM log_c), (SELECT COALESCE(SUM(amount), 0) FROM log_c)`).
 		Scan(&got, &sumA, &logged, &loggedSum); err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "Scan")
 	}
 	if got != total {
 		t.Errorf("total in the loaded dump = %d; want %d (the dump mixes states)", got, total)
@@ -127,9 +127,8 @@ func testSnapshot(t *testing.T, conns int) {
 		t.Errorf("acct_a in the loaded dump = %d; want %d (the %d transfers its log holds)", sumA, want, logged)
 	}
 	var live int64
-	if err := src.QueryRow("SELECT COUNT(*) FROM log_c").Scan(&live); err != nil {
-		t.Fatal(err)
-	}
+	err := src.QueryRow("SELECT COUNT(*) FROM log_c").Scan(&live)
+	require.NoError(t, err, "src.QueryRow")
 	if live < logged+200 {
 		t.Errorf("live log has %d transfers, the dump %d; want at least 200 made during the dump", live, logged)
 	}
@@ -277,7 +276,7 @@ func TestConnectionsWithoutLockPrivilege(t *testing.T) {
 	cfg.User, cfg.Passwd = user, "pw"
 	db, err := sql.Open("mysql", cfg.FormatDSN())
 	if err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "sql.Open")
 	}
 	defer db.Close()
 	var warns []string

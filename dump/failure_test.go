@@ -54,9 +54,8 @@ func failureDB(t *testing.T) *mysqltest.DB {
 	for i := range 8 {
 		b := make([]byte, 256<<10)
 		rand.Read(b)
-		if _, err := db.Exec("INSERT INTO t1 VALUES (?, ?)", i, b); err != nil {
-			t.Fatal(err)
-		}
+		_, err := db.Exec("INSERT INTO t1 VALUES (?, ?)", i, b)
+		require.NoError(t, err, "db.Exec")
 	}
 	return db
 }
@@ -241,7 +240,7 @@ func TestStreamWriterFails(t *testing.T) {
 	db := failureDB(t)
 	conn, err := db.Conn(context.Background())
 	if err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "db.Conn")
 	}
 	defer conn.Close()
 	var n atomic.Int64
@@ -267,11 +266,11 @@ func TestFileReplacesOldManifestAndEncrypts(t *testing.T) {
 	}
 	res, err := File(context.Background(), db.DB, path, Config{Database: db.Name}, Options{Passphrase: func() (string, error) { return "secret", nil }, ToolVersion: "test"})
 	if err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "File")
 	}
 	m, err := manifest.Read(manifest.PathFor(path))
 	if err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "manifest.Read")
 	}
 	if !m.Options.Encrypted || m.Options.Compression != "gzip" || m.ToolVersion != "test" || m.File.Name != "d.sql.gz.age" {
 		t.Errorf("manifest options = %+v, file %+v; want encrypted gzip d.sql.gz.age", m.Options, m.File)

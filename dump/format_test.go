@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"database/sql"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestAppendValue(t *testing.T) {
@@ -70,12 +72,12 @@ func TestRowMatchesBatch(t *testing.T) {
 				n, err := wi.batch(b)
 				wn += n
 				if err != nil {
-					t.Fatal(err)
+					require.NoError(t, err, "wi.batch")
 				}
 				n, err = gi.row(r, kinds, hexBlob, &chunk)
 				gn += n
 				if err != nil {
-					t.Fatal(err)
+					require.NoError(t, err, "gi.row")
 				}
 			}
 			n, _ := wi.finish()

@@ -102,9 +102,8 @@ func TestSplitTables(t *testing.T) {
 		compareTables(t, m, src, dst)
 		for _, tb := range m.Tables {
 			var want int64
-			if err := src.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM `"+tb.Name+"`").Scan(&want); err != nil {
-				t.Fatal(err)
-			}
+			err := src.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM `"+tb.Name+"`").Scan(&want)
+			require.NoError(t, err, "src.QueryRowContext")
 			if tb.Rows != want {
 				t.Errorf("%d connections: manifest says %d rows in %s; the source has %d", conns, tb.Rows, tb.Name, want)
 			}
@@ -168,7 +167,7 @@ func TestSplitSnapshotWithConcurrentWriters(t *testing.T) {
 	var got, sumA, loggedSum int64
 	if err := dst.QueryRow(`SELECT (SELECT SUM(bal) FROM acct_a) + (SELECT SUM(bal) FROM acct_b),
 		(SELECT SUM(bal) FROM acct_a), (SELECT COALESCE(SUM(amount), 0) FROM log_c)`).Scan(&got, &sumA, &loggedSum); err != nil {
-		t.Fatal(err)
+		require.NoError(t, err, "SUM")
 	}
 	if got != 2*rows*start {
 		t.Errorf("total in the loaded dump = %d; want %d (the ranges mix states)", got, 2*rows*start)

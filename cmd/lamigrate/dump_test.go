@@ -77,7 +77,7 @@ func TestDumpCLI(t *testing.T) {
 			}
 			m, err := manifest.Read(manifest.PathFor(path))
 			if err != nil {
-				t.Fatal(err)
+				require.NoError(t, err, "manifest.Read")
 			}
 			if m.File.SHA256 != res.SHA256 || m.Database != db.Name {
 				t.Errorf("manifest file = %+v, database %s; want sha256 %s, %s", m.File, m.Database, res.SHA256, db.Name)
