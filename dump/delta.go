@@ -267,8 +267,8 @@ func (d *dumper) runDelta(ctx context.Context, w io.Writer) (*Result, error) {
 		out.rows.w.Abort()
 		return nil, fmt.Errorf("dump: changes file: %w", err)
 	}
-	p := newPipe(ctx, w, &d.cfg, d)
-	perr := d.produceDelta(p.ctx, p, b, workers, out, tables, views, triggers, events, routines)
+	p, pctx := newPipe(ctx, w, &d.cfg, d)
+	perr := d.produceDelta(pctx, p, b, workers, out, tables, views, triggers, events, routines)
 	if perr != nil {
 		p.cancel()
 	}
@@ -565,12 +565,12 @@ func (w *deltaWorker) diffRows(ctx context.Context, st *stmtWriter, bu *bundle, 
 	if err != nil {
 		return err
 	}
-	df := &differ{d: w.d, conn: w.conn, ctx: ctx, st: st, bu: bu, key: key, keyPos: keyPos, types: types, kinds: kinds, q: q,
+	df := &differ{d: w.d, conn: w.conn, st: st, bu: bu, key: key, keyPos: keyPos, types: types, kinds: kinds, q: q,
 		ordered: orderedKey(types), dt: &dt, name: name,
 		pendBase: map[string]pendBase{}, pendCur: map[string]*pendCur{}, blocks: map[int64]bool{}}
 	st.prefix = append([]byte("REPLACE INTO "+q), cl...)
 	st.head = comment(nil, "Changed rows of table "+q)
-	if err := df.run(sel, w.br, len(rowhash.Stored(cols)), dig, n); err != nil {
+	if err := df.run(ctx, sel, w.br, len(rowhash.Stored(cols)), dig, n); err != nil {
 		return err
 	}
 	if baseAutoInc != autoInc && autoInc > 0 {

@@ -93,7 +93,6 @@ func formatTuple(dst []byte, vals []sql.RawBytes, kinds []kind, hexBlob bool) []
 type differ struct {
 	d       *dumper
 	conn    *sql.Conn
-	ctx     context.Context
 	st      *stmtWriter
 	bu      *bundle
 	key     *chunk.Key
@@ -140,22 +139,22 @@ func (f *differ) block(idx int64) {
 	}
 }
 
-func (f *differ) replace(tuple []byte) error {
+func (f *differ) replace(ctx context.Context, tuple []byte) error {
 	f.dt.Replaced++
-	return f.st.tuple(f.ctx, tuple)
+	return f.st.tuple(ctx, tuple)
 }
 
-func (f *differ) del(key []byte) error {
+func (f *differ) del(ctx context.Context, key []byte) error {
 	f.dt.Deleted++
 	f.dels = append(f.dels, append([]byte(nil), key...))
 	f.delSize += len(key)*2 + 8
 	if f.delSize >= f.st.max/2 || len(f.dels) >= 10000 {
-		return f.flushDeletes()
+		return f.flushDeletes(ctx)
 	}
 	return nil
 }
 
-func (f *differ) flushDeletes() error {
+func (f *differ) flushDeletes(ctx context.Context) error {
 	if len(f.dels) == 0 {
 		return nil
 	}
@@ -168,7 +167,7 @@ func (f *differ) flushDeletes() error {
 	}
 	s = append(s, ";\n"...)
 	f.dels, f.delSize = f.dels[:0], 0
-	return f.st.raw(f.ctx, s)
+	return f.st.raw(ctx, s)
 }
 
 // run reads the table and the base side by side. With an ordered key the
@@ -181,7 +180,7 @@ func (f *differ) flushDeletes() error {
 // tuple; past maxPending bytes the oldest is written at once (a REPLACE of
 // an unchanged row changes nothing), and its change is decided when its
 // partner comes or the table ends.
-func (f *differ) run(sel string, br *baseRows, ncols int, dig *rowhash.Digest, n *int64) error {
+func (f *differ) run(ctx context.Context, sel string, br *baseRows, ncols int, dig *rowhash.Digest, n *int64) error {
 	var (
 		brow    chunk.Row
 		bok           = true
@@ -201,7 +200,7 @@ func (f *differ) run(sel string, br *baseRows, ncols int, dig *rowhash.Digest, n
 		return err
 	}
 	f.dt.Blocks = 0
-	err = scanRows(f.ctx, f.conn, sel, ncols, func(vals []sql.RawBytes) error {
+	err = scanRows(ctx, f.conn, sel, ncols, func(vals []sql.RawBytes) error {
 		f.d.tick(vals)
 		g := dig.AddRawRow(vals)
 		*n++
@@ -211,7 +210,7 @@ func (f *differ) run(sel string, br *baseRows, ncols int, dig *rowhash.Digest, n
 			for bok && cmpInt(brow.Key, kb) < 0 {
 				f.block(bidx)
 				f.change(chunk.Change{Key: brow.Key, InBase: true, Base: brow.Digest})
-				if err := f.del(brow.Key); err != nil {
+				if err := f.del(ctx, brow.Key); err != nil {
 					return err
 				}
 				if err := nextRow(); err != nil {
@@ -222,7 +221,7 @@ func (f *differ) run(sel string, br *baseRows, ncols int, dig *rowhash.Digest, n
 				if brow.Digest != g {
 					f.block(bidx)
 					f.change(chunk.Change{Key: kb, InBase: true, Base: brow.Digest, InNew: true, New: g})
-					if err := f.replace(formatTuple(nil, vals, f.kinds, f.d.cfg.HexBlob)); err != nil {
+					if err := f.replace(ctx, formatTuple(nil, vals, f.kinds, f.d.cfg.HexBlob)); err != nil {
 						return err
 					}
 				}
@@ -230,24 +229,24 @@ func (f *differ) run(sel string, br *baseRows, ncols int, dig *rowhash.Digest, n
 			}
 			f.block(bidx)
 			f.change(chunk.Change{Key: kb, InNew: true, New: g})
-			return f.replace(formatTuple(nil, vals, f.kinds, f.d.cfg.HexBlob))
+			return f.replace(ctx, formatTuple(nil, vals, f.kinds, f.d.cfg.HexBlob))
 		}
 		// Unordered: lockstep.
 		if bok && bytes.Equal(brow.Key, kb) {
 			if brow.Digest != g {
 				f.block(bidx)
 				f.change(chunk.Change{Key: kb, InBase: true, Base: brow.Digest, InNew: true, New: g})
-				if err := f.replace(formatTuple(nil, vals, f.kinds, f.d.cfg.HexBlob)); err != nil {
+				if err := f.replace(ctx, formatTuple(nil, vals, f.kinds, f.d.cfg.HexBlob)); err != nil {
 					return err
 				}
 			}
 			return nextRow()
 		}
-		if err := f.curRow(kb, g, vals); err != nil {
+		if err := f.curRow(ctx, kb, g, vals); err != nil {
 			return err
 		}
 		if bok {
-			if err := f.baseRow(brow, bidx); err != nil {
+			if err := f.baseRow(ctx, brow, bidx); err != nil {
 				return err
 			}
 			return nextRow()
@@ -262,10 +261,10 @@ func (f *differ) run(sel string, br *baseRows, ncols int, dig *rowhash.Digest, n
 		if f.ordered {
 			f.block(bidx)
 			f.change(chunk.Change{Key: brow.Key, InBase: true, Base: brow.Digest})
-			if err := f.del(brow.Key); err != nil {
+			if err := f.del(ctx, brow.Key); err != nil {
 				return err
 			}
-		} else if err := f.baseRow(brow, bidx); err != nil {
+		} else if err := f.baseRow(ctx, brow, bidx); err != nil {
 			return err
 		}
 		if err := nextRow(); err != nil {
@@ -279,7 +278,7 @@ func (f *differ) run(sel string, br *baseRows, ncols int, dig *rowhash.Digest, n
 		}
 		f.block(pb.idx)
 		f.change(chunk.Change{Key: []byte(k), InBase: true, Base: pb.digest})
-		if err := f.del([]byte(k)); err != nil {
+		if err := f.del(ctx, []byte(k)); err != nil {
 			return err
 		}
 	}
@@ -290,15 +289,15 @@ func (f *differ) run(sel string, br *baseRows, ncols int, dig *rowhash.Digest, n
 		}
 		f.change(chunk.Change{Key: []byte(k), InNew: true, New: pc.digest})
 		if !pc.written {
-			if err := f.replace(pc.tuple); err != nil {
+			if err := f.replace(ctx, pc.tuple); err != nil {
 				return err
 			}
 		}
 	}
-	if err := f.st.flush(f.ctx); err != nil {
+	if err := f.st.flush(ctx); err != nil {
 		return err
 	}
-	if err := f.flushDeletes(); err != nil {
+	if err := f.flushDeletes(ctx); err != nil {
 		return err
 	}
 	f.dt.Blocks = (bidx + chunk.BlockRows) / chunk.BlockRows
@@ -306,13 +305,13 @@ func (f *differ) run(sel string, br *baseRows, ncols int, dig *rowhash.Digest, n
 }
 
 // curRow handles a source row whose key is not the base's current one.
-func (f *differ) curRow(key []byte, g uint64, vals []sql.RawBytes) error {
+func (f *differ) curRow(ctx context.Context, key []byte, g uint64, vals []sql.RawBytes) error {
 	if pb, ok := f.pendBase[string(key)]; ok {
 		delete(f.pendBase, string(key))
 		if pb.digest != g {
 			f.block(pb.idx)
 			f.change(chunk.Change{Key: key, InBase: true, Base: pb.digest, InNew: true, New: g})
-			return f.replace(formatTuple(nil, vals, f.kinds, f.d.cfg.HexBlob))
+			return f.replace(ctx, formatTuple(nil, vals, f.kinds, f.d.cfg.HexBlob))
 		}
 		return nil
 	}
@@ -326,7 +325,7 @@ func (f *differ) curRow(key []byte, g uint64, vals []sql.RawBytes) error {
 		if pc == nil || pc.written {
 			continue
 		}
-		if err := f.st.tuple(f.ctx, pc.tuple); err != nil {
+		if err := f.st.tuple(ctx, pc.tuple); err != nil {
 			return err
 		}
 		f.pendSize -= len(pc.tuple)
@@ -336,7 +335,7 @@ func (f *differ) curRow(key []byte, g uint64, vals []sql.RawBytes) error {
 }
 
 // baseRow handles a base row whose key is not the source's current one.
-func (f *differ) baseRow(r chunk.Row, idx int64) error {
+func (f *differ) baseRow(ctx context.Context, r chunk.Row, idx int64) error {
 	k := string(r.Key)
 	if pc, ok := f.pendCur[k]; ok {
 		delete(f.pendCur, k)
@@ -345,7 +344,7 @@ func (f *differ) baseRow(r chunk.Row, idx int64) error {
 			f.block(idx)
 			f.change(chunk.Change{Key: r.Key, InBase: true, Base: r.Digest, InNew: true, New: pc.digest})
 			if !pc.written {
-				return f.replace(pc.tuple)
+				return f.replace(ctx, pc.tuple)
 			}
 			f.dt.Replaced++
 		}

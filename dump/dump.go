@@ -298,7 +298,7 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 		defer d.closeHelpers(ctx)
 	}
 
-	p := newPipe(ctx, w, &d.cfg, d)
+	p, pctx := newPipe(ctx, w, &d.cfg, d)
 	if d.rowsOut != nil {
 		if p.rw, err = newRowWriter(d.rowsOut); err != nil {
 			p.cancel()
@@ -308,12 +308,12 @@ func (d *dumper) run(ctx context.Context, w io.Writer) (*Result, error) {
 	}
 	var s *sched
 	if len(d.helpers) > 0 {
-		s = newSched(p.ctx, units, d.hooks.spillLimit())
+		s = newSched(pctx, units, d.hooks.spillLimit())
 		for _, c := range d.helpers {
-			p.g.Go(func() error { return d.helper(p.ctx, c, s, triggers) })
+			p.g.Go(func() error { return d.helper(pctx, c, s, triggers) })
 		}
 	}
-	perr := d.produce(p.ctx, p, s, units, views, triggers)
+	perr := d.produce(pctx, p, s, units, views, triggers)
 	if perr != nil {
 		p.cancel()
 	}

@@ -248,11 +248,12 @@ func (s *spill) close() {
 
 // sched hands units to connections in output order: each takes the first
 // unit nobody has taken (the extra ones only transactional units), so the
-// writer can copy spills while later units are still being read.
+// writer can copy spills while later units are still being read. It keeps
+// no context: newSched's ctx wakes the waiters (context.AfterFunc, as the
+// context package's ExampleAfterFunc_cond does) and extra is given it.
 type sched struct {
 	mu      sync.Mutex
 	cond    *sync.Cond // signalled when pending falls or ctx ends
-	ctx     context.Context
 	units   []*unit
 	owner   []int8 // 0 free, 1 main, 2 extra
 	spills  []*spill
@@ -263,7 +264,7 @@ type sched struct {
 }
 
 func newSched(ctx context.Context, units []*unit, limit int64) *sched {
-	s := &sched{ctx: ctx, units: units, owner: make([]int8, len(units)), spills: make([]*spill, len(units)), limit: limit}
+	s := &sched{units: units, owner: make([]int8, len(units)), spills: make([]*spill, len(units)), limit: limit}
 	s.cond = sync.NewCond(&s.mu)
 	s.stop = context.AfterFunc(ctx, func() {
 		s.mu.Lock()
@@ -296,14 +297,15 @@ func (s *sched) main(i int) *spill {
 }
 
 // extra claims the first free transactional unit, once less than s.limit
-// is spilled; -1 when there is none left or the dump is cancelled.
-func (s *sched) extra() (int, *spill) {
+// is spilled; -1 when there is none left or the dump is cancelled (ctx is
+// newSched's).
+func (s *sched) extra(ctx context.Context) (int, *spill) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for s.pending >= s.limit && s.ctx.Err() == nil {
+	for s.pending >= s.limit && ctx.Err() == nil {
 		s.cond.Wait()
 	}
-	if s.ctx.Err() != nil {
+	if ctx.Err() != nil {
 		return -1, nil
 	}
 	for j, u := range s.units {
@@ -329,7 +331,7 @@ func (s *sched) closeAll() {
 // helper reads units over an extra connection into spill files.
 func (d *dumper) helper(ctx context.Context, conn *sql.Conn, s *sched, triggers map[string][]string) error {
 	for {
-		j, sp := s.extra()
+		j, sp := s.extra(ctx)
 		if sp == nil {
 			return nil
 		}

@@ -199,8 +199,10 @@ type item struct {
 	spill *spill // a table an extra connection read
 }
 
+// pipe keeps no context: newPipe returns the one its goroutines run under
+// (cancelled on any failure), as errgroup.WithContext does, and producers
+// pass it to each call.
 type pipe struct {
-	ctx    context.Context // cancelled on any failure
 	cancel context.CancelFunc
 	g      *errgroup.Group
 	order  chan item
@@ -215,23 +217,23 @@ type pipe struct {
 	rw     *rowWriter // the row digests file; nil: none
 }
 
-func newPipe(ctx context.Context, w io.Writer, cfg *Config, d *dumper) *pipe {
+func newPipe(ctx context.Context, w io.Writer, cfg *Config, d *dumper) (*pipe, context.Context) {
 	cctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(cctx)
 	threads := cfg.Threads
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	p := &pipe{ctx: gctx, cancel: cancel, g: g, cfg: cfg, d: d,
+	p := &pipe{cancel: cancel, g: g, cfg: cfg, d: d,
 		order: make(chan item, 64), work: make(chan *batch, threads),
 		sem: semaphore.NewWeighted(inflightBytes)}
 	p.hw = newHashWriter(w, manifest.NewStreamHash())
 	p.bw = bufio.NewWriterSize(p.hw, 256<<10)
 	for range threads {
-		g.Go(p.worker)
+		g.Go(func() error { return p.worker(gctx) })
 	}
-	g.Go(p.writer)
-	return p
+	g.Go(func() error { return p.writer(gctx) })
+	return p, gctx
 }
 
 // finish waits for the queued output to be written and flushed.
@@ -321,7 +323,7 @@ func (p *pipe) row(ctx context.Context, j *tableJob, vals []sql.RawBytes, size i
 	}
 }
 
-func (p *pipe) worker() error {
+func (p *pipe) worker(ctx context.Context) error {
 	var row [][]byte
 	for {
 		select {
@@ -331,7 +333,7 @@ func (p *pipe) worker() error {
 			}
 			row = b.format(p.cfg.HexBlob, row)
 			close(b.done)
-		case <-p.ctx.Done():
+		case <-ctx.Done():
 			return nil
 		}
 	}
@@ -339,7 +341,7 @@ func (p *pipe) worker() error {
 
 // writer writes the items in order, cutting rows into INSERT statements of
 // at most NetBufferLength bytes (a longer row is a statement of its own).
-func (p *pipe) writer() error {
+func (p *pipe) writer(ctx context.Context) error {
 	netBuf := p.cfg.netBuffer()
 	var (
 		cur        *tableJob
@@ -369,8 +371,8 @@ func (p *pipe) writer() error {
 			if !ok {
 				return nil
 			}
-		case <-p.ctx.Done():
-			return p.ctx.Err()
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 		var err error
 		switch {
@@ -386,8 +388,8 @@ func (p *pipe) writer() error {
 			b := it.b
 			select {
 			case <-b.done:
-			case <-p.ctx.Done():
-				return p.ctx.Err()
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 			var n int64
 			n, err = ins.batch(b)
@@ -402,7 +404,7 @@ func (p *pipe) writer() error {
 		case it.row != nil:
 			r := it.row
 			if !r.state.CompareAndSwap(0, 1) {
-				return p.ctx.Err()
+				return ctx.Err()
 			}
 			var n int64
 			n, err = ins.row(r.vals, cur.kinds, p.cfg.HexBlob, &p.chunk)
@@ -419,8 +421,8 @@ func (p *pipe) writer() error {
 			sp := it.spill
 			select {
 			case <-sp.done:
-			case <-p.ctx.Done():
-				return p.ctx.Err()
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 			if sp.err != nil {
 				return sp.err

@@ -77,10 +77,17 @@ func (e *FollowError) Unwrap() error { return e.Err }
 
 // Follower reads an archive while its writer still writes it: see
 // Follow. Read it once, from one goroutine; Close may come from any.
+//
+// It keeps no context.Context. Read, as io.Reader defines it, takes none,
+// and the way Go ends a Read that waits is from outside, on the reader:
+// closing an os.File, a net.Conn or an io.PipeReader ends a Read blocked
+// in it, and context.AfterFunc ties that to a context (the context
+// package's ExampleAfterFunc_connection does so for a net.Conn). So a
+// Follower's waits end when stop is closed: by Close, or by the AfterFunc
+// that Follow registers on its ctx, which Close unregisters.
 type Follower struct {
 	path, partial string
 	o             FollowOptions
-	ctx           context.Context
 
 	f        *os.File
 	fi       os.FileInfo // of the open file
@@ -89,9 +96,18 @@ type Follower struct {
 	complete bool      // the open file is FILE: read to its end
 	err      error     // sticky
 
+	// stop is closed, once, when the waits must end; why says why (the
+	// context's error, or errFollowClosed), written before stop closes.
+	stop   chan struct{}
+	why    error
+	unbind func() bool // ends the AfterFunc of Follow's ctx
+
 	mu     sync.Mutex
 	closed bool
 }
+
+// errFollowClosed: Read after (or during) Close.
+var errFollowClosed = errors.New("load: follow: reader closed")
 
 // Follow returns a reader of the archive path that its writer is still
 // writing as path+".partial" and will rename to path when it is complete
@@ -107,7 +123,10 @@ type Follower struct {
 // up: no growth for FollowOptions.Stall (ErrStalled), path.partial gone
 // without path being the same file (ErrVanished), or path.partial
 // replaced by another file or truncated below what was read (ErrReplaced).
-// Follow itself opens nothing: the first Read does. ctx ends the waits.
+// Follow itself opens nothing: the first Read does. When ctx ends, a
+// wait ends and Read returns ctx's error (and keeps returning it); bytes
+// already there are still read. Close ends the waits too, and releases
+// ctx: close the Follower when done with it.
 func Follow(ctx context.Context, path string, opts FollowOptions) (*Follower, error) {
 	if path == "" {
 		return nil, errors.New("load: follow: no archive named")
@@ -116,7 +135,19 @@ func Follow(ctx context.Context, path string, opts FollowOptions) (*Follower, er
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("load: follow: folder %s does not exist: create it, or name the archive the dump writes", dir)
 	}
-	return &Follower{path: path, partial: path + FollowPartialSuffix, o: opts.withDefaults(), ctx: ctx, last: time.Now()}, nil
+	f := &Follower{path: path, partial: path + FollowPartialSuffix, o: opts.withDefaults(), last: time.Now(), stop: make(chan struct{})}
+	f.unbind = context.AfterFunc(ctx, func() { f.halt(ctx.Err()) })
+	return f, nil
+}
+
+// halt ends the waits, the first time with why.
+func (f *Follower) halt(why error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.why == nil {
+		f.why = why
+		close(f.stop)
+	}
 }
 
 // Offset returns the bytes read so far.
@@ -125,8 +156,11 @@ func (f *Follower) Offset() int64 { return f.off }
 // Complete says whether the writer finished: the file read is path.
 func (f *Follower) Complete() bool { return f.complete }
 
-// Close closes the file being read.
+// Close closes the file being read and ends a wait of Read (which then
+// fails).
 func (f *Follower) Close() error {
+	f.unbind()
+	f.halt(errFollowClosed)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.closed = true
@@ -207,7 +241,7 @@ func (f *Follower) open() error {
 		if f.closed {
 			f.mu.Unlock()
 			file.Close()
-			return errors.New("load: follow: reader closed")
+			return errFollowClosed
 		}
 		f.f, f.fi, f.complete, f.last = file, st, c.complete, time.Now()
 		f.mu.Unlock()
@@ -240,7 +274,7 @@ func (f *Follower) look() error {
 }
 
 // wait sleeps one poll interval, or fails when the writer has been silent
-// for the stall time or ctx ended.
+// for the stall time, Follow's ctx ended or the Follower was closed.
 func (f *Follower) wait() error {
 	if time.Since(f.last) >= f.o.Stall {
 		f.err = &FollowError{Path: f.path, Offset: f.off, Stall: f.o.Stall, Err: ErrStalled}
@@ -249,8 +283,8 @@ func (f *Follower) wait() error {
 	t := time.NewTimer(f.o.Poll)
 	defer t.Stop()
 	select {
-	case <-f.ctx.Done():
-		f.err = f.ctx.Err()
+	case <-f.stop:
+		f.err = f.why
 		return f.err
 	case <-t.C:
 		return nil

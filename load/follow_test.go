@@ -81,3 +81,47 @@ func TestFollowComplete(t *testing.T) {
 	_, err = Follow(context.Background(), filepath.Join(t.TempDir(), "no", "d.sql"), FollowOptions{})
 	assert.ErrorContains(t, err, "does not exist")
 }
+
+// TestFollowEndsWaits: a Read waiting at the end of what is there returns
+// when Follow's context ends (with its error) or when the Follower is
+// closed, not after the stall time.
+func TestFollowEndsWaits(t *testing.T) {
+	for _, how := range []string{"cancel", "close"} {
+		t.Run(how, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "d.sql")
+			require.NoError(t, os.WriteFile(path+".partial", []byte("abc"), 0o600))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			fl, err := Follow(ctx, path, FollowOptions{Stall: time.Hour, Poll: time.Hour})
+			require.NoError(t, err)
+			defer fl.Close()
+			buf := make([]byte, 3)
+			_, err = io.ReadFull(fl, buf)
+			require.NoError(t, err, "reading what is there")
+			done := make(chan error, 1)
+			go func() {
+				_, err := fl.Read(buf)
+				done <- err
+			}()
+			if how == "cancel" {
+				cancel()
+			} else {
+				require.NoError(t, fl.Close(), "closing the follower")
+			}
+			var got error
+			select {
+			case got = <-done:
+			case <-time.After(time.Minute):
+				require.FailNow(t, "Read still waits after "+how)
+			}
+			if how == "cancel" {
+				require.ErrorIs(t, got, context.Canceled, "a cancelled context ends the wait with its error")
+			} else {
+				// Closed in the wait, or before it while reading the file.
+				require.True(t, errors.Is(got, errFollowClosed) || errors.Is(got, os.ErrClosed), "Close ends the wait, not %v", got)
+			}
+			_, again := fl.Read(buf)
+			assert.Equal(t, got, again, "the failure is sticky")
+		})
+	}
+}

@@ -285,7 +285,10 @@ func Load(ctx context.Context, target *mysql.Config, r io.Reader, c Config, opts
 	}
 	defer func() { plain.Close() }()
 	var src io.Reader = plain
-	sr := &streamReader{ctx: ctx, r: plain, h: manifest.NewStreamHash(), check: o.check}
+	sr := &streamReader{r: plain, h: manifest.NewStreamHash()}
+	if o.check != nil {
+		sr.check = func(s manifest.Stream) error { return o.check(ctx, s) }
+	}
 	if o.verify {
 		src = sr
 	}
@@ -387,12 +390,12 @@ const markerTail = 256
 // completion marker ending it against the bytes before it, then runs
 // check; a mismatch is returned instead of io.EOF, so the import fails
 // before it finishes. The last markerTail bytes are hashed only at the
-// end, when it is known where the marker starts.
+// end, when it is known where the marker starts. Read takes no context, so
+// check is bound to Load's when the reader is made.
 type streamReader struct {
-	ctx   context.Context
 	r     io.Reader
 	h     hash.Hash
-	check func(context.Context, manifest.Stream) error
+	check func(manifest.Stream) error
 
 	tail     []byte
 	n        int64 // bytes read
@@ -445,7 +448,7 @@ func (s *streamReader) end() error {
 	}
 	s.verified, s.xxh3 = true, got
 	if s.check != nil {
-		return s.check(s.ctx, manifest.Stream{Bytes: n, XXH3: got})
+		return s.check(manifest.Stream{Bytes: n, XXH3: got})
 	}
 	return nil
 }
