@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
+
+	"github.com/qualityunit/lamigrate/internal/sqlhead"
 )
 
 // kind is what the importer does with a statement.
@@ -55,142 +57,37 @@ type class struct {
 	replace bool
 }
 
-// lexer yields the leading tokens of a statement: words, identifiers
-// (unquoted) and single punctuation bytes. Executable comment markers
-// (/*!NNNNN, /*M!NNNNNN, */) read as blanks; plain comments must be
-// stripped beforehand.
-type lexer struct {
-	s []byte
-	i int
-	// start is where the last token began.
-	start int
-}
-
-func (l *lexer) next() (tok string, quoted bool) {
-	s := l.s
-	for l.i < len(s) {
-		c := s[l.i]
-		switch {
-		case isSpace(c):
-			l.i++
-			continue
-		case c == '/' && l.i+2 < len(s) && s[l.i+1] == '*' && (s[l.i+2] == '!' || (s[l.i+2] == 'M' && l.i+3 < len(s) && s[l.i+3] == '!')):
-			l.i += 3
-			if s[l.i-1] == 'M' {
-				l.i++
-			}
-			for l.i < len(s) && s[l.i] >= '0' && s[l.i] <= '9' {
-				l.i++
-			}
-			continue
-		case c == '*' && l.i+1 < len(s) && s[l.i+1] == '/':
-			l.i += 2
-			continue
-		}
-		break
-	}
-	l.start = l.i
-	if l.i >= len(s) {
-		return "", false
-	}
-	c := s[l.i]
-	if c == '`' || c == '"' {
-		var b strings.Builder
-		j := l.i + 1
-		for j < len(s) {
-			if s[j] == c {
-				if j+1 < len(s) && s[j+1] == c {
-					b.WriteByte(c)
-					j += 2
-					continue
-				}
-				j++
-				break
-			}
-			b.WriteByte(s[j])
-			j++
-		}
-		l.i = j
-		return b.String(), true
-	}
-	if isWord(c) {
-		j := l.i
-		for j < len(s) && isWord(s[j]) {
-			j++
-		}
-		tok = string(s[l.i:j])
-		l.i = j
-		return tok, false
-	}
-	l.i++
-	return string(c), false
-}
-
-func isWord(c byte) bool {
-	return c == '_' || c == '$' || c == '@' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
-}
-
-// name reads a possibly qualified name and returns its last part.
-func (l *lexer) name() string {
-	n, _ := l.next()
-	for {
-		save := l.i
-		t, q := l.next()
-		if t != "." || q {
-			l.i = save
-			return n
-		}
-		n, _ = l.next()
-	}
-}
-
-func (l *lexer) is(words ...string) bool {
-	save := l.i
-	for _, w := range words {
-		t, q := l.next()
-		if q || !strings.EqualFold(t, w) {
-			l.i = save
-			return false
-		}
-	}
-	return true
-}
-
-var createObjects = map[string]bool{"TABLE": true, "VIEW": true, "TRIGGER": true, "PROCEDURE": true,
-	"FUNCTION": true, "EVENT": true, "SEQUENCE": true, "DATABASE": true, "SCHEMA": true, "INDEX": true,
-	"PACKAGE": true, "USER": true, "ROLE": true, "SERVER": true}
-
 // classify looks at the first tokens of a comment-free statement.
 func classify(text []byte) class {
-	l := &lexer{s: text}
-	first, _ := l.next()
+	l := &sqlhead.Lexer{Text: text}
+	first, _ := l.Next()
 	switch strings.ToUpper(first) {
 	case "SET":
-		save := l.i
-		t, _ := l.next()
+		save := l.Pos
+		t, _ := l.Next()
 		u := strings.ToUpper(t)
 		switch {
 		case u == "GLOBAL" || strings.HasPrefix(u, "@@GLOBAL.") || u == "PASSWORD" || u == "ROLE" || u == "DEFAULT" || u == "STATEMENT":
 			return class{kind: kindGlobal}
-		case u == "AUTOCOMMIT" || u == "@@AUTOCOMMIT" || u == "@@SESSION.AUTOCOMMIT" || (u == "SESSION" && l.is("autocommit")):
-			if !bytes.Contains(text[l.i:], []byte(",")) {
+		case u == "AUTOCOMMIT" || u == "@@AUTOCOMMIT" || u == "@@SESSION.AUTOCOMMIT" || (u == "SESSION" && l.Is("autocommit")):
+			if !bytes.Contains(text[l.Pos:], []byte(",")) {
 				return class{kind: kindSkip}
 			}
 		}
-		l.i = save
+		l.Pos = save
 		return class{kind: kindSession}
 	case "LOCK":
-		if l.is("TABLES") || l.is("TABLE") {
+		if l.Is("TABLES") || l.Is("TABLE") {
 			return class{kind: kindSkip}
 		}
 	case "UNLOCK":
 		return class{kind: kindSkip}
 	case "BEGIN", "COMMIT", "ROLLBACK":
-		if t, _ := l.next(); t == "" || strings.EqualFold(t, "WORK") {
+		if t, _ := l.Next(); t == "" || strings.EqualFold(t, "WORK") {
 			return class{kind: kindSkip}
 		}
 	case "START":
-		if l.is("TRANSACTION") {
+		if l.Is("TRANSACTION") {
 			return class{kind: kindSkip}
 		}
 	case "USE":
@@ -199,8 +96,8 @@ func classify(text []byte) class {
 		insert := strings.EqualFold(first, "INSERT")
 		mods := false
 		for {
-			save := l.i
-			t, q := l.next()
+			save := l.Pos
+			t, q := l.Next()
 			if t == "" {
 				return class{kind: kindGlobal}
 			}
@@ -210,15 +107,15 @@ func classify(text []byte) class {
 				continue
 			}
 			if q || u != "INTO" {
-				l.i = save // INSERT t VALUES: INTO is optional
+				l.Pos = save // INSERT t VALUES: INTO is optional
 			}
-			return class{kind: kindData, table: l.name(), plain: insert && !mods, replace: !insert && !mods}
+			return class{kind: kindData, table: l.Name(), plain: insert && !mods, replace: !insert && !mods}
 		}
 	case "DELETE":
 		// DELETE [LOW_PRIORITY] [QUICK] [IGNORE] FROM t [WHERE …]; the
 		// multi-table forms (USING, several tables, an alias) run alone.
 		for {
-			t, q := l.next()
+			t, q := l.Next()
 			u := strings.ToUpper(t)
 			if !q && (u == "LOW_PRIORITY" || u == "QUICK" || u == "IGNORE") {
 				continue
@@ -228,32 +125,32 @@ func classify(text []byte) class {
 			}
 			break
 		}
-		table := l.name()
-		switch t, q := l.next(); {
+		table := l.Name()
+		switch t, q := l.Next(); {
 		case t == "":
 			return class{kind: kindData, table: table}
 		case !q && (strings.EqualFold(t, "WHERE") || strings.EqualFold(t, "ORDER") || strings.EqualFold(t, "LIMIT")):
 			return class{kind: kindData, table: table}
 		}
 	case "ALTER":
-		l.is("ONLINE")
-		l.is("IGNORE")
-		if l.is("TABLE") {
-			return class{kind: kindTable, table: l.name()}
+		l.Is("ONLINE")
+		l.Is("IGNORE")
+		if l.Is("TABLE") {
+			return class{kind: kindTable, table: l.Name()}
 		}
 	case "DROP":
-		if l.is("TABLE") {
-			l.is("IF", "EXISTS")
-			t := l.name()
-			if save := l.i; true {
-				if n, _ := l.next(); n == "," {
+		if l.Is("TABLE") {
+			l.Is("IF", "EXISTS")
+			t := l.Name()
+			if save := l.Pos; true {
+				if n, _ := l.Next(); n == "," {
 					return class{kind: kindGlobal}
 				}
-				l.i = save
+				l.Pos = save
 			}
 			return class{kind: kindTable, table: t}
 		}
-		if l.is("DATABASE") || l.is("SCHEMA") {
+		if l.Is("DATABASE") || l.Is("SCHEMA") {
 			return class{kind: kindForbidden}
 		}
 	case "CREATE":
@@ -261,11 +158,11 @@ func classify(text []byte) class {
 		// [TEMPORARY] [AGGREGATE] object [IF NOT EXISTS] name
 		obj := ""
 		for k := 0; k < 40; k++ {
-			t, q := l.next()
+			t, q := l.Next()
 			if t == "" {
 				break
 			}
-			if u := strings.ToUpper(t); !q && createObjects[u] {
+			if u := strings.ToUpper(t); !q && sqlhead.IsObject(u) {
 				obj = u
 				break
 			}
@@ -274,24 +171,24 @@ func classify(text []byte) class {
 		case "DATABASE", "SCHEMA":
 			return class{kind: kindForbidden}
 		case "TABLE":
-			l.is("IF", "NOT", "EXISTS")
-			return class{kind: kindCreate, table: l.name(), object: obj}
+			l.Is("IF", "NOT", "EXISTS")
+			return class{kind: kindCreate, table: l.Name(), object: obj}
 		case "TRIGGER":
-			l.is("IF", "NOT", "EXISTS")
-			name := l.name()
+			l.Is("IF", "NOT", "EXISTS")
+			name := l.Name()
 			for k := 0; k < 20; k++ {
-				t, q := l.next()
+				t, q := l.Next()
 				if t == "" {
 					break
 				}
 				if !q && strings.EqualFold(t, "ON") {
-					return class{kind: kindTable, table: l.name(), object: obj, name: name}
+					return class{kind: kindTable, table: l.Name(), object: obj, name: name}
 				}
 			}
 			return class{kind: kindGlobal, object: obj, name: name}
 		case "VIEW", "PROCEDURE", "FUNCTION", "EVENT", "SEQUENCE", "PACKAGE":
-			l.is("IF", "NOT", "EXISTS")
-			return class{kind: kindGlobal, object: obj, name: l.name()}
+			l.Is("IF", "NOT", "EXISTS")
+			return class{kind: kindGlobal, object: obj, name: l.Name()}
 		}
 	}
 	return class{kind: kindGlobal}

@@ -8,143 +8,22 @@ import (
 	"strings"
 
 	"github.com/qualityunit/lamigrate/internal/ident"
+	"github.com/qualityunit/lamigrate/internal/sqlhead"
 )
 
 // definerObjects are the objects a CREATE gives a DEFINER.
 var definerObjects = map[string]bool{"VIEW": true, "TRIGGER": true, "PROCEDURE": true, "FUNCTION": true,
 	"EVENT": true, "PACKAGE": true}
 
-// definerClause is the DEFINER = account clause of a CREATE statement.
-type definerClause struct {
-	// user and host name the account; host is "" for a role. current says
-	// DEFINER = CURRENT_USER (or CURRENT_ROLE): always allowed.
-	user, host string
-	current    bool
-	// start and end delimit the clause in the statement, from DEFINER to
-	// the end of the account.
-	start, end int
-}
-
-// String writes the account as MariaDB's messages do: 'user'@'host'.
-func (d definerClause) String() string {
-	if d.current {
-		return "CURRENT_USER"
-	}
-	if d.host == "" {
-		return ident.String(d.user)
-	}
-	return ident.String(d.user) + "@" + ident.String(d.host)
-}
-
-// findDefiner finds the DEFINER clause of a comment-free CREATE statement,
-// before its object keyword: `CREATE DEFINER=… PROCEDURE`, and inside the
-// executable comments mysqldump writes for views, triggers and events
-// (`/*!50013 DEFINER=… SQL SECURITY DEFINER */`, `/*!50017 DEFINER=…*/`,
-// `/*!50117 DEFINER=…*/`).
-func findDefiner(text []byte) (definerClause, bool) {
-	l := &lexer{s: text}
-	if t, q := l.next(); q || !strings.EqualFold(t, "CREATE") {
-		return definerClause{}, false
-	}
-	for k := 0; k < 40; k++ {
-		t, q := l.next()
-		if t == "" || !q && createObjects[strings.ToUpper(t)] {
-			break
-		}
-		if q || !strings.EqualFold(t, "DEFINER") {
-			continue
-		}
-		start := l.start
-		if t, q := l.next(); q || t != "=" {
-			return definerClause{}, false
-		}
-		d, ok := parseAccount(text, l.i)
-		if !ok {
-			return definerClause{}, false
-		}
-		d.start = start
-		return d, true
-	}
-	return definerClause{}, false
-}
-
-// parseAccount reads an account (user@host, a role, CURRENT_USER[()],
-// CURRENT_ROLE[()]) starting at text[i], blanks first.
-func parseAccount(text []byte, i int) (definerClause, bool) {
-	var d definerClause
-	i = skipBlank(text, i)
-	user, quoted, j := accountPart(text, i)
-	if j == i {
-		return d, false
-	}
-	if u := strings.ToUpper(user); !quoted && (u == "CURRENT_USER" || u == "CURRENT_ROLE") {
-		d.current = true
-		if k := skipBlank(text, j); k < len(text) && text[k] == '(' {
-			if k = skipBlank(text, k+1); k < len(text) && text[k] == ')' {
-				j = k + 1
-			}
-		}
-		d.end = j
-		return d, true
-	}
-	d.user, d.end = user, j
-	if k := skipBlank(text, j); k < len(text) && text[k] == '@' {
-		host, _, e := accountPart(text, skipBlank(text, k+1))
-		if e > k+1 {
-			d.host, d.end = host, e
-		}
-	}
-	return d, true
-}
-
-// accountPart reads a user or host name: quoted with `, ' or ", or bare.
-func accountPart(text []byte, i int) (name string, quoted bool, end int) {
-	if i >= len(text) {
-		return "", false, i
-	}
-	c := text[i]
-	if c == '`' || c == '\'' || c == '"' {
-		var b strings.Builder
-		j := i + 1
-		for j < len(text) {
-			switch {
-			case text[j] == c && j+1 < len(text) && text[j+1] == c:
-				b.WriteByte(c)
-				j += 2
-			case text[j] == c:
-				return b.String(), true, j + 1
-			case text[j] == '\\' && c != '`' && j+1 < len(text):
-				b.WriteByte(text[j+1])
-				j += 2
-			default:
-				b.WriteByte(text[j])
-				j++
-			}
-		}
-		return "", false, i // unterminated
-	}
-	j := i
-	for j < len(text) && (isWord(text[j]) && text[j] != '@' || text[j] == '.' || text[j] == '-' || text[j] == '%') {
-		j++
-	}
-	return string(text[i:j]), false, j
-}
-
-func skipBlank(text []byte, i int) int {
-	for i < len(text) && isSpace(text[i]) {
-		i++
-	}
-	return i
-}
+// findDefiner finds the DEFINER clause of a comment-free CREATE statement
+// (sqlhead.FindDefiner: also inside mysqldump's executable comments, never
+// in a body).
+func findDefiner(text []byte) (sqlhead.Definer, bool) { return sqlhead.FindDefiner(text) }
 
 // stripDefiner removes a statement's DEFINER clause, so that the object is
 // created with the importing account as its definer; SQL SECURITY and
 // everything else stay as written.
-func stripDefiner(text []byte, d definerClause) []byte {
-	out := make([]byte, 0, len(text))
-	out = append(out, text[:d.start]...)
-	return append(out, text[d.end:]...)
-}
+func stripDefiner(text []byte, d sqlhead.Definer) []byte { return d.Strip(text) }
 
 // account is the importing account and what it may do with definers.
 type account struct {
@@ -158,8 +37,8 @@ func (a account) String() string { return ident.String(a.user) + "@" + ident.Str
 
 // allows reports whether the account may create an object with d as its
 // definer: itself, CURRENT_USER, or anyone when it has the privilege.
-func (a account) allows(d definerClause) bool {
-	return a.anyDefiner || d.current || d.host != "" && d.user == a.user && strings.EqualFold(d.host, a.host)
+func (a account) allows(d sqlhead.Definer) bool {
+	return a.anyDefiner || d.Current || d.Host != "" && d.User == a.user && strings.EqualFold(d.Host, a.host)
 }
 
 // currentAccount reads the importing account (CURRENT_USER()) and whether

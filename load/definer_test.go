@@ -19,6 +19,7 @@ import (
 
 	"github.com/qualityunit/lamigrate/internal/ident"
 	"github.com/qualityunit/lamigrate/internal/mysqltest"
+	"github.com/qualityunit/lamigrate/internal/sqlhead"
 )
 
 func TestFindDefiner(t *testing.T) {
@@ -55,7 +56,7 @@ func TestFindDefiner(t *testing.T) {
 				return
 			}
 			assert.Equal(t, tt.want, d.String())
-			assert.Equal(t, tt.current, d.current)
+			assert.Equal(t, tt.current, d.Current)
 			assert.Equal(t, tt.stripped, string(stripDefiner([]byte(tt.in), d)))
 		})
 	}
@@ -64,15 +65,15 @@ func TestFindDefiner(t *testing.T) {
 func TestAccountAllows(t *testing.T) {
 	me := account{user: "cloud", host: "%"}
 	tests := []struct {
-		d    definerClause
+		d    sqlhead.Definer
 		want bool
 	}{
-		{definerClause{user: "cloud", host: "%"}, true},
-		{definerClause{current: true}, true},
-		{definerClause{user: "root", host: "localhost"}, false},
-		{definerClause{user: "cloud", host: "localhost"}, false},
-		{definerClause{user: "Cloud", host: "%"}, false},
-		{definerClause{user: "cloud"}, false}, // a role
+		{sqlhead.Definer{User: "cloud", Host: "%"}, true},
+		{sqlhead.Definer{Current: true}, true},
+		{sqlhead.Definer{User: "root", Host: "localhost"}, false},
+		{sqlhead.Definer{User: "cloud", Host: "localhost"}, false},
+		{sqlhead.Definer{User: "Cloud", Host: "%"}, false},
+		{sqlhead.Definer{User: "cloud"}, false}, // a role
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, me.allows(tt.d), "%s allows %s", me, tt.d)

@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/qualityunit/lamigrate/internal/sqlhead"
 )
 
 // Object types of a manifest Object.
@@ -26,25 +28,23 @@ type Object struct {
 	Digest string `json:"digest"`
 }
 
-// definerRE matches the DEFINER clause of a CREATE statement as SHOW CREATE
-// prints it: after CREATE [OR REPLACE] [ALGORITHM=...], before [SQL
-// SECURITY ...] VIEW / TRIGGER / [AGGREGATE] PROCEDURE / FUNCTION / EVENT.
-// The user and host are quoted identifiers or strings, or bare words;
-// a role has no host.
-var definerRE = regexp.MustCompile("^(\\s*CREATE\\s+(?:OR\\s+REPLACE\\s+)?(?:ALGORITHM\\s*=\\s*\\w+\\s+)?)" +
-	"DEFINER\\s*=\\s*((?:`(?:[^`]|``)*`|'(?:[^'\\\\]|\\\\.|'')*'|[^\\s@`']+)(?:@(?:`(?:[^`]|``)*`|'(?:[^'\\\\]|\\\\.|'')*'|[^\\s`']+))?)\\s+")
-
 // StripDefiner removes the DEFINER clause from a CREATE VIEW, TRIGGER,
 // PROCEDURE, FUNCTION or EVENT statement as SHOW CREATE prints it, so the
 // object is created with the loading user as its definer (SQL SECURITY is
-// kept). It returns the statement and the definer it removed ("" and the
-// statement unchanged when there is none).
+// kept). It returns the statement and the definer it removed, as written
+// ("" and the statement unchanged when there is none). The clause is the
+// one sqlhead.FindDefiner finds, taken with the blanks after it: only the
+// statement's head counts, never a DEFINER in its body.
 func StripDefiner(stmt string) (out, definer string) {
-	m := definerRE.FindStringSubmatchIndex(stmt)
-	if m == nil {
+	d, ok := sqlhead.FindDefiner([]byte(stmt))
+	if !ok {
 		return stmt, ""
 	}
-	return stmt[:m[3]] + stmt[m[1]:], stmt[m[4]:m[5]]
+	end := d.End
+	for end < len(stmt) && strings.IndexByte(" \t\n\f\r", stmt[end]) >= 0 {
+		end++
+	}
+	return stmt[:d.Start] + stmt[end:], stmt[d.Account:d.End]
 }
 
 // autoIncRE matches the AUTO_INCREMENT table option SHOW CREATE TABLE
