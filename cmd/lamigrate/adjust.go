@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,7 +23,7 @@ type adjustCmd struct {
 	Undo   string            `name:"undo" help:"Put back what a --record FILE says adjust changed, where the values are still what adjust wrote." placeholder:"FILE"`
 }
 
-func (c *adjustCmd) Run(e *env) error {
+func (c *adjustCmd) Run(ctx context.Context, e *env) error {
 	switch {
 	case c.Rules == "" && c.Undo == "":
 		return usageErr("give --rules FILE (or --undo RECORD to take changes back)")
@@ -32,7 +33,7 @@ func (c *adjustCmd) Run(e *env) error {
 		return usageErr("--undo takes no --record or --param")
 	}
 	if c.Undo != "" {
-		return c.undo(e)
+		return c.undo(ctx, e)
 	}
 	rules, err := adjust.LoadRules(c.Rules)
 	if err != nil {
@@ -64,12 +65,12 @@ func (c *adjustCmd) Run(e *env) error {
 			return fmt.Errorf("%v: give another --record FILE", err)
 		}
 	}
-	db, _, err := c.open(e)
+	db, _, err := c.open(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	rep, err := adjust.Apply(e.ctx, db, rules, adjust.Config{DryRun: c.DryRun, Params: c.Param})
+	rep, err := adjust.Apply(ctx, db, rules, adjust.Config{DryRun: c.DryRun, Params: c.Param})
 	if err != nil {
 		return err
 	}
@@ -123,17 +124,17 @@ func withoutPassword(dsn string) (string, bool) {
 	return dsn[:colon] + dsn[at:], at > colon+1
 }
 
-func (c *adjustCmd) undo(e *env) error {
+func (c *adjustCmd) undo(ctx context.Context, e *env) error {
 	rec, err := adjust.ReadRecord(c.Undo)
 	if err != nil {
 		return withStatus(exitUsage, err)
 	}
-	db, _, err := c.open(e)
+	db, _, err := c.open(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	rep, err := adjust.Undo(e.ctx, db, rec, c.DryRun)
+	rep, err := adjust.Undo(ctx, db, rec, c.DryRun)
 	if err != nil {
 		return err
 	}

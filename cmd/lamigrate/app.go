@@ -13,7 +13,7 @@ import (
 var version = "dev"
 
 // cli is the whole command line. Each verb is a struct in its own file with a
-// Run(*env) error method.
+// Run(context.Context, *env) error method.
 type cli struct {
 	Version kong.VersionFlag `help:"Print the version and exit."`
 	JSON    bool             `help:"Print the result as JSON on stdout and progress as JSON lines on stderr." name:"json"`
@@ -32,10 +32,11 @@ type cli struct {
 	Run     runCmd     `cmd:"" help:"Run a whole side of the migration as one resumable plan."`
 }
 
-// env is what every verb's Run receives: the context, the output, and the
-// process environment (library code never reads it itself).
+// env is what every verb's Run receives after the context: the output and
+// the process environment (library code never reads it itself). The
+// context is Run's first argument, not a field: kong binds it
+// (Context.BindTo), so each function that needs it is passed it.
 type env struct {
-	ctx    context.Context
 	ui     *ui
 	stdin  io.Reader
 	getenv func(string) string
@@ -74,7 +75,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	u := newUI(stdout, stderr, c.JSON, c.Quiet)
-	e := &env{ctx: ctx, ui: u, stdin: stdin, getenv: getenv}
+	e := &env{ui: u, stdin: stdin, getenv: getenv}
+	kctx.BindTo(ctx, (*context.Context)(nil))
 	err = kctx.Run(e)
 	if err == nil {
 		return 0

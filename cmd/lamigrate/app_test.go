@@ -68,7 +68,7 @@ func TestAppUsageErrors(t *testing.T) {
 }
 
 func TestConnFlagsNeedADatabase(t *testing.T) {
-	e := &env{ctx: context.Background(), getenv: func(string) string { return "" }}
+	e := &env{getenv: func(string) string { return "" }}
 	_, err := (&connFlags{}).resolve(e)
 	if exitStatus(err) != exitUsage || !strings.Contains(fmt.Sprint(err), "no database given") {
 		t.Errorf("resolve(no sources) = %v (exit %d); want a usage error saying no database given", err, exitStatus(err))
@@ -80,7 +80,7 @@ func TestConnFlagsNeedADatabase(t *testing.T) {
 	if err != nil || r.Config.DBName != "fromenv" || r.Config.Passwd != "pw" {
 		t.Errorf("resolve(LAMIGRATE_DSN, MYSQL_PWD) = %+v, %v; want database fromenv, password pw", r, err)
 	}
-	_, _, err = (&connFlags{DSN: "u@tcp(h:1)/"}).open(e)
+	_, _, err = (&connFlags{DSN: "u@tcp(h:1)/"}).open(context.Background(), e)
 	if exitStatus(err) != exitUsage || !strings.Contains(fmt.Sprint(err), "no database name") {
 		t.Errorf("open(dsn without database) = %v; want a usage error", err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -32,7 +33,7 @@ type checkCmd struct {
 	CronFiles      []string `name:"cron-file" help:"System crontab files or globs isolate --cron will edit (default /etc/crontab and /etc/cron.d/*; same as isolate's flag)." placeholder:"GLOB"`
 }
 
-func (c *checkCmd) Run(e *env) error {
+func (c *checkCmd) Run(ctx context.Context, e *env) error {
 	if c.LinkMbps <= 0 {
 		return usageErr("--link-mbps must be a positive speed in Mbit/s, not %g", c.LinkMbps)
 	}
@@ -47,13 +48,13 @@ func (c *checkCmd) Run(e *env) error {
 		}
 		now = func() time.Time { return at }
 	}
-	db, _, err := c.open(e)
+	db, _, err := c.open(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	e.ui.info("analysing the database and installation")
-	rep, err := check.Run(e.ctx, db, check.Config{
+	rep, err := check.Run(ctx, db, check.Config{
 		InstallDir:  c.InstallDir,
 		OutDir:      c.OutDir,
 		LinkMbps:    c.LinkMbps,

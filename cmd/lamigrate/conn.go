@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"os/user"
 	"strings"
@@ -110,7 +111,7 @@ func optionFilesRead(r *dbconn.Resolved) string {
 }
 
 // open resolves and connects; the database name is required.
-func (c *connFlags) open(e *env) (*sql.DB, *dbconn.Resolved, error) {
+func (c *connFlags) open(ctx context.Context, e *env) (*sql.DB, *dbconn.Resolved, error) {
 	r, err := c.resolve(e)
 	if err != nil {
 		return nil, nil, err
@@ -118,7 +119,7 @@ func (c *connFlags) open(e *env) (*sql.DB, *dbconn.Resolved, error) {
 	if r.Config.DBName == "" {
 		return nil, nil, usageErr("no database name: put it in the DSN (.../dbname), an option file ([client] database=, %s) or settings.php (DB_DATABASE)", optionFilesRead(r))
 	}
-	db, err := dbconn.Open(e.ctx, r)
+	db, err := dbconn.Open(ctx, r)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"net"
@@ -118,7 +117,7 @@ func TestConnPasswordInDSN(t *testing.T) {
 	// (a verb that connects twice) warns once.
 	for _, dsnEnv := range []bool{true, false} {
 		var out, errb strings.Builder
-		e := &env{ctx: context.Background(), ui: newUI(&out, &errb, false, true), getenv: func(k string) string {
+		e := &env{ui: newUI(&out, &errb, false, true), getenv: func(k string) string {
 			if k == "LAMIGRATE_DSN" && dsnEnv {
 				return user + ":" + pass + where
 			}

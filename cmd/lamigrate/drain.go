@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +19,7 @@ type drainCmd struct {
 	Profile  string        `name:"profile" help:"Profile whose drain_query to use." placeholder:"FILE"`
 }
 
-func (c *drainCmd) Run(e *env) error {
+func (c *drainCmd) Run(ctx context.Context, e *env) error {
 	if c.Timeout <= 0 || c.Interval <= 0 {
 		return usageErr("--timeout and --interval must be positive")
 	}
@@ -34,7 +35,7 @@ func (c *drainCmd) Run(e *env) error {
 	if err := o.Validate(); err != nil {
 		return withStatus(exitUsage, err)
 	}
-	db, _, err := c.open(e)
+	db, _, err := c.open(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -46,7 +47,7 @@ func (c *drainCmd) Run(e *env) error {
 			last = ev.Count
 		}
 	})
-	res, err := isolate.Drain(e.ctx, db, o)
+	res, err := isolate.Drain(ctx, db, o)
 	if errors.Is(err, isolate.ErrTimeout) {
 		again := "lamigrate drain" + c.hintConn() + " --timeout " + (2 * c.Timeout).String()
 		if c.Query != "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -94,7 +95,7 @@ func (p *dumpProgress) Warn(msg string) {
 	p.e.ui.warn("%s", msg)
 }
 
-func (c *dumpCmd) Run(e *env) error {
+func (c *dumpCmd) Run(ctx context.Context, e *env) error {
 	var loc *transfer.Location
 	if transfer.IsURL(c.Output) {
 		l, err := transfer.ParseURL(c.Output)
@@ -126,7 +127,7 @@ func (c *dumpCmd) Run(e *env) error {
 		}
 		return withStatus(exitUsage, trimPrefixErr{err, "dump: "})
 	}
-	db, r, err := c.open(e)
+	db, r, err := c.open(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -173,12 +174,12 @@ func (c *dumpCmd) Run(e *env) error {
 	var res *dump.Result
 	var verified transfer.HashMethod
 	if loc != nil {
-		res, verified, err = c.toRemote(e, db, loc, cfg, opt, prog)
+		res, verified, err = c.toRemote(ctx, e, db, loc, cfg, opt, prog)
 		if err != nil {
 			return err
 		}
 		res.File.Path, res.File.Manifest = loc.String(), loc.String()+".manifest.json"
-	} else if res, err = dump.File(e.ctx, db, c.Output, cfg, opt); err != nil {
+	} else if res, err = dump.File(ctx, db, c.Output, cfg, opt); err != nil {
 		return trimPrefixErr{err, "dump: "}
 	}
 	elapsed := time.Since(start)
@@ -279,21 +280,21 @@ func (c *dumpCmd) Run(e *env) error {
 // toRemote streams the archive to loc through a transfer.Upload: nothing
 // but buffers on this machine. The SSH login happens before the database
 // is read, so a wrong key or host fails at once.
-func (c *dumpCmd) toRemote(e *env, db *sql.DB, loc *transfer.Location, cfg dump.Config, opt dump.Options, prog *dumpProgress) (*dump.Result, transfer.HashMethod, error) {
+func (c *dumpCmd) toRemote(ctx context.Context, e *env, db *sql.DB, loc *transfer.Location, cfg dump.Config, opt dump.Options, prog *dumpProgress) (*dump.Result, transfer.HashMethod, error) {
 	dir, file := loc.Split()
-	s, err := c.dial(e, loc, dir)
+	s, err := c.dial(ctx, e, loc, dir)
 	if err != nil {
 		return nil, "", err
 	}
 	defer s.Close()
 	partial := loc.String() + transfer.UploadPartialSuffix
-	up, err := transfer.NewUpload(e.ctx, s, file, transfer.Options{Mkdir: c.Mkdir}, &uploadProgress{p: prog})
+	up, err := transfer.NewUpload(ctx, s, file, transfer.Options{Mkdir: c.Mkdir}, &uploadProgress{p: prog})
 	if err != nil {
 		return nil, "", transferError(err, s)
 	}
-	res, err := dump.WriteArchive(e.ctx, db, up, file, cfg, opt)
+	res, err := dump.WriteArchive(ctx, db, up, file, cfg, opt)
 	if err != nil {
-		if uerr := up.Abort(err); uerr != nil && e.ctx.Err() == nil {
+		if uerr := up.Abort(err); uerr != nil && ctx.Err() == nil {
 			// The upload failed first: that is why the dump's writes failed.
 			return nil, "", fmt.Errorf("%s; only %s was left there: run the same command again to start the dump over", linkError(uerr, loc), partial)
 		}
@@ -304,12 +305,12 @@ func (c *dumpCmd) toRemote(e *env, db *sql.DB, loc *transfer.Location, cfg dump.
 		up.Abort(err)
 		return nil, "", trimPrefixErr{err, "dump: "}
 	}
-	tres, err := up.Commit(e.ctx, mb)
+	tres, err := up.Commit(ctx, mb)
 	switch {
 	case err == nil:
-	case errors.Is(err, transfer.ErrNotSent) && e.ctx.Err() == nil:
+	case errors.Is(err, transfer.ErrNotSent) && ctx.Err() == nil:
 		return nil, "", fmt.Errorf("%s; only %s was left there: run the same command again to start the dump over", linkError(err, loc), partial)
-	case e.ctx.Err() != nil:
+	case ctx.Err() != nil:
 		return nil, "", fmt.Errorf("%w; %s was not committed (the next run replaces %s)", err, loc, partial)
 	default:
 		// Not transferError: its hints speak of resuming a push.

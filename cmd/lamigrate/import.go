@@ -76,7 +76,7 @@ func (p *importProgress) Update(s load.Status) {
 	p.t.Update(done, s.ArchiveSize, fmt.Sprintf("tables %d/%d, %d rows", s.TablesDone, tables, s.Rows))
 }
 
-func (c *importCmd) Run(e *env) error {
+func (c *importCmd) Run(ctx context.Context, e *env) error {
 	if c.Threads < 0 {
 		return usageErr("--threads must be 0 (number of CPUs) or more")
 	}
@@ -86,7 +86,7 @@ func (c *importCmd) Run(e *env) error {
 	if c.Follow && strings.Contains(c.File, "sftp:/") {
 		return usageErr("import --follow reads a local archive; following an sftp:// archive is not supported yet: run the import where the dump writes its archive")
 	}
-	db, r, err := c.open(e)
+	db, r, err := c.open(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (c *importCmd) Run(e *env) error {
 	if c.Follow && followed(c.File) {
 		// The manifest comes after the archive's last byte: the stream
 		// is checked against it then.
-		if fl, err = load.Follow(e.ctx, c.File, load.FollowOptions{Stall: c.Stall}); err != nil {
+		if fl, err = load.Follow(ctx, c.File, load.FollowOptions{Stall: c.Stall}); err != nil {
 			return trimPrefixErr{err, "load: "}
 		}
 		defer fl.Close()
@@ -164,7 +164,7 @@ func (c *importCmd) Run(e *env) error {
 	start := time.Now()
 	opts := append([]load.Option{load.WithProgress(prog),
 		load.WithPassphrase(e.secret("LAMIGRATE_PASSPHRASE", "Archive passphrase")), load.WithStreamCheck(check)}, delta...)
-	res, err := load.Load(e.ctx, r.Config, src, cfg, opts...)
+	res, err := load.Load(ctx, r.Config, src, cfg, opts...)
 	if err != nil {
 		var se *load.StatementError
 		var me *mysql.MySQLError
@@ -178,7 +178,7 @@ func (c *importCmd) Run(e *env) error {
 		}
 		switch {
 		case errors.As(err, &fe):
-			return c.followFailed(e, r.Config, fe)
+			return c.followFailed(ctx, e, r.Config, fe)
 		case errors.Is(err, load.ErrDelta) && fl != nil:
 			return fmt.Errorf("%s is a delta (lamigrate dump --since), which is applied only after checking that the target holds its base, against the changes file its dump writes at the end: run the same command without --follow once the dump finished", c.File)
 		case errors.Is(err, load.ErrDelta) && out.Manifest == "":
@@ -264,7 +264,7 @@ func followed(file string) bool {
 // complete: its progress table is dropped, so a later import cannot
 // continue tables of that snapshot with another dump's rows (it refuses
 // the non-empty database and names --force, which reloads every table).
-func (c *importCmd) followFailed(e *env, target *mysql.Config, fe *load.FollowError) error {
+func (c *importCmd) followFailed(ctx context.Context, e *env, target *mysql.Config, fe *load.FollowError) error {
 	msg := strings.TrimPrefix(fe.Error(), "load: ")
 	switch {
 	case errors.Is(fe, load.ErrStalled) && fe.Offset == 0:
@@ -272,7 +272,7 @@ func (c *importCmd) followFailed(e *env, target *mysql.Config, fe *load.FollowEr
 	case errors.Is(fe, load.ErrStalled):
 		return fmt.Errorf("%s; the tables loaded so far are kept: if that dump still completes %s, run the same command again (with a larger --stall for a slow dump): it continues after them; a dump run again is a new snapshot: drop the tables of %s first", msg, c.File, target.DBName)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(e.ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	err := load.Forget(ctx, target)
 	cancel()
 	if err != nil {

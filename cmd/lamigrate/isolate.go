@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +29,7 @@ type isolateCmd struct {
 	AlreadyIsolatedOK bool `name:"already-isolated-ok" help:"Isolate into a new state file even though the installation already looks isolated (another state file not restored yet, or cron lines lamigrate commented out)."`
 }
 
-func (c *isolateCmd) Run(e *env) error {
+func (c *isolateCmd) Run(ctx context.Context, e *env) error {
 	if (c.WebStop == "") != (c.WebStart == "") {
 		return usageErr("--web-stop and --web-start go together")
 	}
@@ -54,12 +55,12 @@ func (c *isolateCmd) Run(e *env) error {
 				Stop: []string{"sh", "-c", c.WebStop}, Start: []string{"sh", "-c", c.WebStart}}}
 		}
 	}
-	db, _, err := c.open(e)
+	db, _, err := c.open(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	res, err := isolate.Isolate(e.ctx, db, p, c.State, o)
+	res, err := isolate.Isolate(ctx, db, p, c.State, o)
 	if err != nil {
 		if res != nil && res.RolledBack != nil && (res.RolledBack.SwitchedOn() != "nothing" || res.RolledBack.Conflicts() > 0) {
 			e.ui.result(res, func(w io.Writer) { printRestore(w, res.RolledBack) })

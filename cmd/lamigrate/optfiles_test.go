@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -86,12 +85,12 @@ func TestCLIOptionFiles(t *testing.T) {
 func TestConnOptionFileArgs(t *testing.T) {
 	c := &connFlags{NoDefaults: true, DefaultsFile: "/a b.cnf", DefaultsExtraFile: "/x.cnf"}
 	assert.Equal(t, []string{"--no-defaults", "--defaults-file", "'/a b.cnf'", "--defaults-extra-file", "/x.cnf"}, c.optionFileArgs())
-	s := (&connFlags{}).sources(&env{ctx: context.Background(), getenv: func(k string) string {
+	s := (&connFlags{}).sources(&env{getenv: func(k string) string {
 		return map[string]string{"HOME": "/h", "MYSQL_HOME": "/m", "MYSQL_PWD": "pw"}[k]
 	}})
 	assert.Equal(t, []string{"/etc/my.cnf", "/etc/mysql/my.cnf", "/m/my.cnf", "/h/.my.cnf"}, s.OptionFiles().List())
 	assert.Equal(t, "pw", s.Password)
-	s = (&connFlags{}).sources(&env{ctx: context.Background(), getenv: func(k string) string {
+	s = (&connFlags{}).sources(&env{getenv: func(k string) string {
 		return map[string]string{"MARIADB_HOME": "/mdb", "MYSQL_HOME": "/m"}[k]
 	}})
 	assert.Equal(t, []string{"/etc/my.cnf", "/etc/mysql/my.cnf", "/mdb/my.cnf"}, s.OptionFiles().List(), "MARIADB_HOME first; no HOME, no ~/.my.cnf")

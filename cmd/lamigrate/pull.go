@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -22,7 +23,7 @@ type pullCmd struct {
 	sshFlags
 }
 
-func (c *pullCmd) Run(e *env) error {
+func (c *pullCmd) Run(ctx context.Context, e *env) error {
 	if c.State != "" && c.NoState {
 		return usageErr("--state and --no-state contradict each other: give one")
 	}
@@ -37,7 +38,7 @@ func (c *pullCmd) Run(e *env) error {
 			return usageErr("%s names a folder: give the file's path", c.Source)
 		}
 		dir, file := loc.Split()
-		s, err := c.dial(e, loc, dir)
+		s, err := c.dial(ctx, e, loc, dir)
 		if err != nil {
 			return err
 		}
@@ -60,7 +61,7 @@ func (c *pullCmd) Run(e *env) error {
 		opts.State = filepath.Join(filepath.Dir(out), transfer.StateName)
 	}
 	p := newTransferProgress(e, "pull", name)
-	res, err := transfer.Pull(e.ctx, b, name, out, opts, p)
+	res, err := transfer.Pull(ctx, b, name, out, opts, p)
 	if err != nil {
 		p.stop()
 		return transferError(err, b)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -30,7 +31,7 @@ type pushCmd struct {
 	sshFlags
 }
 
-func (c *pushCmd) Run(e *env) error {
+func (c *pushCmd) Run(ctx context.Context, e *env) error {
 	fi, err := os.Stat(c.File)
 	if err != nil {
 		return withStatus(exitUsage, fmt.Errorf("cannot read the file to send: %w", err))
@@ -64,7 +65,7 @@ func (c *pushCmd) Run(e *env) error {
 		if !loc.IsDir() && path.Base(dir) == filepath.Base(c.File) {
 			dir = path.Dir(dir)
 		}
-		s, err := c.dial(e, loc, dir)
+		s, err := c.dial(ctx, e, loc, dir)
 		if err != nil {
 			return err
 		}
@@ -74,7 +75,7 @@ func (c *pushCmd) Run(e *env) error {
 	}
 	defer b.Close()
 	p := newTransferProgress(e, "push", filepath.Base(c.File))
-	res, err := transfer.Push(e.ctx, b, c.File, opts, p)
+	res, err := transfer.Push(ctx, b, c.File, opts, p)
 	if err != nil {
 		p.stop()
 		return transferError(err, b)
@@ -117,7 +118,7 @@ func parseTarget(e *env, s string) (*transfer.Location, error) {
 }
 
 // dial connects to the server of loc, with its folder dir.
-func (c *sshFlags) dial(e *env, loc *transfer.Location, dir string) (*transfer.SFTP, error) {
+func (c *sshFlags) dial(ctx context.Context, e *env, loc *transfer.Location, dir string) (*transfer.SFTP, error) {
 	home := e.getenv("HOME")
 	if home == "" {
 		home, _ = os.UserHomeDir()
@@ -150,7 +151,7 @@ func (c *sshFlags) dial(e *env, loc *transfer.Location, dir string) (*transfer.S
 		Passphrase: func(string) (string, error) { return passphrase() },
 		Password:   e.secret("LAMIGRATE_SSH_PASSWORD", fmt.Sprintf("SSH password for %s@%s", loc.User, loc.Host)),
 	}
-	s, err := transfer.DialSFTP(e.ctx, cfg, sec)
+	s, err := transfer.DialSFTP(ctx, cfg, sec)
 	if err != nil {
 		return nil, transferError(err, nil)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -13,13 +14,13 @@ type restoreCmd struct {
 	RowsOnly bool   `name:"rows-only" help:"Restore the database rows only, not the cron lines, files and services the state file records (the cloud side; done by itself on another machine than the one isolate ran on)."`
 }
 
-func (c *restoreCmd) Run(e *env) error {
-	db, _, err := c.open(e)
+func (c *restoreCmd) Run(ctx context.Context, e *env) error {
+	db, _, err := c.open(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	res, err := isolate.Restore(e.ctx, db, c.State, isolate.Options{Progress: progressTo(e), RowsOnly: c.RowsOnly})
+	res, err := isolate.Restore(ctx, db, c.State, isolate.Options{Progress: progressTo(e), RowsOnly: c.RowsOnly})
 	if err != nil {
 		return trimIsolateOrigin(err, "isolate: restore: ", "isolate: ")
 	}

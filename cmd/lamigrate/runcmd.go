@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +21,7 @@ type runCmd struct {
 	Redo   []string `name:"redo" help:"Redo this interrupted step although it is not known to be safe (after checking it; with --resume)." placeholder:"STEP"`
 }
 
-func (c *runCmd) Run(e *env) error {
+func (c *runCmd) Run(ctx context.Context, e *env) error {
 	cfg, err := migrate.LoadConfig(c.Config)
 	if err != nil {
 		return withStatus(exitUsage, err)
@@ -40,7 +41,7 @@ func (c *runCmd) Run(e *env) error {
 		ToolVersion: version,
 	}
 	if c.DryRun {
-		d, err := plan.DryRun(e.ctx, opt)
+		d, err := plan.DryRun(ctx, opt)
 		if err != nil {
 			return err
 		}
@@ -54,7 +55,7 @@ func (c *runCmd) Run(e *env) error {
 		return nil
 	}
 	opt.Progress = &runProgress{u: e.ui}
-	rep, err := plan.Run(e.ctx, opt)
+	rep, err := plan.Run(ctx, opt)
 	if rep != nil {
 		if perr := e.ui.result(rep, func(w io.Writer) { printRunReport(w, rep, c.command("--resume")) }); perr != nil && err == nil {
 			err = perr

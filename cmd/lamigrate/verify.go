@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,7 @@ type verifyResult struct {
 	Failure  string                 `json:"failure,omitempty"`
 }
 
-func (c *verifyCmd) Run(e *env) error {
+func (c *verifyCmd) Run(ctx context.Context, e *env) error {
 	checkDB := c.DSN != "" || c.DefaultsFile != "" || c.InstallDir != ""
 	if c.Manifest != "" && c.NoManifest {
 		return usageErr("--manifest and --no-manifest exclude each other")
@@ -68,14 +69,14 @@ func (c *verifyCmd) Run(e *env) error {
 	var dbErr error
 	var runDB func() error
 	if checkDB {
-		db, _, err := c.open(e)
+		db, _, err := c.open(ctx, e)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
 		runDB = func() error {
 			t := e.ui.task("verify database", 0, false)
-			rep, err := verify.Database(e.ctx, db, opt.Manifest, verify.Options{Progress: t, Connections: c.Connections})
+			rep, err := verify.Database(ctx, db, opt.Manifest, verify.Options{Progress: t, Connections: c.Connections})
 			res.Database = rep
 			var de *verify.DiffError
 			if rep != nil && (err == nil || errors.As(err, &de)) {
@@ -90,7 +91,7 @@ func (c *verifyCmd) Run(e *env) error {
 	t := e.ui.task("verify archive", size, true)
 	opt.Progress = t
 	opt.NoManifest = true // already read above
-	rep, archErr := verify.File(e.ctx, c.File, opt)
+	rep, archErr := verify.File(ctx, c.File, opt)
 	if rep == nil {
 		t.Finish("failed")
 		return trimOrigin(archErr)
@@ -102,7 +103,7 @@ func (c *verifyCmd) Run(e *env) error {
 	}
 	t.Finish(rep.Codec)
 	res.Archive = rep
-	if runDB != nil && e.ctx.Err() == nil {
+	if runDB != nil && ctx.Err() == nil {
 		dbErr = runDB()
 		var de *verify.DiffError
 		if dbErr != nil && !errors.As(dbErr, &de) {
