@@ -246,7 +246,8 @@
 //     than what was read → ErrReplaced; else it waits, and no growth for
 //     Stall → ErrStalled. Each is a *FollowError; it stops the import as a
 //     damaged stream does: committed statements stay in the progress
-//     table.
+//     table. A wait also ends when Follow's context ends (Read returns
+//     its error, as an interrupted import does) or the Follower is closed.
 //   - At the end of the stream, with WithStreamCheck, the completion
 //     marker's XXH3 is checked against the bytes before it (ErrIncomplete
 //     if they differ) and the check function runs: the command-line tool
