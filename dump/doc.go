@@ -177,7 +177,9 @@
 // foreign-key checks off), per table "-- Table structure for table `t`" and
 // "-- Dumping data for table `t`" comment blocks, CREATE TABLE as the server
 // shows it, extended INSERTs with column lists (generated columns left out,
-// invisible ones named) cut at Config.NetBufferLength, triggers after their
+// invisible ones named) cut at Config.NetBufferLength (16 MiB by default, as
+// the documented mysqldump command's; the importing server's
+// max_allowed_packet must hold it), triggers after their
 // table with DELIMITER ;;, then the events and the stored functions and
 // procedures ("-- Dumping events/routines for database" blocks, as
 // mysqldump --events --routines writes them: each CREATE from SHOW CREATE

@@ -210,9 +210,10 @@
 // # Following
 //
 // Follow reads an archive that lamigrate dump still writes (as
-// FILE.partial, renamed to FILE when complete, FILE.manifest.json last;
-// locally and over SFTP alike), and Load reads it like any archive with
-// Config.Followed set; a compressed or encrypted archive is decoded above
+// FILE.partial, renamed to FILE when complete, FILE.manifest.json last),
+// whether the dump writes it on this machine or uploads it here over SFTP
+// (following an archive on another machine is not supported), and Load
+// reads it like any archive with Config.Followed set; a compressed or encrypted archive is decoded above
 // it, so all waiting happens below the decoder. In the order events happen:
 //
 //   - Follow opens FILE.partial at the first Read; if only FILE exists, it

@@ -196,7 +196,7 @@ func printIsolate(w io.Writer, r *isolate.Result, state string) {
 		fmt.Fprintf(w, "  file    %s -> %s (%s)\n", f.Path, f.Aside, f.Status)
 	}
 	for _, c := range r.Cron {
-		fmt.Fprintf(w, "  cron    %s: %d lines (%s)\n", c.Path, len(c.Lines), c.Status)
+		fmt.Fprintf(w, "  cron    %s: %s (%s)\n", c.Path, plural(len(c.Lines), "line"), c.Status)
 	}
 	for _, s := range r.Services {
 		fmt.Fprintf(w, "  service %s: %s (%s)\n", s.Name, s.Status, strings.Join(s.Stop, " "))

@@ -79,7 +79,7 @@ func TestCLIIsolateCronPendingJobs(t *testing.T) {
 	require.Equal(t, 0, code, "pasted %s: %s", cmds[1], stderr)
 	code, out, stderr := runCLI(t, nil, pasteArgs(t, cmds[2])...)
 	require.Equal(t, 0, code, "pasted %s: %s", cmds[2], stderr)
-	assert.Contains(t, out, "cron    "+ctab+": 1 lines")
+	assert.Contains(t, out, "cron    "+ctab+": 1 line")
 	assert.Equal(t, isolate.CronMarker+cliJobsLine, fileText(t, userFile))
 	_, err := os.Stat(state + ".lock")
 	assert.True(t, os.IsNotExist(err), "lock file left behind: %v", err)

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/qualityunit/lamigrate/dump"
 	"github.com/qualityunit/lamigrate/internal/bytesize"
 	"github.com/qualityunit/lamigrate/internal/ident"
 )
@@ -433,7 +435,11 @@ func (c *checker) packet(ctx context.Context) error {
 			f.LargestRow, f.LargestRowTable = size, t.Name
 		}
 	}
-	need := 2*f.LargestRow + 1<<20 // hex-encoded in the dump, plus the statement
+	// The importing server's max_allowed_packet must hold the dump's
+	// largest statement: an extended INSERT grows to the dump's net buffer
+	// length (16 MiB, as the documented mysqldump command's), and a row
+	// bigger than that is a statement of its own, hex-encoded at worst.
+	need := max(int64(dump.DefaultNetBufferLength), 2*f.LargestRow) + 1<<20
 	switch {
 	case f.LargestRow > f.MaxAllowedPacket:
 		c.add(Blocker, "max_allowed_packet", f.LargestRowTable,
