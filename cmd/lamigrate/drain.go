@@ -56,7 +56,7 @@ func (c *drainCmd) Run(ctx context.Context, e *env) error {
 			again += " --profile " + shquote.Quote(c.Profile)
 		}
 		return &isoTrimmed{err: err, msg: fmt.Sprintf("timed out after %s with %d background jobs still pending; they run from the jobs.php cron line: "+
-			"check that it is still active (crontab -l, /etc/crontab, /etc/cron.d), then wait longer with %s", c.Timeout, res.Remaining, again)}
+			"check that it is still active (crontab -l, or crontab -u USER -l for the user it runs as, /etc/crontab, /etc/cron.d), then wait longer with %s", c.Timeout, res.Remaining, again)}
 	}
 	if err != nil {
 		return trimIsolateOrigin(err, "isolate: drain: ", "isolate: ")
