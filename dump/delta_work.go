@@ -2,6 +2,7 @@ package dump
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/binary"
@@ -59,11 +60,8 @@ func newBundle(t tableInfo, dir string) *bundle {
 
 // row records one row's key (nil without a usable key) and digest.
 func (b *bundle) row(key []byte, dig uint64) {
-	x := binary.AppendUvarint(b.buf[:0], uint64(len(key)))
-	x = append(x, key...)
-	x = binary.BigEndian.AppendUint64(x, dig)
-	b.buf = x
-	b.rows.Write(x)
+	b.buf = appendRecord(b.buf[:0], key, dig)
+	b.rows.Write(b.buf)
 	b.nrow++
 }
 
@@ -178,7 +176,7 @@ func (d *dumper) emitBundle(ctx context.Context, p *pipe, out *deltaOut, bu *bun
 	if bu.key != nil {
 		rw.res.Keyed++
 	}
-	if err := replayRecords(bu.rows, func(key []byte, dig uint64) {
+	if err := readRecords(bu.rows.reader(), func(key []byte, dig uint64) {
 		rw.record(bu.key != nil, key, dig)
 	}); err != nil {
 		return fmt.Errorf("dump: reading back the row digests of %s: %w", bu.t.name, err)
@@ -204,33 +202,6 @@ func (d *dumper) emitBundle(ctx context.Context, p *pipe, out *deltaOut, bu *bun
 		d.prog.Update(st)
 	}
 	return nil
-}
-
-func replayRecords(s *spillBuf, fn func(key []byte, dig uint64)) error {
-	r := bufio.NewReaderSize(s.reader(), 64<<10)
-	var key []byte
-	var dg [8]byte
-	for {
-		n, err := binary.ReadUvarint(r)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		key = append(key[:0], make([]byte, n)...)
-		if _, err := io.ReadFull(r, key); err != nil {
-			return err
-		}
-		if _, err := io.ReadFull(r, dg[:]); err != nil {
-			return err
-		}
-		if n == 0 {
-			fn(nil, binary.BigEndian.Uint64(dg[:]))
-		} else {
-			fn(key, binary.BigEndian.Uint64(dg[:]))
-		}
-	}
 }
 
 func replayChanges(s *spillBuf, fn func(chunk.Change)) error {
@@ -306,7 +277,7 @@ func (s *spillBuf) reader() io.Reader {
 		return errReader{s.err}
 	}
 	if s.f == nil {
-		return &sliceReader{b: s.mem}
+		return bytes.NewReader(s.mem)
 	}
 	if err := s.w.Flush(); err != nil {
 		return errReader{err}
@@ -362,14 +333,3 @@ func (s *spillBuf) close() {
 type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
-
-type sliceReader struct{ b []byte }
-
-func (r *sliceReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.b)
-	r.b = r.b[n:]
-	return n, nil
-}

@@ -123,25 +123,8 @@ func (r *rowWriter) spill(sp *spill) error {
 		if _, err := sp.rf.Seek(0, io.SeekStart); err != nil {
 			return err
 		}
-		br := bufio.NewReaderSize(sp.rf, 64<<10)
-		var key []byte
-		var d [8]byte
-		for {
-			n, err := binary.ReadUvarint(br)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			key = append(key[:0], make([]byte, n)...)
-			if _, err := io.ReadFull(br, key); err != nil {
-				return err
-			}
-			if _, err := io.ReadFull(br, d[:]); err != nil {
-				return err
-			}
-			r.row(j, key, binary.BigEndian.Uint64(d[:]))
+		if err := readRecords(sp.rf, func(key []byte, dig uint64) { r.row(j, key, dig) }); err != nil {
+			return err
 		}
 	}
 	r.end(j)
@@ -185,12 +168,47 @@ type spillRecords struct {
 }
 
 func (s *spillRecords) add(key []byte, dig uint64) error {
-	b := binary.AppendUvarint(s.buf[:0], uint64(len(key)))
-	b = append(b, key...)
-	b = binary.BigEndian.AppendUint64(b, dig)
-	s.buf = b
-	_, err := s.w.Write(b)
+	s.buf = appendRecord(s.buf[:0], key, dig)
+	_, err := s.w.Write(s.buf)
 	return err
+}
+
+// appendRecord appends one row record as spills and a delta's bundles
+// keep it: the key's length as a uvarint, the key (none without a usable
+// key) and the digest, 8 bytes big-endian.
+func appendRecord(dst, key []byte, dig uint64) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(key)))
+	dst = append(dst, key...)
+	return binary.BigEndian.AppendUint64(dst, dig)
+}
+
+// readRecords calls fn for each record appendRecord wrote to r, in order
+// (key nil when empty; valid during the call).
+func readRecords(r io.Reader, fn func(key []byte, dig uint64)) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var key []byte
+	var d [8]byte
+	for {
+		n, err := binary.ReadUvarint(br)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		key = append(key[:0], make([]byte, n)...)
+		if _, err := io.ReadFull(br, key); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(br, d[:]); err != nil {
+			return err
+		}
+		if n == 0 {
+			fn(nil, binary.BigEndian.Uint64(d[:]))
+		} else {
+			fn(key, binary.BigEndian.Uint64(d[:]))
+		}
+	}
 }
 
 func (s *spillRecords) batch(b *batch) error {
